@@ -1,0 +1,33 @@
+"""opskit: automation for Trust & Safety operations teams.
+
+Task authors import from here only::
+
+    from opskit import Period, Result, RunContext, task
+"""
+
+from opskit.context import Result, RunContext
+from opskit.errors import (
+    ConfigError,
+    DataError,
+    OpskitError,
+    ParamError,
+    SourceUnavailable,
+    TaskError,
+    UsageError,
+)
+from opskit.period import Period
+from opskit.tasks import task
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "OpskitError",
+    "ParamError",
+    "Period",
+    "Result",
+    "RunContext",
+    "SourceUnavailable",
+    "TaskError",
+    "UsageError",
+    "task",
+]

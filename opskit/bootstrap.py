@@ -1,0 +1,82 @@
+"""Make sure a Chromium for Playwright, and the fonts for CJK text and emoji, are on this machine.
+
+Playwright's own Chromium is used where it is installed (a laptop after ``playwright install``). Where it is
+not, and the machine cannot download it (servers, CI), Debian's ``chromium`` package is installed with
+apt-get when we are root. Otherwise we say exactly what to install and exit 2. Detect, never assume.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from opskit.chromium import BrowserMissing, launch_options
+
+DEBIAN_BROWSER = ("chromium",)
+DEBIAN_FONTS = ("fonts-wqy-zenhei", "fonts-noto-color-emoji")
+FONT_FAMILIES = {"WenQuanYi Zen Hei": "fonts-wqy-zenhei", "Noto Color Emoji": "fonts-noto-color-emoji"}
+
+
+def main() -> int:
+    browser = find_browser()
+    if browser is None:
+        if not can_apt():
+            print("error: no Chromium for Playwright on this machine. Install one of:\n"
+                  "  .venv/bin/python -m playwright install chromium   (downloads Playwright's build)\n"
+                  "  sudo apt-get install -y chromium                    (Debian/Ubuntu package)\n"
+                  "  or set OPSKIT_CHROMIUM=/path/to/chrome", file=sys.stderr)
+            return 2
+        print("bootstrap: installing Debian's chromium with apt-get (Playwright's download is not installed)")
+        apt_install(DEBIAN_BROWSER + DEBIAN_FONTS)
+        browser = find_browser()
+        if browser is None:
+            print("error: apt-get installed chromium but Playwright still cannot find it", file=sys.stderr)
+            return 2
+    missing_fonts = [pkg for family, pkg in FONT_FAMILIES.items() if not font_installed(family)]
+    if missing_fonts:
+        if can_apt():
+            print(f"bootstrap: installing fonts for CJK text and emoji: {' '.join(missing_fonts)}")
+            apt_install(tuple(missing_fonts))
+        else:
+            print(f"warning: CJK text or emoji will render as boxes in screenshots and PDFs; install: "
+                  f"sudo apt-get install -y {' '.join(missing_fonts)}", file=sys.stderr)
+    print(f"bootstrap: browser {browser}")
+    return 0
+
+
+def find_browser() -> str | None:
+    """Where Playwright's Chromium is, or the system one it will drive; None when neither exists."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            options = launch_options(playwright)
+        except BrowserMissing:
+            return None
+        return options.get("executable_path") or f"Playwright's Chromium ({playwright.chromium.executable_path})"
+
+
+def can_apt() -> bool:
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def apt_install(packages: tuple[str, ...]) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    quiet = {"stdout": subprocess.DEVNULL}
+    result = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=False, **quiet)
+    if result.returncode != 0:  # the package lists may be missing or stale on a fresh machine
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=True, **quiet)
+
+
+def font_installed(family: str) -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    out = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True, check=False).stdout
+    return family.lower() in out.lower()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""The command line: ``python runner.py <command>``. Thin: it parses, calls into opskit, and prints.
+
+Every expected failure is an ``OpskitError`` caught in exactly one place, ``main``, and printed as one line
+``error: ...`` with the error's exit code: 0 succeeded, 1 the task failed, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit.configfile import default_config_path, read_config_file
+from opskit.errors import OpskitError, UsageError
+
+if TYPE_CHECKING:
+    from opskit.config import Config
+
+EXAMPLES = {
+    "list": "python runner.py list",
+    "run": ("python runner.py run weekly-ops-review\n"
+            "  python runner.py run efficiency_report --param period=last_week --param queues=Q1,Q2\n"
+            "  python runner.py run daily-efficiency --as-of 2026-11-16T08:30 --dry-run"),
+    "history": "python runner.py history --job weekly-ops-review --status failed --limit 5",
+    "show": "python runner.py show 20261116T073000Z-weekly-ops-review-3f9a",
+    "logs": "python runner.py logs 3f9a",
+    "validate": "python runner.py validate --config config.yaml",
+    "console": "python runner.py console --port 5050",
+}
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is now (tests swap it), not the one at creation."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (exit 2, one line) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(message, hint=f"See `{self.prog} --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="runner.py", description="opskit: run report tasks by hand or on a timetable.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="examples:\n  " + "\n  ".join(v.splitlines()[0] for v in EXAMPLES.values()))
+    parser.add_argument("--config", type=Path, default=None,
+                        help="config file (default: config.yaml beside runner.py, or $OPSKIT_CONFIG)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_,
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog=f"example:\n  {EXAMPLES[name]}")
+
+    command("list", "List every task (with its parameters) and every job in the config.")
+    run = command("run", "Run a job from the config, or a task, once, now.")
+    run.add_argument("name", help="a job in config.yaml, or a task name")
+    run.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                     help="set a parameter (repeatable); overrides the job's value")
+    run.add_argument("--dry-run", action="store_true", help="validate and show what would run, run nothing")
+    run.add_argument("--json", action="store_true", help="print the run record as JSON on stdout")
+    run.add_argument("--as-of", metavar="DATETIME",
+                     help="run as if scheduled at this time (ISO, job's timezone); periods resolve against it")
+    run.add_argument("--headed", action="store_true", help="show the browser window (needs a display)")
+    run.add_argument("--slowmo", type=int, default=0, metavar="MS", help="slow browser actions down by MS")
+    history = command("history", "Show recent runs, newest first.")
+    history.add_argument("--job", help="only this job")
+    history.add_argument("--status", help="only this status (succeeded, failed, timed_out, ...)")
+    history.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    show = command("show", "Show everything recorded about one run.")
+    show.add_argument("run_id", help="a run id, or a unique part of one")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    logs = command("logs", "Print the log of one run.")
+    logs.add_argument("run_id", help="a run id, or a unique part of one")
+    command("validate", "Check the config: every job's task, parameters, schedule and env variables.")
+    console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
+    console.add_argument("--port", type=int, default=5050)
+    console.add_argument("--data", type=Path, default=None, help="folder for its generated database")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    opskit_log = logging.getLogger("opskit")
+    if not opskit_log.handlers:
+        opskit_log.addHandler(handler)
+        opskit_log.setLevel(logging.INFO)
+    try:
+        return dispatch(argv)
+    except OpskitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def dispatch(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    config_path = args.config or default_config_path()
+    handler = globals()[f"cmd_{args.command}"]
+    return int(handler(args, config_path))
+
+
+def _load(config_path: Path) -> Config:
+    from opskit.config import load_config
+
+    return load_config(config_path)
+
+
+def _store(config: Any) -> Any:
+    """The run history; runs whose process died are marked abandoned first."""
+    from opskit.runs import RunStore
+
+    store = RunStore(config.history_path)
+    store.mark_dead_runs_abandoned()
+    return store
+
+
+def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
+    """Fast by design: reads config.yaml without validating it (that is `validate`'s job)."""
+    from opskit.tasks import MISSING, discover
+
+    raw = read_config_file(config_path, interpolate=False)
+    registry = discover(raw.path_setting("tasks"))
+    print("Tasks")
+    for spec in registry:
+        print(f"  {spec.name:<24} {spec.description}")
+        for p in spec.params:
+            default = "required" if p.default is MISSING else f"default {_show_default(p.default)}"
+            print(f"      --param {p.name}=<{p.type_label}>  ({default})" + (f"  {p.help}" if p.help else ""))
+    for name, error in sorted(registry.broken.items()):
+        print(f"  {name:<24} BROKEN: {error}")
+    print("\nJobs")
+    jobs = raw.data.get("jobs") or {}
+    if not isinstance(jobs, dict) or not jobs:
+        print("  (none in config)")
+        return 0
+    history = raw.path_setting("var") / "history.sqlite"
+    last = {}
+    if history.exists():
+        with _store(type("Paths", (), {"history_path": history})) as store:
+            last = store.last_by_job()
+    for name, job in jobs.items():
+        job = job if isinstance(job, dict) else {}
+        state = "enabled" if job.get("enabled", True) else "disabled"
+        run = last.get(name)
+        last_text = f"last: {run.status} {run.queued_at:%Y-%m-%d %H:%M} UTC" if run else "last: never run"
+        schedule = str(job.get("schedule") or "(manual only)")
+        print(f"  {name:<24} task {str(job.get('task')):<22} {schedule:<20} {state:<9} {last_text}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.executor import execute, plan_run
+    from opskit.tasks import discover
+
+    config = _load(config_path)
+    registry = discover(config.tasks_dir)
+    overrides = _parse_params(args.param)
+    job = config.jobs.get(args.name)
+    scheduled_for = _parse_as_of(args.as_of, config.job_timezone(job)) if args.as_of else None
+    plan = plan_run(config, registry, args.name, overrides=overrides, scheduled_for=scheduled_for)
+    if args.dry_run:
+        summary = {
+            "would_run": plan.name, "task": plan.spec.name, "params": plan.params_json(),
+            "scheduled_for": plan.scheduled_for.astimezone(plan.tz).isoformat(timespec="minutes"),
+            "timezone": str(plan.tz), "timeout_s": plan.timeout.total_seconds(), "retries": plan.retries,
+            "runs_folder": str(config.runs_dir),
+        }
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(f"dry run: would run {'job' if plan.job else 'task'} '{plan.name}' (task {plan.spec.name})")
+            print(f"  scheduled for {summary['scheduled_for']} ({plan.tz})")
+            for key, value in summary["params"].items():
+                print(f"  {key} = {value}")
+            print(f"  timeout {plan.timeout}, retries {plan.retries}; nothing was run")
+        return 0
+    options = {"headed": args.headed, "slowmo": args.slowmo}
+    with _store(config) as store:
+        record = execute(plan, config, store, options=options)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=2))
+    else:
+        _print_outcome(record)
+    return 0 if record.status == "succeeded" else 1
+
+
+def _print_outcome(record: Any) -> None:
+    duration = f" in {record.duration_s:.1f}s" if record.duration_s is not None else ""
+    if record.status != "succeeded":
+        print(f"run {record.id} {record.status}{duration}: {record.error}")
+        print(f"  log: {Path(record.folder) / 'run.log'}")
+    else:
+        print(f"run {record.id} succeeded{duration}")
+    files = (record.result or {}).get("files") or []
+    if files:
+        print("  files:")
+        for f in files:
+            print(f"    {f}")
+
+
+def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
+    config = _load(config_path)
+    with _store(config) as store:
+        records = store.list(job=args.job, status=args.status, limit=args.limit)
+    if args.json:
+        print(json.dumps([r.to_json() for r in records], indent=2))
+        return 0
+    if not records:
+        print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
+        return 0
+    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<9} {'SCHEDULED FOR':<17} {'DURATION':>8}  ERROR")
+    for r in records:
+        tz = config.job_timezone(config.jobs.get(r.job or ""))
+        duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
+        error = (r.error or "")[:60]
+        print(f"{r.id:<44} {r.status:<10} {r.trigger:<9} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+              f"{duration:>8}  {error}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
+    config = _load(config_path)
+    with _store(config) as store:
+        record = store.get(args.run_id)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=2))
+        return 0
+    tz = config.job_timezone(config.jobs.get(record.job or ""))
+    for key, value in record.to_json().items():
+        if key in ("scheduled_for", "queued_at", "started_at", "finished_at") and value:
+            value = datetime.fromisoformat(value).astimezone(tz).isoformat(timespec="seconds")
+        if isinstance(value, dict | list):
+            value = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * 16)
+        print(f"{key:<15} {value if value is not None else '-'}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
+    config = _load(config_path)
+    with _store(config) as store:
+        record = store.get(args.run_id)
+    log_path = Path(record.folder) / "run.log"
+    if not log_path.exists():
+        raise UsageError(f"run {record.id} has no log file at {log_path}",
+                         hint="Its run folder may have been pruned by the retention setting")
+    sys.stdout.write(log_path.read_text(encoding="utf-8", errors="replace"))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.validate import validate_all
+
+    problems, summary = validate_all(config_path)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {config_path}", file=sys.stderr)
+        return 2
+    print(f"{config_path}: OK ({summary})")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, config_path: Path) -> int:
+    try:
+        from demo.server import main as console_main
+    except ImportError as exc:
+        raise UsageError(f"the Moderation Console is not available: {exc}") from None
+    argv = ["--port", str(args.port)]
+    if args.data:
+        argv += ["--data", str(args.data)]
+    return int(console_main(argv) or 0)
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param '{pair}' is not KEY=VALUE", hint="e.g. --param period=last_week")
+        params[key.strip()] = value
+    return params
+
+
+def _parse_as_of(text: str, tz: Any) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of '{text}' is not a date and time", hint="e.g. --as-of 2026-11-16T08:30") from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value)) or "(empty)"
+    return repr(value) if isinstance(value, str) else str(value)

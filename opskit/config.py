@@ -1,0 +1,260 @@
+"""config.yaml: the analysts' file of jobs, sources and delivery, validated when it loads.
+
+Errors point at ``file:line`` through the YAML node marks, unknown keys get a "did you mean" hint, and
+``${VAR}`` / ``${VAR:-default}`` are filled from the environment and a ``.env`` file beside the config.
+Everything is checked when the config loads, never at 02:00 when a job fires.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from opskit.configfile import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
+from opskit.errors import ConfigError, did_you_mean
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
+_JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def as_timedelta(value: Any) -> Any:
+    """Accept what analysts write: ``90`` (seconds), ``90s``, ``30m``, ``2h``, ``1h30m``, ``7d``."""
+    if isinstance(value, timedelta) or value is None:
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    m = _DURATION.match(str(value))
+    if not m or not any(m.groups()):
+        raise ValueError(f"'{value}' is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
+    d, h, mi, s = (int(g or 0) for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+def as_timezone(value: Any) -> Any:
+    if isinstance(value, ZoneInfo):
+        return value
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones
+
+        hint = did_you_mean(str(value), available_timezones()) or "Use an IANA name such as Europe/Berlin"
+        raise ValueError(f"unknown timezone '{value}'. {hint}") from None
+
+
+Duration = Annotated[timedelta, BeforeValidator(as_timedelta)]
+Timezone = Annotated[ZoneInfo, BeforeValidator(as_timezone)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+
+class Paths(Strict):
+    """Where opskit keeps its state, relative to the config file's folder."""
+
+    var: Path = Path(DEFAULT_PATHS["var"])
+    runs: Path | None = None  # default: <var>/runs
+    data: Path = Path(DEFAULT_PATHS["data"])
+    tasks: Path = Path(DEFAULT_PATHS["tasks"])
+
+
+class Defaults(Strict):
+    """Settings every job inherits unless it sets its own."""
+
+    timeout: Duration = timedelta(minutes=30)
+    retries: int = Field(0, ge=0, le=10)
+    retry_backoff: Duration = timedelta(minutes=1)
+
+
+class Retention(Strict):
+    """How long run folders (logs, artifacts) are kept; history rows are never pruned."""
+
+    run_folders: Duration = timedelta(days=30)
+
+
+class SourceConfig(Strict):
+    """An internal tool or API that tasks read from. Credentials are named by env variable, never inlined."""
+
+    url: str
+    description: str = ""
+    username_env: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    timeout: Duration = timedelta(seconds=15)
+    verify_tls: bool = True
+
+    def env_names(self) -> list[str]:
+        return [n for n in (self.username_env, self.password_env, self.token_env) if n]
+
+
+class JobConfig(Strict):
+    """A task plus when it runs, with which parameters, and how."""
+
+    task: str
+    description: str = ""
+    schedule: str | None = None
+    timezone: Timezone | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    timeout: Duration | None = None
+    retries: int | None = Field(None, ge=0, le=10)
+    retry_backoff: Duration | None = None
+    env: list[str] = Field(default_factory=list)
+
+
+class Settings(Strict):
+    timezone: Timezone = ZoneInfo("UTC")
+    paths: Paths = Paths()
+    defaults: Defaults = Defaults()
+    retention: Retention = Retention()
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    jobs: dict[str, JobConfig] = Field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """A loaded config.yaml: the validated settings plus where each key was written."""
+
+    path: Path
+    settings: Settings
+    lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def var_dir(self) -> Path:
+        return self._resolve(self.settings.paths.var)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self._resolve(self.settings.paths.runs or self.settings.paths.var / "runs")
+
+    @property
+    def data_dir(self) -> Path:
+        return self._resolve(self.settings.paths.data)
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self._resolve(self.settings.paths.tasks)
+
+    @property
+    def history_path(self) -> Path:
+        return self.var_dir / "history.sqlite"
+
+    @property
+    def jobs(self) -> dict[str, JobConfig]:
+        return self.settings.jobs
+
+    def where(self, *keys: str) -> str:
+        """``file:line`` of the deepest of ``keys`` that was written in the file."""
+        return where_in(self.lines, self.path.name, keys)
+
+    def job_timezone(self, job: JobConfig | None) -> ZoneInfo:
+        return (job.timezone if job and job.timezone else None) or self.settings.timezone
+
+    def _resolve(self, p: Path) -> Path:
+        return p if p.is_absolute() else self.root / p
+
+
+def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
+    """Read, interpolate and validate config.yaml.
+
+    Raises:
+        ConfigError: the first problem, with ``file:line``; ``.problems`` on the error lists them all.
+    """
+    problems, config = check_config(path, environ=environ)
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            first.hint = ((first.hint + ". ") if first.hint else "") + (
+                f"({len(problems) - 1} more problem(s): run `runner.py validate`)")
+        first.problems = problems  # type: ignore[attr-defined]
+        raise first
+    assert config is not None
+    return config
+
+
+def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[list[ConfigError], Config | None]:
+    """Every problem of the file (not only the first), and the config when there are none."""
+    try:
+        raw = read_config_file(path, environ=environ)
+    except ConfigError as exc:
+        return [exc], None
+    problems = list(raw.problems)
+    if problems:
+        return problems, None
+    name = raw.path.name
+    try:
+        settings = Settings.model_validate(raw.data)
+    except ValidationError as exc:
+        return [_config_error(error, raw.lines, name) for error in exc.errors()], None
+    config = Config(path=raw.path.resolve(), settings=settings, lines=raw.lines, secrets=raw.secrets)
+    for job_name in settings.jobs:
+        if not _JOB_NAME.match(job_name):
+            problems.append(ConfigError(
+                f"job name '{job_name}' may use only lowercase letters, digits, '-' and '_'",
+                where=config.where("jobs", job_name)))
+    env = environ if environ is not None else os.environ
+    for source in settings.sources.values():
+        config.secrets.update(env[n] for n in source.env_names() if env.get(n))
+    return problems, (None if problems else config)
+
+
+def _config_error(error: dict[str, Any], lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
+    loc = tuple(str(p) for p in error["loc"])
+    where = where_in(lines, filename, loc)
+    dotted = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        return ConfigError(f"unknown key '{loc[-1]}' in {'.'.join(loc[:-1]) or 'the top level'}", where=where,
+                           hint=did_you_mean(loc[-1], allowed) or f"Allowed keys: {', '.join(allowed)}")
+    if error["type"] == "missing":
+        return ConfigError(f"{'.'.join(loc[:-1]) or 'the top level'}: missing required key '{loc[-1]}'", where=where)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if error["type"] != "value_error" and not isinstance(value, dict | list):
+        message = f"{value!r}: {message[0].lower()}{message[1:]}"
+    return ConfigError(f"{dotted}: {message}", where=where)
+
+
+def _fields_at(loc: tuple[str, ...]) -> list[str]:
+    """The keys allowed at a config path, by walking the models (dict values take one key each)."""
+    current: Any = Settings
+    i = 0
+    while i < len(loc):
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(loc[i])
+            if info is None:
+                return []
+            current = _unwrap(info.annotation)
+            i += 1
+        elif typing.get_origin(current) is dict:
+            current = _unwrap(typing.get_args(current)[1])
+            i += 1
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) and len(args) == 1:
+        return _unwrap(args[0])
+    return annotation

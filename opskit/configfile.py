@@ -1,0 +1,155 @@
+"""Reading config.yaml's text: YAML with line numbers, ``${VAR}`` interpolation, and ``.env``.
+
+Kept apart from the pydantic models in config.py so that ``runner.py list`` can read the jobs without
+paying for validation (it must start in under 0.3 s); ``validate`` and every run validate fully.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opskit.errors import ConfigError
+
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}|\$\$")
+SECRET_NAME = re.compile(r"PASS|TOKEN|SECRET|KEY|AUTH|COOKIE|CREDENTIAL", re.IGNORECASE)
+DEFAULT_PATHS = {"var": "var", "data": "data", "tasks": "tasks"}
+
+try:
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass
+class RawConfig:
+    """The file's data before validation, with the line of every key."""
+
+    path: Path
+    data: dict[str, Any]
+    lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    problems: list[ConfigError] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+
+    def path_setting(self, key: str) -> Path:
+        """A folder from ``paths:``, resolved against the config's folder, without validation."""
+        paths = self.data.get("paths") if isinstance(self.data.get("paths"), dict) else {}
+        value = Path(str(paths.get(key) or DEFAULT_PATHS[key]))  # type: ignore[union-attr]
+        return value if value.is_absolute() else self.path.resolve().parent / value
+
+
+def read_config_file(path: Path, *, environ: dict[str, str] | None = None,
+                     interpolate: bool = True) -> RawConfig:
+    """Parse the YAML, record key lines, and fill ``${VAR}`` references.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, or not valid YAML (with line and column).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist",
+                          hint="Pass --config PATH or set OPSKIT_CONFIG") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        raise ConfigError(f"YAML syntax error: {exc.problem or exc.context}", where=where) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML syntax error: {exc}", where=path.name) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the file must be a mapping of sections (timezone, sources, jobs, ...)",
+                          where=f"{path.name}:1")
+    raw = RawConfig(path=path, data=data)
+    if node is not None:
+        _collect_lines(node, (), raw.lines, raw.problems, path.name)
+    if interpolate:
+        env = dict(environ) if environ is not None else environment(path.parent)
+        raw.data = _interpolate(data, (), env, raw)
+    return raw
+
+
+def default_config_path() -> Path:
+    """$OPSKIT_CONFIG, else config.yaml beside runner.py."""
+    env = os.environ.get("OPSKIT_CONFIG")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+def where_in(lines: dict[tuple[str, ...], int], filename: str, keys: tuple[str, ...]) -> str:
+    """``file:line`` of the deepest of ``keys`` that was written in the file."""
+    for n in range(len(keys), 0, -1):
+        if keys[:n] in lines:
+            return f"{filename}:{lines[keys[:n]]}"
+    return filename
+
+
+def environment(folder: Path) -> dict[str, str]:
+    """The process environment over ``.env`` beside the config: a real variable wins over the file."""
+    env: dict[str, str] = {}
+    dotenv = folder / ".env"
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        for key, value in env.items():  # tasks read secrets through os.environ too
+            os.environ.setdefault(key, value)
+    env.update(os.environ)
+    return env
+
+
+def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int],
+                   problems: list[ConfigError], filename: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                problems.append(ConfigError(f"duplicate key '{key}'",
+                                            where=f"{filename}:{key_node.start_mark.line + 1}"))
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _collect_lines(value_node, path + (key,), lines, problems, filename)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _collect_lines(item, path + (str(i),), lines, problems, filename)
+
+
+def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: RawConfig) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path + (str(k),), env, raw) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path + (str(i),), env, raw) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def fill(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            if SECRET_NAME.search(name) and env[name]:
+                raw.secrets.add(env[name])
+            return env[name]
+        if default is not None:
+            return default
+        needed_by = f"job '{path[1]}'" if len(path) > 1 and path[0] == "jobs" else ".".join(path)
+        raw.problems.append(ConfigError(
+            f"environment variable {name} is not set (needed by {needed_by})",
+            where=where_in(raw.lines, raw.path.name, path),
+            hint=f"Set it in the environment or in .env, or write ${{{name}:-default}}"))
+        return ""
+
+    return _INTERPOLATION.sub(fill, value)

@@ -1,0 +1,161 @@
+"""RunContext: everything a running task gets, so that tasks hold no plumbing.
+
+A task never reads config.yaml, opens SMTP connections or launches browsers by hand: it asks the context.
+Secrets read through ``ctx.secret`` are redacted from every log line and every stored error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from opskit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import requests
+
+    from opskit.config import SourceConfig
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+@dataclass
+class Result:
+    """What a task produced: files, a row count, and a short summary that is stored with the run."""
+
+    files: list[Path] = field(default_factory=list)
+    rows: int | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": [str(f) for f in self.files], "rows": self.rows, "summary": self.summary}
+
+
+class Redactor(logging.Filter):
+    """Replaces every known secret value in log records with ``***``."""
+
+    def __init__(self, secrets: set[str] | None = None):
+        super().__init__()
+        self.secrets = {s for s in (secrets or set()) if len(s) >= 4}
+
+    def add(self, value: str) -> None:
+        if value and len(value) >= 4:
+            self.secrets.add(value)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.msg, record.args = self.redact(message), None
+            if record.exc_text:
+                record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+@dataclass
+class RunContext:
+    """What a running task receives: its parameters, its folder, its log, and helpers.
+
+    Attributes:
+        run_id: The history id of this run.
+        job: The job's name, or None when a bare task is run by hand.
+        params: The validated parameters (also passed to the task as keyword arguments).
+        scheduled_for: The slot this run is for; periods resolve against it, never against the wall clock.
+        tz: The job's timezone.
+        folder: This run's own folder for artifacts and outputs.
+        data_dir: The shared data folder for files that later jobs read (e.g. data/cases/).
+        sources: The internal tools of config.yaml, by name.
+    """
+
+    run_id: str
+    job: str | None
+    task: str
+    params: dict[str, Any]
+    scheduled_for: datetime
+    tz: ZoneInfo
+    folder: Path
+    data_dir: Path
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("opskit.task"))
+    redactor: Redactor = field(default_factory=Redactor)
+    options: dict[str, Any] = field(default_factory=dict)
+    _temp_files: set[Path] = field(default_factory=set, repr=False)
+    _http: Any = field(default=None, repr=False)
+
+    def secret(self, name: str) -> str:
+        """A secret from the environment (or .env); redacted from every log line from now on.
+
+        Raises:
+            ConfigError: the variable is not set; the message names it and the job.
+        """
+        value = os.environ.get(name)
+        if not value:
+            who = f"job '{self.job}'" if self.job else f"task '{self.task}'"
+            raise ConfigError(f"environment variable {name} is not set (needed by {who})",
+                              hint="Set it in the environment or in .env beside config.yaml")
+        self.redactor.add(value)
+        return value
+
+    def source(self, name: str) -> SourceConfig:
+        if name not in self.sources:
+            from opskit.errors import did_you_mean
+
+            raise ConfigError(f"unknown source '{name}'",
+                              hint=did_you_mean(name, self.sources) or
+                              f"Sources in config.yaml: {', '.join(self.sources) or 'none'}")
+        return self.sources[name]
+
+    @property
+    def http(self) -> requests.Session:
+        """A requests Session with timeouts, retries with backoff on 429/5xx (honouring Retry-After)."""
+        if self._http is None:
+            from opskit.http import make_session
+
+            self._http = make_session()
+        return self._http
+
+    def path(self, name: str) -> Path:
+        """A path inside this run's folder."""
+        return self.folder / name
+
+    @contextmanager
+    def output(self, target: str | Path) -> Iterator[Path]:
+        """Write to a temporary name beside ``target``, then rename into place when the block succeeds.
+
+        A relative ``target`` is inside the run folder. A crash, an error or Ctrl-C leaves no half-written
+        file where a reader would find it.
+        """
+        final = Path(target) if Path(target).is_absolute() else self.folder / target
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        self._temp_files.add(tmp)
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        finally:
+            self._temp_files.discard(tmp)
+            tmp.unlink(missing_ok=True)
+
+    def cleanup(self) -> None:
+        """Remove temporary files of outputs that never completed (an interrupted run)."""
+        for tmp in list(self._temp_files):
+            tmp.unlink(missing_ok=True)
+        self._temp_files.clear()
+        if self._http is not None:
+            self._http.close()

@@ -1,0 +1,207 @@
+"""How a run executes: validated up front, then in a child process with a timeout, retried with backoff.
+
+This is the one place that decides where a run executes. Each attempt runs in its own child process
+(``python -m opskit.worker``), so a task that crashes, hangs or eats memory cannot take the caller down, and a
+timeout kills the whole process tree, browsers included. Running on a distributed task queue later is a new
+executor, not a rewrite.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from opskit.config import Config, JobConfig
+from opskit.errors import UsageError, did_you_mean
+from opskit.period import Period
+from opskit.runs import RunRecord, RunStatus, RunStore, Trigger, utcnow
+from opskit.tasks import Registry, TaskSpec
+
+log = logging.getLogger(__name__)
+
+INTERRUPT_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run that has passed validation: what would execute, with which values, under which limits."""
+
+    job: str | None
+    spec: TaskSpec
+    params: dict[str, Any]
+    scheduled_for: datetime
+    tz: ZoneInfo
+    timeout: timedelta
+    retries: int
+    retry_backoff: timedelta
+
+    @property
+    def name(self) -> str:
+        return self.job or self.spec.name
+
+    def params_json(self) -> dict[str, Any]:
+        return {k: jsonable(v) for k, v in self.params.items()}
+
+
+def plan_run(config: Config, registry: Registry, name: str, *, overrides: dict[str, Any] | None = None,
+             scheduled_for: datetime | None = None) -> PlannedRun:
+    """Resolve NAME (a job, else a task), merge parameters, and validate everything.
+
+    Raises:
+        UsageError: unknown job or task. ParamError: a bad or unknown parameter.
+    """
+    overrides = overrides or {}
+    scheduled_for = scheduled_for or utcnow()
+    job: JobConfig | None = config.jobs.get(name)
+    if job is not None:
+        spec = registry.get(job.task)
+        raw = {**job.params, **overrides}
+        where = config.where("jobs", name, "params") if not overrides else None
+        subject = f"job '{name}'"
+    elif name in registry.tasks or name in registry.broken:
+        spec = registry.get(name)
+        raw, where, subject = dict(overrides), None, f"task '{name}'"
+    else:
+        choices = [*config.jobs, *registry.tasks]
+        raise UsageError(f"unknown job or task '{name}'",
+                         hint=did_you_mean(name, choices) or "List them with `runner.py list`")
+    tz = config.job_timezone(job)
+    params = spec.validate(raw, tz=tz, scheduled_for=scheduled_for, where=where, subject=subject)
+    defaults = config.settings.defaults
+    return PlannedRun(
+        job=name if job is not None else None,
+        spec=spec,
+        params=params,
+        scheduled_for=scheduled_for,
+        tz=tz,
+        timeout=_first(job and job.timeout, defaults.timeout),
+        retries=_first(job and job.retries, defaults.retries),
+        retry_backoff=_first(job and job.retry_backoff, defaults.retry_backoff),
+    )
+
+
+def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigger = Trigger.MANUAL,
+            options: dict[str, Any] | None = None, new_session: bool = False) -> RunRecord:
+    """Run every attempt of ``plan`` and return the last attempt's record.
+
+    A failed attempt is retried (a new history row, trigger ``retry``) when attempts are left and the error
+    is worth retrying; bad data and bad parameters are not.
+    """
+    attempt = 1
+    while True:
+        record = store.create(job=plan.job, task=plan.spec.name, params=plan.params_json(),
+                              trigger=trigger if attempt == 1 else Trigger.RETRY, attempt=attempt,
+                              scheduled_for=plan.scheduled_for, folder_root=config.runs_dir)
+        record = run_attempt(record, config, store, timeout=plan.timeout, options=options,
+                             new_session=new_session)
+        retryable = (record.result or {}).get("retryable", record.status == RunStatus.TIMED_OUT)
+        if record.status in (RunStatus.SUCCEEDED, RunStatus.ABANDONED) or not retryable \
+                or attempt > plan.retries or (record.error or "").startswith("interrupted"):
+            return record
+        delay = backoff_delay(plan.retry_backoff, attempt)
+        log.info("run %s %s; retry %d of %d in %.0fs", record.id, record.status, attempt, plan.retries,
+                 delay)
+        time.sleep(delay)
+        attempt += 1
+
+
+def _first(value: Any, default: Any) -> Any:
+    """The job's own setting when it has one (0 and 0s are settings too), else the default."""
+    return default if value is None else value
+
+
+def backoff_delay(base: timedelta, attempt: int) -> float:
+    """Exponential backoff with full jitter: base·2^(attempt-1), scaled by a random factor in [0.5, 1]."""
+    return base.total_seconds() * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def run_attempt(record: RunRecord, config: Config, store: RunStore, *, timeout: timedelta,
+                options: dict[str, Any] | None = None, new_session: bool = False) -> RunRecord:
+    """Execute one history row in a child process and wait for it, within ``timeout``."""
+    Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = dict(os.environ, OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
+    # The worker imports opskit from wherever this process did, whatever the current folder is.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "opskit.worker", "--config", str(config.path), record.id]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=new_session)
+    deadline = time.monotonic() + timeout.total_seconds()
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        # Record first: the worker, terminated, must not overwrite "timed_out" with "terminated".
+        store.finish(record.id, RunStatus.TIMED_OUT, only_if_unfinished=True,
+                     error=f"timed out after {_human(timeout)}; its processes were killed")
+        kill_tree(proc.pid)
+        proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the child too (same process group): give it time to record "interrupted".
+        try:
+            proc.wait(timeout=INTERRUPT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.wait()
+        store.finish(record.id, RunStatus.FAILED, error="interrupted (Ctrl-C)", only_if_unfinished=True)
+        raise
+    if proc.returncode != 0:
+        store.finish(record.id, RunStatus.FAILED, only_if_unfinished=True,
+                     error=f"the run's process exited with code {proc.returncode} without recording a result")
+    return store.get(record.id)
+
+
+def kill_tree(pid: int, *, grace: float = 3.0) -> None:
+    """Terminate a process and all its descendants (browsers included), then kill what is left."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    procs = [*parent.children(recursive=True), parent]
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=grace)
+
+
+def jsonable(value: Any) -> Any:
+    """Parameter values as they are stored in the history and shown by `show`."""
+    if isinstance(value, Period):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0 and seconds >= 3600:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0 and seconds >= 60:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"

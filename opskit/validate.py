@@ -1,0 +1,92 @@
+"""``runner.py validate``: every problem of the config at once, not only the first.
+
+Beyond the file's own schema (config.py), each job is checked against the code it runs: the task exists and
+imports, its parameters validate against the task's signature, its schedule parses, and the environment
+variables it needs are set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from opskit.config import Config, check_config
+from opskit.errors import ConfigError, OpskitError, did_you_mean
+from opskit.runs import utcnow
+from opskit.tasks import Registry, discover
+
+
+def validate_all(config_path: Path) -> tuple[list[OpskitError], str]:
+    """All problems of the config file and its jobs, and a one-line summary when there are none."""
+    problems, config = check_config(config_path)
+    if config is None:
+        return list(problems), ""
+    registry = discover(config.tasks_dir)
+    found: list[OpskitError] = []
+    for name in config.jobs:
+        found.extend(validate_job(config, registry, name))
+    summary = f"{len(config.jobs)} job(s), {len(registry.tasks)} task(s)"
+    return found, summary
+
+
+def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitError]:
+    job = config.jobs[name]
+    problems: list[OpskitError] = []
+    if job.task not in registry.tasks:
+        if job.task in registry.broken:
+            problems.append(ConfigError(f"job '{name}': task '{job.task}' is broken: {registry.broken[job.task]}",
+                                        where=config.where("jobs", name, "task")))
+        else:
+            problems.append(ConfigError(f"job '{name}': unknown task '{job.task}'",
+                                        where=config.where("jobs", name, "task"),
+                                        hint=did_you_mean(job.task, registry.tasks) or
+                                        f"Known tasks: {', '.join(sorted(registry.tasks)) or 'none'}"))
+    else:
+        spec = registry.tasks[job.task]
+        for key in job.params:  # one problem per parameter, each with its own line
+            try:
+                spec.validate({key: job.params[key]}, tz=config.job_timezone(job), scheduled_for=utcnow(),
+                              where=config.where("jobs", name, "params", key), subject=f"job '{name}'")
+            except OpskitError as exc:
+                if "missing required parameter" not in str(exc):
+                    problems.append(exc)
+        missing = [p.name for p in spec.params if p.required and p.name not in job.params]
+        for param in missing:
+            problems.append(ConfigError(f"job '{name}': missing required parameter '{param}'",
+                                        where=config.where("jobs", name)))
+    if job.schedule:
+        problems.extend(_check_schedule(config, name))
+    for var in _needed_env(config, name):
+        if not os.environ.get(var):
+            problems.append(ConfigError(f"job '{name}': environment variable {var} is not set",
+                                        where=config.where("jobs", name, "env"),
+                                        hint="Set it in the environment or in .env beside config.yaml"))
+    return problems
+
+
+def _check_schedule(config: Config, name: str) -> list[OpskitError]:
+    job = config.jobs[name]
+    try:
+        from opskit.timetable import parse_schedule
+    except ImportError:
+        return []
+    try:
+        parse_schedule(job.schedule or "", config.job_timezone(job))
+    except ConfigError as exc:
+        exc.where = config.where("jobs", name, "schedule")
+        exc.args = (f"job '{name}': {exc.message}",)
+        return [exc]
+    return []
+
+
+def _needed_env(config: Config, name: str) -> list[str]:
+    """The job's own ``env`` list plus the credentials of the sources its parameters name."""
+    job = config.jobs[name]
+    needed = list(job.env)
+    named = job.params.get("source")
+    names = [named] if isinstance(named, str) else []
+    for source_name in names:
+        source = config.settings.sources.get(source_name)
+        if source is not None:
+            needed.extend(source.env_names())
+    return list(dict.fromkeys(needed))
