@@ -1,0 +1,70 @@
+"""Small trend charts as PNG bytes, for emails (inline by Content-ID) and documents.
+
+matplotlib with the Agg canvas and no pyplot: no global figure state, nothing opens a window, and two
+threads can draw at once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+PALETTE = ("#2f6fb3", "#8c959f", "#e07b00", "#1a7f37", "#8250df", "#c62828")
+
+
+def trend_chart_png(
+    series: Mapping[str, Sequence[tuple[date, float | None]]],
+    title: str,
+    *,
+    width_px: int = 600,
+    height_px: int = 220,
+    scale: int = 2,
+    percent: bool = False,
+    dashed: Sequence[str] = ("Target",),
+) -> bytes:
+    """A line chart of one or more series over dates; ``width_px`` x ``height_px`` CSS pixels at ``scale``x.
+
+    Args:
+        series: Label -> [(date, value)]; None values leave a gap.
+        title: Shown top left, small.
+        percent: Format the y axis as percentages (values are ratios).
+        dashed: Series drawn as dashed grey reference lines (targets).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    dpi = 100 * scale
+    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    colours = iter(PALETTE)
+    for label, points in series.items():
+        xs = [p[0] for p in points]
+        ys = [float("nan") if p[1] is None else p[1] for p in points]
+        if label in dashed:
+            ax.plot(xs, ys, label=label, color="#8c959f", linewidth=1.2, linestyle=(0, (4, 3)))
+        else:
+            ax.plot(xs, ys, label=label, color=next(colours), linewidth=2.0, marker="o", markersize=3)
+    ax.set_title(title, loc="left", fontsize=10, color="#1f2328", pad=8)
+    locator = AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
+    if percent:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.0f}%"))
+    ax.tick_params(labelsize=8, colors="#57606a", length=0)
+    ax.grid(axis="y", color="#eaeef2", linewidth=0.8)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_color("#d8dee4")
+    if len(series) > 1:
+        ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=len(series), bbox_to_anchor=(0, 1.02))
+    fig.tight_layout(pad=0.6)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white")
+    return buf.getvalue()

@@ -1,0 +1,134 @@
+"""Delivery in one call: compose a job's email from its template, save it to the outbox, send it.
+
+The parts live in their own modules (``mail`` builds, ``outbox`` keeps, ``smtp`` sends, ``webhooks``
+posts chat alerts, ``gates`` decides whether to send at all); this module strings them together the way a
+job run uses them, and re-exports what the CLI and config need.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from opskit.errors import TaskError
+from opskit.mail import EmailSettings, InlineImage, JobEmail, LinkedFile, build_message, build_message_ex
+from opskit.outbox import Outbox, OutboxEntry, OutboxStatus, list_outbox
+from opskit.smtp import SendReport, flush_outbox, send_one, send_pending
+
+if TYPE_CHECKING:
+    from opskit.render import Renderer
+
+__all__ = [
+    "ComposedEmail", "EmailSettings", "JobEmail", "InlineImage", "Outbox", "OutboxEntry", "OutboxStatus",
+    "SendReport", "build_message", "compose_email", "deliver", "flush_outbox", "list_outbox",
+    "resolve_attachments", "send_pending", "should_email",
+]
+
+log = logging.getLogger(__name__)
+
+CHART_CID = "trend@opskit"
+
+
+@dataclass(slots=True)
+class ComposedEmail:
+    """A message ready for the outbox, with its Bcc (never a header) and any files linked instead."""
+
+    message: EmailMessage
+    bcc: list[str]
+    linked: list[LinkedFile] = field(default_factory=list)
+
+
+def should_email(job_email: JobEmail, outcome: Literal["success", "failure"]) -> bool:
+    """Whether this job's email goes out for a run that ended in ``outcome``."""
+    return outcome in job_email.on
+
+
+def resolve_attachments(patterns: Iterable[str], files: Sequence[Path], base_dir: Path | None = None) -> list[Path]:
+    """The run's files matching ``attach`` entries: an output's name, or a glob over names or paths.
+
+    Raises:
+        TaskError: an entry matched nothing, naming the entry and the files there were.
+    """
+    chosen: dict[Path, None] = {}
+    for pattern in patterns:
+        hits = [p for p in files if fnmatch.fnmatch(p.name, pattern) or fnmatch.fnmatch(str(p), pattern)]
+        if not hits and base_dir is not None:
+            hits = sorted(p for p in base_dir.glob(pattern) if p.is_file())
+        if not hits:
+            names = ", ".join(p.name for p in files) or "none"
+            raise TaskError(f"attach: {pattern!r} matches no output file (outputs: {names})")
+        for p in hits:
+            chosen.setdefault(p, None)
+    return list(chosen)
+
+
+def compose_email(
+    renderer: Renderer,
+    job_email: JobEmail,
+    settings: EmailSettings,
+    *,
+    context: Mapping[str, Any],
+    job: str,
+    run_id: str,
+    now: datetime,
+    files: Sequence[Path] = (),
+    chart_png: bytes | None = None,
+    template: str | None = None,
+    run_dir: Path | None = None,
+) -> ComposedEmail:
+    """Render the job's email (HTML + text + subject) and build the message, before anything is sent.
+
+    ``context`` is the template's data; ``job``, ``run_id`` and ``generated_at`` (= ``now``) are added, as
+    are ``chart_cid`` when a chart is given and ``files`` (the attached names).
+
+    Raises:
+        TemplateError: a template or the subject uses an unknown name; names file and line.
+        TaskError, ConfigError: from attachments and message building.
+    """
+    attachments = resolve_attachments(job_email.attach, files, run_dir)
+    ctx: dict[str, Any] = {"job": job, "run_id": run_id, "generated_at": now}
+    ctx.setdefault("files", [p.name for p in attachments])
+    ctx.update(context)
+    images: list[InlineImage] = []
+    if chart_png is not None:
+        images.append(InlineImage(CHART_CID, chart_png))
+        ctx["chart_cid"] = CHART_CID
+    body = renderer.render_email(template or job_email.template, ctx)
+    subject = renderer.render_string(job_email.subject, ctx, label=f"job '{job}': email subject")
+    built = build_message_ex(
+        sender=settings.sender, to=job_email.to, cc=job_email.cc, subject=subject, text=body.text,
+        html=body.html, inline_images=images, attachments=attachments, now=now,
+        max_bytes=settings.max_message_bytes, shared_folder=settings.shared_folder,
+        shared_folder_url=settings.shared_folder_url, shared_subdir=f"{job}/{run_id}",
+    )
+    return ComposedEmail(built.message, list(job_email.bcc), built.linked)
+
+
+def deliver(
+    settings: EmailSettings,
+    message: EmailMessage | ComposedEmail,
+    *,
+    bcc: Sequence[str] = (),
+    job: str | None = None,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> OutboxEntry:
+    """Save the message to the outbox first; with the SMTP backend, then try to send it.
+
+    A send failure does not raise: the message stays pending with its error, and ``send_pending`` (the
+    scheduler, or ``runner.py outbox --send``) retries it. Check ``entry.status``.
+    """
+    if isinstance(message, ComposedEmail):
+        bcc = [*message.bcc, *bcc]
+        message = message.message
+    entry = Outbox(settings.outbox_dir).add(message, bcc=bcc, job=job, run_id=run_id,
+                                            now=now or datetime.now(UTC))
+    if settings.backend == "smtp":
+        entry = send_one(settings, entry.id)
+    return entry

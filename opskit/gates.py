@@ -1,0 +1,171 @@
+"""Quality gates: checks on a job's result before its report is delivered.
+
+A job declares what a sane result looks like (row counts, the change against the last good run, required
+columns, freshness). ``evaluate_gates`` turns the result's facts into a verdict the run history can store:
+
+- ``send``   every check passed;
+- ``warn``   a check failed and the job says ``on_fail: warn``: send, with a visible banner;
+- ``fail``   a check failed and the job says ``on_fail: fail``: do not send, alert the owner;
+- ``notice`` the result is empty and ``empty: notice``: send the short "no data for this period" email;
+- ``skip``   the result is empty and ``empty: skip``: send nothing.
+
+An empty result is judged by ``empty`` alone: the other checks say nothing useful about zero rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from opskit.errors import TaskError
+
+Action = Literal["send", "warn", "fail", "notice", "skip"]
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
+
+
+def parse_age(value: Any) -> timedelta:
+    """"30m", "26h", "2d", a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (use 30m, 26h or 2d)")
+    amount, unit = float(match[1]), match[2]
+    return timedelta(minutes=amount) if unit in ("m", "min") else (
+        timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+
+
+class Gates(BaseModel):
+    """A job's quality gates (config.yaml ``gates:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_rows: int | None = Field(None, ge=0)
+    max_rows: int | None = Field(None, ge=0)
+    max_drop: float | None = Field(None, gt=0, le=1)
+    """At most this fraction below the last good run's rows (0.3 = no more than 30% fewer)."""
+    max_rise: float | None = Field(None, gt=0)
+    """At most this fraction above the last good run's rows (1.0 = at most double)."""
+    required_columns: list[str] = []
+    max_age: timedelta | None = None
+    """The newest timestamp in the data must be at most this old when the job runs ("26h")."""
+    on_fail: Literal["fail", "warn"] = "fail"
+    empty: Literal["notice", "skip", "fail"] = "notice"
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> timedelta | None:
+        return None if value is None else parse_age(value)
+
+    @model_validator(mode="after")
+    def _range(self) -> Gates:
+        if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
+            raise ValueError(f"min_rows ({self.min_rows}) is above max_rows ({self.max_rows})")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """One check and its outcome."""
+
+    name: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """What to do with a result, and why; ``to_dict`` is what the run history stores."""
+
+    action: Action
+    checks: list[GateCheck] = field(default_factory=list)
+
+    @property
+    def deliver(self) -> bool:
+        return self.action in ("send", "warn", "notice")
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per failed check: the warning banner's lines, or the alert's cause."""
+        return [c.message for c in self.checks if not c.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "checks": [asdict(c) for c in self.checks]}
+
+
+def evaluate_gates(
+    gates: Gates,
+    result_facts: Mapping[str, Any],
+    previous_facts: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> GateVerdict:
+    """Judge a result by its facts: ``rows`` (int), ``columns`` (names), ``newest`` (aware datetime or None).
+
+    Args:
+        gates: The job's gates.
+        result_facts: This run's facts.
+        previous_facts: The last good run's facts (its ``rows``), or None when there is none yet.
+        now: When the job runs (its scheduled time); needed when ``max_age`` is set.
+    """
+    rows = result_facts.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        raise TaskError(f"gates: result facts need 'rows' as a count, got {rows!r}")
+    if rows == 0:
+        check = GateCheck("empty", gates.empty != "fail", "the result has no rows")
+        return GateVerdict(gates.empty if gates.empty != "fail" else "fail", [check])
+
+    checks: list[GateCheck] = []
+    if gates.min_rows is not None or gates.max_rows is not None:
+        lo = gates.min_rows if gates.min_rows is not None else 0
+        hi = gates.max_rows
+        ok = rows >= lo and (hi is None or rows <= hi)
+        expected = f"{lo:,}..{hi:,}" if hi is not None else f"at least {lo:,}"
+        checks.append(GateCheck("row_count", ok, f"{rows:,} rows (expected {expected})"))
+    prev = (previous_facts or {}).get("rows")
+    if isinstance(prev, int) and prev > 0:
+        change = (rows - prev) / prev
+        if gates.max_drop is not None:
+            ok = change >= -gates.max_drop
+            checks.append(GateCheck("row_drop", ok, f"{rows:,} rows, {abs(change):.0%} "
+                                    f"{'below' if change < 0 else 'above'} the last good run's {prev:,} "
+                                    f"(at most {gates.max_drop:.0%} fewer allowed)"))
+        if gates.max_rise is not None:
+            ok = change <= gates.max_rise
+            checks.append(GateCheck("row_rise", ok, f"{rows:,} rows, {change:+.0%} against the last good "
+                                    f"run's {prev:,} (at most {gates.max_rise:.0%} more allowed)"))
+    if gates.required_columns:
+        present = set(result_facts.get("columns") or [])
+        missing = [c for c in gates.required_columns if c not in present]
+        checks.append(GateCheck("columns", not missing,
+                                f"missing column(s): {', '.join(missing)}" if missing
+                                else "all required columns present"))
+    if gates.max_age is not None:
+        checks.append(_freshness(gates.max_age, result_facts.get("newest"), now))
+
+    if all(c.ok for c in checks):
+        return GateVerdict("send", checks)
+    return GateVerdict(gates.on_fail, checks)
+
+
+def _freshness(max_age: timedelta, newest: Any, now: datetime | None) -> GateCheck:
+    if now is None or now.tzinfo is None:
+        raise TaskError("gates: max_age needs `now` as an aware datetime")
+    if isinstance(newest, str):
+        newest = datetime.fromisoformat(newest)
+    if newest is None:
+        return GateCheck("freshness", False, "no timestamp in the data to check freshness against")
+    if newest.tzinfo is None:
+        raise TaskError(f"gates: newest timestamp {newest.isoformat()} has no timezone")
+    age = now - newest
+    hours = age.total_seconds() / 3600
+    limit = max_age.total_seconds() / 3600
+    return GateCheck("freshness", age <= max_age,
+                     f"newest data is {hours:.1f}h old (at most {limit:g}h allowed)")

@@ -1,0 +1,284 @@
+"""The outbox: every message as an .eml file plus a small SQLite index, written before any send.
+
+Layout of ``outbox_dir``::
+
+    <id>.eml          the message as sent (no Bcc header); opens in any mail client
+    index.sqlite3     one row per message: job, run, subject, envelope recipients, status, attempts, times
+    .locks/<id>.lock  per-message lock files, held (flock) while a flusher sends that message
+
+A message's life: ``pending -> sending -> sent``; ``sending -> pending`` when the server did not confirm;
+``failed`` (permanently) after a permanent refusal or ``max_attempts``; ``uncertain`` when a flusher died
+after handing the message to the server but before recording the answer (see ``smtp.py``). ``failed`` and
+``uncertain`` messages are kept and never resent by themselves: ``resend(id)`` puts one back to pending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from enum import StrEnum
+from pathlib import Path
+
+from opskit.errors import UsageError
+from opskit.mail import envelope_recipients, message_bytes
+
+log = logging.getLogger(__name__)
+
+INDEX_NAME = "index.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id          TEXT PRIMARY KEY,
+    job         TEXT,
+    run_id      TEXT,
+    subject     TEXT NOT NULL,
+    sender      TEXT NOT NULL,
+    recipients  TEXT NOT NULL,          -- JSON list of envelope addresses (To + Cc + Bcc)
+    message_id  TEXT,
+    status      TEXT NOT NULL,
+    phase       TEXT,                   -- while sending: 'envelope' or 'data' (crash recovery)
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  TEXT NOT NULL,
+    sent_at     TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_status ON messages (status);
+"""
+
+
+class OutboxStatus(StrEnum):
+    """Where a message is in its life."""
+
+    PENDING = "pending"
+    """Saved, not yet accepted by a server; the next flush sends it."""
+    SENDING = "sending"
+    """A flusher holds it right now (or died holding it; the next flush sorts that out)."""
+    SENT = "sent"
+    """The server answered 250 to the message; never sent again."""
+    FAILED = "failed"
+    """Refused permanently or out of attempts; kept, resent only by ``resend``."""
+    UNCERTAIN = "uncertain"
+    """A flusher died between handing over the message and recording the answer; a human decides."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One message in the outbox, as the index describes it."""
+
+    id: str
+    job: str | None
+    run_id: str | None
+    subject: str
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str | None
+    status: OutboxStatus
+    phase: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    path: Path
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "job": self.job, "run_id": self.run_id, "subject": self.subject,
+            "recipients": list(self.recipients), "status": str(self.status), "attempts": self.attempts,
+            "last_error": self.last_error, "created_at": self.created_at.isoformat(),
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None, "path": str(self.path),
+        }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    """An outbox folder. Cheap to create; every call opens its own short SQLite connection."""
+
+    def __init__(self, directory: Path | str):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / ".locks").mkdir(exist_ok=True)
+        self.index = self.dir / INDEX_NAME
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.index, timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    # writing
+    def add(
+        self,
+        message: EmailMessage,
+        *,
+        bcc: Sequence[str] = (),
+        job: str | None = None,
+        run_id: str | None = None,
+        now: datetime | None = None,
+    ) -> OutboxEntry:
+        """Save a message: the .eml file atomically (temp, fsync, rename), then its index row as pending.
+
+        A crash between the two leaves an .eml with no row: never sent, and the run that made it did not
+        finish, so it is retried and builds a new message.
+        """
+        if "Bcc" in message:
+            raise UsageError("pass Bcc recipients as bcc=..., never as a header")
+        now = now or _utcnow()
+        msg_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+        path = self.dir / f"{msg_id}.eml"
+        _atomic_write(path, message_bytes(message))
+        recipients = envelope_recipients(message, bcc)
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT INTO messages (id, job, run_id, subject, sender, recipients, message_id, status,"
+                " attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                (msg_id, job, run_id, str(message["Subject"] or ""), _bare(str(message["From"])),
+                 json.dumps(recipients), str(message["Message-ID"] or ""), OutboxStatus.PENDING,
+                 now.astimezone(UTC).isoformat()),
+            )
+        log.info("outbox: saved %s for job %s (%d recipients)", msg_id, job, len(recipients))
+        return self.get(msg_id)
+
+    def set_state(
+        self,
+        msg_id: str,
+        status: OutboxStatus,
+        *,
+        phase: str | None = None,
+        error: str | None = None,
+        count_attempt: bool = False,
+        sent_at: datetime | None = None,
+    ) -> None:
+        """Record a transition (committed before returning, so it survives a crash right after)."""
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "UPDATE messages SET status = ?, phase = ?, last_error = COALESCE(?, last_error),"
+                " attempts = attempts + ?, sent_at = COALESCE(?, sent_at) WHERE id = ?",
+                (status, phase, error, 1 if count_attempt else 0,
+                 sent_at.astimezone(UTC).isoformat() if sent_at else None, msg_id),
+            )
+
+    def resend(self, msg_id: str) -> OutboxEntry:
+        """Put a failed or uncertain message back to pending: a human's decision, never automatic."""
+        entry = self.get(msg_id)
+        if entry.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+            raise UsageError(f"message {msg_id} is {entry.status}; only failed or uncertain ones can be resent")
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE messages SET status = ?, phase = NULL, attempts = 0 WHERE id = ?",
+                       (OutboxStatus.PENDING, msg_id))
+        return self.get(msg_id)
+
+    # reading
+    def get(self, msg_id: str) -> OutboxEntry:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM messages WHERE id = ?", (msg_id,)).fetchone()
+        if row is None:
+            raise UsageError(f"no message {msg_id!r} in the outbox {self.dir}")
+        return self._entry(row)
+
+    def entries(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
+        """Messages oldest first, optionally only those with ``status``."""
+        with closing(self._connect()) as db:
+            if status is None:
+                rows = db.execute("SELECT * FROM messages ORDER BY created_at, id").fetchall()
+            else:
+                rows = db.execute("SELECT * FROM messages WHERE status = ? ORDER BY created_at, id",
+                                  (status,)).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def read_bytes(self, msg_id: str) -> bytes:
+        return (self.dir / f"{msg_id}.eml").read_bytes()
+
+    def _entry(self, row: sqlite3.Row) -> OutboxEntry:
+        return OutboxEntry(
+            id=row["id"], job=row["job"], run_id=row["run_id"], subject=row["subject"],
+            sender=row["sender"], recipients=tuple(json.loads(row["recipients"])),
+            message_id=row["message_id"], status=OutboxStatus(row["status"]), phase=row["phase"],
+            attempts=row["attempts"], last_error=row["last_error"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
+            path=self.dir / f"{row['id']}.eml",
+        )
+
+    # locking
+    @contextmanager
+    def lock(self, msg_id: str) -> Iterator[bool]:
+        """Hold the message's lock if nobody else does; yields False (and holds nothing) when busy.
+
+        An OS file lock, so it is released when its holder dies: a crashed flusher never blocks the next.
+        """
+        path = self.dir / ".locks" / f"{msg_id}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            acquired = _try_lock(fd)
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    _unlock(fd)
+        finally:
+            os.close(fd)
+
+
+def list_outbox(directory: Path | str, status: OutboxStatus | str | None = None) -> list[OutboxEntry]:
+    """Every message in an outbox folder, oldest first (for ``runner.py outbox``)."""
+    return Outbox(directory).entries(OutboxStatus(status) if status else None)
+
+
+def _bare(address: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(address)[1]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+try:  # POSIX
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+except ImportError:  # pragma: no cover - Windows
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)

@@ -1,0 +1,149 @@
+"""Chat alerts through incoming webhooks: Slack, Lark (Feishu) and Microsoft Teams.
+
+The webhook URL is a secret (anyone holding it can post): it comes from an environment variable and never
+appears in a log line or an error message. Posts are retried with exponential backoff on 429, 5xx,
+timeouts and dropped connections, a bounded number of times; other answers fail at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opskit.errors import ConfigError, DeliveryError
+
+log = logging.getLogger(__name__)
+
+
+class WebhookSettings(BaseModel):
+    """Where chat alerts go. Without any, alerts are only logged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["slack", "lark", "teams"]
+    url_env: str
+    timeout_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(4, ge=1, le=10)
+    backoff_s: float = Field(1.0, ge=0)
+    """First wait between attempts; doubles each time, capped at 30 s (a Retry-After too)."""
+
+
+def slack_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, Any]:
+    def esc(s: str) -> str:  # Slack mrkdwn: these three are the control characters
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": esc(text)[:3000]}},
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*{esc(k)}*\n{esc(str(v))}"[:2000]} for k, v in list(fields.items())[:10]
+        ]})
+    return {"text": f"{title}: {text}"[:3000], "blocks": blocks}
+
+
+def lark_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, Any]:
+    # plain_text everywhere: content from a failing job must not become markup in the card
+    elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "plain_text", "content": text}}]
+    if fields:
+        elements.append({"tag": "div", "fields": [
+            {"is_short": True, "text": {"tag": "plain_text", "content": f"{k}\n{v}"}} for k, v in fields.items()
+        ]})
+    return {"msg_type": "interactive", "card": {
+        "header": {"title": {"tag": "plain_text", "content": title}, "template": "red"},
+        "elements": elements,
+    }}
+
+
+def teams_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True},
+        {"type": "TextBlock", "text": text, "wrap": True},
+    ]
+    if fields:
+        body.append({"type": "FactSet", "facts": [{"title": k, "value": str(v)} for k, v in fields.items()]})
+    return {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard", "version": "1.4", "body": body},
+    }]}
+
+
+PAYLOADS: dict[str, Callable[[str, str, Mapping[str, str]], dict[str, Any]]] = {
+    "slack": slack_payload, "lark": lark_payload, "teams": teams_payload,
+}
+
+
+def post_alert(
+    settings: WebhookSettings | None,
+    title: str,
+    text: str,
+    fields: Mapping[str, str] | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Post an alert to the configured chat; returns the number of attempts (0 when only logged).
+
+    Raises:
+        ConfigError: the URL's environment variable is not set.
+        DeliveryError: every attempt failed, or the chat refused the post (the message says how).
+    """
+    fields = dict(fields or {})
+    if settings is None:
+        log.warning("alert (no chat webhook configured): %s: %s %s", title, text, fields or "")
+        return 0
+    url = os.environ.get(settings.url_env)
+    if not url:
+        raise ConfigError(f"chat webhook: environment variable {settings.url_env} is not set")
+    import requests
+
+    payload = PAYLOADS[settings.kind](title, text, fields)
+    delay = settings.backoff_s
+    last = ""
+    for attempt in range(1, settings.max_attempts + 1):
+        wait = delay
+        try:
+            resp = requests.post(url, json=payload, timeout=settings.timeout_s)
+        except requests.Timeout:
+            last = f"timed out after {settings.timeout_s:g}s"
+        except requests.ConnectionError:
+            last = "connection failed"
+        else:
+            if resp.status_code < 300:
+                _check_lark(settings, resp)
+                log.info("%s alert posted (attempt %d): %s", settings.kind, attempt, title)
+                return attempt
+            last = f"HTTP {resp.status_code}"
+            if resp.status_code != 429 and resp.status_code < 500:
+                raise DeliveryError(f"{settings.kind} webhook refused the alert ({last}); "
+                                    f"check the URL in {settings.url_env}")
+            retry_after = resp.headers.get("Retry-After", "")
+            if retry_after.isdigit():
+                wait = float(retry_after)
+        if attempt < settings.max_attempts:
+            wait = min(wait, 30.0)
+            log.warning("%s webhook: %s (attempt %d/%d); retrying in %.1fs",
+                        settings.kind, last, attempt, settings.max_attempts, wait)
+            sleep(wait)
+            delay = min(delay * 2, 30.0)
+    raise DeliveryError(f"{settings.kind} webhook: {last} after {settings.max_attempts} attempts")
+
+
+def _check_lark(settings: WebhookSettings, resp: Any) -> None:
+    # Lark answers HTTP 200 with {"code": <non-zero>, "msg": ...} when it rejects a post.
+    if settings.kind != "lark":
+        return
+    try:
+        body = resp.json()
+    except ValueError:
+        return
+    code = body.get("code", body.get("StatusCode", 0)) if isinstance(body, dict) else 0
+    if code:
+        msg = body.get("msg") or body.get("StatusMessage") or ""
+        raise DeliveryError(f"lark webhook refused the alert (code {code}: {msg})")
