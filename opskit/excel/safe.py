@@ -1,0 +1,59 @@
+"""Safe cell values: data never runs as a formula, and never breaks the XML of a workbook.
+
+Comments, search terms and usernames are hostile by nature. A cell whose text starts with ``=``,
+``+``, ``-``, ``@``, tab or carriage return is a formula to Excel, LibreOffice or Google Sheets when
+typed or imported ("CSV injection"). The writer stores such text as a string cell (``t="s"`` /
+``inlineStr``, never ``<f>``) *and* with the ``quotePrefix`` style, the apostrophe Excel itself shows
+for text that would otherwise be interpreted; so even a program that re-parses the text keeps it text.
+Formulas exist only where the report builder means them: ``Formula("SUBTOTAL(109,B2:B9)")``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Characters XML 1.0 forbids (openpyxl's ILLEGAL_CHARACTERS_RE, plus lone surrogates and U+FFFE/F).
+ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Leading characters that make spreadsheet programs evaluate text; full-width forms too, which
+# some CJK input methods produce and some programs normalise.
+FORMULA_LEADS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+MAX_CELL_TEXT = 32767  # Excel's limit; longer text is cut with a visible ellipsis
+
+
+@dataclass(frozen=True, slots=True)
+class Formula:
+    """A formula the report builder means, e.g. ``Formula("SUBTOTAL(109,C2:C40)")``.
+
+    The leading ``=`` is optional. Only this wrapper ever produces a formula cell.
+    """
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("an empty formula")
+
+    @property
+    def formula(self) -> str:
+        return self.text if self.text.startswith("=") else f"={self.text}"
+
+
+def clean_text(text: str) -> str:
+    """Remove characters XML cannot hold, and cut text longer than a cell can hold."""
+    if ILLEGAL_XML_RE.search(text):
+        text = ILLEGAL_XML_RE.sub("", text)
+    if len(text) > MAX_CELL_TEXT:
+        text = text[: MAX_CELL_TEXT - 1] + "…"
+    return text
+
+
+def needs_quote(text: str) -> bool:
+    """Would a spreadsheet program evaluate this text if it were typed into a cell?"""
+    return bool(text) and text[0] in FORMULA_LEADS
+
+
+def safe_text(text: str) -> tuple[str, bool]:
+    """(text fit for a cell, whether it must carry the quotePrefix style)."""
+    text = clean_text(text)
+    return text, needs_quote(text)

@@ -1,0 +1,622 @@
+"""Build report workbooks that look made by a careful analyst, and save them atomically.
+
+Example:
+    report = Report("Efficiency", subject="2026-W46", keywords=("weekly_emea",), created=now)
+    report.summary([KPI("AHT", 212.0, previous=198.0, target=220, direction="lower_is_better",
+                        type="seconds")])
+    report.sheet("By queue", rows, [Column("queue", "Queue"), Column("aht", "AHT (s)", "float",
+                 target=220, direction="lower_is_better"), Column("sla", "SLA", "percent",
+                 target=0.95)], totals=True)
+    report.trend("Trend", weeks, x=Column("week", "Week"), series=[Column("aht", "AHT", "float")])
+    report.save(ctx.out / "efficiency.xlsx")
+
+Sheets with more than ``STREAM_ABOVE`` rows (or rows given as an iterator) are streamed in constant
+memory through ``stream.py``; smaller ones go through openpyxl cell by cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from opskit.excel import stream
+from opskit.excel.safe import Formula, clean_text, needs_quote
+
+STREAM_ABOVE = 20_000
+FORMATS = {
+    "int": "#,##0",
+    "float": "#,##0.00",
+    "percent": "0.0%",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm",
+    "duration": "[h]:mm:ss",
+    "hours": "#,##0.0",
+    "str": "General",
+    "auto": "General",
+    "seconds": "#,##0",
+}
+SCALES = {"duration": 86400.0, "hours": 3600.0}  # inputs are seconds
+NUMERIC = {"int", "float", "percent", "duration", "hours", "seconds"}
+SUBTOTAL = {"sum": 109, "average": 101, "count": 103, "min": 105, "max": 104}
+RED, GREEN = ("FFC7CE", "9C0006"), ("C6EFCE", "006100")
+HEADER_FILL = "1F4E78"
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a report sheet.
+
+    Args:
+        key: The row dict key (or position, for sequence rows) holding the value.
+        header: The header text; the key when omitted.
+        type: str, int, float, percent (a ratio shown as %), date, datetime, duration (seconds shown
+            as [h]:mm:ss), hours (seconds shown as hours), seconds, or auto.
+        number_format: Overrides the type's format.
+        width: Column width in characters; fitted to the header and values when omitted.
+        target: A number, or the key of another column holding each row's target; cells that miss
+            it turn red and cells that meet it green.
+        direction: higher_is_better or lower_is_better, for ``target``.
+        data_bar: Show a data bar in the cells.
+        total: sum, average, count, min or max in the totals row (SUBTOTAL, so filters apply);
+            numeric columns other than percent default to sum.
+        na: Text for an empty value (a ratio with a zero denominator); "n/a" for numeric types.
+    """
+
+    key: str
+    header: str | None = None
+    type: str = "auto"
+    number_format: str | None = None
+    width: float | None = None
+    target: float | str | None = None
+    direction: str = "higher_is_better"
+    data_bar: bool = False
+    total: str | None = None
+    na: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in FORMATS:
+            raise ValueError(f"unknown column type {self.type!r} (use {', '.join(FORMATS)})")
+        if self.direction not in {"higher_is_better", "lower_is_better"}:
+            raise ValueError(
+                f"direction must be higher_is_better or lower_is_better, not {self.direction!r}"
+            )
+        if self.total is not None and self.total not in SUBTOTAL:
+            raise ValueError(f"total must be one of {', '.join(SUBTOTAL)}, not {self.total!r}")
+
+    @property
+    def title(self) -> str:
+        return self.header if self.header is not None else str(self.key)
+
+    @property
+    def fmt(self) -> str:
+        return self.number_format or FORMATS[self.type]
+
+    @property
+    def empty_text(self) -> str:
+        if self.na is not None:
+            return self.na
+        return "n/a" if self.type in NUMERIC else ""
+
+    @property
+    def total_function(self) -> str | None:
+        if self.total:
+            return self.total
+        return "sum" if self.type in NUMERIC - {"percent"} else None
+
+
+@dataclass(frozen=True, slots=True)
+class KPI:
+    """A headline number for the Summary sheet, with its previous value and target."""
+
+    name: str
+    value: float | None
+    previous: float | None = None
+    target: float | None = None
+    direction: str = "higher_is_better"
+    type: str = "float"
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous period; None when there is nothing to compare."""
+        if self.value is None or not self.previous:
+            return None
+        return (self.value - self.previous) / abs(self.previous)
+
+    @property
+    def attainment(self) -> float | None:
+        """actual / target (higher is better) or target / actual (lower is better); >= 1 is met."""
+        from opskit.metrics import target_attainment
+
+        return target_attainment(self.value, self.target, self.direction)
+
+
+@dataclass(slots=True)
+class _SheetSpec:
+    name: str
+    rows: Any
+    columns: list[Column]
+    table: bool
+    autofilter: bool
+    freeze: str | None
+    totals: bool
+    stream: bool
+    chart: dict[str, Any] | None = None
+    kpis: list[KPI] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path in the target's folder, moved onto ``path`` only if the block succeeds.
+
+    A crash or exception leaves no half-written file where a reader would find it.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as handle:
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(
+            tmp_path, 0o666 & ~umask
+        )  # mkstemp's 0600 would surprise whoever shares the folder
+        os.replace(tmp_path, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def _sheet_title(name: str, taken: set[str]) -> str:
+    title = _BAD_SHEET_CHARS.sub("_", clean_text(name)).strip("'").strip() or "Sheet"
+    title = title[:31]
+    base, n = title, 2
+    while title.casefold() in taken:
+        suffix = f" ({n})"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(title.casefold())
+    return title
+
+
+class Report:
+    """A report workbook: a Summary sheet first, then one sheet per cut, trends with charts."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        subject: str | None = None,
+        creator: str = "opskit",
+        keywords: Sequence[str] = (),
+        description: str | None = None,
+        created: datetime | None = None,
+    ):
+        self.title, self.subject, self.creator = title, subject, creator
+        self.keywords, self.description, self.created = tuple(keywords), description, created
+        self._sheets: list[_SheetSpec] = []
+        self._names: set[str] = set()
+
+    def summary(self, kpis: Sequence[KPI], *, name: str = "Summary") -> Report:
+        """The first sheet: each KPI with its previous value, change, target and attainment."""
+        columns = [
+            Column("metric", "Metric", "str"),
+            Column("value", "This period", "float"),
+            Column("previous", "Previous", "float"),
+            Column("change", "Change", "percent"),
+            Column("target", "Target", "float"),
+            Column("attainment", "Attainment", "percent", target=1.0),
+            Column("status", "Status", "str"),
+        ]
+        spec = _SheetSpec(
+            _sheet_title(name, self._names),
+            None,
+            columns,
+            False,
+            False,
+            "A2",
+            False,
+            False,
+            kpis=list(kpis),
+        )
+        self._sheets.insert(0, spec)
+        return self
+
+    def sheet(
+        self,
+        name: str,
+        rows: Iterable[Any],
+        columns: Sequence[Column],
+        *,
+        table: bool = True,
+        autofilter: bool = True,
+        freeze: str | None = "A2",
+        totals: bool = False,
+        stream: bool | None = None,
+    ) -> Report:
+        """Add a sheet of rows (dicts keyed by ``Column.key``, or sequences in column order).
+
+        Args:
+            table: Format as an Excel table (banded, filterable); else a plain autofilter.
+            freeze: The cell below and right of the frozen panes; None for none.
+            totals: Add a totals row of SUBTOTAL formulas under the data.
+            stream: Stream the rows in constant memory; by default when there are more than
+                STREAM_ABOVE rows or ``rows`` is not a list.
+        """
+        if not columns:
+            raise ValueError(f"sheet {name!r} needs at least one column")
+        if stream is None:
+            stream = not isinstance(rows, Sequence) or len(rows) > STREAM_ABOVE
+        self._sheets.append(
+            _SheetSpec(
+                _sheet_title(name, self._names),
+                rows,
+                list(columns),
+                table,
+                autofilter,
+                freeze,
+                totals,
+                stream,
+            )
+        )
+        return self
+
+    def trend(
+        self,
+        name: str,
+        rows: Sequence[Any],
+        *,
+        x: Column,
+        series: Sequence[Column],
+        kind: str = "line",
+        title: str | None = None,
+        y_title: str | None = None,
+    ) -> Report:
+        """A sheet with the trend data and a native Excel line or bar chart beside it."""
+        if kind not in {"line", "bar"}:
+            raise ValueError(f"chart kind must be line or bar, not {kind!r}")
+        spec = _SheetSpec(
+            _sheet_title(name, self._names),
+            list(rows),
+            [x, *series],
+            False,
+            False,
+            "A2",
+            False,
+            False,
+            chart={"kind": kind, "title": title or name, "y_title": y_title},
+        )
+        self._sheets.append(spec)
+        return self
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the workbook to ``path`` atomically and return the path."""
+        from openpyxl import Workbook
+
+        if not self._sheets:
+            raise ValueError("a report needs at least one sheet")
+        path = Path(path)
+        workbook = Workbook()
+        workbook.remove(workbook.active)
+        self._properties(workbook)
+        streamed: dict[str, tuple[Path, int, str]] = {}
+        with tempfile.TemporaryDirectory(prefix=".opskit-", dir=path.parent) as scratch:
+            for index, spec in enumerate(self._sheets):
+                ws = workbook.create_sheet(spec.name)
+                if spec.kpis:
+                    self._write_summary(ws, spec)
+                elif spec.stream:
+                    rows_file = Path(scratch) / f"rows{index}.xml"
+                    streamed[f"xl/worksheets/sheet{index + 1}.xml"] = self._write_streamed(
+                        workbook, ws, spec, rows_file
+                    )
+                else:
+                    self._write_plain(ws, spec)
+            with atomic_path(path) as tmp:
+                if streamed:
+                    package = Path(scratch) / "package.xlsx"
+                    workbook.save(package)
+                    stream.splice(package, tmp, streamed)
+                else:
+                    workbook.save(tmp)
+        return path
+
+    def _properties(self, workbook: Any) -> None:
+        props = workbook.properties
+        props.title = clean_text(self.title)
+        props.subject = self.subject
+        props.creator = props.lastModifiedBy = self.creator
+        props.keywords = ", ".join(self.keywords) or None
+        props.description = self.description
+        if self.created is not None:
+            created = self.created
+            if created.tzinfo is not None:
+                from datetime import UTC
+
+                created = created.astimezone(UTC).replace(tzinfo=None)
+            props.created = props.modified = created
+
+    # ------------------------------------------------------------------ cells
+
+    @staticmethod
+    def _set(cell: Any, value: Any, column: Column) -> None:
+        """Write one value safely: data text is never a formula; formulas only from Formula()."""
+        if isinstance(value, Formula):
+            cell.value = value.formula
+            cell.number_format = column.fmt
+            return
+        if value is None or (isinstance(value, float) and value != value):
+            text = column.empty_text
+            if text:
+                cell.value = text
+                cell.data_type = "s"
+                _right(cell)
+            return
+        if isinstance(value, str):
+            text = clean_text(value)
+            cell.value = text
+            cell.data_type = "s"  # never "f", whatever the text starts with
+            if needs_quote(text):
+                cell.quotePrefix = True
+            return
+        if isinstance(value, bool):
+            cell.value = value
+            return
+        scale = SCALES.get(column.type)
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)  # Excel has no zones: the wall-clock time is kept
+        if isinstance(value, int | float) and scale:
+            value = value / scale
+        elif not isinstance(value, int | float | date | time):
+            text = clean_text(str(value))
+            cell.value, cell.data_type = text, "s"
+            cell.quotePrefix = needs_quote(text)
+            return
+        cell.value = value
+        cell.number_format = column.fmt
+
+    def _header(self, ws: Any, columns: Sequence[Column]) -> None:
+        from openpyxl.styles import Alignment, Font, PatternFill
+
+        fill, font = PatternFill("solid", fgColor=HEADER_FILL), Font(bold=True, color="FFFFFF")
+        for index, column in enumerate(columns, start=1):
+            cell = ws.cell(row=1, column=index)
+            self._set(cell, column.title, Column(column.key, type="str"))
+            cell.fill, cell.font = fill, font
+            cell.alignment = Alignment(vertical="center", wrap_text=True)
+
+    def _write_plain(self, ws: Any, spec: _SheetSpec) -> None:
+        rows = list(spec.rows)
+        self._header(ws, spec.columns)
+        keyed = [c.key for c in spec.columns]
+        for r, row in enumerate(rows, start=2):
+            values = [row.get(k) for k in keyed] if isinstance(row, dict) else list(row)
+            for c, column in enumerate(spec.columns, start=1):
+                self._set(
+                    ws.cell(row=r, column=c), values[c - 1] if c - 1 < len(values) else None, column
+                )
+        self._finish(ws, spec, len(rows), rows[:500])
+        if spec.chart:
+            self._chart(ws, spec, len(rows))
+
+    def _write_streamed(
+        self, workbook: Any, ws: Any, spec: _SheetSpec, rows_file: Path
+    ) -> tuple[Path, int, str]:
+        """Placeholder sheet for openpyxl, data rows rendered to ``rows_file`` in one pass.
+
+        Rows 2-4 of the placeholder are style samples (value, text, quoted text) that make openpyxl
+        register the styles; their ``style_id`` is the xf index it writes to styles.xml, and
+        ``stream.splice`` drops the samples when it puts the rendered rows in their place.
+        """
+        import itertools
+
+        from openpyxl.utils import get_column_letter
+
+        self._header(ws, spec.columns)
+        writers = []
+        for c, column in enumerate(spec.columns, start=1):
+            value, text, quoted = (ws.cell(row=r, column=c) for r in (2, 3, 4))
+            value.value, value.number_format = 0, column.fmt
+            text.value = "text"
+            self._set(quoted, "=quoted", column)
+            writers.append(
+                stream.cell_writer(
+                    get_column_letter(c),
+                    SCALES.get(column.type),
+                    value.style_id,
+                    text.style_id,
+                    quoted.style_id,
+                    column.empty_text,
+                )
+            )
+        iterator = iter(spec.rows)
+        head = list(itertools.islice(iterator, 500))  # a sample for the column widths
+        keys: list[Any] = (
+            [c.key for c in spec.columns] if _keyed(head) else list(range(len(spec.columns)))
+        )
+        with open(rows_file, "w", encoding="utf-8", newline="") as out:
+            n = stream.write_rows(out, itertools.chain(head, iterator), keys, writers, 2)
+        for r in (2, 3, 4):  # the styles stay registered in the workbook; the cells go
+            for c in range(1, len(spec.columns) + 1):
+                del ws._cells[(r, c)]
+        self._finish(ws, spec, n, head)
+        last = get_column_letter(len(spec.columns))
+        return rows_file, n + 1, f"A1:{last}{n + 1 + (1 if spec.totals else 0)}"
+
+    def _finish(self, ws: Any, spec: _SheetSpec, n: int, sample: Sequence[Any]) -> None:
+        """Widths, frozen header, totals row, table or filter, and conditional formats."""
+        from openpyxl.formatting.rule import DataBarRule, FormulaRule
+        from openpyxl.styles import Border, Font, PatternFill, Side
+        from openpyxl.utils import get_column_letter
+
+        columns = spec.columns
+        letters = {c.key: get_column_letter(i) for i, c in enumerate(columns, start=1)}
+        last = get_column_letter(len(columns))
+        for i, column in enumerate(columns):
+            values = [
+                (r.get(column.key) if isinstance(r, dict) else (r[i] if i < len(r) else None))
+                for r in sample
+            ]
+            ws.column_dimensions[get_column_letter(i + 1)].width = column.width or _fit(
+                column, values
+            )
+        if spec.freeze:
+            ws.freeze_panes = spec.freeze
+        if spec.totals and n > 0:
+            row = n + 2
+            bold, line = (
+                Font(bold=True),
+                Border(top=Side(style="thin"), bottom=Side(style="double")),
+            )
+            for c, column in enumerate(columns, start=1):
+                cell = ws.cell(row=row, column=c)
+                function = column.total_function
+                if function:
+                    letter = letters[column.key]
+                    self._set(
+                        cell,
+                        Formula(f"SUBTOTAL({SUBTOTAL[function]},{letter}2:{letter}{n + 1})"),
+                        column,
+                    )
+                elif c == 1:
+                    cell.value = "Total"
+                cell.font, cell.border = bold, line
+        if n > 0 and spec.table:
+            from openpyxl.worksheet.table import Table, TableStyleInfo
+
+            name = self._table_name(spec.name)
+            table = Table(displayName=name, ref=f"A1:{last}{n + 1}")
+            table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+            ws.add_table(table)
+        elif spec.autofilter or spec.table:
+            ws.auto_filter.ref = f"A1:{last}{max(n, 1) + 1}"
+        if n == 0:
+            return
+        for column in columns:
+            letter = letters[column.key]
+            cells = f"{letter}2:{letter}{n + 1}"
+            if column.target is not None:
+                if isinstance(column.target, str):
+                    if column.target not in letters:
+                        raise ValueError(
+                            f"column {column.key!r}: target column "
+                            f"{column.target!r} is not on sheet {spec.name!r}"
+                        )
+                    goal = f"{letters[column.target]}2"
+                    guard = f"ISNUMBER({letter}2),ISNUMBER({goal})"
+                else:
+                    goal, guard = repr(float(column.target)), f"ISNUMBER({letter}2)"
+                # ISNUMBER guards matter: Excel ranks any text (such as "n/a") above every number.
+                miss, meet = ("<", ">=") if column.direction == "higher_is_better" else (">", "<=")
+                for op, (fill, font) in ((miss, RED), (meet, GREEN)):
+                    ws.conditional_formatting.add(
+                        cells,
+                        FormulaRule(
+                            formula=[f"AND({guard},{letter}2{op}{goal})"],
+                            fill=PatternFill("solid", fgColor=fill, bgColor=fill),
+                            font=Font(color=font),
+                        ),
+                    )
+            if column.data_bar:
+                ws.conditional_formatting.add(
+                    cells, DataBarRule(start_type="min", end_type="max", color="5B9BD5")
+                )
+
+    def _table_name(self, sheet: str) -> str:
+        taken = self.__dict__.setdefault("_tables", set())
+        base = re.sub(r"\W", "_", sheet, flags=re.ASCII).strip("_") or "Table"
+        if not base[0].isalpha():
+            base = f"T_{base}"
+        name, n = base[:200], 2
+        while name.casefold() in taken or re.fullmatch(r"[A-Za-z]{1,3}\d+|[RrCc]", name):
+            name, n = f"{base[:200]}_{n}", n + 1
+        taken.add(name.casefold())
+        return name
+
+    def _write_summary(self, ws: Any, spec: _SheetSpec) -> None:
+        """Headline KPIs: value, previous, change, target, attainment, met/missed."""
+        rows = []
+        for kpi in spec.kpis:
+            attainment = kpi.attainment
+            status = "" if attainment is None else ("met" if attainment >= 1 else "missed")
+            rows.append(
+                {
+                    "metric": kpi.name,
+                    "value": kpi.value,
+                    "previous": kpi.previous,
+                    "change": kpi.change,
+                    "target": kpi.target,
+                    "attainment": attainment,
+                    "status": status,
+                    "_type": kpi.type,
+                }
+            )
+        self._header(ws, spec.columns)
+        for r, row in enumerate(rows, start=2):
+            kind = row["_type"] if row["_type"] in FORMATS else "float"
+            for c, column in enumerate(spec.columns, start=1):
+                col = column
+                if column.key in {"value", "previous", "target"}:
+                    col = Column(column.key, column.header, kind)
+                self._set(ws.cell(row=r, column=c), row[column.key], col)
+            ws.cell(row=r, column=4).number_format = "+0.0%;-0.0%;0.0%"
+        self._finish(ws, spec, len(rows), rows)
+
+    def _chart(self, ws: Any, spec: _SheetSpec, n: int) -> None:
+        from openpyxl.chart import BarChart, LineChart, Reference
+        from openpyxl.utils import get_column_letter
+
+        assert spec.chart is not None
+        chart = LineChart() if spec.chart["kind"] == "line" else BarChart()
+        chart.title = clean_text(spec.chart["title"])
+        chart.y_axis.title = spec.chart["y_title"]
+        chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides axes by default
+        chart.width, chart.height = 24, 12
+        width = len(spec.columns)
+        if n > 0 and width > 1:
+            data = Reference(ws, min_col=2, min_row=1, max_col=width, max_row=n + 1)
+            chart.add_data(data, titles_from_data=True)
+            chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+        ws.add_chart(chart, f"{get_column_letter(width + 2)}2")
+
+
+def _fit(column: Column, values: Sequence[Any]) -> float:
+    longest = min(len(column.title), 30) + 2
+    for value in values:
+        if value is None:
+            size = len(column.empty_text)
+        elif isinstance(value, datetime):
+            size = 16
+        elif isinstance(value, date):
+            size = 10
+        elif isinstance(value, bool):
+            size = 5
+        elif isinstance(value, int | float):
+            size = 8 if column.type in {"percent", "duration"} else len(f"{value:,.2f}")
+        else:
+            size = max((len(line) for line in str(value).splitlines()), default=0)
+        longest = max(longest, size + 1)
+    return float(min(max(longest, 8), 60))
+
+
+def _keyed(sample: Sequence[Any]) -> bool:
+    return not sample or isinstance(sample[0], dict)
+
+
+def _right(cell: Any) -> None:
+    from openpyxl.styles import Alignment
+
+    cell.alignment = Alignment(horizontal="right")
