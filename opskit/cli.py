@@ -29,7 +29,14 @@ EXAMPLES = {
     "show": "python runner.py show 20261116T073000Z-weekly-ops-review-3f9a",
     "logs": "python runner.py logs 3f9a",
     "validate": "python runner.py validate --config config.yaml",
-    "console": "python runner.py console --port 5050",
+    "console": "python runner.py console --port 8765",
+    "outbox": "python runner.py outbox --send",
+    "schedule": "python runner.py schedule",
+    "next": "python runner.py next weekly-ops-review --count 10",
+    "pause": "python runner.py pause sla-watch",
+    "resume": "python runner.py resume sla-watch",
+    "status": "python runner.py status --check   # exit 1 when the scheduler is down or a job is stale",
+    "backfill": "python runner.py backfill daily-efficiency --from 2026-11-02 --to 2026-11-06 --dry-run",
 }
 
 
@@ -87,9 +94,34 @@ def build_parser() -> argparse.ArgumentParser:
     logs = command("logs", "Print the log of one run.")
     logs.add_argument("run_id", help="a run id, or a unique part of one")
     command("validate", "Check the config: every job's task, parameters, schedule and env variables.")
+    command("schedule", "Run the scheduler in the foreground: jobs fire on their timetables (Ctrl-C stops).")
+    nxt = command("next", "Show the next fire times of a job (or all), with skipped slots and DST notes.")
+    nxt.add_argument("job", nargs="?", help="a job in config.yaml (default: every scheduled job)")
+    nxt.add_argument("--count", type=int, default=5, help="how many slots (default 5)")
+    nxt.add_argument("--json", action="store_true", help="print JSON")
+    pause = command("pause", "Pause a job: the scheduler skips (and records) its slots until resumed.")
+    pause.add_argument("job")
+    resume = command("resume", "Resume a paused job.")
+    resume.add_argument("job")
+    status = command("status", "Is the scheduler alive? What runs now, what runs next, each job's last good run.")
+    status.add_argument("--check", action="store_true",
+                        help="exit 1 when the heartbeat is stale or a job has no good run within its max_age")
+    backfill = command("backfill", "Run a job once per slot in a date range, each for its own slot.")
+    backfill.add_argument("job")
+    backfill.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
+    backfill.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last day (YYYY-MM-DD)")
+    backfill.add_argument("--dry-run", action="store_true", help="list the slots, run nothing")
+    backfill.add_argument("--again", action="store_true", help="also run slots that already ran")
+    outbox = command("outbox", "List the mail in the outbox; send pending mail; re-send one message.")
+    outbox.add_argument("--status", help="only messages with this status (pending, sent, failed, uncertain)")
+    outbox.add_argument("--send", action="store_true", help="send every pending message now")
+    outbox.add_argument("--resend", metavar="ID", help="queue this message again (e.g. one marked uncertain)")
+    outbox.add_argument("--json", action="store_true", help="print JSON")
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
-    console.add_argument("--port", type=int, default=5050)
-    console.add_argument("--data", type=Path, default=None, help="folder for its generated database")
+    console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
+    console.add_argument("--scale", type=int, default=None, help="cases to generate when there is no database")
+    console.add_argument("--regenerate", action="store_true", help="write a fresh data set first")
     return parser
 
 
@@ -117,7 +149,11 @@ def dispatch(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     config_path = args.config or default_config_path()
-    handler = globals()[f"cmd_{args.command}"]
+    handler = globals().get(f"cmd_{args.command}")
+    if handler is None:
+        from opskit import cli_schedule
+
+        handler = getattr(cli_schedule, f"cmd_{args.command}")
     return int(handler(args, config_path))
 
 
@@ -282,14 +318,24 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.notify import outbox_command
+
+    return outbox_command(_load(config_path), args)
+
+
 def cmd_console(args: argparse.Namespace, config_path: Path) -> int:
     try:
         from demo.server import main as console_main
     except ImportError as exc:
         raise UsageError(f"the Moderation Console is not available: {exc}") from None
     argv = ["--port", str(args.port)]
-    if args.data:
-        argv += ["--data", str(args.data)]
+    if args.data_dir:
+        argv += ["--data-dir", str(args.data_dir)]
+    if args.scale:
+        argv += ["--scale", str(args.scale)]
+    if args.regenerate:
+        argv.append("--regenerate")
     return int(console_main(argv) or 0)
 
 

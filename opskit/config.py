@@ -12,15 +12,19 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from opskit.configfile import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
+from opskit.browser_settings import BrowserSettings
 from opskit.errors import ConfigError, did_you_mean
+from opskit.gates import Gates
+from opskit.mail import EmailSettings, JobEmail
+from opskit.webhooks import WebhookSettings
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -94,9 +98,19 @@ class SourceConfig(Strict):
     token_env: str | None = None
     timeout: Duration = timedelta(seconds=15)
     verify_tls: bool = True
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
 
     def env_names(self) -> list[str]:
         return [n for n in (self.username_env, self.password_env, self.token_env) if n]
+
+
+class CalendarConfig(Strict):
+    """An operations calendar: a market's public holidays plus extra dates, for skipping slots."""
+
+    market: str | None = None
+    subdiv: str | None = None
+    holidays: list[date] = Field(default_factory=list)
+    skip_holidays: bool = True
 
 
 class JobConfig(Strict):
@@ -112,6 +126,27 @@ class JobConfig(Strict):
     retries: int | None = Field(None, ge=0, le=10)
     retry_backoff: Duration | None = None
     env: list[str] = Field(default_factory=list)
+    # scheduling
+    calendar: CalendarConfig | None = None
+    jitter: Duration = timedelta(0)
+    overlap: Literal["skip", "queue"] = "skip"
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    misfire_grace: Duration | None = None
+    max_age: Duration | None = None
+    # delivery
+    email: JobEmail | None = None
+    gates: Gates | None = None
+
+
+class SchedulerSettings(Strict):
+    """How the scheduler daemon behaves (``runner.py schedule``)."""
+
+    max_concurrent_runs: int = Field(2, ge=1, le=64)
+    shutdown_grace: Duration = timedelta(seconds=30)
+    overrun_factor: float = Field(3.0, gt=1)
+    """Alert when a run takes this many times its usual (median) duration."""
+    start_deadline: Duration = timedelta(minutes=10)
+    """Alert when a due run has not started this long after its slot (all slots busy)."""
 
 
 class Settings(Strict):
@@ -120,6 +155,9 @@ class Settings(Strict):
     defaults: Defaults = Defaults()
     retention: Retention = Retention()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    chat: WebhookSettings | None = None
+    scheduler: SchedulerSettings = SchedulerSettings()
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
 
@@ -151,6 +189,10 @@ class Config:
     @property
     def tasks_dir(self) -> Path:
         return self._resolve(self.settings.paths.tasks)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self._resolve(self.settings.email.outbox_dir)
 
     @property
     def history_path(self) -> Path:

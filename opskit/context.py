@@ -79,6 +79,8 @@ class RunContext:
         folder: This run's own folder for artifacts and outputs.
         data_dir: The shared data folder for files that later jobs read (e.g. data/cases/).
         sources: The internal tools of config.yaml, by name.
+        state_dir: Where jobs keep memory between runs (``load_state``/``save_state``).
+        options: Run options from the command line (``headed``, ``slowmo``).
     """
 
     run_id: str
@@ -90,6 +92,7 @@ class RunContext:
     folder: Path
     data_dir: Path
     sources: dict[str, SourceConfig] = field(default_factory=dict)
+    state_dir: Path = field(default_factory=lambda: Path("var/state"))
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("opskit.task"))
     redactor: Redactor = field(default_factory=Redactor)
     options: dict[str, Any] = field(default_factory=dict)
@@ -127,6 +130,37 @@ class RunContext:
 
             self._http = make_session()
         return self._http
+
+    def browser(self, source: str | None = None, **kwargs: Any) -> Any:
+        """A Playwright page for ``source`` (logged in per its recipe), as a context manager.
+
+        ``with ctx.browser("console") as page: ...`` — the browser and all its processes are closed when
+        the block ends, fails or is interrupted; on failure a screenshot, the HTML and a trace are saved.
+        """
+        from opskit.browser import browser_session
+
+        return browser_session(self, source, **kwargs)
+
+    @property
+    def state_path(self) -> Path:
+        """Where this job's memory between runs lives (e.g. sla_watch's last known states)."""
+        return self.state_dir / f"{self.job or self.task}.json"
+
+    def load_state(self) -> dict[str, Any]:
+        """What the previous run of this job saved with ``save_state``; empty the first time."""
+        import json
+
+        try:
+            return dict(json.loads(self.state_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` for the next run of this job (written atomically)."""
+        import json
+
+        with self.output(self.state_path) as tmp:
+            tmp.write_text(json.dumps(state, indent=2, default=str), encoding="utf-8")
 
     def path(self, name: str) -> Path:
         """A path inside this run's folder."""

@@ -105,10 +105,11 @@ def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigg
                               scheduled_for=plan.scheduled_for, folder_root=config.runs_dir)
         record = run_attempt(record, config, store, timeout=plan.timeout, options=options,
                              new_session=new_session)
-        retryable = (record.result or {}).get("retryable", record.status == RunStatus.TIMED_OUT)
-        if record.status in (RunStatus.SUCCEEDED, RunStatus.ABANDONED) or not retryable \
-                or attempt > plan.retries or (record.error or "").startswith("interrupted"):
-            return record
+        if not should_retry(record, attempt, plan.retries):
+            from opskit.notify import after_run
+
+            after_run(config, store, record)
+            return store.get(record.id)
         delay = backoff_delay(plan.retry_backoff, attempt)
         log.info("run %s %s; retry %d of %d in %.0fs", record.id, record.status, attempt, plan.retries,
                  delay)
@@ -126,9 +127,23 @@ def backoff_delay(base: timedelta, attempt: int) -> float:
     return base.total_seconds() * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
-def run_attempt(record: RunRecord, config: Config, store: RunStore, *, timeout: timedelta,
-                options: dict[str, Any] | None = None, new_session: bool = False) -> RunRecord:
-    """Execute one history row in a child process and wait for it, within ``timeout``."""
+@dataclass
+class Attempt:
+    """One history row executing in its own child process, with the deadline of its timeout."""
+
+    run_id: str
+    job: str | None
+    proc: subprocess.Popen[bytes]
+    started: float
+    deadline: float
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+
+def start_attempt(record: RunRecord, config: Config, *, timeout: timedelta,
+                  options: dict[str, Any] | None = None, new_session: bool = False) -> Attempt:
+    """Start executing ``record`` in a child process (``python -m opskit.worker``); returns at once."""
     Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ, OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
     # The worker imports opskit from wherever this process did, whatever the current folder is.
@@ -136,28 +151,55 @@ def run_attempt(record: RunRecord, config: Config, store: RunStore, *, timeout: 
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-m", "opskit.worker", "--config", str(config.path), record.id]
     proc = subprocess.Popen(cmd, env=env, start_new_session=new_session)
-    deadline = time.monotonic() + timeout.total_seconds()
+    now = time.monotonic()
+    return Attempt(record.id, record.job, proc, now, now + timeout.total_seconds())
+
+
+def finish_attempt(attempt: Attempt, store: RunStore) -> RunRecord:
+    """Record what the worker could not (it died without a word) once its process has exited."""
+    if attempt.proc.returncode not in (0, None):
+        store.finish(attempt.run_id, RunStatus.FAILED, only_if_unfinished=True,
+                     error=f"the run's process exited with code {attempt.proc.returncode} "
+                           "without recording a result")
+    return store.get(attempt.run_id)
+
+
+def time_out_attempt(attempt: Attempt, store: RunStore, timeout: timedelta) -> None:
+    """Kill an attempt past its deadline; recorded first, so the dying worker cannot overwrite it."""
+    store.finish(attempt.run_id, RunStatus.TIMED_OUT, only_if_unfinished=True,
+                 error=f"timed out after {_human(timeout)}; its processes were killed")
+    kill_tree(attempt.proc.pid)
+    attempt.proc.wait()
+
+
+def run_attempt(record: RunRecord, config: Config, store: RunStore, *, timeout: timedelta,
+                options: dict[str, Any] | None = None, new_session: bool = False) -> RunRecord:
+    """Execute one history row in a child process and wait for it, within ``timeout``."""
+    attempt = start_attempt(record, config, timeout=timeout, options=options, new_session=new_session)
     try:
-        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        attempt.proc.wait(timeout=max(0.0, attempt.deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        # Record first: the worker, terminated, must not overwrite "timed_out" with "terminated".
-        store.finish(record.id, RunStatus.TIMED_OUT, only_if_unfinished=True,
-                     error=f"timed out after {_human(timeout)}; its processes were killed")
-        kill_tree(proc.pid)
-        proc.wait()
+        time_out_attempt(attempt, store, timeout)
     except KeyboardInterrupt:
         # Ctrl-C reaches the child too (same process group): give it time to record "interrupted".
         try:
-            proc.wait(timeout=INTERRUPT_GRACE_S)
+            attempt.proc.wait(timeout=INTERRUPT_GRACE_S)
         except subprocess.TimeoutExpired:
-            kill_tree(proc.pid)
-            proc.wait()
+            kill_tree(attempt.proc.pid)
+            attempt.proc.wait()
         store.finish(record.id, RunStatus.FAILED, error="interrupted (Ctrl-C)", only_if_unfinished=True)
         raise
-    if proc.returncode != 0:
-        store.finish(record.id, RunStatus.FAILED, only_if_unfinished=True,
-                     error=f"the run's process exited with code {proc.returncode} without recording a result")
-    return store.get(record.id)
+    return finish_attempt(attempt, store)
+
+
+def should_retry(record: RunRecord, attempt: int, retries: int) -> bool:
+    """Whether a finished attempt earns another: it failed for a reason worth retrying, attempts left."""
+    if record.status in (RunStatus.SUCCEEDED, RunStatus.ABANDONED, RunStatus.SKIPPED):
+        return False
+    if (record.error or "").startswith(("interrupted", "terminated")):
+        return False
+    retryable = (record.result or {}).get("retryable", record.status == RunStatus.TIMED_OUT)
+    return bool(retryable) and attempt <= retries
 
 
 def kill_tree(pid: int, *, grace: float = 3.0) -> None:

@@ -41,10 +41,21 @@ CREATE TABLE IF NOT EXISTS runs (
     folder TEXT NOT NULL,
     host TEXT,
     pid INTEGER,
-    pid_started REAL
+    pid_started REAL,
+    delivery TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, queued_at);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+CREATE TABLE IF NOT EXISTS scheduler (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL,
+    config TEXT NOT NULL,
+    stopped_at TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_slot ON runs (job, scheduled_for);
 CREATE TABLE IF NOT EXISTS job_state (
     job TEXT PRIMARY KEY,
     paused INTEGER NOT NULL DEFAULT 0,
@@ -109,6 +120,7 @@ class RunRecord:
     folder: str = ""
     host: str | None = None
     pid: int | None = None
+    delivery: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -139,6 +151,14 @@ class RunStore:
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add columns that later versions introduced to a history file written by an earlier one."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT")):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -207,6 +227,11 @@ class RunStore:
             )
         return True
 
+    def record_delivery(self, run_id: str, delivery: dict[str, Any]) -> None:
+        """Store what delivery did after the run: gate verdict, emails queued or sent, alerts posted."""
+        with self._write() as db:
+            db.execute("UPDATE runs SET delivery=? WHERE id=?", (json.dumps(delivery, default=str), run_id))
+
     def get(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
@@ -229,7 +254,7 @@ class RunStore:
         if status:
             sql += " AND status=?"
             args.append(status)
-        sql += " ORDER BY queued_at DESC, id DESC LIMIT ?"
+        sql += " ORDER BY queued_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
         return [_record(r) for r in self._db.execute(sql, args)]
 
@@ -271,6 +296,74 @@ class RunStore:
             return {"paused": False}
         return {"paused": bool(row["paused"]), **json.loads(row["data"])}
 
+    def set_job_data(self, job: str, **values: Any) -> None:
+        """Merge ``values`` into the job's persisted state (e.g. the last slot the scheduler handled)."""
+        with self._write() as db:
+            row = db.execute("SELECT data FROM job_state WHERE job=?", (job,)).fetchone()
+            data = {**(json.loads(row["data"]) if row else {}), **values}
+            db.execute("INSERT INTO job_state (job, updated_at, data) VALUES (?,?,?) ON CONFLICT(job) "
+                       "DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                       (job, _ts(utcnow()), json.dumps(data, default=str)))
+
+    def has_slot(self, job: str, scheduled_for: datetime) -> bool:
+        """Whether the scheduler already handled this slot (ran, queued or skipped it): never twice."""
+        row = self._db.execute(
+            "SELECT 1 FROM runs WHERE job=? AND scheduled_for=? AND trigger IN (?,?,?) LIMIT 1",
+            (job, _ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL)).fetchone()
+        return row is not None
+
+    def last_slot(self, job: str) -> datetime | None:
+        """The latest slot the scheduler handled for ``job``, from the history itself."""
+        row = self._db.execute(
+            "SELECT MAX(scheduled_for) AS at FROM runs WHERE job=? AND trigger IN (?,?)",
+            (job, Trigger.SCHEDULE, Trigger.CATCH_UP)).fetchone()
+        return _parse(row["at"]) if row else None
+
+    def usual_duration(self, job: str, *, last: int = 10) -> float | None:
+        """The median duration of the job's last successful runs, in seconds (None before any)."""
+        rows = [r["duration_s"] for r in self._db.execute(
+            "SELECT duration_s FROM runs WHERE job=? AND status=? AND duration_s IS NOT NULL "
+            "ORDER BY finished_at DESC LIMIT ?", (job, RunStatus.SUCCEEDED, last))]
+        if not rows:
+            return None
+        rows.sort()
+        mid = len(rows) // 2
+        return rows[mid] if len(rows) % 2 else (rows[mid - 1] + rows[mid]) / 2
+
+    def last_success_by_job(self) -> dict[str, RunRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM runs r WHERE job IS NOT NULL AND status=? AND finished_at = "
+            "(SELECT MAX(finished_at) FROM runs WHERE job = r.job AND status=?)",
+            (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED))
+        return {r["job"]: _record(r) for r in rows}
+
+    def by_status(self, status: RunStatus) -> list[RunRecord]:
+        return [_record(r) for r in self._db.execute(
+            "SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))]
+
+    # -- the scheduler's heartbeat --
+
+    def heartbeat(self, *, pid: int, config: str, started_at: datetime, now: datetime | None = None) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO scheduler (id, pid, host, started_at, heartbeat_at, config) VALUES "
+                       "(1,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host, "
+                       "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, "
+                       "config=excluded.config, stopped_at=NULL",
+                       (pid, socket.gethostname(), _ts(started_at), _ts(now or utcnow()), config))
+
+    def scheduler_stopped(self, *, now: datetime | None = None) -> None:
+        with self._write() as db:
+            db.execute("UPDATE scheduler SET stopped_at=? WHERE id=1", (_ts(now or utcnow()),))
+
+    def scheduler_info(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM scheduler WHERE id=1").fetchone()
+        if row is None:
+            return None
+        info = dict(row)
+        for key in ("started_at", "heartbeat_at", "stopped_at"):
+            info[key] = _parse(info[key])
+        return info
+
     def set_paused(self, job: str, paused: bool) -> None:
         with self._write() as db:
             db.execute("INSERT INTO job_state (job, paused, updated_at) VALUES (?,?,?) "
@@ -293,7 +386,9 @@ def process_alive(pid: int | None, started: float | None) -> bool:
     import psutil
 
     try:
-        return abs(psutil.Process(pid).create_time() - started) < 1.0
+        process = psutil.Process(pid)
+        # A zombie has ended; it only waits for its parent to read its exit status.
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
     except psutil.Error:
         return False
 
@@ -316,4 +411,5 @@ def _record(row: sqlite3.Row) -> RunRecord:
         duration_s=row["duration_s"], error=row["error"],
         result=json.loads(row["result"]) if row["result"] else None,
         artifacts=json.loads(row["artifacts"]), folder=row["folder"], host=row["host"], pid=row["pid"],
+        delivery=json.loads(row["delivery"]) if row["delivery"] else None,
     )

@@ -65,16 +65,11 @@ def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitEr
 
 
 def _check_schedule(config: Config, name: str) -> list[OpskitError]:
-    job = config.jobs[name]
+    from opskit.scheduling import job_timetable
+
     try:
-        from opskit.timetable import parse_schedule
-    except ImportError:
-        return []
-    try:
-        parse_schedule(job.schedule or "", config.job_timezone(job))
+        job_timetable(config, name)
     except ConfigError as exc:
-        exc.where = config.where("jobs", name, "schedule")
-        exc.args = (f"job '{name}': {exc.message}",)
         return [exc]
     return []
 

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = RunContext(
             run_id=record.id, job=record.job, task=record.task, params=params,
             scheduled_for=record.scheduled_for, tz=tz, folder=folder, data_dir=config.data_dir,
-            sources=dict(config.settings.sources), log=logging.getLogger(f"opskit.task.{record.task}"),
+            sources=dict(config.settings.sources), state_dir=config.var_dir / "state", log=logging.getLogger(f"opskit.task.{record.task}"),
             redactor=redactor, options=json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}"),
         )
         logger.info("run %s: task %s starting (scheduled for %s)", record.id, record.task,

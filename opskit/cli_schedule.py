@@ -1,0 +1,182 @@
+"""The scheduler's commands: schedule, next, pause, resume, status, backfill."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from opskit.config import Config, load_config
+from opskit.errors import UsageError, did_you_mean
+
+STALE_AFTER = timedelta(minutes=2)
+"""A heartbeat older than this means the scheduler is not running (it beats every 10 s)."""
+
+
+def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.daemon import Scheduler
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    scheduler = Scheduler(config_path.resolve())
+    scheduler.run_forever()
+    return 0
+
+
+def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.scheduling import job_timetable
+
+    config = load_config(config_path)
+    names = [args.job] if args.job else [n for n, j in config.jobs.items() if j.schedule]
+    if args.job and args.job not in config.jobs:
+        raise UsageError(f"unknown job '{args.job}'", hint=did_you_mean(args.job, config.jobs))
+    now = datetime.now(UTC)
+    out: dict[str, Any] = {}
+    for name in names:
+        timetable = job_timetable(config, name)
+        if timetable is None:
+            print(f"{name}: manual only (no schedule)")
+            continue
+        job = config.jobs[name]
+        slots = timetable.upcoming(now, args.count)
+        out[name] = [{"at": s.at.isoformat(), "skipped": s.skipped, "dst": s.dst} for s in slots]
+        if args.json:
+            continue
+        state = "" if job.enabled else "  [disabled]"
+        print(f"{name}: {timetable.describe()}{state}")
+        for slot in slots:
+            note = ""
+            if slot.skipped:
+                note = f"  skipped: {slot.skipped}"
+            if slot.dst == "gap":
+                note += "  (DST gap: the nominal time does not exist that day; fires at the first valid minute)"
+            elif slot.dst == "overlap":
+                note += "  (DST overlap: this local hour happens twice; fires once)"
+            print(f"  {slot.at:%a %Y-%m-%d %H:%M %Z}{note}")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace, config_path: Path) -> int:
+    return _set_paused(args.job, config_path, True)
+
+
+def cmd_resume(args: argparse.Namespace, config_path: Path) -> int:
+    return _set_paused(args.job, config_path, False)
+
+
+def _set_paused(job: str, config_path: Path, paused: bool) -> int:
+    from opskit.runs import RunStore
+
+    config = load_config(config_path)
+    if job not in config.jobs:
+        raise UsageError(f"unknown job '{job}'", hint=did_you_mean(job, config.jobs))
+    with RunStore(config.history_path) as store:
+        store.set_paused(job, paused)
+    print(f"{job}: {'paused: its slots are skipped (and recorded) until `runner.py resume ' + job + '`' if paused else 'resumed'}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.runs import RunStatus, RunStore
+    from opskit.scheduling import job_timetable
+
+    config = load_config(config_path)
+    now = datetime.now(UTC)
+    problems: list[str] = []
+    with RunStore(config.history_path) as store:
+        info = store.scheduler_info()
+        running = store.by_status(RunStatus.RUNNING)
+        good = store.last_success_by_job()
+        states = {name: store.job_state(name) for name in config.jobs}
+    if info is None:
+        alive, line = False, "scheduler: never started on this history"
+    elif info["stopped_at"] is not None:
+        alive, line = False, f"scheduler: stopped at {_local(info['stopped_at'], config)}"
+    else:
+        age = now - info["heartbeat_at"]
+        alive = age <= STALE_AFTER
+        line = (f"scheduler: {'alive' if alive else 'NOT RESPONDING'} (pid {info['pid']} on {info['host']}, "
+                f"last heartbeat {int(age.total_seconds())}s ago, up since {_local(info['started_at'], config)})")
+    if not alive:
+        problems.append(line)
+    print(line)
+    print(f"running now: {', '.join(r.id for r in running) or 'nothing'}")
+    print(f"{'JOB':<24} {'NEXT RUN':<22} {'LAST GOOD RUN':<22} STATE")
+    for name, job in config.jobs.items():
+        timetable = job_timetable(config, name) if job.schedule else None
+        nxt = _local(timetable.next_fire(now), config, job) if timetable and job.enabled else "-"
+        last = good.get(name)
+        last_text = _local(last.finished_at, config, job) if last and last.finished_at else "never"
+        state = "paused" if states[name].get("paused") else ("enabled" if job.enabled else "disabled")
+        if job.max_age is not None and job.enabled:
+            if last is None or last.finished_at is None or now - last.finished_at > job.max_age:
+                state += f"  STALE (no good run within max_age {job.max_age})"
+                problems.append(f"{name}: no good run within max_age {job.max_age}")
+        print(f"{name:<24} {nxt:<22} {last_text:<22} {state}")
+    if args.check:
+        for problem in problems:
+            print(f"check failed: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.executor import execute, plan_run
+    from opskit.runs import RunStore, Trigger
+    from opskit.scheduling import job_timetable
+    from opskit.tasks import discover
+
+    config = load_config(config_path)
+    if args.job not in config.jobs:
+        raise UsageError(f"unknown job '{args.job}'", hint=did_you_mean(args.job, config.jobs))
+    timetable = job_timetable(config, args.job)
+    if timetable is None:
+        raise UsageError(f"job '{args.job}' has no schedule, so it has no slots to backfill",
+                         hint="Run it by hand with `runner.py run JOB --as-of DATETIME`")
+    tz = config.job_timezone(config.jobs[args.job])
+    start = datetime.combine(_date(args.date_from, "--from"), time(), tzinfo=tz)
+    end = datetime.combine(_date(args.date_to, "--to") + timedelta(days=1), time(), tzinfo=tz)
+    if end <= start:
+        raise UsageError("--to is before --from")
+    slots = list(timetable.fires_between(start - timedelta(microseconds=1), end - timedelta(microseconds=1)))
+    if not slots:
+        print(f"{args.job}: no slots between {args.date_from} and {args.date_to}")
+        return 0
+    if args.dry_run:
+        print(f"{args.job}: {len(slots)} slot(s) would run, one after another:")
+        for slot in slots:
+            print(f"  {slot:%a %Y-%m-%d %H:%M %Z}")
+        return 0
+    registry = discover(config.tasks_dir)
+    failed = 0
+    with RunStore(config.history_path) as store:
+        for slot in slots:  # one at a time: a job never overlaps itself
+            if store.has_slot(args.job, slot) and not args.again:
+                print(f"  {slot:%Y-%m-%d %H:%M}: already run for this slot (use --again to run it anyway)")
+                continue
+            plan = plan_run(config, registry, args.job, scheduled_for=slot)
+            record = execute(plan, config, store, trigger=Trigger.BACKFILL)
+            failed += record.status != "succeeded"
+            print(f"  {slot:%Y-%m-%d %H:%M}: run {record.id} {record.status}"
+                  + (f": {record.error}" if record.error else ""))
+    return 1 if failed else 0
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} '{text}' is not a date", hint="e.g. 2026-11-02") from None
+
+
+def _local(at: datetime, config: Config, job: Any = None) -> str:
+    return at.astimezone(config.job_timezone(job)).strftime("%Y-%m-%d %H:%M %Z")

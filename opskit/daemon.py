@@ -1,0 +1,472 @@
+"""The scheduler daemon (``runner.py schedule``): fires jobs on their timetables and never loses a slot.
+
+It runs in the foreground (systemd, a container, tmux) and logs each decision. Each run executes in its own
+child process through the executor, so a task that crashes, hangs or eats memory cannot take the daemon
+down. Only the outermost loop (``run_forever``) reads the real clock; ``tick(now)`` does one round of work
+at a given instant, which is how the tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import logging
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from opskit.config import Config, check_config
+from opskit.errors import OpskitError, UsageError
+from opskit.executor import PlannedRun, backoff_delay, plan_run, should_retry
+from opskit.runs import RunRecord, RunStatus, RunStore, Trigger
+from opskit.scheduling import decide_slots, job_timetable
+from opskit.tasks import Registry, discover
+from opskit.timetable import Timetable
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = timedelta(seconds=10)
+MAIL_EVERY = timedelta(minutes=5)
+CONFIG_CHECK_EVERY = timedelta(seconds=2)
+POLL_WHILE_RUNNING = 0.1
+MAX_IDLE_SLEEP = 1.0
+
+
+class Handle(Protocol):
+    """A run executing somewhere; the executor decides where."""
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+
+Launcher = Callable[[RunRecord, Config], Handle]
+
+
+@dataclass
+class _Running:
+    record: RunRecord
+    handle: Handle
+    plan: PlannedRun
+    started: datetime
+    usual_s: float | None
+    overrun_alerted: bool = False
+
+
+@dataclass
+class _Queued:
+    record: RunRecord
+    plan: PlannedRun
+    not_before: datetime
+    late_alerted: bool = False
+
+
+@dataclass
+class _Retry:
+    due: datetime
+    plan: PlannedRun
+    attempt: int
+
+
+class SchedulerLock:
+    """One scheduler per history database: an exclusive lock on ``<var>/scheduler.lock`` holding our pid."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UsageError(f"another scheduler (pid {other}) is already running on this history "
+                             f"({self.path.parent / 'history.sqlite'})",
+                             hint="Stop it first, or give this one its own paths.var") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def process_launcher(record: RunRecord, config: Config) -> Handle:
+    """The real executor: a child process per run, in its own session so a kill reaches its whole tree."""
+    from opskit.executor import kill_tree, start_attempt
+
+    attempt = start_attempt(record, config, timeout=timedelta(days=365), new_session=True)
+
+    class _Proc:
+        def poll(self) -> int | None:
+            return attempt.proc.poll()
+
+        def kill(self) -> None:
+            kill_tree(attempt.proc.pid)
+            attempt.proc.wait()
+
+        def terminate(self) -> None:
+            try:
+                os.killpg(attempt.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    return _Proc()
+
+
+@dataclass
+class Scheduler:
+    """Fires the jobs of one config on their timetables. Drive it with ``tick(now)`` or ``run_forever``."""
+
+    config_path: Path
+    launcher: Launcher = process_launcher
+    on_dispatch: Callable[[RunRecord, datetime], None] | None = None
+    config: Config = field(init=False)
+    store: RunStore = field(init=False)
+    registry: Registry = field(init=False)
+    timetables: dict[str, Timetable] = field(init=False, default_factory=dict)
+    next_due: dict[str, datetime] = field(init=False, default_factory=dict)
+    running: dict[str, _Running] = field(init=False, default_factory=dict)
+    queue: collections.deque[_Queued] = field(init=False, default_factory=collections.deque)
+    retries: list[_Retry] = field(init=False, default_factory=list)
+    stopping: threading.Event = field(init=False, default_factory=threading.Event)
+    _config_mtime: float = field(init=False, default=0.0)
+    _last_config_check: datetime | None = field(init=False, default=None)
+    _last_heartbeat: datetime | None = field(init=False, default=None)
+    _last_mail: datetime | None = field(init=False, default=None)
+    _started_at: datetime | None = field(init=False, default=None)
+    _lock: SchedulerLock | None = field(init=False, default=None)
+
+    # -- life cycle --
+
+    def start(self, now: datetime, *, lock: bool = True) -> None:
+        """Load and check the config, take the lock, recover from a previous crash."""
+        self.config = self._load_or_raise()
+        self._config_mtime = self.config_path.stat().st_mtime
+        if lock:
+            self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
+            self._lock.acquire()
+        self.store = RunStore(self.config.history_path)
+        for run_id in self.store.mark_dead_runs_abandoned(now=now):
+            log.warning("run %s was running when its process died: marked abandoned", run_id)
+        self._started_at = now
+        self._apply(self.config, now)
+        for record in self.store.by_status(RunStatus.QUEUED):  # left queued by a previous daemon
+            self._requeue(record, now)
+        self.heartbeat(now)
+        log.info("scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)", os.getpid(),
+                 len(self.timetables), self.config.settings.scheduler.max_concurrent_runs)
+
+    def stop(self, now: datetime) -> None:
+        """Terminate what still runs, record it, and release the lock."""
+        for running in list(self.running.values()):
+            running.handle.terminate()
+        for run_id, running in list(self.running.items()):
+            running.handle.kill()
+            self.store.finish(run_id, RunStatus.FAILED, only_if_unfinished=True,
+                              error="terminated: the scheduler shut down before the run ended")
+            log.warning("run %s terminated by shutdown", run_id)
+            del self.running[run_id]
+        self.store.scheduler_stopped(now=now)
+        self.store.close()
+        if self._lock:
+            self._lock.release()
+        log.info("scheduler stopped")
+
+    def run_forever(self, *, clock: Callable[[], datetime] | None = None) -> None:
+        """The loop: tick, then sleep until something is due. SIGTERM/SIGINT stop it gracefully."""
+        clock = clock or (lambda: datetime.now(UTC))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        self.start(clock())
+        try:
+            while not self.stopping.is_set():
+                now = clock()
+                self.tick(now)
+                self.stopping.wait(self.sleep_seconds(clock()))
+            self._drain(clock)
+        finally:
+            self.stop(clock())
+
+    def _drain(self, clock: Callable[[], datetime]) -> None:
+        """After a stop signal: start nothing new, give running runs the grace period to finish."""
+        grace = self.config.settings.scheduler.shutdown_grace
+        deadline = clock() + grace
+        if self.running:
+            log.info("stopping: waiting up to %s for %d running run(s)", grace, len(self.running))
+        while self.running and clock() < deadline:
+            self._reap(clock())
+            threading.Event().wait(POLL_WHILE_RUNNING)
+
+    # -- one round --
+
+    def tick(self, now: datetime) -> None:
+        """Do everything due at ``now``: fire slots, start queued runs, reap finished ones, keep watch."""
+        self._maybe_reload(now)
+        for name in list(self.timetables):
+            if self.next_due.get(name) is not None and self.next_due[name] <= now:
+                self._fire(name, now)
+        for retry in [r for r in self.retries if r.due <= now]:
+            self.retries.remove(retry)
+            self._enqueue(retry.plan, Trigger.RETRY, now, attempt=retry.attempt)
+        self._reap(now)
+        self._dispatch(now)
+        self._watch(now)
+        if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
+            self.heartbeat(now)
+        if self._last_mail is None or now - self._last_mail >= MAIL_EVERY:
+            self._send_mail(now)
+
+    def sleep_seconds(self, now: datetime) -> float:
+        """How long the loop may sleep: until the next slot, retry or queued start, at most a second."""
+        if self.running:
+            return POLL_WHILE_RUNNING
+        wake = [d for d in self.next_due.values() if d is not None]
+        wake += [r.due for r in self.retries] + [q.not_before for q in self.queue]
+        if not wake:
+            return MAX_IDLE_SLEEP
+        return max(0.0, min(MAX_IDLE_SLEEP, (min(wake) - now).total_seconds()))
+
+    def heartbeat(self, now: datetime) -> None:
+        self.store.heartbeat(pid=os.getpid(), config=str(self.config.path),
+                             started_at=self._started_at or now, now=now)
+        self._last_heartbeat = now
+
+    # -- firing slots --
+
+    def _fire(self, name: str, now: datetime) -> None:
+        job = self.config.jobs[name]
+        state = self.store.job_state(name)
+        last = _parse(state.get("last_slot")) or self.store.last_slot(name)
+        for decision in decide_slots(name, job, self.timetables[name], last_slot=last, now=now):
+            if self.store.has_slot(name, decision.slot):
+                log.info("%s: slot %s already handled; not again", name, _local(decision.slot))
+            elif state.get("paused"):
+                self._skip(name, decision.slot, decision.trigger, "the job is paused (runner.py resume)", now)
+            elif decision.skip:
+                self._skip(name, decision.slot, decision.trigger, decision.skip, now)
+                self._alert(name, f"slot {_local(decision.slot)} was skipped: {decision.skip}")
+            else:
+                self._plan_and_enqueue(name, decision.slot, decision.trigger, now)
+            self.store.set_job_data(name, last_slot=decision.slot.isoformat())
+        self.next_due[name] = self._next_due(name, now)
+
+    def _plan_and_enqueue(self, name: str, slot: datetime, trigger: Trigger, now: datetime) -> None:
+        job = self.config.jobs[name]
+        busy = [r.record.id for r in self.running.values() if r.record.job == name] + \
+               [q.record.id for q in self.queue if q.record.job == name]
+        # Caught-up slots (catch_up: all) queue behind each other: they are one backlog, not overlaps.
+        if busy and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
+            self._skip(name, slot, trigger, f"the previous run ({busy[0]}) was still going (overlap: skip)",
+                       now)
+            return
+        try:
+            plan = plan_run(self.config, self.registry, name, scheduled_for=slot)
+        except OpskitError as exc:
+            self.store.create(job=name, task=job.task, params={}, trigger=trigger, scheduled_for=slot,
+                              folder_root=self.config.runs_dir, status=RunStatus.FAILED, error=str(exc),
+                              now=now)
+            log.error("%s: slot %s cannot run: %s", name, _local(slot), exc)
+            return
+        jitter = job.jitter.total_seconds() * random.random()
+        self._enqueue(plan, trigger, now, not_before=slot + timedelta(seconds=jitter))
+
+    def _enqueue(self, plan: PlannedRun, trigger: Trigger, now: datetime, *, attempt: int = 1,
+                 not_before: datetime | None = None) -> None:
+        record = self.store.create(job=plan.job, task=plan.spec.name, params=plan.params_json(), trigger=trigger,
+                                   attempt=attempt, scheduled_for=plan.scheduled_for,
+                                   folder_root=self.config.runs_dir, now=now)
+        self.queue.append(_Queued(record, plan, not_before or now))
+        log.info("%s: run %s queued for slot %s (%s)", plan.name, record.id, _local(plan.scheduled_for), trigger)
+
+    def _requeue(self, record: RunRecord, now: datetime) -> None:
+        try:
+            plan = plan_run(self.config, self.registry, record.job or record.task,
+                            scheduled_for=record.scheduled_for)
+        except OpskitError as exc:
+            self.store.finish(record.id, RunStatus.FAILED, error=f"could not be started: {exc}")
+            return
+        self.queue.append(_Queued(record, plan, now))
+        log.info("run %s was still queued from the previous scheduler: queued again", record.id)
+
+    def _skip(self, name: str, slot: datetime, trigger: Trigger, reason: str, now: datetime) -> None:
+        job = self.config.jobs[name]
+        record = self.store.create(job=name, task=job.task, params={}, trigger=trigger, scheduled_for=slot,
+                                   folder_root=self.config.runs_dir, status=RunStatus.SKIPPED, error=reason,
+                                   now=now)
+        log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
+
+    # -- starting and reaping runs --
+
+    def _dispatch(self, now: datetime) -> None:
+        limit = self.config.settings.scheduler.max_concurrent_runs
+        for queued in list(self.queue):
+            if len(self.running) >= limit or self.stopping.is_set():
+                return
+            if queued.not_before > now:
+                continue
+            job = queued.record.job
+            if job and any(r.record.job == job for r in self.running.values()):
+                continue  # overlap: queue waits for the previous run of the same job
+            self.queue.remove(queued)
+            handle = self.launcher(queued.record, self.config)
+            self.running[queued.record.id] = _Running(
+                queued.record, handle, queued.plan, now,
+                self.store.usual_duration(job) if job else None)
+            if self.on_dispatch:
+                self.on_dispatch(queued.record, now)
+            log.info("%s: run %s started (%d running)", queued.plan.name, queued.record.id, len(self.running))
+
+    def _reap(self, now: datetime) -> None:
+        for run_id, running in list(self.running.items()):
+            code = running.handle.poll()
+            if code is None:
+                if now - running.started > running.plan.timeout:
+                    self.store.finish(run_id, RunStatus.TIMED_OUT, only_if_unfinished=True,
+                                      error=f"timed out after {running.plan.timeout}; its processes were killed")
+                    running.handle.kill()
+                    log.warning("run %s timed out after %s: killed", run_id, running.plan.timeout)
+                else:
+                    continue
+            elif code != 0:
+                self.store.finish(run_id, RunStatus.FAILED, only_if_unfinished=True,
+                                  error=f"the run's process exited with code {code} without recording a result")
+            del self.running[run_id]
+            self._finished(self.store.get(run_id), running.plan, now)
+
+    def _finished(self, record: RunRecord, plan: PlannedRun, now: datetime) -> None:
+        log.info("%s: run %s %s%s", plan.name, record.id, record.status,
+                 f" in {record.duration_s:.1f}s" if record.duration_s is not None else "")
+        if should_retry(record, record.attempt, plan.retries):
+            delay = backoff_delay(plan.retry_backoff, record.attempt)
+            self.retries.append(_Retry(now + timedelta(seconds=delay), plan, record.attempt + 1))
+            log.info("%s: retry %d of %d in %.0fs", plan.name, record.attempt, plan.retries, delay)
+            return
+        try:
+            from opskit.notify import after_run
+
+            after_run(self.config, self.store, record)
+        except Exception:  # delivery must never take the scheduler down
+            log.exception("%s: delivery after run %s failed", plan.name, record.id)
+
+    # -- watching for silence --
+
+    def _watch(self, now: datetime) -> None:
+        settings = self.config.settings.scheduler
+        for running in self.running.values():
+            usual = running.usual_s
+            elapsed = (now - running.started).total_seconds()
+            if usual and not running.overrun_alerted and elapsed > max(60.0, usual * settings.overrun_factor):
+                running.overrun_alerted = True
+                self._alert(running.record.job, f"run {running.record.id} has run {elapsed:.0f}s, "
+                                                f"{elapsed / usual:.1f}x its usual {usual:.0f}s")
+        for queued in self.queue:
+            waited = now - max(queued.not_before, queued.record.queued_at)
+            if not queued.late_alerted and waited > settings.start_deadline:
+                queued.late_alerted = True
+                self._alert(queued.record.job, f"run {queued.record.id} has waited {waited} to start "
+                                               f"(max_concurrent_runs {settings.max_concurrent_runs} busy)")
+
+    def _alert(self, job: str | None, text: str) -> None:
+        log.warning("ALERT %s: %s", job or "scheduler", text)
+        chat = self.config.settings.chat
+        if chat is None:
+            return
+        try:
+            from opskit.webhooks import post_alert
+
+            post_alert(chat, f"opskit scheduler: {job or 'scheduler'}", text, {"job": job or "-"})
+        except Exception:
+            log.exception("could not post the alert to chat")
+
+    def _send_mail(self, now: datetime) -> None:
+        self._last_mail = now
+        try:
+            from opskit import notify
+
+            sender = getattr(notify, "send_pending_mail", None)
+            if sender is not None:
+                sender(self.config)
+        except Exception:
+            log.exception("sending pending mail failed; it stays in the outbox")
+
+    # -- config --
+
+    def _load_or_raise(self) -> Config:
+        from opskit.validate import validate_all
+
+        problems, config = check_config(self.config_path)
+        if problems or config is None:
+            raise problems[0]
+        job_problems, _ = validate_all(self.config_path)
+        if job_problems:
+            first = job_problems[0]
+            if len(job_problems) > 1:
+                first.hint = (first.hint + ". " if first.hint else "") + \
+                    f"({len(job_problems) - 1} more: run `runner.py validate`)"
+            raise first
+        return config
+
+    def _apply(self, config: Config, now: datetime) -> None:
+        self.config = config
+        self.registry = discover(config.tasks_dir)
+        timetables: dict[str, Timetable] = {}
+        for name, job in config.jobs.items():
+            if not job.enabled:
+                continue
+            timetable = job_timetable(config, name)
+            if timetable is not None:
+                timetables[name] = timetable
+        for name in timetables:
+            if name not in self.timetables and self.store.job_state(name).get("last_slot") is None \
+                    and self.store.last_slot(name) is None:
+                self.store.set_job_data(name, last_slot=now.isoformat())  # first sight: from now on
+        self.timetables = timetables
+        self.next_due = {name: self._next_due(name, now) for name in timetables}
+
+    def _next_due(self, name: str, now: datetime) -> datetime:
+        state = self.store.job_state(name)
+        last = _parse(state.get("last_slot")) or self.store.last_slot(name) or now
+        return self.timetables[name].next_fire(min(last, now) if last else now)
+
+    def _maybe_reload(self, now: datetime) -> None:
+        if self._last_config_check and now - self._last_config_check < CONFIG_CHECK_EVERY:
+            return
+        self._last_config_check = now
+        try:
+            mtime = self.config_path.stat().st_mtime
+        except OSError:
+            return
+        if mtime == self._config_mtime:
+            return
+        self._config_mtime = mtime
+        try:
+            config = self._load_or_raise()
+        except OpskitError as exc:
+            log.error("config changed but is not valid; still running the previous one: %s", exc)
+            return
+        self._apply(config, now)
+        log.info("config reloaded: %d job(s) scheduled", len(self.timetables))
+
+
+def _parse(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _local(at: datetime) -> str:
+    return at.isoformat(timespec="minutes")
