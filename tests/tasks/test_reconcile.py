@@ -1,0 +1,147 @@
+"""reconcile: the platform's case export against a vendor's own workbook."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.tasks.conftest import make_ctx
+
+KEYS = ("date", "moderator_id", "queue_id")
+
+
+def load_task():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "t_reconcile", Path(__file__).parents[2] / "tasks" / "reconcile.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reconcile
+
+
+@pytest.fixture
+def northwind(console, tmp_path):
+    from demo.fixtures import write_vendor_workbooks
+
+    paths = write_vendor_workbooks(
+        console.db, tmp_path / "data", date_from="2026-11-09", date_to="2026-11-15"
+    )
+    return next(p for p in paths if p.name.startswith("northwind"))
+
+
+def test_vendor_workbook_matches_the_platform(console, northwind, tmp_path):
+    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
+    result = load_task()(
+        ctx,
+        left=str(console.all_cases),
+        right=str(northwind),
+        keys=KEYS,
+        only=("vendor=Northwind Services", "date=2026-11-12"),
+    )
+    s = result.summary
+    assert s["only_right"] == 0 and s["differing"] == 0 and s["matched"] == s["rows_right"] > 0
+    assert (
+        s["totals"]["handled"]["left"]
+        == s["totals"]["handled"]["right"]
+        == console.sql(
+            "SELECT count(*) FROM cases JOIN moderators USING (moderator_id) WHERE vendor = "
+            "'Northwind Services' AND substr(completed_at, 1, 10) = '2026-11-12'"
+        )[0][0]
+    )
+
+
+def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path):
+    wb = load_workbook(northwind)
+    ws = wb["Daily Report"]
+    ws["E2"] = ws["E2"].value + 2  # handled off by two
+    ws["F3"] = ws["F3"].value + 0.5  # handle seconds off by half a second
+    removed = [c.value for c in ws[4]]
+    ws.delete_rows(4)
+    wb.save(northwind)
+    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
+    run = load_task()
+    result = run(
+        ctx,
+        left=str(console.all_cases),
+        right=str(northwind),
+        keys=KEYS,
+        only=("vendor=Northwind Services",),
+    )
+    s = result.summary
+    assert (s["only_right"], s["differing"]) == (0, 2)
+    only_left_sql = console.sql(
+        "SELECT count(*) FROM (SELECT 1 FROM cases JOIN moderators USING (moderator_id) WHERE vendor"
+        " = 'Northwind Services' AND completed_at IS NOT NULL AND NOT (completed_at >= '2026-11-09'"
+        " AND completed_at < '2026-11-16') GROUP BY substr(completed_at, 1, 10), moderator_id,"
+        " queue_id)"
+    )[0][0]
+    assert (
+        s["only_left"] == only_left_sql + 1
+    )  # the other weeks + the row deleted from the workbook
+    out = load_workbook(result.files[0])
+    assert out.sheetnames == ["Summary", "By group", "Only in left", "Only in right", "Differences"]
+    diff = out["Differences"]
+    header = [c.value for c in diff[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in diff.iter_rows(min_row=2, values_only=True)]
+    assert sorted(r["handled diff"] for r in rows) == [0, 2]
+    assert sorted(r["handle_seconds diff"] for r in rows) == [0, 0.5]
+    left_only = [r[:3] for r in out["Only in left"].iter_rows(min_row=2, values_only=True)]
+    assert (removed[1].date().isoformat(), removed[0], removed[2]) in left_only
+    assert out["Differences"].freeze_panes == "A2"
+    tolerant = run(
+        ctx,
+        left=str(console.all_cases),
+        right=str(northwind),
+        keys=KEYS,
+        only=("vendor=Northwind Services",),
+        tolerance=1.0,
+    )
+    assert tolerant.summary["differing"] == 1  # 0.5 s is within 1, 2 cases are not
+    relative = run(
+        ctx,
+        left=str(console.all_cases),
+        right=str(northwind),
+        keys=KEYS,
+        only=("vendor=Northwind Services",),
+        tolerance=0.01,
+        relative=True,
+    )
+    assert relative.summary["differing"] >= 1
+
+
+def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp_project):
+    from demo.fixtures import write_vendor_workbooks
+
+    data = tmp_path / "data"
+    write_vendor_workbooks(
+        console.db, data / "inbox" / "vendors", date_from="2026-11-09", date_to="2026-11-15"
+    )
+    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n")
+    consolidated = json.loads(run_cli("run", "vendor_consolidation", "--json").stdout)
+    master = consolidated["result"]["files"][0]
+    result = run_cli(
+        "run",
+        "reconcile",
+        "-p",
+        f"left={console.all_cases}",
+        "-p",
+        f"right={master}",
+        "-p",
+        "only=date=2026-11-10",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    record = json.loads(result.stdout)
+    s = record["result"]["summary"]
+    wb = load_workbook(record["result"]["files"][0])
+    groups = {r[0]: r for r in wb["By group"].iter_rows(min_row=2, values_only=True)}
+    # Kestrel reports AHT rounded to whole seconds, so its handle time differs by a few seconds
+    assert s["only_right"] == 0 and s["differing"] == groups["Kestrel Moderation"][5] > 0
+    assert groups["in-house"][3] > 0 and groups["in-house"][2] == 0  # no report from in-house
+    assert groups["Lumen BPO"][3:6] == (0, 0, 0)
