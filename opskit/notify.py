@@ -1,7 +1,7 @@
 """After a run: quality gates, the job's email, and failure alerts (chat and email).
 
-``after_run`` is called once per run, after its last attempt (``executor.execute``; the scheduler daemon
-the same way). It never raises: whatever goes wrong is logged and stored with the run
+``after_run`` is called once per run, after its last attempt (``executor.execute``; the scheduler
+daemon the same way). It never raises: whatever goes wrong is logged and stored with the run
 (``runner.py show RUN`` prints it under ``delivery``). Bare task runs (no job) deliver nothing.
 
 What a job gets, by the run's outcome:
@@ -10,54 +10,70 @@ What a job gets, by the run's outcome:
 - gates say ``warn``: the report with the data-quality banner listing the failed checks;
 - gates say ``notice`` (empty result): the short "no data for this period" email;
 - gates say ``skip`` (empty result): nothing;
-- gates say ``fail``: no report; a failure alert (email to the job's recipients, and chat) whose cause
-  is the failed checks. The run stays ``succeeded`` (the task did its work; its *data* failed a check)
-  and the delivery record says ``blocked: true``. A blocked run is not a "last good run" for the next
-  run's ``max_drop``/``max_rise``, so one bad day cannot become the baseline.
-- failed, timed_out, abandoned: the failure alert email when ``email.on`` includes failure, and chat.
+- gates say ``fail``: no report; a failure alert (email to the job's recipients, and chat) whose
+  cause is the failed checks. The run stays ``succeeded`` (the task did its work; its *data* failed
+  a check) and the delivery record says ``blocked: true``. A blocked run is not a "last good run"
+  for the next run's ``max_drop``/``max_rise``, so one bad day cannot become the baseline.
+- failed, timed_out, abandoned: the failure alert email when ``email.on`` includes failure; chat.
 
 The summary convention for report tasks
 ---------------------------------------
-The report email is built from the task's ``Result.summary`` (stored as JSON), all keys optional:
+The report email is built from the task's ``Result.summary`` (stored as JSON); every key optional:
 
-``title`` (str)            the email's title; default: the job's description, else its name
-``headline`` (str)         one sentence under the title that answers "are we on target?"
-``period_label`` (str)     overrides the label made from the ``period`` parameter ("Week 2026-W46 (9-15 Nov)")
-``kpis`` (list)            headline KPI tiles, each ``{"label" (or "name"): str, "value": number | None,
-                           "kind" (or "format"): "num" | "pct" | "duration" | "rate" (default num),
-                           "previous": number | None, "change": number | None, "direction":
-                           "higher_is_better" (default) | "lower_is_better", "target": number | None}``.
-                           ``change`` defaults to value - previous for pct (percentage points) and to
-                           (value - previous) / |previous| otherwise. pct values are ratios (0.934),
-                           durations are seconds.
-``missed_targets`` (list)  ``{"where": str, "metric": str, "actual": number, "target": number, "kind":
-                           as above, "direction": as above, "attainment": number}``; attainment defaults
-                           to actual/target (higher is better) or target/actual (lower is better).
-``drivers`` (list)         ``{"label": str, "share": ratio of the change | None, "note": str | None}``
-``trend`` (dict)           ``{"title": str, "series": {label: [[ISO date, number | None], ...]},
-                           "percent": bool, "dashed": [labels drawn as reference lines, default
-                           ["Target"]]}``: drawn as a PNG shown inline by Content-ID
-``columns`` (list of str)  the output's column names, for the ``required_columns`` gate
-``newest`` (ISO datetime)  the newest timestamp in the data, for the ``max_age`` gate
+``title`` (str)           the email's title; default: the job's description, else its name
+``headline`` (str)        one sentence under the title that answers "are we on target?"
+``period_label`` (str)    replaces the label made from the ``period`` parameter
+                          ("Week 2026-W46 (9-15 Nov)", "Mon 16 Nov 2026", "November 2026")
+``kpis`` (list)           headline KPI tiles, each ``{"label" (or "name"): str,
+                          "value": number | None, "kind" (or "format"): "num" | "pct" |
+                          "duration" | "rate" (default num), "previous": number | None,
+                          "change": number | None, "direction": "higher_is_better" (default) |
+                          "lower_is_better", "target": number | None}``. pct values are ratios
+                          (0.934), durations seconds. ``change`` defaults to value - previous
+                          for pct (percentage points), else (value - previous) / |previous|.
+``missed_targets`` (list) ``{"where": str, "metric": str, "actual": number, "target": number,
+                          "kind": as above, "direction": as above, "attainment": number}``,
+                          worst first; attainment defaults to actual/target (higher is better)
+                          or target/actual (lower is better). The email lists the first 10 and
+                          says how many more the workbook has.
+``drivers`` (list)        ``{"label": str, "share": ratio of the change | None,
+                          "note": str | None}``
+``trend`` (dict)          ``{"title": str, "series": {label: [[ISO date, number | None], ...]},
+                          "percent": bool, "dashed": [reference-line labels, default
+                          ["Target"]]}``, or the ``series`` mapping alone (titled by its
+                          labels): a PNG shown inline by Content-ID
+``columns`` (list of str) the output's column names, for the ``required_columns`` gate
+``newest`` (ISO datetime) the newest timestamp in the data, for the ``max_age`` gate
+``note`` (str)            a line for the "no data for this period" email (why it is empty)
 
 The gates read ``Result.rows``. The subject template (``email.subject``) sees ``job``, ``run_id``,
 ``title``, ``period`` (the period parameter, e.g. "2026-W46", or ""), ``period_label``,
-``scheduled_for`` and ``result`` (``rows``, ``files``, ``summary``). Text from the summary is escaped in
-HTML (autoescape): user content is hostile by nature here.
+``scheduled_for`` (in the job's timezone) and ``result`` (``rows``, ``files``, ``summary``). Text
+from the summary is escaped in HTML (autoescape): content from users is hostile by nature.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import sys
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from opskit.alerts import DeliveryLog, alert, failure_title, mail_settings, scrub, secret_redactor
-from opskit.errors import OpskitError, TaskError, UsageError, did_you_mean
+from opskit.alerts import (  # noqa: F401  (outbox_command, send_pending_mail: the CLI and daemon's)
+    DeliveryLog,
+    alert,
+    failure_title,
+    job_renderer,
+    mail_settings,
+    outbox_command,
+    scrub,
+    secret_redactor,
+    send_email,
+    send_pending_mail,
+)
+from opskit.errors import TaskError
 from opskit.runs import RunStatus, utcnow
 
 if TYPE_CHECKING:
@@ -66,13 +82,13 @@ if TYPE_CHECKING:
     from opskit.gates import GateVerdict
     from opskit.period import Period
     from opskit.runs import RunRecord, RunStore
-    from opskit.smtp import SendReport
 
 log = logging.getLogger(__name__)
 
 FAILURE_STATES = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.ABANDONED)
 KINDS = ("num", "pct", "duration", "rate")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
+MISSED_SHOWN = 10
 
 
 def after_run(config: Config, store: RunStore, record: RunRecord, *,
@@ -86,7 +102,8 @@ def after_run(config: Config, store: RunStore, record: RunRecord, *,
     job = config.jobs.get(record.job) if record.job else None
     if record.job is None or job is None:
         if record.job is not None:
-            log.warning("run %s: job %s is no longer in the config; nothing delivered", record.id, record.job)
+            log.warning("run %s: job %s is no longer in the config; nothing delivered",
+                        record.id, record.job)
         return None
     if record.status == RunStatus.SUCCEEDED:
         outcome = "success"
@@ -117,8 +134,9 @@ def after_run(config: Config, store: RunStore, record: RunRecord, *,
     return data
 
 
-def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfig, record: RunRecord,
-                   dlog: DeliveryLog, *, now: datetime, redactor: Redactor) -> None:
+def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfig,
+                   record: RunRecord, dlog: DeliveryLog, *, now: datetime,
+                   redactor: Redactor) -> None:
     verdict = judge(store, job_name, job, record)
     if verdict is not None:
         dlog.gates = verdict.to_dict()
@@ -142,16 +160,16 @@ def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfi
     if job.email is None or "success" not in job.email.on:
         dlog.action = "not_wanted"
         return
-    from opskit.alerts import send_email
     from opskit.deliver import compose_email
 
     settings = mail_settings(config)
-    renderer = _renderer(config, job)
+    renderer = job_renderer(config, job)
     folder = Path(record.folder)
     if action == "notice":
         context = base_context(config, job_name, job, record, redactor)
-        job_email = job.email.model_copy(update={
-            "attach": [], "template": "email/no_data.html", "subject": "No data: " + job.email.subject})
+        context["note"] = str(context["result"]["summary"].get("note") or "")
+        job_email = job.email.model_copy(update={"attach": [], "template": "email/no_data.html",
+                                                 "subject": "No data: " + job.email.subject})
         dlog.action = "no_data"
         send_email(settings, dlog, "no_data", lambda: compose_email(
             renderer, job_email, settings, context=context, job=job_name, run_id=record.id, now=now,
@@ -181,20 +199,14 @@ def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfi
               email=True)
 
 
-def _renderer(config: Config, job: JobConfig) -> Any:
-    from opskit.alerts import job_renderer
-
-    return job_renderer(config, job)
-
-
 # -------------------------------------------------------------------------------------------- gates
 
 
 def judge(store: RunStore, job_name: str, job: JobConfig, record: RunRecord) -> GateVerdict | None:
     """The job's gates applied to the run's facts, or None when the job has no gates.
 
-    Facts that cannot be checked (no ``rows`` from the task, a ``newest`` that is not a datetime) fail
-    the gates: a report nobody could check is not sent as if it had passed.
+    Facts that cannot be checked (no ``rows`` from the task, a ``newest`` that is not a datetime)
+    fail the gates: a report nobody could check is not sent as if it had passed.
     """
     if job.gates is None:
         return None
@@ -202,12 +214,14 @@ def judge(store: RunStore, job_name: str, job: JobConfig, record: RunRecord) -> 
 
     result = record.result or {}
     summary = result.get("summary") or {}
-    facts = {"rows": result.get("rows"), "columns": summary.get("columns"), "newest": summary.get("newest")}
+    facts = {"rows": result.get("rows"), "columns": summary.get("columns"),
+             "newest": summary.get("newest")}
     try:
         return evaluate_gates(job.gates, facts, previous_facts(store, job_name, record),
                               now=record.scheduled_for)
     except (TaskError, ValueError, TypeError) as exc:
-        return GateVerdict("fail", [GateCheck("facts", False, f"the result cannot be checked: {exc}")])
+        check = GateCheck("facts", False, f"the result cannot be checked: {exc}")
+        return GateVerdict("fail", [check])
 
 
 def previous_facts(store: RunStore, job_name: str, record: RunRecord) -> dict[str, Any] | None:
@@ -248,9 +262,10 @@ def base_context(config: Config, job_name: str, job: JobConfig, record: RunRecor
     }
 
 
-def report_context(config: Config, job_name: str, job: JobConfig, record: RunRecord, redactor: Redactor,
-                   dlog: DeliveryLog, *, warnings: list[str]) -> tuple[dict[str, Any], bytes | None]:
-    """The report template's context from the task's summary (see the module docstring), and the chart.
+def report_context(config: Config, job_name: str, job: JobConfig, record: RunRecord,
+                   redactor: Redactor, dlog: DeliveryLog, *,
+                   warnings: list[str]) -> tuple[dict[str, Any], bytes | None]:
+    """The report template's context from the task's summary (module docstring), and its chart.
 
     Raises:
         TaskError: the summary does not follow the convention; the message names the key.
@@ -261,8 +276,11 @@ def report_context(config: Config, job_name: str, job: JobConfig, record: RunRec
     missed = [_missed(i, m) for i, m in enumerate(_list(summary, "missed_targets"))]
     drivers = [_driver(i, d) for i, d in enumerate(_list(summary, "drivers"))]
     headline = str(summary.get("headline") or "")
+    # The body answers "are we on target?": the first few misses (the task's order, worst first
+    # by convention), then how many more the workbook lists.
     context.update(
-        kpis=kpis, missed=missed, drivers=drivers, summary=headline, warnings=list(warnings),
+        kpis=kpis, missed=missed[:MISSED_SHOWN], missed_more=max(0, len(missed) - MISSED_SHOWN),
+        drivers=drivers, summary=headline, warnings=list(warnings),
         preheader=headline or (f"{len(missed)} target(s) missed" if missed else "All targets met"),
     )
     chart = None
@@ -271,7 +289,7 @@ def report_context(config: Config, job_name: str, job: JobConfig, record: RunRec
             chart, alt = _trend_chart(summary["trend"])
             context["chart_alt"] = alt
         except (TaskError, ValueError, TypeError) as exc:
-            # The chart decorates the report: send the report without it, and say why in the history.
+            # The chart decorates the report: send the report without it; say why in the history.
             log.warning("run %s: trend chart left out: %s", record.id, exc)
             dlog.error("compose", f"summary.trend: {exc}", kind="chart")
     return context, chart
@@ -287,7 +305,7 @@ def _list(summary: Mapping[str, Any], key: str) -> list[Any]:
 
 
 def _number(value: Any, where: str) -> float | int | None:
-    """A number, None for a missing one (NaN, None); numbers stored as text (Decimal, numpy) convert."""
+    """A number, or None (None, NaN); numbers stored as text (Decimal, numpy via JSON) convert."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -333,8 +351,9 @@ def _kpi(i: int, raw: Any) -> dict[str, Any]:
         change = value - previous
     else:
         change = (value - previous) / abs(previous) if previous else None
-    return {"label": str(label), "value": value, "kind": kind, "direction": direction, "change": change,
-            "previous": previous, "target": _number(raw.get("target"), f"{where}.target")}
+    return {"label": str(label), "value": value, "kind": kind, "direction": direction,
+            "change": change, "previous": previous,
+            "target": _number(raw.get("target"), f"{where}.target")}
 
 
 def _missed(i: int, raw: Any) -> dict[str, Any]:
@@ -350,8 +369,8 @@ def _missed(i: int, raw: Any) -> dict[str, Any]:
         else:
             attainment = target / actual if actual else None
     return {"where": str(raw.get("where") or ""), "metric": str(raw.get("metric") or ""),
-            "actual": actual, "target": target, "kind": _choice(raw, ("kind", "format"), KINDS, "num", where),
-            "attainment": attainment}
+            "actual": actual, "target": target, "attainment": attainment,
+            "kind": _choice(raw, ("kind", "format"), KINDS, "num", where)}
 
 
 def _driver(i: int, raw: Any) -> dict[str, Any]:
@@ -365,19 +384,24 @@ def _driver(i: int, raw: Any) -> dict[str, Any]:
 
 
 def _trend_chart(raw: Any) -> tuple[bytes, str]:
+    """``{"title", "series", "percent", "dashed"}``, or the series mapping alone."""
     from opskit.charts import trend_chart_png
 
     raw = _mapping(raw, "summary.trend")
-    series_raw = _mapping(raw.get("series"), "summary.trend.series")
+    full = "series" in raw
+    series_raw = _mapping(raw["series"], "summary.trend.series") if full else raw
+    dashed = tuple((raw.get("dashed") if full else None) or ("Target",))
     series: dict[str, list[tuple[date, float | None]]] = {}
     for label, points in series_raw.items():
-        series[str(label)] = [(date.fromisoformat(str(day)[:10]), _number(v, f"summary.trend.series.{label}"))
+        where = f"summary.trend.series.{label}"
+        series[str(label)] = [(date.fromisoformat(str(day)[:10]), _number(v, where))
                               for day, v in points]
     if not any(series.values()):
         raise TaskError("no points to draw")
-    title = str(raw.get("title") or "Trend")
-    dashed = tuple(raw.get("dashed") or ("Target",))
-    return trend_chart_png(series, title, percent=bool(raw.get("percent")), dashed=dashed), title
+    title = str(raw.get("title") or "") if full else ""
+    title = title or ", ".join(label for label in series if label not in dashed) or "Trend"
+    percent = bool(raw.get("percent")) if full else False
+    return trend_chart_png(series, title, percent=percent, dashed=dashed), title
 
 
 def _parse_period(text: str, tz: Any, scheduled_for: datetime) -> Period | None:
@@ -392,122 +416,18 @@ def _parse_period(text: str, tz: Any, scheduled_for: datetime) -> Period | None:
 
 
 def human_period(period: Period) -> str:
-    """How a reader names a period: "Mon 16 Nov 2026", "Week 2026-W46 (9-15 Nov)", "November 2026"."""
+    """A period as people say it: "Mon 16 Nov 2026", "Week 2026-W46 (9-15 Nov)", "November 2026"."""
     s, e = period.start, period.end
     if s == e:
         return f"{s:%a} {s.day} {s:%b %Y}"
-    if s.month == e.month and s.year == e.year:
-        span = f"{s.day}-{e.day} {e:%b}"
-    elif s.year == e.year:
-        span = f"{s.day} {s:%b}-{e.day} {e:%b}"
-    else:
-        return f"{s.day} {s:%b %Y}-{e.day} {e:%b %Y}"
-    if "-W" in period.label:
-        return f"Week {period.label} ({span})"
     if period.label == f"{s.year}-{s.month:02d}":
         return f"{s:%B %Y}"
-    return f"{span} {e.year}"
-
-
-# ------------------------------------------------------------------------------------------- outbox
-
-
-def send_pending_mail(config: Config) -> SendReport | None:
-    """Send the outbox's pending mail (for the scheduler daemon, now and then); None without SMTP.
-
-    Never raises: a missing SMTP login variable is logged and reported as every message pending.
-    """
-    settings = mail_settings(config)
-    if settings.backend != "smtp":
-        return None
-    from opskit.outbox import Outbox, OutboxStatus
-    from opskit.smtp import SendReport, send_pending
-
-    try:
-        return send_pending(settings)
-    except OpskitError as exc:
-        log.error("outbox: cannot send pending mail: %s", exc)
-        report = SendReport()
-        for entry in Outbox(settings.outbox_dir).entries(OutboxStatus.PENDING):
-            report.pending.append(entry.id)
-            report.errors[entry.id] = str(exc)
-        return report
-
-
-def outbox_command(config: Config, args: Any, *, out: IO[str] | None = None) -> int:
-    """``runner.py outbox``: list the messages, ``--send`` pending mail now, ``--resend ID`` one message.
-
-    Exit codes: 0, or 1 when ``--send`` left messages pending, failed or uncertain.
-    """
-    out = out or sys.stdout
-    settings = mail_settings(config)
-    folder = config.outbox_dir
-    if args.resend:
-        from opskit.outbox import Outbox
-
-        entry = Outbox(folder).resend(args.resend)
-        out.write(f"message {entry.id} is pending again: {entry.subject}\n")
-        if not args.send:
-            out.write("it is sent by the scheduler, or now with `runner.py outbox --send`\n"
-                      if settings.backend == "smtp" else
-                      "email.backend is 'outbox': it stays in the outbox folder\n")
-            return 0
-    if args.send:
-        return _send_command(settings, folder, out)
-    return _list_command(config, folder, args.status, bool(args.json), out)
-
-
-def _list_command(config: Config, folder: Path, status: str | None, as_json: bool, out: IO[str]) -> int:
-    import json
-
-    from opskit.outbox import OutboxStatus, list_outbox
-
-    statuses = [s.value for s in OutboxStatus]
-    if status and status not in statuses:
-        raise UsageError(f"--status '{status}' is not a message status",
-                         hint=did_you_mean(status, statuses) or f"Use one of {', '.join(statuses)}")
-    entries = list_outbox(folder, status) if (folder / "index.sqlite3").exists() else []
-    if as_json:
-        out.write(json.dumps([{**e.to_dict(), "recipients_count": len(e.recipients)} for e in entries],
-                             indent=2) + "\n")
-        return 0
-    if not entries:
-        out.write(f"no {status + ' ' if status else ''}messages in the outbox ({folder})\n")
-        return 0
-    tz = config.settings.timezone
-    out.write(f"{'ID':<24}  {'CREATED':<16}  {'STATUS':<9}  {'TRIES':>5}  {'JOB':<20}  {'RCPT':>4}  SUBJECT\n")
-    for e in entries:
-        out.write(f"{e.id:<24}  {e.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {e.status:<9}  "
-                  f"{e.attempts:>5}  {(e.job or '-')[:20]:<20}  {len(e.recipients):>4}  {e.subject}\n")
-        if e.last_error and e.status != OutboxStatus.SENT:
-            out.write(f"{'':<24}  last error: {e.last_error}\n")
-    out.write(f"{len(entries)} message(s) in {folder}\n")
-    return 0
-
-
-def _send_command(settings: Any, folder: Path, out: IO[str]) -> int:
-    from opskit.outbox import Outbox, OutboxStatus
-    from opskit.smtp import send_pending
-
-    if settings.backend != "smtp":
-        out.write(f"email.backend is 'outbox': mail stays in {folder} by design, one .eml file per "
-                  "message that any mail client opens; there is no server to send to "
-                  "(set email.backend: smtp to send mail)\n")
-        return 0
-    waiting = [e for e in Outbox(folder).entries()
-               if e.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)] \
-        if (folder / "index.sqlite3").exists() else []
-    if not waiting:
-        out.write(f"nothing pending in {folder}\n")
-        return 0
-    report = send_pending(settings)
-    outcome = {mid: name for name in ("sent", "pending", "failed", "uncertain", "busy")
-               for mid in getattr(report, name)}
-    for e in waiting:
-        state = outcome.get(e.id, "skipped")
-        line = f"{state:<9}  {e.id}  {e.subject} ({len(e.recipients)} recipient(s))"
-        if e.id in report.errors:
-            line += f": {report.errors[e.id]}"
-        out.write(line + "\n")
-    out.write(f"total: {report.summary()}\n")
-    return 0 if report.ok else 1
+    if s.year != e.year:
+        span, year = f"{s.day} {s:%b %Y}-{e.day} {e:%b %Y}", ""
+    elif s.month != e.month:
+        span, year = f"{s.day} {s:%b}-{e.day} {e:%b}", f" {e.year}"
+    else:
+        span, year = f"{s.day}-{e.day} {e:%b}", f" {e.year}"
+    if "-W" in period.label:
+        return f"Week {period.label} ({span})"
+    return span + year
