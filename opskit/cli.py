@@ -249,11 +249,28 @@ def _print_outcome(record: Any) -> None:
         print(f"  log: {Path(record.folder) / 'run.log'}")
     else:
         print(f"run {record.id} succeeded{duration}")
+    _print_delivery(record.delivery)
     files = (record.result or {}).get("files") or []
     if files:
         print("  files:")
         for f in files:
             print(f"    {f}")
+
+
+def _print_delivery(delivery: dict[str, Any] | None) -> None:
+    """One line on what happened after the run: the report sent, held back by gates, or an alert."""
+    if not delivery:
+        return
+    if delivery.get("blocked"):
+        checks = (delivery.get("gates") or {}).get("checks") or []
+        failed = "; ".join(str(c.get("message")) for c in checks if not c.get("ok"))
+        print(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
+    else:
+        print(f"  delivery: {delivery.get('action', '-')}")
+    for email in delivery.get("emails") or []:
+        error = f" ({email['error']})" if email.get("error") else ""
+        print(f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
+              f"recipient(s), outbox id {email.get('outbox_id')}{error}")
 
 
 def cmd_history(args: argparse.Namespace, config_path: Path) -> int:

@@ -141,7 +141,7 @@ class JobConfig(Strict):
 class SchedulerSettings(Strict):
     """How the scheduler daemon behaves (``runner.py schedule``)."""
 
-    max_concurrent_runs: int = Field(2, ge=1, le=64)
+    max_concurrent_runs: int = Field(2, ge=1, le=1000)
     shutdown_grace: Duration = timedelta(seconds=30)
     overrun_factor: float = Field(3.0, gt=1)
     """Alert when a run takes this many times its usual (median) duration."""
@@ -254,6 +254,8 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     env = environ if environ is not None else os.environ
     for source in settings.sources.values():
         config.secrets.update(env[n] for n in source.env_names() if env.get(n))
+    secret_names = [settings.email.password_env, settings.chat.url_env if settings.chat else None]
+    config.secrets.update(env[n] for n in secret_names if n and env.get(n))
     return problems, (None if problems else config)
 
 

@@ -25,7 +25,7 @@ from opskit.config import Config, check_config
 from opskit.errors import OpskitError, UsageError
 from opskit.executor import PlannedRun, backoff_delay, plan_run, should_retry
 from opskit.runs import RunRecord, RunStatus, RunStore, Trigger
-from opskit.scheduling import decide_slots, job_timetable
+from opskit.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.tasks import Registry, discover
 from opskit.timetable import Timetable
 
@@ -35,6 +35,10 @@ HEARTBEAT_EVERY = timedelta(seconds=10)
 MAIL_EVERY = timedelta(minutes=5)
 CONFIG_CHECK_EVERY = timedelta(seconds=2)
 POLL_WHILE_RUNNING = 0.1
+PREPARE_AHEAD = timedelta(seconds=3)
+"""A slot's run is planned (parameters resolved) and written to the history as ``queued`` this long before
+its time, so that firing it is only handing it to the executor: a thousand jobs due in the same minute
+start within milliseconds of it. A run prepared but not started by a stop or a reload is deleted."""
 MAX_IDLE_SLEEP = 1.0
 
 
@@ -141,6 +145,12 @@ class Scheduler:
     registry: Registry = field(init=False)
     timetables: dict[str, Timetable] = field(init=False, default_factory=dict)
     next_due: dict[str, datetime] = field(init=False, default_factory=dict)
+    last_slots: dict[str, datetime | None] = field(init=False, default_factory=dict)
+    prepared: dict[str, tuple[datetime, PlannedRun, RunRecord]] = field(init=False, default_factory=dict)
+    _alerts: list[tuple[str | None, str]] = field(init=False, default_factory=list)
+    _paused_jobs: set[str] = field(init=False, default_factory=set)
+    _busy: collections.Counter[str] = field(init=False, default_factory=collections.Counter)
+    _running_jobs: set[str] = field(init=False, default_factory=set)
     running: dict[str, _Running] = field(init=False, default_factory=dict)
     queue: collections.deque[_Queued] = field(init=False, default_factory=collections.deque)
     retries: list[_Retry] = field(init=False, default_factory=list)
@@ -162,18 +172,28 @@ class Scheduler:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
         self.store = RunStore(self.config.history_path)
-        for run_id in self.store.mark_dead_runs_abandoned(now=now):
+        abandoned = self.store.mark_dead_runs_abandoned(now=now)
+        for run_id in abandoned:
             log.warning("run %s was running when its process died: marked abandoned", run_id)
         self._started_at = now
+        leftovers = self.store.by_status(RunStatus.QUEUED)
+        # Runs prepared ahead of a slot that never came while we were up: their slot goes through the
+        # catch-up rules like any missed slot, so the prepared rows go.
+        early = [r for r in leftovers if r.trigger == Trigger.SCHEDULE and r.queued_at < r.scheduled_for]
+        self.store.discard_unstarted([r.id for r in early])
         self._apply(self.config, now)
-        for record in self.store.by_status(RunStatus.QUEUED):  # left queued by a previous daemon
-            self._requeue(record, now)
+        for record in leftovers:  # left queued by a previous daemon: they start again
+            if record not in early:
+                self._requeue(record, now)
+        for run_id in abandoned:  # their owners hear of it, as of any failed run
+            self._finished(self.store.get(run_id), None, now)
         self.heartbeat(now)
         log.info("scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)", os.getpid(),
                  len(self.timetables), self.config.settings.scheduler.max_concurrent_runs)
 
     def stop(self, now: datetime) -> None:
         """Terminate what still runs, record it, and release the lock."""
+        self._discard_prepared()
         for running in list(self.running.values()):
             running.handle.terminate()
         for run_id, running in list(self.running.items()):
@@ -182,6 +202,7 @@ class Scheduler:
                               error="terminated: the scheduler shut down before the run ended")
             log.warning("run %s terminated by shutdown", run_id)
             del self.running[run_id]
+            self._release(running.record.job)
         self.store.scheduler_stopped(now=now)
         self.store.close()
         if self._lock:
@@ -218,19 +239,32 @@ class Scheduler:
     def tick(self, now: datetime) -> None:
         """Do everything due at ``now``: fire slots, start queued runs, reap finished ones, keep watch."""
         self._maybe_reload(now)
-        for name in list(self.timetables):
-            if self.next_due.get(name) is not None and self.next_due[name] <= now:
-                self._fire(name, now)
+        due = [name for name, at in self.next_due.items() if at <= now]
+        if due:
+            fired: dict[str, datetime] = {}
+            with self.store.transaction():  # one commit for every slot due now
+                for name in due:
+                    last = self._fire(name, now)
+                    if last is not None:
+                        fired[name] = last
+                if fired:
+                    self.store.set_last_slots(fired)
         for retry in [r for r in self.retries if r.due <= now]:
             self.retries.remove(retry)
             self._enqueue(retry.plan, Trigger.RETRY, now, attempt=retry.attempt)
         self._reap(now)
         self._dispatch(now)
+        for name in due:  # slots fired on the fast path learn their following slot now
+            if self.next_due[name] <= now:
+                self.next_due[name] = self._next_due(name, now)
+        self._prepare(now)
         self._watch(now)
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self.heartbeat(now)
         if self._last_mail is None or now - self._last_mail >= MAIL_EVERY:
             self._send_mail(now)
+        if self._alerts:
+            self._post_alerts()
 
     def sleep_seconds(self, now: datetime) -> float:
         """How long the loop may sleep: until the next slot, retry or queued start, at most a second."""
@@ -249,32 +283,91 @@ class Scheduler:
 
     # -- firing slots --
 
-    def _fire(self, name: str, now: datetime) -> None:
+    def _fire(self, name: str, now: datetime) -> datetime | None:
+        """Handle every slot of ``name`` due by ``now``; returns the last slot handled."""
         job = self.config.jobs[name]
-        state = self.store.job_state(name)
-        last = _parse(state.get("last_slot")) or self.store.last_slot(name)
-        for decision in decide_slots(name, job, self.timetables[name], last_slot=last, now=now):
-            if self.store.has_slot(name, decision.slot):
+        paused = name in self._paused_jobs
+        timetable = self.timetables[name]
+        handled, fast = None, False
+        slot = self.next_due[name]
+        if now - slot < ON_TIME:
+            # The common case: exactly one slot, on time (slots are at least a minute apart). Its
+            # following slot is worked out after the runs are handed over (see tick), not before.
+            decisions, fast = [SlotDecision(name, slot, Trigger.SCHEDULE)], True
+        else:
+            decisions = decide_slots(name, job, timetable, last_slot=self.last_slots.get(name), now=now)
+        for decision in decisions:
+            handled = decision.slot
+            if not fast and self.store.has_slot(name, decision.slot):  # after downtime: check
                 log.info("%s: slot %s already handled; not again", name, _local(decision.slot))
-            elif state.get("paused"):
+            elif fast and name in self.prepared and self.prepared[name][0] == decision.slot:
+                self._fire_prepared(name, job, paused, now)
+            elif paused:
                 self._skip(name, decision.slot, decision.trigger, "the job is paused (runner.py resume)", now)
             elif decision.skip:
                 self._skip(name, decision.slot, decision.trigger, decision.skip, now)
                 self._alert(name, f"slot {_local(decision.slot)} was skipped: {decision.skip}")
             else:
                 self._plan_and_enqueue(name, decision.slot, decision.trigger, now)
-            self.store.set_job_data(name, last_slot=decision.slot.isoformat())
-        self.next_due[name] = self._next_due(name, now)
+        if handled is not None:
+            self.last_slots[name] = handled
+        if not fast:
+            self.next_due[name] = self._next_due(name, now)
+        return handled
+
+    def _refresh_paused(self) -> None:
+        """`runner.py pause` writes the history; the scheduler reads it every few seconds."""
+        self._paused_jobs = {name for name in self.timetables if self.store.job_state(name).get("paused")}
+
+    def _prepare(self, now: datetime) -> None:
+        """Plan and record, as ``queued``, the runs of slots due within PREPARE_AHEAD."""
+        todo = [(name, at) for name, at in self.next_due.items()
+                if at - now <= PREPARE_AHEAD and at > now and self.prepared.get(name, (None,))[0] != at]
+        if not todo:
+            return
+        with self.store.transaction():
+            for name, at in todo:
+                self._discard_prepared(name)
+                try:
+                    plan = plan_run(self.config, self.registry, name, scheduled_for=at)
+                except OpskitError:
+                    continue  # planned again when the slot fires, which records the error
+                record = self.store.create(job=name, task=plan.spec.name, params=plan.params_json(),
+                                           trigger=Trigger.SCHEDULE, scheduled_for=at,
+                                           folder_root=self.config.runs_dir, now=now)
+                self.prepared[name] = (at, plan, record)
+
+    def _fire_prepared(self, name: str, job: Any, paused: bool, now: datetime) -> None:
+        slot, plan, record = self.prepared.pop(name)
+        busy = self._busy[name] and job.overlap == "skip"
+        if paused or busy:
+            reason = "the job is paused (runner.py resume)" if paused else \
+                f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)"
+            self.store.finish(record.id, RunStatus.SKIPPED, error=reason, now=now)
+            log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
+            return
+        jitter = job.jitter.total_seconds() * random.random()
+        self.queue.append(_Queued(record, plan, slot + timedelta(seconds=jitter)))
+        self._busy[name] += 1
+
+    def _discard_prepared(self, name: str | None = None) -> None:
+        names = [name] if name else list(self.prepared)
+        dropped = [self.prepared.pop(n)[2].id for n in names if n in self.prepared]
+        if dropped:
+            self.store.discard_unstarted(dropped)
+
+    def _busy_run(self, name: str) -> str:
+        return next(iter([r.record.id for r in self.running.values() if r.record.job == name] +
+                         [q.record.id for q in self.queue if q.record.job == name]), "?")
 
     def _plan_and_enqueue(self, name: str, slot: datetime, trigger: Trigger, now: datetime) -> None:
         job = self.config.jobs[name]
-        busy = [r.record.id for r in self.running.values() if r.record.job == name] + \
-               [q.record.id for q in self.queue if q.record.job == name]
         # Caught-up slots (catch_up: all) queue behind each other: they are one backlog, not overlaps.
-        if busy and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
-            self._skip(name, slot, trigger, f"the previous run ({busy[0]}) was still going (overlap: skip)",
-                       now)
+        if self._busy[name] and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
+            self._skip(name, slot, trigger,
+                       f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)", now)
             return
+        self._discard_prepared(name)  # a slot handled the slow way (after downtime) is planned afresh
         try:
             plan = plan_run(self.config, self.registry, name, scheduled_for=slot)
         except OpskitError as exc:
@@ -292,9 +385,11 @@ class Scheduler:
                                    attempt=attempt, scheduled_for=plan.scheduled_for,
                                    folder_root=self.config.runs_dir, now=now)
         self.queue.append(_Queued(record, plan, not_before or now))
+        self._busy[plan.job or ""] += 1
         log.info("%s: run %s queued for slot %s (%s)", plan.name, record.id, _local(plan.scheduled_for), trigger)
 
     def _requeue(self, record: RunRecord, now: datetime) -> None:
+        """A run left queued by a previous scheduler starts again (same row: never a second run)."""
         try:
             plan = plan_run(self.config, self.registry, record.job or record.task,
                             scheduled_for=record.scheduled_for)
@@ -302,6 +397,7 @@ class Scheduler:
             self.store.finish(record.id, RunStatus.FAILED, error=f"could not be started: {exc}")
             return
         self.queue.append(_Queued(record, plan, now))
+        self._busy[plan.job or ""] += 1
         log.info("run %s was still queued from the previous scheduler: queued again", record.id)
 
     def _skip(self, name: str, slot: datetime, trigger: Trigger, reason: str, now: datetime) -> None:
@@ -321,13 +417,13 @@ class Scheduler:
             if queued.not_before > now:
                 continue
             job = queued.record.job
-            if job and any(r.record.job == job for r in self.running.values()):
+            if job and job in self._running_jobs:
                 continue  # overlap: queue waits for the previous run of the same job
             self.queue.remove(queued)
             handle = self.launcher(queued.record, self.config)
-            self.running[queued.record.id] = _Running(
-                queued.record, handle, queued.plan, now,
-                self.store.usual_duration(job) if job else None)
+            self.running[queued.record.id] = _Running(queued.record, handle, queued.plan, now, None)
+            if job:
+                self._running_jobs.add(job)
             if self.on_dispatch:
                 self.on_dispatch(queued.record, now)
             log.info("%s: run %s started (%d running)", queued.plan.name, queued.record.id, len(self.running))
@@ -347,31 +443,41 @@ class Scheduler:
                 self.store.finish(run_id, RunStatus.FAILED, only_if_unfinished=True,
                                   error=f"the run's process exited with code {code} without recording a result")
             del self.running[run_id]
+            self._release(running.record.job)
             self._finished(self.store.get(run_id), running.plan, now)
 
-    def _finished(self, record: RunRecord, plan: PlannedRun, now: datetime) -> None:
-        log.info("%s: run %s %s%s", plan.name, record.id, record.status,
+    def _release(self, job: str | None) -> None:
+        self._busy[job or ""] -= 1
+        self._running_jobs.discard(job or "")
+
+    def _finished(self, record: RunRecord, plan: PlannedRun | None, now: datetime) -> None:
+        name = record.job or record.task
+        log.info("%s: run %s %s%s", name, record.id, record.status,
                  f" in {record.duration_s:.1f}s" if record.duration_s is not None else "")
-        if should_retry(record, record.attempt, plan.retries):
+        if plan is not None and should_retry(record, record.attempt, plan.retries):
             delay = backoff_delay(plan.retry_backoff, record.attempt)
             self.retries.append(_Retry(now + timedelta(seconds=delay), plan, record.attempt + 1))
-            log.info("%s: retry %d of %d in %.0fs", plan.name, record.attempt, plan.retries, delay)
+            log.info("%s: retry %d of %d in %.0fs", name, record.attempt, plan.retries, delay)
             return
         try:
             from opskit.notify import after_run
 
             after_run(self.config, self.store, record)
         except Exception:  # delivery must never take the scheduler down
-            log.exception("%s: delivery after run %s failed", plan.name, record.id)
+            log.exception("%s: delivery after run %s failed", name, record.id)
 
     # -- watching for silence --
 
     def _watch(self, now: datetime) -> None:
         settings = self.config.settings.scheduler
         for running in self.running.values():
-            usual = running.usual_s
             elapsed = (now - running.started).total_seconds()
-            if usual and not running.overrun_alerted and elapsed > max(60.0, usual * settings.overrun_factor):
+            if elapsed < 60.0 or running.overrun_alerted or not running.record.job:
+                continue
+            if running.usual_s is None:  # looked up once the run is long enough to matter
+                running.usual_s = self.store.usual_duration(running.record.job) or 0.0
+            usual = running.usual_s
+            if usual and elapsed > usual * settings.overrun_factor:
                 running.overrun_alerted = True
                 self._alert(running.record.job, f"run {running.record.id} has run {elapsed:.0f}s, "
                                                 f"{elapsed / usual:.1f}x its usual {usual:.0f}s")
@@ -383,16 +489,22 @@ class Scheduler:
                                                f"(max_concurrent_runs {settings.max_concurrent_runs} busy)")
 
     def _alert(self, job: str | None, text: str) -> None:
+        """Log now; post to chat at the end of the tick (never while holding the history's write lock)."""
         log.warning("ALERT %s: %s", job or "scheduler", text)
+        self._alerts.append((job, text))
+
+    def _post_alerts(self) -> None:
+        alerts, self._alerts = self._alerts, []
         chat = self.config.settings.chat
         if chat is None:
             return
-        try:
-            from opskit.webhooks import post_alert
+        from opskit.webhooks import post_alert
 
-            post_alert(chat, f"opskit scheduler: {job or 'scheduler'}", text, {"job": job or "-"})
-        except Exception:
-            log.exception("could not post the alert to chat")
+        for job, text in alerts:
+            try:
+                post_alert(chat, f"opskit scheduler: {job or 'scheduler'}", text, {"job": job or "-"})
+            except Exception:
+                log.exception("could not post the alert to chat")
 
     def _send_mail(self, now: datetime) -> None:
         self._last_mail = now
@@ -432,22 +544,32 @@ class Scheduler:
             timetable = job_timetable(config, name)
             if timetable is not None:
                 timetables[name] = timetable
+        first_sight = {}
         for name in timetables:
-            if name not in self.timetables and self.store.job_state(name).get("last_slot") is None \
-                    and self.store.last_slot(name) is None:
-                self.store.set_job_data(name, last_slot=now.isoformat())  # first sight: from now on
+            if name in self.last_slots:
+                continue
+            # The history is the truth; the remembered slot also covers slots whose runs were skipped.
+            known = [t for t in (_parse(self.store.job_state(name).get("last_slot")),
+                                 self.store.last_slot(name)) if t is not None]
+            if not known:
+                known = [now]
+                first_sight[name] = now  # a new job starts from now: the past is not run
+            self.last_slots[name] = max(known)
+        if first_sight:
+            self.store.set_last_slots(first_sight)
         self.timetables = timetables
+        self._discard_prepared()
         self.next_due = {name: self._next_due(name, now) for name in timetables}
 
     def _next_due(self, name: str, now: datetime) -> datetime:
-        state = self.store.job_state(name)
-        last = _parse(state.get("last_slot")) or self.store.last_slot(name) or now
-        return self.timetables[name].next_fire(min(last, now) if last else now)
+        last = self.last_slots.get(name) or now
+        return self.timetables[name].next_fire(min(last, now))
 
     def _maybe_reload(self, now: datetime) -> None:
         if self._last_config_check and now - self._last_config_check < CONFIG_CHECK_EVERY:
             return
         self._last_config_check = now
+        self._refresh_paused()
         try:
             mtime = self.config_path.stat().st_mtime
         except OSError:

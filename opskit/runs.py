@@ -171,6 +171,10 @@ class RunStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; inside ``transaction()`` it joins the outer one."""
+        if self._db.in_transaction:
+            yield self._db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -178,6 +182,10 @@ class RunStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def transaction(self) -> Any:
+        """Group many writes into one transaction (the scheduler firing a thousand slots at once)."""
+        return self._write()
 
     def create(self, *, job: str | None, task: str, params: dict[str, Any], trigger: str,
                scheduled_for: datetime, folder_root: Path, attempt: int = 1,
@@ -189,16 +197,29 @@ class RunStore:
             folder = folder_root / run_id
             try:
                 with self._write() as db:
-                    db.execute(
-                        "INSERT INTO runs (id, job, task, params, trigger, attempt, status, scheduled_for,"
-                        " queued_at, error, folder, host, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (run_id, job, task, json.dumps(params, default=str), str(trigger), attempt,
-                         str(status), _ts(scheduled_for), _ts(now), error, str(folder), socket.gethostname(),
-                         _ts(now) if status.final else None),
-                    )
-                return self.get(run_id)
+                    db.execute("SAVEPOINT create_run")
+                    try:
+                        db.execute(
+                            "INSERT INTO runs (id, job, task, params, trigger, attempt, status, scheduled_for,"
+                            " queued_at, error, folder, host, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            (run_id, job, task, json.dumps(params, default=str), str(trigger), attempt,
+                             str(status), _ts(scheduled_for), _ts(now), error, str(folder), _HOST,
+                             _ts(now) if status.final else None),
+                        )
+                    except sqlite3.IntegrityError:
+                        db.execute("ROLLBACK TO create_run")
+                        db.execute("RELEASE create_run")
+                        raise
+                    db.execute("RELEASE create_run")
             except sqlite3.IntegrityError:
                 continue
+            return RunRecord(
+                id=run_id, job=job, task=task, params=json.loads(json.dumps(params, default=str)),
+                trigger=str(trigger), attempt=attempt, status=str(status),
+                scheduled_for=_parse(_ts(scheduled_for)),  # type: ignore[arg-type]
+                queued_at=_parse(_ts(now)),  # type: ignore[arg-type]
+                started_at=None, finished_at=_parse(_ts(now)) if status.final else None, duration_s=None,
+                error=error, result=None, artifacts=[], folder=str(folder), host=_HOST)
         raise RuntimeError("could not draw a unique run id")
 
     def mark_running(self, run_id: str, *, pid: int, pid_started: float | None = None,
@@ -296,6 +317,16 @@ class RunStore:
             return {"paused": False}
         return {"paused": bool(row["paused"]), **json.loads(row["data"])}
 
+    def set_last_slots(self, slots: dict[str, datetime]) -> None:
+        """Remember the last slot the scheduler handled, for many jobs in one statement."""
+        now = _ts(utcnow())
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO job_state (job, updated_at, data) VALUES (?, ?, json_object('last_slot', ?)) "
+                "ON CONFLICT(job) DO UPDATE SET data=json_set(data, '$.last_slot', excluded.data ->> '$.last_slot'),"
+                " updated_at=excluded.updated_at",
+                [(job, now, slot.isoformat()) for job, slot in slots.items()])
+
     def set_job_data(self, job: str, **values: Any) -> None:
         """Merge ``values`` into the job's persisted state (e.g. the last slot the scheduler handled)."""
         with self._write() as db:
@@ -337,6 +368,12 @@ class RunStore:
             (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED))
         return {r["job"]: _record(r) for r in rows}
 
+    def discard_unstarted(self, run_ids: list[str]) -> None:
+        """Delete runs the scheduler created ahead of their slot and never started (a reload or a stop)."""
+        with self._write() as db:
+            db.executemany("DELETE FROM runs WHERE id=? AND status=? AND started_at IS NULL",
+                           [(run_id, RunStatus.QUEUED) for run_id in run_ids])
+
     def by_status(self, status: RunStatus) -> list[RunRecord]:
         return [_record(r) for r in self._db.execute(
             "SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))]
@@ -369,6 +406,9 @@ class RunStore:
             db.execute("INSERT INTO job_state (job, paused, updated_at) VALUES (?,?,?) "
                        "ON CONFLICT(job) DO UPDATE SET paused=excluded.paused, updated_at=excluded.updated_at",
                        (job, int(paused), _ts(utcnow())))
+
+
+_HOST = socket.gethostname()
 
 
 def process_alive(pid: int | None, started: float | None) -> bool:

@@ -371,3 +371,46 @@ def test_a_run_that_waits_too_long_to_start_is_alerted(project, caplog):
     s.tick(at(2026, 11, 16, 9, 0))
     s.tick(at(2026, 11, 16, 9, 6))
     assert "ALERT b: run" in caplog.text and "to start (max_concurrent_runs 1 busy)" in caplog.text
+
+
+def test_a_slot_is_prepared_ahead_and_fired_by_handing_it_over(project):
+    s, ex = make(project, """
+        watch:
+          task: kitchen_sink
+          schedule: "every 15 minutes"
+    """)
+    s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
+    s.tick(at(2026, 11, 16, 9, 14, 58))
+    prepared = runs(s)
+    assert [(r.status, r.scheduled_for) for r in prepared] == [("queued", at(2026, 11, 16, 9, 15))]
+    assert ex.started == []  # not before its time
+    s.tick(at(2026, 11, 16, 9, 15))
+    assert [r.id for r, _ in ex.started] == [prepared[0].id]
+    # the next slot, while this run still runs, is prepared and then skipped (overlap: skip)
+    s.tick(at(2026, 11, 16, 9, 29, 58))
+    s.tick(at(2026, 11, 16, 9, 30))
+    assert runs(s)[-1].status == "skipped" and "was still going" in runs(s)[-1].error
+
+
+def test_a_prepared_run_is_discarded_by_a_stop_and_its_slot_caught_up_later(project):
+    jobs = """
+        daily:
+          task: kitchen_sink
+          schedule: "30 8 * * *"
+          catch_up: none
+    """
+    s, _ = make(project, jobs)
+    s.start(at(2026, 11, 16, 9, 0), lock=False)
+    s.tick(at(2026, 11, 17, 8, 29, 58))
+    assert [r.status for r in runs(s)] == ["queued"]
+    s.store.close()  # a crash: the prepared row stays in the history
+    s2, ex2 = make(project, jobs)
+    s2.start(at(2026, 11, 17, 10, 0), lock=False)
+    s2.tick(at(2026, 11, 17, 10, 0))
+    assert ex2.started == []
+    assert [(r.status, r.error) for r in runs(s2)] == [
+        ("skipped", "missed while the scheduler was not running (catch_up: none)")]
+    s2.tick(at(2026, 11, 18, 8, 29, 58))
+    s2.stop(at(2026, 11, 18, 8, 29, 59))
+    with RunStore(project / "var" / "history.sqlite") as store:
+        assert [r.status for r in store.list(job="daily")] == ["skipped"]  # the prepared row is gone
