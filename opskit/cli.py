@@ -32,6 +32,7 @@ EXAMPLES = {
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
     "schedule": "python runner.py schedule",
+    "new": "python runner.py new backlog_snapshot",
     "next": "python runner.py next weekly-ops-review --count 10",
     "pause": "python runner.py pause sla-watch",
     "resume": "python runner.py resume sla-watch",
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs = command("logs", "Print the log of one run.")
     logs.add_argument("run_id", help="a run id, or a unique part of one")
     command("validate", "Check the config: every job's task, parameters, schedule and env variables.")
+    new = command("new", "Scaffold a new task: tasks/NAME.py, its email template, and a test that runs it.")
+    new.add_argument("name", help="the task's name: lowercase letters, digits and _")
+    new.add_argument("--force", action="store_true", help="overwrite files that already exist")
     command("schedule", "Run the scheduler in the foreground: jobs fire on their timetables (Ctrl-C stops).")
     nxt = command("next", "Show the next fire times of a job (or all), with skipped slots and DST notes.")
     nxt.add_argument("job", nargs="?", help="a job in config.yaml (default: every scheduled job)")
@@ -202,7 +206,10 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
         run = last.get(name)
         last_text = f"last: {run.status} {run.queued_at:%Y-%m-%d %H:%M} UTC" if run else "last: never run"
         schedule = str(job.get("schedule") or "(manual only)")
-        print(f"  {name:<24} task {str(job.get('task')):<22} {schedule:<20} {state:<9} {last_text}")
+        steps = job.get("steps")
+        task = " > ".join(str(s.get("task")) for s in steps if isinstance(s, dict)) \
+            if isinstance(steps, list) else str(job.get("task"))
+        print(f"  {name:<24} task {task:<22} {schedule:<20} {state:<9} {last_text}")
     return 0
 
 
@@ -218,7 +225,7 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
     plan = plan_run(config, registry, args.name, overrides=overrides, scheduled_for=scheduled_for)
     if args.dry_run:
         summary = {
-            "would_run": plan.name, "task": plan.spec.name, "params": plan.params_json(),
+            "would_run": plan.name, "task": plan.task_label, "params": plan.params_json(),
             "scheduled_for": plan.scheduled_for.astimezone(plan.tz).isoformat(timespec="minutes"),
             "timezone": str(plan.tz), "timeout_s": plan.timeout.total_seconds(), "retries": plan.retries,
             "runs_folder": str(config.runs_dir),
@@ -226,10 +233,15 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
-            print(f"dry run: would run {'job' if plan.job else 'task'} '{plan.name}' (task {plan.spec.name})")
+            print(f"dry run: would run {'job' if plan.job else 'task'} '{plan.name}' (task {plan.task_label})")
             print(f"  scheduled for {summary['scheduled_for']} ({plan.tz})")
-            for key, value in summary["params"].items():
-                print(f"  {key} = {value}")
+            for step in plan.steps:
+                if plan.chained:
+                    print(f"  step {step.name} ({step.spec.name}):")
+                indent = "    " if plan.chained else "  "
+                for key, value in plan.params_json().get(step.name, {}).items() if plan.chained \
+                        else summary["params"].items():
+                    print(f"{indent}{key} = {value}")
             print(f"  timeout {plan.timeout}, retries {plan.retries}; nothing was run")
         return 0
     options = {"headed": args.headed, "slowmo": args.slowmo}
@@ -339,6 +351,12 @@ def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.notify import outbox_command
 
     return outbox_command(_load(config_path), args)
+
+
+def cmd_new(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.scaffold import scaffold_task
+
+    return scaffold_task(args.name, config_path=config_path, force=args.force)
 
 
 def cmd_console(args: argparse.Namespace, config_path: Path) -> int:

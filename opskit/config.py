@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from opskit.configfile import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.browser_settings import BrowserSettings
@@ -113,10 +113,24 @@ class CalendarConfig(Strict):
     skip_holidays: bool = True
 
 
-class JobConfig(Strict):
-    """A task plus when it runs, with which parameters, and how."""
+class StepConfig(Strict):
+    """One step of a job that chains tasks: collect, transform, deliver."""
 
     task: str
+    name: str | None = None
+    """How later steps and messages refer to it; default: the task's name."""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.task
+
+
+class JobConfig(Strict):
+    """A task (or a chain of ``steps``) plus when it runs, with which parameters, and how."""
+
+    task: str | None = None
+    steps: list[StepConfig] | None = None
     description: str = ""
     schedule: str | None = None
     timezone: Timezone | None = None
@@ -136,6 +150,35 @@ class JobConfig(Strict):
     # delivery
     email: JobEmail | None = None
     gates: Gates | None = None
+
+    @model_validator(mode="after")
+    def _task_or_steps(self) -> JobConfig:
+        if self.task is None and self.steps is None:
+            raise ValueError("missing required key 'task' (or 'steps', a list of tasks)")
+        if self.task is not None and self.steps is not None:
+            raise ValueError("give the job either 'task' (one task) or 'steps' (a list of tasks), not both")
+        if self.steps is not None:
+            if not self.steps:
+                raise ValueError("'steps' is empty")
+            if self.params:
+                raise ValueError("a job with steps takes its parameters per step (steps[].params)")
+            labels = [step.label for step in self.steps]
+            dup = next((x for x in labels if labels.count(x) > 1), None)
+            if dup:
+                raise ValueError(f"two steps are called '{dup}': give one a 'name'")
+        return self
+
+    @property
+    def step_list(self) -> list[StepConfig]:
+        """The job as steps: a single-task job is one step with the job's parameters."""
+        if self.steps is not None:
+            return self.steps
+        return [StepConfig(task=self.task or "", params=self.params)]
+
+    @property
+    def task_label(self) -> str:
+        """What the history's task column shows: the task, or the chain of step tasks."""
+        return self.task if self.task else " > ".join(step.task for step in self.step_list)
 
 
 class SchedulerSettings(Strict):

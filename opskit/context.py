@@ -81,6 +81,7 @@ class RunContext:
         sources: The internal tools of config.yaml, by name.
         state_dir: Where jobs keep memory between runs (``load_state``/``save_state``).
         options: Run options from the command line (``headed``, ``slowmo``).
+        steps: In a job with steps, the results of the steps before this one, by step name.
     """
 
     run_id: str
@@ -96,6 +97,7 @@ class RunContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("opskit.task"))
     redactor: Redactor = field(default_factory=Redactor)
     options: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, Result] = field(default_factory=dict)
     _temp_files: set[Path] = field(default_factory=set, repr=False)
     _http: Any = field(default=None, repr=False)
 

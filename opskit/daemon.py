@@ -332,7 +332,7 @@ class Scheduler:
                     plan = plan_run(self.config, self.registry, name, scheduled_for=at)
                 except OpskitError:
                     continue  # planned again when the slot fires, which records the error
-                record = self.store.create(job=name, task=plan.spec.name, params=plan.params_json(),
+                record = self.store.create(job=name, task=plan.task_label, params=plan.params_json(),
                                            trigger=Trigger.SCHEDULE, scheduled_for=at,
                                            folder_root=self.config.runs_dir, now=now)
                 self.prepared[name] = (at, plan, record)
@@ -371,7 +371,7 @@ class Scheduler:
         try:
             plan = plan_run(self.config, self.registry, name, scheduled_for=slot)
         except OpskitError as exc:
-            self.store.create(job=name, task=job.task, params={}, trigger=trigger, scheduled_for=slot,
+            self.store.create(job=name, task=job.task_label, params={}, trigger=trigger, scheduled_for=slot,
                               folder_root=self.config.runs_dir, status=RunStatus.FAILED, error=str(exc),
                               now=now)
             log.error("%s: slot %s cannot run: %s", name, _local(slot), exc)
@@ -381,7 +381,7 @@ class Scheduler:
 
     def _enqueue(self, plan: PlannedRun, trigger: Trigger, now: datetime, *, attempt: int = 1,
                  not_before: datetime | None = None) -> None:
-        record = self.store.create(job=plan.job, task=plan.spec.name, params=plan.params_json(), trigger=trigger,
+        record = self.store.create(job=plan.job, task=plan.task_label, params=plan.params_json(), trigger=trigger,
                                    attempt=attempt, scheduled_for=plan.scheduled_for,
                                    folder_root=self.config.runs_dir, now=now)
         self.queue.append(_Queued(record, plan, not_before or now))
@@ -402,7 +402,7 @@ class Scheduler:
 
     def _skip(self, name: str, slot: datetime, trigger: Trigger, reason: str, now: datetime) -> None:
         job = self.config.jobs[name]
-        record = self.store.create(job=name, task=job.task, params={}, trigger=trigger, scheduled_for=slot,
+        record = self.store.create(job=name, task=job.task_label, params={}, trigger=trigger, scheduled_for=slot,
                                    folder_root=self.config.runs_dir, status=RunStatus.SKIPPED, error=reason,
                                    now=now)
         log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)

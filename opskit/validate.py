@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from opskit.config import Config, check_config
 from opskit.errors import ConfigError, OpskitError, did_you_mean
@@ -32,28 +33,11 @@ def validate_all(config_path: Path) -> tuple[list[OpskitError], str]:
 def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitError]:
     job = config.jobs[name]
     problems: list[OpskitError] = []
-    if job.task not in registry.tasks:
-        if job.task in registry.broken:
-            problems.append(ConfigError(f"job '{name}': task '{job.task}' is broken: {registry.broken[job.task]}",
-                                        where=config.where("jobs", name, "task")))
-        else:
-            problems.append(ConfigError(f"job '{name}': unknown task '{job.task}'",
-                                        where=config.where("jobs", name, "task"),
-                                        hint=did_you_mean(job.task, registry.tasks) or
-                                        f"Known tasks: {', '.join(sorted(registry.tasks)) or 'none'}"))
-    else:
-        spec = registry.tasks[job.task]
-        for key in job.params:  # one problem per parameter, each with its own line
-            try:
-                spec.validate({key: job.params[key]}, tz=config.job_timezone(job), scheduled_for=utcnow(),
-                              where=config.where("jobs", name, "params", key), subject=f"job '{name}'")
-            except OpskitError as exc:
-                if "missing required parameter" not in str(exc):
-                    problems.append(exc)
-        missing = [p.name for p in spec.params if p.required and p.name not in job.params]
-        for param in missing:
-            problems.append(ConfigError(f"job '{name}': missing required parameter '{param}'",
-                                        where=config.where("jobs", name)))
+    chained = job.steps is not None
+    for i, step in enumerate(job.step_list):
+        keys: tuple[str, ...] = ("jobs", name, "steps", str(i)) if chained else ("jobs", name)
+        subject = f"job '{name}'" + (f", step '{step.label}'" if chained else "")
+        problems.extend(_validate_step(config, registry, job, step, keys, subject))
     if job.schedule:
         problems.extend(_check_schedule(config, name))
     for var in _needed_env(config, name):
@@ -61,6 +45,30 @@ def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitEr
             problems.append(ConfigError(f"job '{name}': environment variable {var} is not set",
                                         where=config.where("jobs", name, "env"),
                                         hint="Set it in the environment or in .env beside config.yaml"))
+    return problems
+
+
+def _validate_step(config: Config, registry: Registry, job: Any, step: Any, keys: tuple[str, ...],
+                   subject: str) -> list[OpskitError]:
+    if step.task not in registry.tasks:
+        if step.task in registry.broken:
+            return [ConfigError(f"{subject}: task '{step.task}' is broken: {registry.broken[step.task]}",
+                                where=config.where(*keys, "task"))]
+        return [ConfigError(f"{subject}: unknown task '{step.task}'", where=config.where(*keys, "task"),
+                            hint=did_you_mean(step.task, registry.tasks) or
+                            f"Known tasks: {', '.join(sorted(registry.tasks)) or 'none'}")]
+    spec = registry.tasks[step.task]
+    problems: list[OpskitError] = []
+    for key in step.params:  # one problem per parameter, each with its own line
+        try:
+            spec.validate({key: step.params[key]}, tz=config.job_timezone(job), scheduled_for=utcnow(),
+                          where=config.where(*keys, "params", key), subject=subject)
+        except OpskitError as exc:
+            if "missing required parameter" not in str(exc):
+                problems.append(exc)
+    for param in [p.name for p in spec.params if p.required and p.name not in step.params]:
+        problems.append(ConfigError(f"{subject}: missing required parameter '{param}'",
+                                    where=config.where(*keys)))
     return problems
 
 
@@ -78,8 +86,7 @@ def _needed_env(config: Config, name: str) -> list[str]:
     """The job's own ``env`` list plus the credentials of the sources its parameters name."""
     job = config.jobs[name]
     needed = list(job.env)
-    named = job.params.get("source")
-    names = [named] if isinstance(named, str) else []
+    names = [step.params["source"] for step in job.step_list if isinstance(step.params.get("source"), str)]
     for source_name in names:
         source = config.settings.sources.get(source_name)
         if source is not None:

@@ -64,47 +64,107 @@ def main(argv: list[str] | None = None) -> int:
     store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
-    ctx: RunContext | None = None
+    runner = _StepRunner(config, record, tz, folder, redactor)
     try:
-        spec = discover(config.tasks_dir).get(record.task)
-        params = spec.validate(record.params, tz=tz, scheduled_for=record.scheduled_for)
-        ctx = RunContext(
-            run_id=record.id, job=record.job, task=record.task, params=params,
-            scheduled_for=record.scheduled_for, tz=tz, folder=folder, data_dir=config.data_dir,
-            sources=dict(config.settings.sources), state_dir=config.var_dir / "state", log=logging.getLogger(f"opskit.task.{record.task}"),
-            redactor=redactor, options=json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}"),
-        )
-        logger.info("run %s: task %s starting (scheduled for %s)", record.id, record.task,
-                    record.scheduled_for.astimezone(tz).isoformat(timespec="minutes"))
-        outcome = spec.func(ctx, **params)
-        result = _result_json(outcome)
+        result = runner.run(job, logger)
     except (KeyboardInterrupt, Terminated) as exc:
         reason = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
-        logger.warning("run %s %s", record.id, reason)
-        _cleanup(ctx)
-        store.finish(record.id, RunStatus.FAILED, error=reason, artifacts=_artifacts(folder),
-                     result={"retryable": False}, only_if_unfinished=True)
+        logger.warning("run %s %s%s", record.id, reason, runner.where)
+        runner.cleanup()
+        store.finish(record.id, RunStatus.FAILED, error=reason + runner.where, artifacts=_artifacts(folder),
+                     result={"retryable": False, **runner.partial()}, only_if_unfinished=True)
         return 130
     except OpskitError as exc:
-        message = redactor.redact(str(exc))
+        message = runner.prefix + redactor.redact(str(exc))
         logger.error("run %s failed: %s", record.id, message, exc_info=exc.__cause__ is not None)
-        _cleanup(ctx)
+        runner.cleanup()
         store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
-                     result={"retryable": exc.retryable, "error_type": type(exc).__name__})
+                     result={"retryable": exc.retryable, "error_type": type(exc).__name__, **runner.partial()})
         return 0
     except Exception as exc:
-        message = redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
         logger.error("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log",
                      exc_info=True)
-        _cleanup(ctx)
+        runner.cleanup()
         store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
                      result={"retryable": True, "error_type": type(exc).__name__,
-                             "traceback": redactor.redact(traceback.format_exc())[-4000:]})
+                             "traceback": redactor.redact(traceback.format_exc())[-4000:], **runner.partial()})
         return 0
-    _cleanup(ctx)
+    runner.cleanup()
     store.finish(record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder))
     logger.info("run %s succeeded", record.id)
     return 0
+
+
+class _StepRunner:
+    """Runs a run's tasks in order (one for a plain job); each step sees the results of the earlier ones."""
+
+    def __init__(self, config: Any, record: Any, tz: Any, folder: Path, redactor: Redactor):
+        self.config, self.record, self.tz, self.folder, self.redactor = config, record, tz, folder, redactor
+        self.results: dict[str, Result] = {}
+        self.current: tuple[str, str] | None = None  # (step label, task) while a step of a chain runs
+        self.chained = False
+        self.ctx: RunContext | None = None
+
+    @property
+    def prefix(self) -> str:
+        """Failure messages of a chain name the step: "step 'report' (efficiency_report) failed: ..."."""
+        return f"step '{self.current[0]}' ({self.current[1]}) failed: " if self.chained and self.current else ""
+
+    @property
+    def where(self) -> str:
+        return f" during step '{self.current[0]}'" if self.chained and self.current else ""
+
+    def run(self, job: Any, logger: logging.Logger) -> dict[str, Any]:
+        registry = discover(self.config.tasks_dir)
+        self.chained = job is not None and job.steps is not None
+        steps = job.step_list if job is not None else None
+        plan = [(s.label, s.task, self.record.params.get(s.label, {})) for s in steps] if self.chained \
+            else [(self.record.task, (steps[0].task if steps else self.record.task), self.record.params)]
+        options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
+        for label, task_name, raw in plan:
+            self.current = (label, task_name)
+            spec = registry.get(task_name)
+            params = spec.validate(raw, tz=self.tz, scheduled_for=self.record.scheduled_for)
+            self.ctx = RunContext(
+                run_id=self.record.id, job=self.record.job, task=spec.name, params=params,
+                scheduled_for=self.record.scheduled_for, tz=self.tz, folder=self.folder,
+                data_dir=self.config.data_dir, sources=dict(self.config.settings.sources),
+                state_dir=self.config.var_dir / "state", log=logging.getLogger(f"opskit.task.{spec.name}"),
+                redactor=self.redactor, options=options, steps=dict(self.results),
+            )
+            what = f"step '{label}' (task {spec.name})" if self.chained else f"task {spec.name}"
+            logger.info("run %s: %s starting (scheduled for %s)", self.record.id, what,
+                        self.record.scheduled_for.astimezone(self.tz).isoformat(timespec="minutes"))
+            self.results[label] = _as_result(spec.func(self.ctx, **params))
+            self.ctx.cleanup()
+        self.current = None
+        return merge_results(self.results) if self.chained else next(iter(self.results.values())).to_json()
+
+    def partial(self) -> dict[str, Any]:
+        """What the steps that finished produced, kept with a failed chain."""
+        if not self.chained or not self.results:
+            return {}
+        return {"steps": {label: r.to_json() for label, r in self.results.items()}}
+
+    def cleanup(self) -> None:
+        if self.ctx is not None:
+            self.ctx.cleanup()
+
+
+def merge_results(results: dict[str, Result]) -> dict[str, Any]:
+    """One result for a chain: every step's files, the first step's row count that has one (the data
+    collected), and the summaries merged key by key, the first step to give a key winning."""
+    files = [str(f) for r in results.values() for f in r.files]
+    rows = next((r.rows for r in results.values() if r.rows is not None), None)
+    summary: dict[str, Any] = {}
+    for r in results.values():
+        for key, value in r.summary.items():
+            if key not in summary or summary[key] in (None, [], {}, ""):
+                summary[key] = value
+    summary["steps"] = {label: {"rows": r.rows, "files": [str(f) for f in r.files]}
+                        for label, r in results.items()}
+    return {"files": files, "rows": rows, "summary": summary}
 
 
 def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:
@@ -123,23 +183,18 @@ def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:
     return logging.getLogger("opskit.run")
 
 
-def _result_json(outcome: Any) -> dict[str, Any]:
+def _as_result(outcome: Any) -> Result:
     if isinstance(outcome, Result):
-        return outcome.to_json()
+        return outcome
     if outcome is None:
-        return {"files": [], "rows": None, "summary": {}}
+        return Result()
     if isinstance(outcome, dict):
-        return {"files": [], "rows": None, "summary": outcome}
-    return {"files": [], "rows": None, "summary": {"value": str(outcome)}}
+        return Result(summary=outcome)
+    return Result(summary={"value": str(outcome)})
 
 
 def _artifacts(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
-def _cleanup(ctx: RunContext | None) -> None:
-    if ctx is not None:
-        ctx.cleanup()
 
 
 if __name__ == "__main__":

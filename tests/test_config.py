@@ -89,15 +89,15 @@ def test_bad_duration_and_wrong_type(tmp_path):
 
 
 def test_every_problem_is_reported_and_the_first_says_how_many_more(tmp_path):
-    path = write(tmp_path, "jobs:\n  a:\n    tsk: x\n  b:\n    task: y\n    enabld: true\n")
+    path = write(tmp_path, "jobs:\n  a:\n    tsk: x\n  b:\n    task: y\n    enabld: true\n  c: {}\n")
     problems, _ = check_config(path, environ={})
-    assert len(problems) == 3  # a: unknown 'tsk', a: missing 'task', b: unknown 'enabld'
+    assert [str(p).split(":")[1] for p in problems] == ["3", "6", "7"]  # tsk, enabld, c has no task
     assert "(2 more problem(s): run `runner.py validate`)" in first_error(path)
 
 
 def test_missing_required_key(tmp_path):
     path = write(tmp_path, "jobs:\n  a:\n    schedule: '@daily'\n")
-    assert first_error(path) == "config.yaml:2: jobs.a: missing required key 'task'"
+    assert first_error(path) == "config.yaml:2: jobs.a: missing required key 'task' (or 'steps', a list of tasks)"
 
 
 def test_interpolation_with_defaults_and_escapes(tmp_path):
