@@ -356,6 +356,20 @@ def scan_cases(
     )
 
 
+def step_exports(steps: Mapping[str, Any]) -> list[Path]:
+    """Case exports (``cases*.csv``) that earlier steps of the same run produced, in step order.
+
+    This is how a chain hands data on: ``export_cases`` downloads, ``efficiency_report`` reads it.
+    """
+    found: list[Path] = []
+    for result in steps.values():
+        for f in getattr(result, "files", []):
+            path = Path(f)
+            if path.suffix.lower() == ".csv" and path.name.startswith("cases") and path.is_file():
+                found.append(path)
+    return found
+
+
 def existing(paths: Iterable[Path]) -> list[Path]:
     """The paths that exist, in order, without repeats."""
     out: list[Path] = []

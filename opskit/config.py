@@ -131,6 +131,9 @@ class JobConfig(Strict):
 
     task: str | None = None
     steps: list[StepConfig] | None = None
+    report_step: str | None = None
+    """With steps: the step whose summary (KPIs, targets, period) the email and documents show;
+    the other steps add what it lacks. Default: the last step to give each key."""
     description: str = ""
     schedule: str | None = None
     timezone: Timezone | None = None
@@ -166,6 +169,11 @@ class JobConfig(Strict):
             dup = next((x for x in labels if labels.count(x) > 1), None)
             if dup:
                 raise ValueError(f"two steps are called '{dup}': give one a 'name'")
+            if self.report_step is not None and self.report_step not in labels:
+                hint = did_you_mean(self.report_step, labels) or f"Steps: {', '.join(labels)}"
+                raise ValueError(f"report_step '{self.report_step}' is not a step. {hint}")
+        elif self.report_step is not None:
+            raise ValueError("report_step is for jobs with steps")
         return self
 
     @property

@@ -82,6 +82,7 @@ class RunContext:
         state_dir: Where jobs keep memory between runs (``load_state``/``save_state``).
         options: Run options from the command line (``headed``, ``slowmo``).
         steps: In a job with steps, the results of the steps before this one, by step name.
+        report_step: In a job with steps, the step whose summary the job's report is built from.
     """
 
     run_id: str
@@ -98,6 +99,7 @@ class RunContext:
     redactor: Redactor = field(default_factory=Redactor)
     options: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, Result] = field(default_factory=dict)
+    report_step: str | None = None
     _temp_files: set[Path] = field(default_factory=set, repr=False)
     _http: Any = field(default=None, repr=False)
 

@@ -127,8 +127,9 @@ def deliver(
     if isinstance(message, ComposedEmail):
         bcc = [*message.bcc, *bcc]
         message = message.message
-    entry = Outbox(settings.outbox_dir).add(message, bcc=bcc, job=job, run_id=run_id,
-                                            now=now or datetime.now(UTC))
+    outbox = Outbox(settings.outbox_dir)
+    entry = outbox.add(message, bcc=bcc, job=job, run_id=run_id, now=now or datetime.now(UTC))
     if settings.backend == "smtp":
-        entry = send_one(settings, entry.id)
-    return entry
+        return send_one(settings, entry.id)
+    outbox.set_state(entry.id, OutboxStatus.KEPT)  # the .eml file is the delivery
+    return outbox.get(entry.id)

@@ -247,7 +247,11 @@ def base_context(config: Config, job_name: str, job: JobConfig, record: RunRecor
     result = scrub(record.result or {}, redactor)
     summary = result.get("summary") if isinstance(result.get("summary"), Mapping) else {}
     tz = config.job_timezone(job)
-    period_text = str(record.params.get("period") or "")
+    # The report's own period first (a chain's steps may cover more days, e.g. two weeks for
+    # week-over-week), then the run's parameter, then the first step's.
+    step_periods = [p.get("period") for p in record.params.values() if isinstance(p, Mapping)]
+    period_text = str(summary.get("period") or record.params.get("period")
+                      or next((p for p in step_periods if p), ""))
     period = _parse_period(period_text, tz, record.scheduled_for)
     label = summary.get("period_label") or (human_period(period) if period else
                                             f"{record.scheduled_for.astimezone(tz):%a %d %b %Y}")
@@ -293,6 +297,25 @@ def report_context(config: Config, job_name: str, job: JobConfig, record: RunRec
             log.warning("run %s: trend chart left out: %s", record.id, exc)
             dlog.error("compose", f"summary.trend: {exc}", kind="chart")
     return context, chart
+
+
+def summary_sections(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The KPI tiles, missed targets and drivers of a summary, checked and filled in as the report
+    email shows them (for documents such as the weekly review PDF).
+
+    Raises:
+        TaskError: the summary does not follow the convention; the message names the key.
+    """
+    return {
+        "kpis": [_kpi(i, k) for i, k in enumerate(_list(summary, "kpis"))],
+        "missed": [_missed(i, m) for i, m in enumerate(_list(summary, "missed_targets"))],
+        "drivers": [_driver(i, d) for i, d in enumerate(_list(summary, "drivers"))],
+    }
+
+
+def trend_chart(summary: Mapping[str, Any]) -> bytes | None:
+    """The summary's trend as a PNG chart, or None when it has none."""
+    return _trend_chart(summary["trend"])[0] if summary.get("trend") else None
 
 
 def _list(summary: Mapping[str, Any], key: str) -> list[Any]:

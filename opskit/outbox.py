@@ -68,6 +68,9 @@ class OutboxStatus(StrEnum):
     """Refused permanently or out of attempts; kept, resent only by ``resend``."""
     UNCERTAIN = "uncertain"
     """A flusher died between handing over the message and recording the answer; a human decides."""
+    KEPT = "kept"
+    """Saved by the ``outbox`` backend, which sends nothing: the .eml file is the delivery. Never sent
+    later by itself (switching to SMTP does not mail old reports); ``resend`` queues one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +174,11 @@ class Outbox:
             )
 
     def resend(self, msg_id: str) -> OutboxEntry:
-        """Put a failed or uncertain message back to pending: a human's decision, never automatic."""
+        """Put a failed, uncertain or kept message back to pending: a human's decision, never automatic."""
         entry = self.get(msg_id)
-        if entry.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
-            raise UsageError(f"message {msg_id} is {entry.status}; only failed or uncertain ones can be resent")
+        if entry.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN, OutboxStatus.KEPT):
+            raise UsageError(f"message {msg_id} is {entry.status}; only failed, uncertain or kept ones "
+                             "can be resent")
         with closing(self._connect()) as db, db:
             db.execute("UPDATE messages SET status = ?, phase = NULL, attempts = 0 WHERE id = ?",
                        (OutboxStatus.PENDING, msg_id))

@@ -12,13 +12,14 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 ACCEPTED_FORMS = (
-    "yesterday, today, last_week, this_week, last_month, this_month, 2026-11-16, "
-    "2026-11-01..2026-11-15, 2026-W46, 2026-11"
+    "yesterday, today, last_week, this_week, last_month, this_month, last_7_days, last_4_weeks, "
+    "2026-11-16, 2026-11-01..2026-11-15, 2026-W46, 2026-11"
 )
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LAST_N = re.compile(r"^last_(\d{1,3})_(days|weeks)$")
 
 
 class PeriodError(ValueError):
@@ -64,6 +65,14 @@ class Period:
         }
         if word in relative:
             return relative[word]()
+        if m := _LAST_N.match(word):
+            # The N whole days before today, or the N whole ISO weeks before this week.
+            n = int(m.group(1))
+            if n == 0:
+                raise PeriodError(f"'{raw}' is an empty period")
+            if m.group(2) == "days":
+                return cls(today - timedelta(days=n), today - timedelta(days=1))
+            return cls(monday - timedelta(days=7 * n), monday - timedelta(days=1))
         if ".." in raw:
             left, _, right = raw.partition("..")
             start, end = _parse_day(left.strip(), raw), _parse_day(right.strip(), raw)

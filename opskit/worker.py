@@ -3,6 +3,9 @@
 It reads the run's row, validates the parameters again (the row holds explicit values, so the result is the
 same as at planning time), runs the task with a RunContext, and records the outcome. A traceback goes to
 the run's log file; the console shows the one-line cause.
+
+``main`` is ``load`` (the config) then ``execute`` (the run). The scheduler's zygote (opskit/zygote.py) calls
+the halves apart: ``load`` once, then ``execute`` in a forked child per run, with the tasks already found.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import os
 import signal
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opskit.config import load_config
+from opskit.config import Config, load_config
 from opskit.context import LOG_FORMAT, Redactor, Result, RunContext
 from opskit.errors import OpskitError
 from opskit.runs import RunStatus, RunStore
-from opskit.tasks import discover
+from opskit.tasks import Registry, discover
 
 
 class Terminated(BaseException):
@@ -44,16 +48,43 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def install_signal_handlers() -> None:
+    """SIGTERM ends the run the way Ctrl-C does: recorded as terminated, temporary files removed."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """What executing a run needs before its row is read: the config, and the tasks if already found."""
+
+    config: Config
+    registry: Registry | None = None
+    """None: the tasks folder is discovered when the run starts (a plain worker does)."""
+
+
+def load(config_path: Path) -> Preloaded:
+    """Load and validate the config (the zygote does this once for many runs)."""
+    return Preloaded(load_config(config_path))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opskit.worker")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("run_id")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    install_signal_handlers()
+    return execute(args.run_id, load(args.config))
 
-    config = load_config(args.config)
+
+def execute(run_id: str, preloaded: Preloaded) -> int:
+    """Run one history row in this process and record its outcome; returns the process's exit code.
+
+    Raises:
+        OpskitError: the history or the row cannot be read (before anything is recorded).
+    """
+    config = preloaded.config
     store = RunStore(config.history_path)
-    record = store.get(args.run_id)
+    record = store.get(run_id)
     folder = Path(record.folder)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -64,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
-    runner = _StepRunner(config, record, tz, folder, redactor)
+    runner = _StepRunner(config, record, tz, folder, redactor, preloaded.registry)
     try:
         result = runner.run(job, logger)
     except (KeyboardInterrupt, Terminated) as exc:
@@ -99,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
 class _StepRunner:
     """Runs a run's tasks in order (one for a plain job); each step sees the results of the earlier ones."""
 
-    def __init__(self, config: Any, record: Any, tz: Any, folder: Path, redactor: Redactor):
+    def __init__(self, config: Any, record: Any, tz: Any, folder: Path, redactor: Redactor,
+                 registry: Registry | None = None):
         self.config, self.record, self.tz, self.folder, self.redactor = config, record, tz, folder, redactor
+        self.registry = registry
         self.results: dict[str, Result] = {}
         self.current: tuple[str, str] | None = None  # (step label, task) while a step of a chain runs
         self.chained = False
@@ -116,7 +149,7 @@ class _StepRunner:
         return f" during step '{self.current[0]}'" if self.chained and self.current else ""
 
     def run(self, job: Any, logger: logging.Logger) -> dict[str, Any]:
-        registry = discover(self.config.tasks_dir)
+        registry = self.registry if self.registry is not None else discover(self.config.tasks_dir)
         self.chained = job is not None and job.steps is not None
         steps = job.step_list if job is not None else None
         plan = [(s.label, s.task, self.record.params.get(s.label, {})) for s in steps] if self.chained \
@@ -132,6 +165,7 @@ class _StepRunner:
                 data_dir=self.config.data_dir, sources=dict(self.config.settings.sources),
                 state_dir=self.config.var_dir / "state", log=logging.getLogger(f"opskit.task.{spec.name}"),
                 redactor=self.redactor, options=options, steps=dict(self.results),
+                report_step=job.report_step if self.chained else None,
             )
             what = f"step '{label}' (task {spec.name})" if self.chained else f"task {spec.name}"
             logger.info("run %s: %s starting (scheduled for %s)", self.record.id, what,
@@ -139,7 +173,9 @@ class _StepRunner:
             self.results[label] = _as_result(spec.func(self.ctx, **params))
             self.ctx.cleanup()
         self.current = None
-        return merge_results(self.results) if self.chained else next(iter(self.results.values())).to_json()
+        if not self.chained:
+            return next(iter(self.results.values())).to_json()
+        return merge_results(self.results, job.report_step)
 
     def partial(self) -> dict[str, Any]:
         """What the steps that finished produced, kept with a failed chain."""
@@ -152,19 +188,31 @@ class _StepRunner:
             self.ctx.cleanup()
 
 
-def merge_results(results: dict[str, Result]) -> dict[str, Any]:
-    """One result for a chain: every step's files, the first step's row count that has one (the data
-    collected), and the summaries merged key by key, the first step to give a key winning."""
+def merge_results(results: dict[str, Result], report_step: str | None = None) -> dict[str, Any]:
+    """One result for a chain: every step's files, and the row count and summary keys of the LAST step
+    that gives them. Later steps build on earlier ones and are closer to what people read: the report's
+    period ("2026-W46") wins over the export's two weeks, the attribution's drivers over a report's."""
     files = [str(f) for r in results.values() for f in r.files]
-    rows = next((r.rows for r in results.values() if r.rows is not None), None)
-    summary: dict[str, Any] = {}
-    for r in results.values():
-        for key, value in r.summary.items():
-            if key not in summary or summary[key] in (None, [], {}, ""):
-                summary[key] = value
+    report = results.get(report_step or "")
+    rows = report.rows if report is not None and report.rows is not None else \
+        next((r.rows for r in reversed(results.values()) if r.rows is not None), None)
+    summary = merged_summary(results.values(), report=report)
     summary["steps"] = {label: {"rows": r.rows, "files": [str(f) for f in r.files]}
                         for label, r in results.items()}
     return {"files": files, "rows": rows, "summary": summary}
+
+
+def merged_summary(results: Any, *, report: Result | None = None) -> dict[str, Any]:
+    """Summaries merged key by key; the last result with a non-empty value for a key wins, except that
+    the job's ``report_step`` (when it names one) wins every key it gives."""
+    summary: dict[str, Any] = {}
+    for r in results:
+        for key, value in r.summary.items():
+            if value not in (None, [], {}, "") or key not in summary:
+                summary[key] = value
+    if report is not None:
+        summary.update({k: v for k, v in report.summary.items() if v not in (None, [], {}, "")})
+    return summary
 
 
 def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:

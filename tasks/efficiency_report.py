@@ -7,6 +7,7 @@ from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.cases import (
+    step_exports,
     CUTS,
     METRICS,
     cut_rows,
@@ -40,8 +41,9 @@ def efficiency_report(
 
     Args:
         period: Days to report, in the job's timezone. Week over week compares with the period before.
-        cases: Case export CSV(s), comma-separated, relative to the data folder; by default
-            cases/<period>.csv and, when present, cases/<previous period>.csv (export_cases' files).
+        cases: Case export CSV(s), comma-separated, relative to the data folder; by default the
+            export an earlier step of the job produced, else cases/<period>.csv and, when present,
+            cases/<previous period>.csv (the files export_cases publishes).
         cuts: Sheets to make: any of queue, vendor, site, market, channel.
         min_cases: Leave out groups with fewer completed cases than this.
         targets: Targets CSV/XLSX (period, level, key, metric, value, direction); default
@@ -55,7 +57,8 @@ def efficiency_report(
     if bad:
         raise DataError(f"unknown cut(s) {', '.join(bad)}", hint=f"Use {', '.join(CUTS)}")
     prev = period.previous()
-    files = _inputs(ctx, cases, [f"cases/{period.label}.csv", f"cases/{prev.label}.csv"])
+    files = (not cases and step_exports(ctx.steps)) or \
+        _inputs(ctx, cases, [f"cases/{period.label}.csv", f"cases/{prev.label}.csv"])
     if not files:
         raise DataError(
             f"no case export for {period.label} in {ctx.data_dir / 'cases'}",

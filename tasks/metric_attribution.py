@@ -7,6 +7,7 @@ from typing import Literal
 
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.cases import (
+    step_exports,
     ATTRIBUTABLE,
     drivers,
     existing,
@@ -37,7 +38,8 @@ def metric_attribution(
         metric: aht, sla_attainment or accuracy (volume-weighted averages over completed cases).
         by: The segments: vendor, channel, queue, market or site.
         cases: Case export CSV(s) covering both periods, comma-separated, relative to the data
-            folder; by default cases/<current>.csv and cases/<baseline>.csv.
+            folder; by default the export an earlier step of the job produced, else
+            cases/<current>.csv and cases/<baseline>.csv.
         queues: Queue list with sla_hours (needed for sla_attainment); default queues.csv.
     """
     base = baseline or current.previous()
@@ -47,7 +49,8 @@ def metric_attribution(
             for p in (Path(c.strip()) for c in cases.split(",") if c.strip())
         ]
     else:
-        files = existing(ctx.data_dir / "cases" / f"{p.label}.csv" for p in (current, base))
+        files = step_exports(ctx.steps) or \
+            existing(ctx.data_dir / "cases" / f"{p.label}.csv" for p in (current, base))
     if not files or not all(f.is_file() for f in files):
         raise DataError(
             f"no case export for {current.label} and {base.label}",

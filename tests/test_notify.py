@@ -452,7 +452,7 @@ def test_the_outbox_backend_writes_eml_files_and_has_nothing_to_send(run_cli, tm
     emls = list((tmp_project.root / "outbox").glob("*.eml"))
     assert len(emls) == 1
     (email,) = history(tmp_project).get(run_id).delivery["emails"]
-    assert email["status"] == "pending" and emls[0].name == f"{email['outbox_id']}.eml"
+    assert email["status"] == "kept" and emls[0].name == f"{email['outbox_id']}.eml"
     result = run_cli("outbox", "--send")
     assert result.exit_code == 0
     assert result.stdout.startswith("email.backend is 'outbox': mail stays in ")
@@ -491,7 +491,7 @@ def test_outbox_listing_and_bad_status(run_cli, tmp_project):
     listing = run_cli("outbox")
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["ID", "CREATED", "STATUS", "TRIES", "JOB", "RCPT", "SUBJECT"]
-    assert lines[1].split()[3:8] == ["pending", "0", "weekly", "2", "Efficiency"]
+    assert lines[1].split()[3:8] == ["kept", "0", "weekly", "2", "Efficiency"]
     assert lines[-1].startswith("1 message(s) in ")
     bad = run_cli("outbox", "--status", "pendng")
     assert bad.exit_code == 2
@@ -507,9 +507,11 @@ def test_resend_puts_a_failed_message_back_to_pending(run_cli, tmp_project):
     _, run_id = run_job(run_cli, "weekly")
     msg_id = history(tmp_project).get(run_id).delivery["emails"][0]["outbox_id"]
     outbox = Outbox(tmp_project.root / "outbox")
+    outbox.set_state(msg_id, OutboxStatus.SENT)
     refused = run_cli("outbox", "--resend", msg_id)
     assert (
-        refused.exit_code == 2 and "only failed or uncertain ones can be resent" in refused.stderr
+        refused.exit_code == 2
+        and "is sent; only failed, uncertain or kept ones can be resent" in refused.stderr
     )
     outbox.set_state(msg_id, OutboxStatus.UNCERTAIN, error="a flusher stopped")
     result = run_cli("outbox", "--resend", msg_id)

@@ -29,6 +29,9 @@ WEDNESDAY = datetime(2026, 11, 18, 8, tzinfo=BERLIN)
         ("2026-w01", date(2025, 12, 29), date(2026, 1, 4), "2026-W01"),
         ("2026-11", date(2026, 11, 1), date(2026, 11, 30), "2026-11"),
         ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "2024-02"),
+        ("last_7_days", date(2026, 11, 11), date(2026, 11, 17), "2026-11-11..2026-11-17"),
+        ("last_2_weeks", date(2026, 11, 2), date(2026, 11, 15), "2026-11-02..2026-11-15"),
+        ("last_1_weeks", date(2026, 11, 9), date(2026, 11, 15), "2026-W46"),
     ],
 )
 def test_period_forms(text, start, end, label):
@@ -47,6 +50,7 @@ def test_period_forms(text, start, end, label):
         ("2026-13", "'2026-13' is not a valid month"),
         ("2026-11-15..2026-11-01", "'2026-11-15..2026-11-01' ends before it starts"),
         ("16/11/2026", "'16/11/2026' is not a period"),
+        ("last_0_days", "'last_0_days' is an empty period"),
     ],
 )
 def test_bad_period_names_the_value(text, message):

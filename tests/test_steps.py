@@ -36,10 +36,21 @@ def test_steps_run_in_order_and_each_sees_the_earlier_results(run_cli, tmp_proje
     seen = json.loads((Path(record["folder"]) / "steps.json").read_text())
     assert list(seen) == ["collect", "report"] and seen["collect"]["rows"] == 9
     summary = record["result"]["summary"]
-    assert summary["period"] == "2026-W46"  # the first step to give a key wins
+    assert summary["period"] == "overridden?"  # the last step to give a key wins
     assert summary["seen"] == ["collect", "report"]
+    assert record["result"]["rows"] == 9  # the last step with a row count (echo_steps has none)
     assert list(summary["steps"]) == ["collect", "report", "echo_steps"]
     assert len(record["result"]["files"]) == 3
+
+
+def test_the_report_step_wins_the_summary(run_cli, tmp_project):
+    tmp_project.write_config(CHAIN.replace("    steps:\n", "    report_step: report\n    steps:\n"))
+    record = json.loads(run_cli("run", "chain", "--as-of", "2026-11-16T08:00", "--json").stdout)
+    summary = record["result"]["summary"]
+    assert summary["period"] == "2026-W46"  # from 'report', although echo_steps came later
+    assert summary["seen"] == ["collect", "report"]  # keys the report step lacks still come in
+    bad = tmp_project.write_config(CHAIN.replace("    steps:\n", "    report_step: reprt\n    steps:\n"))
+    assert "report_step 'reprt' is not a step. Did you mean 'report'?" in run_cli("validate", config=bad).stderr
 
 
 def test_params_from_the_command_line_go_to_every_step_that_has_them_or_to_one(run_cli, tmp_project):

@@ -125,8 +125,13 @@ class KPI:
 
     @property
     def change(self) -> float | None:
-        """Relative change against the previous period; None when there is nothing to compare."""
-        if self.value is None or not self.previous:
+        """Change against the previous period: in percentage points for a percentage (73.0% after
+        72.0% is +1.0 pp, as the email says), relative otherwise; None with nothing to compare."""
+        if self.value is None or self.previous is None:
+            return None
+        if self.type == "percent":
+            return (self.value - self.previous) * 100
+        if not self.previous:
             return None
         return (self.value - self.previous) / abs(self.previous)
 
@@ -572,7 +577,8 @@ class Report:
                 if column.key in {"value", "previous", "target"}:
                     col = Column(column.key, column.header, kind)
                 self._set(ws.cell(row=r, column=c), row[column.key], col)
-            ws.cell(row=r, column=4).number_format = "+0.0%;-0.0%;0.0%"
+            change_format = '+0.0" pp";-0.0" pp";0.0" pp"' if kind == "percent" else "+0.0%;-0.0%;0.0%"
+            ws.cell(row=r, column=4).number_format = change_format
         self._finish(ws, spec, len(rows), rows)
 
     def _chart(self, ws: Any, spec: _SheetSpec, n: int) -> None:

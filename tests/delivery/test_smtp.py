@@ -80,14 +80,19 @@ def test_implicit_tls(tls_cert, smtp_env, tmp_path):
 def test_outbox_backend_saves_an_eml_and_sends_nothing(tmp_path, smtp):
     settings = smtp.settings(tmp_path / "outbox", backend="outbox")
     entry = deliver(settings, message(), bcc=["audit@example.com"], job="j", run_id="r")
-    assert entry.status == OutboxStatus.PENDING and smtp.received == []
+    assert entry.status == OutboxStatus.KEPT and smtp.received == []
     assert entry.path.suffix == ".eml" and b"Subject: Report 1" in entry.path.read_bytes()
     (listed,) = list_outbox(tmp_path / "outbox")
     assert (listed.job, listed.run_id, listed.subject, listed.attempts) == ("j", "r", "Report 1", 0)
     assert listed.recipients == ("lead@example.com", "audit@example.com")
-    assert listed.to_dict()["status"] == "pending"
+    assert listed.to_dict()["status"] == "kept"
     with pytest.raises(ConfigError, match="email.backend is 'outbox': messages are saved, not sent"):
         send_pending(settings)
+    # Switching to SMTP later does not mail old reports by itself; resend queues one on purpose.
+    smtp_settings = smtp.settings(tmp_path / "outbox")
+    assert send_pending(smtp_settings).sent == [] and smtp.received == []
+    Outbox(tmp_path / "outbox").resend(entry.id)
+    assert send_pending(smtp_settings).sent == [entry.id] and len(smtp.received) == 1
 
 
 def test_server_down_keeps_mail_pending_then_sends_it_exactly_once(smtp_stopped, tmp_path):

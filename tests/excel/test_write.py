@@ -249,3 +249,17 @@ def test_sheet_names_are_made_valid_and_unique(tmp_path):
         report.sheet(name, [{"a": 1}], [Column("a")])
     wb = _load(report.save(tmp_path / "r.xlsx"))
     assert wb.sheetnames == ["Q3_Q4_ _draft__", "Q3_Q4_ _draft__ (2)", "A" * 31]
+
+
+def test_summary_change_is_in_points_for_percentages_and_relative_otherwise(tmp_path):
+    from openpyxl import load_workbook
+
+    from opskit.excel import KPI, Report
+
+    kpis = [KPI("SLA attainment", 0.73, previous=0.72, type="percent"),
+            KPI("Completed", 110, previous=100, type="int")]
+    assert kpis[0].change == pytest.approx(1.0) and kpis[1].change == pytest.approx(0.1)
+    path = Report("t").summary(kpis).save(tmp_path / "s.xlsx")
+    ws = load_workbook(path)["Summary"]
+    assert ws["D2"].value == pytest.approx(1.0) and ws["D2"].number_format == '+0.0" pp";-0.0" pp";0.0" pp"'
+    assert ws["D3"].value == pytest.approx(0.1) and ws["D3"].number_format == "+0.0%;-0.0%;0.0%"
