@@ -130,10 +130,10 @@ def mail_settings(config: Config) -> EmailSettings:
 
 
 def job_renderer(config: Config, job: JobConfig | None) -> Renderer:
-    """The repository's templates, showing times in the job's timezone."""
+    """The templates beside config.yaml first, then the built-in ones; times in the job's timezone."""
     from opskit.render import Renderer
 
-    return Renderer(timezone=config.job_timezone(job))
+    return Renderer(timezone=config.job_timezone(job), extra_dirs=(config.root / "templates",))
 
 
 # -------------------------------------------------------------------------------------------- email

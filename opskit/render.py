@@ -136,13 +136,17 @@ class Renderer:
         timezone: The job's timezone, used by ``localdate`` and ``localtime``.
     """
 
-    def __init__(self, templates_dir: Path | str | None = None, *, timezone: str | ZoneInfo = "UTC"):
+    def __init__(self, templates_dir: Path | str | None = None, *, timezone: str | ZoneInfo = "UTC",
+                 extra_dirs: tuple[Path, ...] = ()):
+        """``extra_dirs`` are searched first: a project's own templates beside its config.yaml override
+        and add to the built-in ones (the base layout stays available to extend)."""
         import jinja2
 
         self.templates_dir = Path(templates_dir) if templates_dir is not None else TEMPLATES_DIR
         self.tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+        search = [str(d) for d in extra_dirs if Path(d).is_dir() and Path(d) != self.templates_dir]
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.templates_dir),
+            loader=jinja2.FileSystemLoader([*search, str(self.templates_dir)]),
             autoescape=jinja2.select_autoescape(["html", "htm"], default_for_string=False),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,

@@ -255,3 +255,15 @@ def test_markdown_documents_are_not_escaped_and_html_documents_are(renderer):
     html = renderer.render_document("docs/weekly_review.html", {
         **report_context(summary="<b>bold</b>"), "sections": [{"heading": "Notes", "body": "<i>x</i>"}]})
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+
+
+def test_templates_beside_the_config_come_first_and_can_extend_the_built_in_layout(tmp_path):
+    from opskit.render import Renderer
+
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "mine.txt").write_text("{% extends 'email/base.txt' %}{% block body %}MINE{% endblock %}")
+    (tmp_path / "email" / "report.txt").write_text("overridden")
+    renderer = Renderer(extra_dirs=(tmp_path,))
+    assert renderer.render("email/report.txt", {}) == "overridden"
+    assert Renderer().render_string("x") == "x"
+    assert "email/mine.txt" in renderer.env.list_templates()
