@@ -81,7 +81,10 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
         raise UsageError(f"unknown job '{job}'", hint=did_you_mean(job, config.jobs))
     with RunStore(config.history_path) as store:
         store.set_paused(job, paused)
-    print(f"{job}: {'paused: its slots are skipped (and recorded) until `runner.py resume ' + job + '`' if paused else 'resumed'}")
+    if paused:
+        print(f"{job}: paused: its slots are skipped (and recorded) until `runner.py resume {job}`")
+    else:
+        print(f"{job}: resumed")
     return 0
 
 

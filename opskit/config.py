@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from opskit.configfile import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.browser_settings import BrowserSettings
+from opskit.configfile import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.errors import ConfigError, did_you_mean
 from opskit.gates import Gates
 from opskit.mail import EmailSettings, JobEmail

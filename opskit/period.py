@@ -52,7 +52,6 @@ class Period:
         word = raw.lower().replace("-", "_").replace(" ", "_")
         today = scheduled_for.astimezone(tz).date()
         monday = today - timedelta(days=today.weekday())
-        first_of_month = today.replace(day=1)
         relative = {
             "today": lambda: cls(today, today),
             "yesterday": lambda: cls(today - timedelta(days=1), today - timedelta(days=1)),

@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,7 +140,7 @@ class SmtpSession:
             raise _ServerProblem(f"SMTP server {self.where}: {exc}") from None
         except ssl.SSLError as exc:
             raise _ServerProblem(f"TLS with {self.where} failed: {exc.reason or exc}") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _ServerProblem(f"SMTP server {self.where} timed out after {s.timeout_s:g}s") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise _ServerProblem(f"SMTP server {self.where} unavailable: {_describe(exc)}") from None
@@ -270,7 +269,7 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
     outbox.set_state(entry.id, OutboxStatus.SENDING, phase="envelope")
     conn = session.connection()
     try:
-        code, resp = conn.mail(entry.sender, ["SIZE=%d" % len(data)] if conn.has_extn("size") else [])
+        code, resp = conn.mail(entry.sender, [f"SIZE={len(data)}"] if conn.has_extn("size") else [])
         if code != 250:
             conn.rset()
             raise _MessageProblem(f"sender {entry.sender} refused ({code} {_text(resp)})", permanent=code >= 500)
@@ -302,7 +301,7 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
         session.drop()
         raise _MessageProblem(f"SMTP server {session.where} answered {_reply(exc)}",
                               permanent=exc.smtp_code >= 500) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         session.drop()
         raise _ServerProblem(f"SMTP server {session.where} timed out after {session.settings.timeout_s:g}s "
                              "before accepting the message") from None

@@ -154,8 +154,8 @@ class Registry:
             return self.tasks[name]
         if name in self.broken:
             raise UsageError(f"task '{name}' is broken: {self.broken[name]}")
-        raise UsageError(f"unknown task '{name}'",
-                         hint=did_you_mean(name, self.tasks) or f"Known tasks: {', '.join(sorted(self.tasks)) or 'none'}")
+        known = ", ".join(sorted(self.tasks)) or "none"
+        raise UsageError(f"unknown task '{name}'", hint=did_you_mean(name, self.tasks) or f"Known tasks: {known}")
 
     def __iter__(self) -> Iterator[TaskSpec]:
         return iter(sorted(self.tasks.values(), key=lambda s: s.name))

@@ -7,7 +7,6 @@ from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.cases import (
-    step_exports,
     CUTS,
     METRICS,
     cut_rows,
@@ -21,6 +20,7 @@ from opskit.cases import (
     read_targets,
     scan_cases,
     segments,
+    step_exports,
     targets_for,
 )
 

@@ -7,7 +7,6 @@ from typing import Literal
 
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.cases import (
-    step_exports,
     ATTRIBUTABLE,
     drivers,
     existing,
@@ -16,6 +15,7 @@ from opskit.cases import (
     scan_cases,
     segments,
     show,
+    step_exports,
 )
 
 

@@ -99,7 +99,8 @@ def test_dry_run_validates_and_runs_nothing(run_cli, tmp_project):
          "error: job 'nightly', parameter 'period': 'last_fortnight' is not a period (use yesterday, today, "
          "last_week, this_week, last_month, this_month, last_7_days, last_4_weeks, 2026-11-16, "
          "2026-11-01..2026-11-15, 2026-W46, 2026-11)\n"),
-        (["run", "nightly", "-p", "novalue"], "error: --param 'novalue' is not KEY=VALUE. e.g. --param period=last_week\n"),
+        (["run", "nightly", "-p", "novalue"],
+         "error: --param 'novalue' is not KEY=VALUE. e.g. --param period=last_week\n"),
         (["run", "nightly", "--as-of", "monday"],
          "error: --as-of 'monday' is not a date and time. e.g. --as-of 2026-11-16T08:30\n"),
         (["frobnicate"], "error: argument COMMAND: invalid choice: 'frobnicate'"),

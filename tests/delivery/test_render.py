@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import pytest
 
 from opskit.errors import TaskError
-from opskit.render import Renderer, RenderedEmail, TemplateError, duration, na, num, pct
+from opskit.render import RenderedEmail, Renderer, TemplateError, duration, na, num, pct
 
 from .samples import failure_context, no_data_context, report_context
 

@@ -119,7 +119,8 @@ def test_timeouts_every_time_name_the_timeout_not_the_url(hook):
 
 def test_a_4xx_is_not_retried(hook):
     hook.script = [404]
-    with pytest.raises(DeliveryError, match=r"slack webhook refused the alert \(HTTP 404\); check the URL in TEST_HOOK_URL"):
+    refused = r"slack webhook refused the alert \(HTTP 404\); check the URL in TEST_HOOK_URL"
+    with pytest.raises(DeliveryError, match=refused):
         post_alert(settings(), "t", "x", sleep=lambda s: None)
     assert len(hook.bodies) == 1
 
