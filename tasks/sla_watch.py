@@ -91,14 +91,40 @@ def sla_watch(
         )
     return Result(
         files=[ctx.path("sla_watch.json")],
-        rows=len(snapshot),
+        rows=len(changes),  # what the job delivers: no change, no mail (gates: empty: skip)
         summary={
             "as_of": body.get("as_of"),
+            "queues": len(snapshot),
             "breaches": breaches,
             "changes": changes,
             "alerts": changes,
+            **_email(changes, breaches, previous),
         },
     )
+
+
+def _email(changes: list[dict[str, Any]], breaches: list[str], previous: dict[str, str]) -> dict[str, Any]:
+    """The changes in the report email's terms: a KPI, the queues now in breach, and every change."""
+    was = sum(1 for state in previous.values() if state == "breach")
+    missed = []
+    for c in changes:
+        if c["to"] != "breach":
+            continue
+        if c["backlog"] > c["limits"]["backlog"]:
+            missed.append({"where": c["name"], "metric": "Backlog (cases)", "actual": c["backlog"],
+                           "target": c["limits"]["backlog"], "direction": "lower_is_better"})
+        if c["oldest_hours"] > c["limits"]["oldest"]:
+            missed.append({"where": c["name"], "metric": "Oldest case (h)", "actual": c["oldest_hours"],
+                           "target": c["limits"]["oldest"], "direction": "lower_is_better"})
+    return {
+        "title": "SLA watch",
+        "headline": f"{len(changes)} queue(s) changed state; {len(breaches)} in breach now",
+        "kpis": [{"label": "Queues in breach", "value": len(breaches), "previous": was, "kind": "num",
+                  "direction": "lower_is_better"}],
+        "missed_targets": missed,
+        "drivers": [{"label": f"{c['name']}: {c['from']} → {c['to']}",
+                     "note": "; ".join(c["reasons"]) or "back within its limits"} for c in changes],
+    }
 
 
 def _parse_thresholds(items: tuple[str, ...]) -> dict[str, dict[str, float]]:

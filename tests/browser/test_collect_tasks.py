@@ -115,6 +115,12 @@ def test_sla_watch_alerts_only_on_changes(console, make_ctx):
         alert["from"] == "ok" and alert["to"] == "breach" and alert["queue"] == busiest["queue_id"]
     )
     assert alert["reasons"] == [f"backlog {busiest['backlog']} > {busiest['backlog'] - 1}"]
+    # In the email's terms (opskit/notify.py): one change is one row to deliver, and the breach a miss.
+    assert first.rows == 1 and first.summary["kpis"][0]["value"] == 1
+    assert first.summary["missed_targets"] == [{
+        "where": busiest["name"], "metric": "Backlog (cases)", "actual": busiest["backlog"],
+        "target": busiest["backlog"] - 1, "direction": "lower_is_better"}]
+    assert first.summary["drivers"][0]["label"].endswith(": ok → breach")
     again = sla_watch(
         make_ctx(console),
         max_backlog=10**6,
@@ -122,6 +128,7 @@ def test_sla_watch_alerts_only_on_changes(console, make_ctx):
         thresholds=(f"{busiest['queue_id']}:backlog={busiest['backlog'] - 1}",),
     )
     assert again.summary["breaches"] == [busiest["queue_id"]] and again.summary["alerts"] == []
+    assert again.rows == 0  # nothing changed: with gates empty: skip, no mail
     cleared = sla_watch(make_ctx(console), max_backlog=10**6, max_oldest_hours=10**6)
     assert [(a["queue"], a["from"], a["to"]) for a in cleared.summary["alerts"]] == [
         (busiest["queue_id"], "breach", "ok")
