@@ -7,29 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from opskit.runs import RunStore
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_for
 
 
 def history(project) -> RunStore:
     return RunStore(project.root / "var" / "history.sqlite")
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Poll a condition with a deadline (waiting on state, never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_list_shows_tasks_parameters_jobs_and_broken_modules(run_cli, tmp_project):

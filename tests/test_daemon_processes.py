@@ -18,8 +18,7 @@ import pytest
 
 from opskit.daemon import Scheduler
 from opskit.runs import RunStore
-from tests.conftest import REPO
-from tests.test_cli import wait_for
+from tests.conftest import REPO, wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -4,7 +4,6 @@ session, a shared console, extra consoles with switches, and a RunContext wired 
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from opskit.browser_settings import BrowserSettings
 from opskit.config import SourceConfig
 from opskit.context import Redactor, RunContext
 from opskit.period import Period
+from tests.conftest import wait_for  # noqa: F401 (re-exported for the browser tests)
 
 SCALE = 3000
 USER_ENV, PASSWORD_ENV, TOKEN_ENV = (
@@ -173,12 +173,3 @@ def browser_processes() -> list[psutil.Process]:
     return found
 
 
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    """Poll a condition with a deadline (waiting on state, never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
