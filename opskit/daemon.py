@@ -28,6 +28,7 @@ from opskit.runs import RunRecord, RunStatus, RunStore, Trigger
 from opskit.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.tasks import Registry, discover
 from opskit.timetable import Timetable
+from opskit.zygote import ZygoteLauncher
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Scheduler:
     """Fires the jobs of one config on their timetables. Drive it with ``tick(now)`` or ``run_forever``."""
 
     config_path: Path
-    launcher: Launcher = process_launcher
+    launcher: Launcher = field(default_factory=ZygoteLauncher)
     on_dispatch: Callable[[RunRecord, datetime], None] | None = None
     config: Config = field(init=False)
     store: RunStore = field(init=False)
@@ -203,6 +204,8 @@ class Scheduler:
             log.warning("run %s terminated by shutdown", run_id)
             del self.running[run_id]
             self._release(running.record.job)
+        if isinstance(self.launcher, ZygoteLauncher):
+            self.launcher.close()
         self.store.scheduler_stopped(now=now)
         self.store.close()
         if self._lock:
@@ -558,6 +561,8 @@ class Scheduler:
         if first_sight:
             self.store.set_last_slots(first_sight)
         self.timetables = timetables
+        if isinstance(self.launcher, ZygoteLauncher):  # it loaded the previous config: a new one for this
+            self.launcher.restart(config)
         self._discard_prepared()
         self.next_due = {name: self._next_due(name, now) for name in timetables}
 

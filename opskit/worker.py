@@ -114,8 +114,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         return 0
     except Exception as exc:
         message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
-        logger.error("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log",
-                     exc_info=True)
+        logger.exception("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log")
         runner.cleanup()
         store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
                      result={"retryable": True, "error_type": type(exc).__name__,
