@@ -261,3 +261,28 @@ def test_runner_py_as_a_real_process(run_subprocess):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "succeeded"
     assert run_subprocess("run", "nope").returncode == 2
+
+
+def test_runner_console_starts_the_moderation_console_and_prints_how_to_sign_in(tmp_path):
+    import requests
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "runner.py"), "console", "--port", str(port),
+                             "--data-dir", str(tmp_path), "--scale", "500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        banner = wait_for(lambda: (lines.append(proc.stdout.readline()) or
+                                   any("Ctrl-C to stop" in line for line in lines)), what="the banner")
+        assert banner
+        text = "".join(lines)
+        assert f"Moderation Console at http://127.0.0.1:{port}/login" in text
+        assert "user: analyst" in text and "password: " in text
+        assert requests.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200
+        assert (tmp_path / "console.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        proc.stdout.close()
