@@ -33,6 +33,7 @@ from opskit.zygote import ZygoteLauncher
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=10)
+PRUNE_EVERY = timedelta(hours=1)
 MAIL_EVERY = timedelta(minutes=5)
 CONFIG_CHECK_EVERY = timedelta(seconds=2)
 POLL_WHILE_RUNNING = 0.1
@@ -160,6 +161,7 @@ class Scheduler:
     _last_config_check: datetime | None = field(init=False, default=None)
     _last_heartbeat: datetime | None = field(init=False, default=None)
     _last_mail: datetime | None = field(init=False, default=None)
+    _last_prune: datetime | None = field(init=False, default=None)
     _started_at: datetime | None = field(init=False, default=None)
     _lock: SchedulerLock | None = field(init=False, default=None)
 
@@ -268,6 +270,11 @@ class Scheduler:
             self._send_mail(now)
         if self._alerts:
             self._post_alerts()
+        if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            from opskit.executor import prune_old_runs
+
+            prune_old_runs(self.config, self.store, now)
 
     def sleep_seconds(self, now: datetime) -> float:
         """How long the loop may sleep: until the next slot, retry or queued start, at most a second."""

@@ -170,12 +170,19 @@ def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigg
             from opskit.notify import after_run
 
             after_run(config, store, record)
+            prune_old_runs(config, store)
             return store.get(record.id)
         delay = backoff_delay(plan.retry_backoff, attempt)
         log.info("run %s %s; retry %d of %d in %.0fs", record.id, record.status, attempt, plan.retries,
                  delay)
         time.sleep(delay)
         attempt += 1
+
+
+def prune_old_runs(config: Config, store: RunStore, now: datetime | None = None) -> None:
+    """Delete run folders older than ``retention.run_folders``; the history rows stay."""
+    for folder in store.prune_run_folders(config.settings.retention.run_folders, now=now):
+        log.info("deleted run folder %s (older than retention.run_folders)", folder.name)
 
 
 def _first(value: Any, default: Any) -> Any:

@@ -286,3 +286,21 @@ def test_runner_console_starts_the_moderation_console_and_prints_how_to_sign_in(
         proc.terminate()
         proc.wait(timeout=20)
         proc.stdout.close()
+
+
+def test_old_run_folders_are_pruned_after_a_run_but_their_history_stays(run_cli, tmp_project):
+    from datetime import UTC, datetime, timedelta
+
+    store = history(tmp_project)
+    old_time = datetime.now(UTC) - timedelta(days=45)
+    old = store.create(job="nightly", task="kitchen_sink", params={}, trigger="manual", scheduled_for=old_time,
+                       folder_root=tmp_project.root / "var" / "runs", now=old_time)
+    Path(old.folder).mkdir(parents=True)
+    (Path(old.folder) / "run.log").write_text("old")
+    store.finish(old.id, "succeeded", now=old_time)
+    result = run_cli("run", "nightly")  # retention.run_folders defaults to 30 days
+    assert result.exit_code == 0
+    assert not Path(old.folder).exists()
+    assert store.get(old.id).status == "succeeded"
+    new = store.list(limit=1)[0]
+    assert Path(new.folder).is_dir()

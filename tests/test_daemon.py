@@ -414,3 +414,23 @@ def test_a_prepared_run_is_discarded_by_a_stop_and_its_slot_caught_up_later(proj
     s2.stop(at(2026, 11, 18, 8, 29, 59))
     with RunStore(project / "var" / "history.sqlite") as store:
         assert [r.status for r in store.list(job="daily")] == ["skipped"]  # the prepared row is gone
+
+
+def test_jitter_delays_the_start_within_the_window_but_keeps_the_slot(project, monkeypatch):
+    import random
+
+    monkeypatch.setattr(random, "random", lambda: 0.5)  # the middle of the window
+    s, ex = make(project, """
+        spread:
+          task: kitchen_sink
+          schedule: "0 9 * * *"
+          jitter: 10m
+    """)
+    s.start(at(2026, 11, 16, 8, 0), lock=False)
+    s.tick(at(2026, 11, 16, 8, 59, 58))
+    s.tick(at(2026, 11, 16, 9, 0))
+    assert ex.started == [] and len(s.queue) == 1
+    s.tick(at(2026, 11, 16, 9, 4, 59))
+    assert ex.started == []
+    s.tick(at(2026, 11, 16, 9, 5))
+    assert len(ex.started) == 1 and ex.started[0][0].scheduled_for == at(2026, 11, 16, 9, 0)
