@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("schedule", "Run the scheduler in the foreground: jobs fire on their timetables (Ctrl-C stops).")
     nxt = command("next", "Show the next fire times of a job (or all), with skipped slots and DST notes.")
     nxt.add_argument("job", nargs="?", help="a job in config.yaml (default: every scheduled job)")
-    nxt.add_argument("--count", type=int, default=5, help="how many slots (default 5)")
+    nxt.add_argument("--count", type=_positive, default=5, help="how many slots (default 5)")
     nxt.add_argument("--json", action="store_true", help="print JSON")
     pause = command("pause", "Pause a job: the scheduler skips (and records) its slots until resumed.")
     pause.add_argument("job")
@@ -372,6 +372,16 @@ def cmd_console(args: argparse.Namespace, config_path: Path) -> int:
     if args.regenerate:
         argv.append("--regenerate")
     return int(console_main(argv) or 0)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"'{text}' is not a positive whole number")
+    return value
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:

@@ -163,7 +163,7 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
     failed = 0
     with RunStore(config.history_path) as store:
         for slot in slots:  # one at a time: a job never overlaps itself
-            if store.has_slot(args.job, slot) and not args.again:
+            if store.has_slot(args.job, slot, count_skipped=False) and not args.again:
                 print(f"  {slot:%Y-%m-%d %H:%M}: already run for this slot (use --again to run it anyway)")
                 continue
             plan = plan_run(config, registry, args.job, scheduled_for=slot)

@@ -36,6 +36,8 @@ def as_timedelta(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
     if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is a negative duration")
         return timedelta(seconds=value)
     m = _DURATION.match(str(value))
     if not m or not any(m.groups()):
@@ -73,10 +75,13 @@ class Paths(Strict):
     tasks: Path = Path(DEFAULT_PATHS["tasks"])
 
 
+POSITIVE = timedelta(seconds=1)
+
+
 class Defaults(Strict):
     """Settings every job inherits unless it sets its own."""
 
-    timeout: Duration = timedelta(minutes=30)
+    timeout: Duration = Field(timedelta(minutes=30), ge=POSITIVE)
     retries: int = Field(0, ge=0, le=10)
     retry_backoff: Duration = timedelta(minutes=1)
 
@@ -138,7 +143,7 @@ class JobConfig(Strict):
     timezone: Timezone | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-    timeout: Duration | None = None
+    timeout: Duration | None = Field(None, ge=POSITIVE)
     retries: int | None = Field(None, ge=0, le=10)
     retry_backoff: Duration | None = None
     env: list[str] = Field(default_factory=list)

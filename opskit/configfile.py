@@ -148,6 +148,13 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
         if m.group(0) == "$$":
             return "$"
         name, default = m.group(1), m.group(2)
+        if SECRET_NAME.search(name) and "params" in path:
+            # Parameters are stored in the run history and shown by `show`: a secret has no place there.
+            raw.problems.append(ConfigError(
+                f"${{{name}}} looks like a secret, and job parameters are stored in the run history",
+                where=where_in(raw.lines, raw.path.name, path),
+                hint=f"Pass the variable's name instead and read it in the task with ctx.secret('{name}')"))
+            return ""
         if name in env:
             if SECRET_NAME.search(name) and env[name]:
                 raw.secrets.add(env[name])

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=10)
 PRUNE_EVERY = timedelta(hours=1)
+BUSY_LIMIT = timedelta(minutes=10)
+"""A loop that stalled at most this long was busy (its slots run late); longer, it was not running."""
 MAIL_EVERY = timedelta(minutes=5)
 CONFIG_CHECK_EVERY = timedelta(seconds=2)
 POLL_WHILE_RUNNING = 0.1
@@ -162,6 +164,8 @@ class Scheduler:
     _last_heartbeat: datetime | None = field(init=False, default=None)
     _last_mail: datetime | None = field(init=False, default=None)
     _last_prune: datetime | None = field(init=False, default=None)
+    _applied: bool = field(init=False, default=False)
+    _last_tick: datetime | None = field(init=False, default=None)
     _started_at: datetime | None = field(init=False, default=None)
     _lock: SchedulerLock | None = field(init=False, default=None)
 
@@ -182,7 +186,10 @@ class Scheduler:
         leftovers = self.store.by_status(RunStatus.QUEUED)
         # Runs prepared ahead of a slot that never came while we were up: their slot goes through the
         # catch-up rules like any missed slot, so the prepared rows go.
-        early = [r for r in leftovers if r.trigger == Trigger.SCHEDULE and r.queued_at < r.scheduled_for]
+        # A prepared row whose slot already fired (the job's remembered slot reached it) is a real
+        # queued run waiting for a place or its jitter: it starts again like any queued run.
+        early = [r for r in leftovers if r.trigger == Trigger.SCHEDULE and r.queued_at < r.scheduled_for
+                 and not self._slot_fired(r.job, r.scheduled_for)]
         self.store.discard_unstarted([r.id for r in early])
         self._apply(self.config, now)
         for record in leftovers:  # left queued by a previous daemon: they start again
@@ -193,6 +200,10 @@ class Scheduler:
         self.heartbeat(now)
         log.info("scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)", os.getpid(),
                  len(self.timetables), self.config.settings.scheduler.max_concurrent_runs)
+
+    def _slot_fired(self, job: str | None, slot: datetime) -> bool:
+        remembered = _parse(self.store.job_state(job).get("last_slot")) if job else None
+        return remembered is not None and slot <= remembered
 
     def stop(self, now: datetime) -> None:
         """Terminate what still runs, record it, and release the lock."""
@@ -275,6 +286,7 @@ class Scheduler:
             from opskit.executor import prune_old_runs
 
             prune_old_runs(self.config, self.store, now)
+        self._last_tick = now
 
     def sleep_seconds(self, now: datetime) -> float:
         """How long the loop may sleep: until the next slot, retry or queued start, at most a second."""
@@ -305,7 +317,11 @@ class Scheduler:
             # following slot is worked out after the runs are handed over (see tick), not before.
             decisions, fast = [SlotDecision(name, slot, Trigger.SCHEDULE)], True
         else:
-            decisions = decide_slots(name, job, timetable, last_slot=self.last_slots.get(name), now=now)
+            # Slots that came due while the loop was merely busy (a slow mail server) are late, not
+            # missed; after a longer silence (the machine slept) the catch-up rules decide.
+            busy = self._last_tick is not None and now - self._last_tick <= BUSY_LIMIT
+            decisions = decide_slots(name, job, timetable, last_slot=self.last_slots.get(name), now=now,
+                                     up_since=self._last_tick if busy else None)
         for decision in decisions:
             handled = decision.slot
             if not fast and self.store.has_slot(name, decision.slot):  # after downtime: check
@@ -556,6 +572,11 @@ class Scheduler:
                 timetables[name] = timetable
         first_sight = {}
         for name in timetables:
+            if name in self.last_slots and name not in self.timetables and self._applied:
+                # enabled again (or its schedule came back) while we run: from now on, not a flood
+                # of catch-up decisions for the slots it was off
+                self.last_slots[name] = first_sight[name] = now
+                continue
             if name in self.last_slots:
                 continue
             # The history is the truth; the remembered slot also covers slots whose runs were skipped.
@@ -568,6 +589,7 @@ class Scheduler:
         if first_sight:
             self.store.set_last_slots(first_sight)
         self.timetables = timetables
+        self._applied = True
         if isinstance(self.launcher, ZygoteLauncher):  # it loaded the previous config: a new one for this
             self.launcher.restart(config)
         self._discard_prepared()

@@ -336,12 +336,17 @@ class RunStore:
                        "DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
                        (job, _ts(utcnow()), json.dumps(data, default=str)))
 
-    def has_slot(self, job: str, scheduled_for: datetime) -> bool:
-        """Whether the scheduler already handled this slot (ran, queued or skipped it): never twice."""
-        row = self._db.execute(
-            "SELECT 1 FROM runs WHERE job=? AND scheduled_for=? AND trigger IN (?,?,?) LIMIT 1",
-            (job, _ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL)).fetchone()
-        return row is not None
+    def has_slot(self, job: str, scheduled_for: datetime, *, count_skipped: bool = True) -> bool:
+        """Whether the scheduler already handled this slot (ran, queued or skipped it): never twice.
+
+        ``count_skipped=False`` asks whether it ran (or runs): what backfill wants to know.
+        """
+        sql = "SELECT 1 FROM runs WHERE job=? AND scheduled_for=? AND trigger IN (?,?,?)"
+        args: list[Any] = [job, _ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL]
+        if not count_skipped:
+            sql += " AND status != ?"
+            args.append(RunStatus.SKIPPED)
+        return self._db.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def last_slot(self, job: str) -> datetime | None:
         """The latest slot the scheduler handled for ``job``, from the history itself."""

@@ -58,13 +58,14 @@ def job_timetable(config: Config, name: str) -> Timetable | None:
 
 
 def decide_slots(name: str, job: JobConfig, timetable: Timetable, *, last_slot: datetime | None,
-                 now: datetime) -> list[SlotDecision]:
+                 now: datetime, up_since: datetime | None = None) -> list[SlotDecision]:
     """Every slot of ``job`` in (last_slot, now], each with its fate under the job's policies.
 
     A slot within ``ON_TIME`` of now runs as scheduled. Older ones were missed (the scheduler was down,
     the machine asleep): past ``misfire_grace`` they are skipped; otherwise ``catch_up`` decides — ``all``
     runs each in order, ``latest`` runs only the most recent slot due, ``none`` skips them.
     A job that was never seen starts from now: the history does not run backwards on first start.
+    A slot after ``up_since`` (the scheduler was running, only busy) is late, not missed: it runs.
     """
     if last_slot is None:
         return []
@@ -75,7 +76,7 @@ def decide_slots(name: str, job: JobConfig, timetable: Timetable, *, last_slot: 
     latest = slots[-1]
     for slot in slots:
         late = now - slot
-        if late <= ON_TIME:
+        if late <= ON_TIME or (up_since is not None and slot > up_since):
             decisions.append(SlotDecision(name, slot, Trigger.SCHEDULE))
         elif job.misfire_grace is not None and late > job.misfire_grace:
             decisions.append(SlotDecision(name, slot, Trigger.CATCH_UP, skip=(

@@ -110,7 +110,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         logger.error("run %s failed: %s", record.id, message, exc_info=exc.__cause__ is not None)
         runner.cleanup()
         store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
-                     result={"retryable": exc.retryable, "error_type": type(exc).__name__, **runner.partial()})
+                     result={"retryable": exc.retryable, "error_type": type(exc).__name__, **runner.partial()},
+                     only_if_unfinished=True)
         return 0
     except Exception as exc:
         message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
@@ -118,10 +119,12 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         runner.cleanup()
         store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
                      result={"retryable": True, "error_type": type(exc).__name__,
-                             "traceback": redactor.redact(traceback.format_exc())[-4000:], **runner.partial()})
+                             "traceback": redactor.redact(traceback.format_exc())[-4000:], **runner.partial()},
+                     only_if_unfinished=True)
         return 0
     runner.cleanup()
-    store.finish(record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder))
+    store.finish(record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder),
+                 only_if_unfinished=True)  # the parent may have recorded timed_out meanwhile
     logger.info("run %s succeeded", record.id)
     return 0
 

@@ -156,3 +156,16 @@ def test_the_shipped_config_is_valid():
 
     config = load_config(REPO / "config.yaml", environ={})
     assert config.jobs, "the sample config ships jobs"
+
+
+def test_a_secret_in_job_parameters_is_refused_because_parameters_are_stored(tmp_path):
+    path = write(tmp_path, "jobs:\n  a:\n    task: t\n    params:\n      token: ${API_TOKEN}\n")
+    message = first_error(path, environ={"API_TOKEN": "s3cr3t-value"})
+    assert message.startswith("config.yaml:5: ${API_TOKEN} looks like a secret, and job parameters are stored")
+    assert "ctx.secret('API_TOKEN')" in message and "s3cr3t-value" not in message
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "0s"])
+def test_a_timeout_must_be_positive(tmp_path, value):
+    path = write(tmp_path, f"jobs:\n  a:\n    task: t\n    timeout: {value}\n")
+    assert first_error(path).startswith("config.yaml:4: jobs.a.timeout:")

@@ -434,3 +434,56 @@ def test_jitter_delays_the_start_within_the_window_but_keeps_the_slot(project, m
     assert ex.started == []
     s.tick(at(2026, 11, 16, 9, 5))
     assert len(ex.started) == 1 and ex.started[0][0].scheduled_for == at(2026, 11, 16, 9, 0)
+
+
+def test_a_fired_slot_still_waiting_for_a_place_survives_a_restart(project):
+    jobs = """
+        a: {task: kitchen_sink, schedule: "0 9 * * *"}
+        b: {task: kitchen_sink, schedule: "0 9 * * *"}
+    """
+    s, ex = make(project, jobs, scheduler="scheduler:\n  max_concurrent_runs: 1\n")
+    s.start(at(2026, 11, 16, 8, 0), lock=False)
+    s.tick(at(2026, 11, 16, 8, 59, 58))  # both prepared
+    s.tick(at(2026, 11, 16, 9, 0))  # a starts, b waits for a place
+    waiting = s.queue[0].record
+    s.store.close()  # the scheduler dies here
+    s2, ex2 = make(project, jobs, scheduler="scheduler:\n  max_concurrent_runs: 1\n")
+    s2.start(at(2026, 11, 16, 9, 5), lock=False)
+    s2.tick(at(2026, 11, 16, 9, 5))
+    assert waiting.id in [r.id for r, _ in ex2.started] + [q.record.id for q in s2.queue]
+    assert s2.store.get(waiting.id).status == "queued"
+
+
+def test_a_job_enabled_again_starts_from_now_instead_of_catching_up(project):
+    import os
+
+    s, ex = make(project, """
+        watch:
+          task: kitchen_sink
+          schedule: "every 15 minutes"
+    """)
+    s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
+    config = project / "config.yaml"
+    config.write_text(config.read_text().replace("every 15 minutes\"", "every 15 minutes\"\n    enabled: false"))
+    os.utime(config, (1, 1))
+    s.tick(at(2026, 11, 16, 9, 1))
+    assert "watch" not in s.timetables
+    config.write_text(config.read_text().replace("\n    enabled: false", ""))
+    os.utime(config, (2, 2))
+    s.tick(at(2026, 11, 17, 9, 1))  # a day later
+    assert runs(s) == []  # no flood of 96 skipped slots
+    s.tick(at(2026, 11, 17, 9, 15))
+    assert [r.scheduled_for for r, _ in ex.started] == [at(2026, 11, 17, 9, 15)]
+
+
+def test_a_slot_that_came_due_while_the_loop_was_busy_runs_late_instead_of_being_skipped(project):
+    s, ex = make(project, """
+        daily:
+          task: kitchen_sink
+          schedule: "30 8 * * *"
+          catch_up: none
+    """)
+    s.start(at(2026, 11, 16, 8, 0), lock=False)
+    s.tick(at(2026, 11, 16, 8, 29, 50))
+    s.tick(at(2026, 11, 16, 8, 33))  # the loop was stuck for three minutes (a slow mail server)
+    assert [(r.trigger, r.scheduled_for) for r, _ in ex.started] == [("schedule", at(2026, 11, 16, 8, 30))]

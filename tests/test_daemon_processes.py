@@ -213,3 +213,20 @@ def test_status_check_flags_a_job_with_no_good_run_within_max_age(run_cli, tmp_p
     result = run_cli("status", "--check")
     assert result.exit_code == 1
     assert "check failed: daily: no good run within max_age 1 day, 2:00:00" in result.stderr
+
+
+def test_backfill_fills_a_slot_that_was_skipped(run_cli, tmp_project):
+    from opskit.runs import RunStatus
+
+    with history(tmp_project) as store:
+        slot = datetime(2026, 11, 2, 2, 30, tzinfo=BERLIN)
+        store.create(job="nightly", task="kitchen_sink", params={}, trigger="catch-up", scheduled_for=slot,
+                     folder_root=tmp_project.root / "var" / "runs", status=RunStatus.SKIPPED,
+                     error="missed while the scheduler was not running (catch_up: none)")
+    result = run_cli("backfill", "nightly", "--from", "2026-11-02", "--to", "2026-11-02")
+    assert result.exit_code == 0 and "succeeded" in result.stdout
+
+
+def test_next_count_must_be_positive(run_cli):
+    result = run_cli("next", "nightly", "--count", "0")
+    assert result.exit_code == 2 and "'0' is not a positive whole number" in result.stderr
