@@ -285,13 +285,14 @@ def scan_cases(
                     seen.add(row[i_id])
                 rows += 1
                 created, done = row[i_created], row[i_done]
-                if not checked:
-                    if not _STAMP.match(created):
-                        raise DataError(
-                            f"{path.name}: created_at {created!r} is not UTC ISO 8601 "
-                            "(YYYY-MM-DDTHH:MM:SSZ)"
-                        )
-                    checked = True
+                # Times compare as text, so every one must have the export's exact form: a cheap
+                # shape check on each row, the full pattern on the first.
+                if not _stamp_shape(created) or (done and not _stamp_shape(done)) or \
+                        (not checked and not _STAMP.match(created)):
+                    bad = created if not _stamp_shape(created) or not checked else done
+                    raise DataError(f"{path.name}, line {reader.line_num}: {bad!r} is not a UTC ISO 8601 time "
+                                    "(YYYY-MM-DDTHH:MM:SSZ)")
+                checked = True
                 queue_id, vendor, site = row[i_queue], row[i_vendor], row[i_site]
                 if queue_id not in queues:
                     queues[queue_id] = (row[i_qname], row[i_channel], row[i_market])
@@ -317,7 +318,11 @@ def scan_cases(
                 if done > newest:
                     newest = done
                 tat = (epoch(done) - epoch(created)) / 3600
-                handle_s = float(row[i_handle] or 0)
+                try:
+                    handle_s = float(row[i_handle] or 0)
+                except ValueError:
+                    raise DataError(f"{path.name}, line {reader.line_num}: handle_seconds {row[i_handle]!r} "
+                                    "is not a number") from None
                 limit = sla.get(queue_id)
                 within = limit is not None and tat <= limit
                 for name, lo, hi in bounds:
@@ -368,6 +373,10 @@ def step_exports(steps: Mapping[str, Any]) -> list[Path]:
             if path.suffix.lower() == ".csv" and path.name.startswith("cases") and path.is_file():
                 found.append(path)
     return found
+
+
+def _stamp_shape(ts: str) -> bool:
+    return len(ts) == 20 and ts[10] == "T" and ts[19] == "Z"
 
 
 def existing(paths: Iterable[Path]) -> list[Path]:

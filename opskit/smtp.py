@@ -65,7 +65,16 @@ class SendReport:
 
 
 class _ServerProblem(Exception):
-    """The server or the login failed: no point trying the other messages in this flush."""
+    """The server or the login failed: no point trying the other messages in this flush.
+
+    ``maybe_delivered``: the message was fully handed over and the answer timed out (see ``_send_one``).
+    A dropped connection before the answer means the server did not take the message (RFC 5321 4.1.1.4:
+    it is responsible only once it has said 250), so that case is retried.
+    """
+
+    def __init__(self, text: str, *, maybe_delivered: bool = False):
+        super().__init__(text)
+        self.maybe_delivered = maybe_delivered
 
 
 class _MessageProblem(Exception):
@@ -235,6 +244,15 @@ def _send_locked(outbox: Outbox, session: SmtpSession, msg_id: str, report: Send
             _transmit(outbox, session, entry, clock)
         except _ServerProblem as exc:
             error = session.scrub(str(exc))
+            if exc.maybe_delivered:
+                # The whole message went out and no answer came back in time: the server may have
+                # queued it. Sending again could deliver it twice, so a person decides (--resend).
+                note = f"{error}; it may have been delivered: resend it by hand if not"
+                outbox.set_state(msg_id, OutboxStatus.UNCERTAIN, error=note)
+                report.uncertain.append(msg_id)
+                report.errors[msg_id] = note
+                log.warning("outbox: %s is uncertain: %s", msg_id, note)
+                return error
             outbox.set_state(msg_id, OutboxStatus.PENDING, error=error)
             report.pending.append(msg_id)
             report.errors[msg_id] = error
@@ -293,8 +311,12 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
                          if refused else None)
         log.info("outbox: sent %s to %d recipient(s) via %s", entry.id, len(entry.recipients) - len(refused),
                  session.where)
-    except smtplib.SMTPServerDisconnected:
+    except smtplib.SMTPServerDisconnected as exc:
         session.drop()
+        # smtplib reports a reply that never came as a disconnect "...: timed out"
+        if "timed out" in str(exc) and outbox.get(entry.id).phase == "data":
+            raise _ServerProblem(f"SMTP server {session.where} took the message and did not answer within "
+                                 f"{session.settings.timeout_s:g}s", maybe_delivered=True) from None
         raise _ServerProblem(f"SMTP server {session.where} closed the connection before accepting "
                              "the message") from None
     except smtplib.SMTPResponseException as exc:
@@ -303,8 +325,9 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
                               permanent=exc.smtp_code >= 500) from None
     except TimeoutError:
         session.drop()
+        in_data = outbox.get(entry.id).phase == "data"
         raise _ServerProblem(f"SMTP server {session.where} timed out after {session.settings.timeout_s:g}s "
-                             "before accepting the message") from None
+                             "before accepting the message", maybe_delivered=in_data) from None
     except OSError as exc:
         session.drop()
         raise _ServerProblem(f"connection to SMTP server {session.where} lost: {_describe(exc)}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -61,13 +62,22 @@ def lark_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, 
     }}
 
 
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]()])")  # links, emphasis and code: what Teams renders inline
+
+
+def _teams_text(text: str) -> str:
+    """Adaptive Card text is Markdown: data quoted in an alert must not become links or formatting."""
+    return _TEAMS_MARKDOWN.sub(r"\\\1", str(text))
+
+
 def teams_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True},
-        {"type": "TextBlock", "text": text, "wrap": True},
+        {"type": "TextBlock", "text": _teams_text(title), "weight": "Bolder", "size": "Medium", "wrap": True},
+        {"type": "TextBlock", "text": _teams_text(text), "wrap": True},
     ]
     if fields:
-        body.append({"type": "FactSet", "facts": [{"title": k, "value": str(v)} for k, v in fields.items()]})
+        body.append({"type": "FactSet", "facts": [{"title": _teams_text(k), "value": _teams_text(v)}
+                                                  for k, v in fields.items()]})
     return {"type": "message", "attachments": [{
         "contentType": "application/vnd.microsoft.card.adaptive",
         "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

@@ -81,6 +81,8 @@ def efficiency_report(
     productive = prev_productive = None
     if shifts:
         path = _resolve(ctx, shifts)
+        if not path.is_file():
+            raise DataError(f"shifts file not found: {path}")
         productive = productive_by(scan, read_shifts(path, period.start, period.end))
         prev_productive = productive_by(scan, read_shifts(path, prev.start, prev.end))
     else:
@@ -139,7 +141,7 @@ def efficiency_report(
     path = ctx.path(f"efficiency_{period.label}.xlsx")
     with ctx.output(path) as tmp:
         _workbook(ctx, tmp, period, kpis, sheets, missed, trend, notes)
-    current_rows = now.get("incoming", 0) + now.get("completed", 0)
+    current_rows = now.get("completed", 0)
     ctx.log.info(
         "efficiency %s: %d cases read, %d missed targets", period.label, scan.rows, len(missed)
     )
@@ -164,7 +166,9 @@ def efficiency_report(
         "newest": scan.newest.isoformat() if scan.newest else None,
         "notes": notes,
     }
-    return Result(files=[path], rows=scan.rows if current_rows else 0, summary=summary)
+    # The row count quality gates check is the report period's own volume, not the rows read (which
+    # include the previous period for week over week).
+    return Result(files=[path], rows=current_rows, summary=summary)
 
 
 def _workbook(

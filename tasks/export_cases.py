@@ -6,6 +6,7 @@ import csv
 import itertools
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,30 +34,43 @@ def export_cases(
     vendors: tuple[str, ...] = (),
     format: Literal["csv", "xlsx", "both"] = "csv",
     publish: bool = False,
+    date_by: Literal["created", "completed", "both"] = "created",
+    pad_days: int = 0,
 ) -> Result:
     """Export a period's cases from the console's case search, checked against the count it shows.
 
-    The console filters by creation day in UTC. One export per combination of queue, market and vendor
-    (the console filters one of each at a time); the parts are merged into one file. A file whose row
-    count differs from the count the console showed is a DataError, and no output is left.
+    The console filters by UTC day, on the creation or the completion time. One export per combination
+    of queue, market and vendor (the console filters one of each at a time) and date field; the parts
+    are merged into one file, each case once. A file whose row count differs from the count the console
+    showed is a DataError, and no output is left.
+
+    For a report, export ``date_by: both`` with ``pad_days: 1``: a week's completed cases include cases
+    created before it, and the job's timezone cuts days differently from UTC. The report then cuts the
+    exact windows itself.
 
     Args:
         source: The web tool in config.yaml.
-        period: Days whose created cases to export (UTC days, as the console filters).
+        period: Days whose cases to export (UTC days, as the console filters).
         queues: Only these queue ids; every queue when empty.
         markets: Only these markets (e.g. DE, BR); every market when empty.
         vendors: Only these vendors (e.g. "Lumen BPO", in-house); every vendor when empty.
         format: csv, xlsx (written from the CSV, text never turned into formulas) or both.
         publish: Also write the CSV to data/cases/<period>.csv for later jobs.
+        date_by: Which time the period applies to: created, completed, or both (cases of either).
+        pad_days: Also export this many days before and after the period.
     """
+    if pad_days < 0:
+        raise DataError(f"pad_days must be 0 or more, not {pad_days}")
+    window = Period(period.start - timedelta(days=pad_days), period.end + timedelta(days=pad_days))
+    fields = ("created", "completed") if date_by == "both" else (date_by,)
     parts: list[Path] = []
     rows = 0
     with ctx.browser(source) as session:
-        for queue, market, vendor in itertools.product(
-            queues or ("",), markets or ("",), vendors or ("",)
+        for field_, queue, market, vendor in itertools.product(
+            fields, queues or ("",), markets or ("",), vendors or ("",)
         ):
             path, shown = session.run(
-                lambda q=queue, m=market, v=vendor: _export_one(session, period, q, m, v)
+                lambda f=field_, q=queue, m=market, v=vendor: _export_one(session, window, f, q, m, v)
             )
             header, count, newest = _scan(path)
             if count != shown:
@@ -72,7 +86,7 @@ def export_cases(
         csv_path = parts[0]
     else:
         csv_path = _merge(ctx, parts, f"cases_{period.label}.csv")
-        header, count, newest = _scan(csv_path)
+        header, rows, newest = _scan(csv_path)
     files = [csv_path]
     if publish:
         with ctx.output(ctx.data_dir / "cases" / f"{period.label}.csv") as tmp:
@@ -91,11 +105,12 @@ def export_cases(
 
 
 def _export_one(
-    session: Any, period: Period, queue: str, market: str, vendor: str
+    session: Any, period: Period, date_by: str, queue: str, market: str, vendor: str
 ) -> tuple[Path, int]:
     session.goto("/cases")
     session.fill("date_from", period.start.isoformat())
     session.fill("date_to", period.end.isoformat())
+    session.select("date_by", date_by)
     session.select("queue", queue)
     session.select("market", market)
     session.select("vendor", vendor)
@@ -121,12 +136,24 @@ def _scan(path: Path) -> tuple[list[str], int, str | None]:
 
 
 def _merge(ctx: RunContext, parts: list[Path], name: str) -> Path:
+    """One CSV of the parts, each case once (a case both created and completed in the window is in
+    two parts)."""
+    seen: set[str] = set()
     with ctx.output(name) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)  # CRLF rows: fields holding a CR or LF are quoted
         for i, part in enumerate(parts):
             with open(part, encoding="utf-8", newline="") as fh:
-                if i:
-                    fh.readline()  # the header (never holds a newline) only once
-                shutil.copyfileobj(fh, out)
+                reader = csv.reader(fh)
+                header = next(reader, [])
+                key = header.index("case_id") if "case_id" in header else None
+                if not i:
+                    writer.writerow(header)
+                for row in reader:
+                    if key is not None:
+                        if row[key] in seen:
+                            continue
+                        seen.add(row[key])
+                    writer.writerow(row)
     for part in parts:
         part.unlink()
     return ctx.path(name)

@@ -310,3 +310,26 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
         self.moved += 1
+
+
+@pytest.mark.browser
+def test_date_by_both_with_padding_exports_every_case_a_report_of_the_week_needs(console, make_ctx):
+    import csv
+    import sqlite3
+    from datetime import timedelta
+
+    result = export_cases(make_ctx(console), period=WEEK, date_by="both", pad_days=1)
+    with open(result.files[0], newline="", encoding="utf-8") as f:
+        ids = [row["case_id"] for row in csv.DictReader(f)]
+    lo = (WEEK.start - timedelta(days=1)).isoformat()
+    hi = (WEEK.end + timedelta(days=2)).isoformat()  # the day after the padded last day, exclusive
+    with sqlite3.connect(console.db_path) as db:
+        expected = {str(r[0]) for r in db.execute(
+            "SELECT case_id FROM cases WHERE (created_at >= ? AND created_at < ?) "
+            "OR (completed_at >= ? AND completed_at < ?)", (lo, hi, lo, hi))}
+        created_before = {str(r[0]) for r in db.execute(
+            "SELECT case_id FROM cases WHERE created_at < ? AND completed_at >= ? AND completed_at < ?",
+            (lo, lo, hi))}
+    assert len(ids) == len(set(ids)) == result.rows  # each case once
+    assert set(ids) == expected
+    assert created_before and created_before <= set(ids)  # completed in the week, created before it

@@ -47,10 +47,10 @@ def workbook(tmp_path) -> Path:
 class DroppingServer:
     """A bare SMTP server that takes the envelope, starts DATA, reads part of the body and hangs up."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *, silent_after_data: bool = False):
         import threading
 
-        self.port = port
+        self.port, self.silent_after_data = port, silent_after_data
         self.listener = socket.create_server(("127.0.0.1", port))
         self.dropped = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -72,6 +72,12 @@ class DroppingServer:
                     conn.sendall(b"250 OK\r\n")
                 elif verb == b"DATA":
                     conn.sendall(b"354 go ahead\r\n")
+                    if self.silent_after_data:  # read the whole message, then never answer
+                        while (body := f.readline()) and body != b".\r\n":
+                            pass
+                        self.dropped.set()
+                        f.readline()  # wait for the client to give up
+                        break
                     f.readline()  # the first line of the message, then hang up mid-send
                     break
                 else:
@@ -86,5 +92,12 @@ class DroppingServer:
 @pytest.fixture
 def dropping_server():
     server = DroppingServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def silent_server():
+    server = DroppingServer(free_port(), silent_after_data=True)
     yield server
     server.stop()

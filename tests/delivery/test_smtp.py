@@ -261,3 +261,14 @@ def test_bcc_header_is_refused_by_the_outbox(tmp_path):
     msg["Bcc"] = "hidden@example.com"
     with pytest.raises(Exception, match=r"pass Bcc recipients as bcc=\.\.\., never as a header"):
         Outbox(tmp_path).add(msg)
+
+
+def test_no_answer_after_the_whole_message_is_uncertain_never_resent_by_itself(silent_server, smtp, tmp_path):
+    outbox_dir = tmp_path / "outbox"
+    silent = smtp.settings(outbox_dir, port=silent_server.port, security="none",
+                           username_env=None, password_env=None, timeout_s=1)
+    entry = deliver(silent, message())
+    assert silent_server.dropped.is_set()
+    assert entry.status == OutboxStatus.UNCERTAIN  # the server may have queued it
+    assert "did not answer within 1s" in entry.last_error and "may have been delivered" in entry.last_error
+    assert send_pending(smtp.settings(outbox_dir)).sent == [] and smtp.received == []

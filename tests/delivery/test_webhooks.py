@@ -145,7 +145,7 @@ def test_payload_shapes(hook):
     card = teams["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert card["content"]["body"][2] == {"type": "FactSet", "facts": [
-        {"title": "job", "value": "weekly_emea"}, {"title": "run", "value": "<b>r1</b>"}]}
+        {"title": "job", "value": "weekly\\_emea"}, {"title": "run", "value": "<b>r1</b>"}]}
 
 
 def test_no_webhook_configured_only_logs(caplog):
@@ -165,3 +165,12 @@ def test_settings_validate():
         WebhookSettings(kind="discord", url_env="X")
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         WebhookSettings(kind="slack", url_env="X", url="https://hooks.slack.com/x")
+
+
+def test_teams_cards_show_data_as_text_not_markdown():
+    from opskit.webhooks import teams_payload
+
+    card = teams_payload("Job x", "bad row: [click](http://evil.example) *now*", {"file": "a_b.csv"})
+    body = card["attachments"][0]["content"]["body"]
+    assert body[1]["text"] == "bad row: \\[click\\]\\(http://evil.example\\) \\*now\\*"
+    assert body[2]["facts"] == [{"title": "file", "value": "a\\_b.csv"}]
