@@ -79,4 +79,9 @@ def font_installed(family: str) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as exc:
+        print(f"error: `{' '.join(map(str, exc.cmd))}` failed with exit code {exc.returncode}; "
+              "install the packages by hand (see above) and run make again", file=sys.stderr)
+        sys.exit(2)
