@@ -141,6 +141,12 @@ class Console:
         self._lock = threading.Lock()
         self._dashboard: list[dict] | None = None
 
+    def close(self) -> None:
+        """Remove the console's own export folder (when it made one)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
     def fail_now(self) -> bool:
         """Whether the error-rate switch picks this request for a simulated 500."""
         if self.settings.error_rate <= 0:

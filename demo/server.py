@@ -91,6 +91,7 @@ class ConsoleServer:
             self._thread = None
         self._server.server_close()
         self.exports.wait_all(timeout=30)
+        self.app.extensions["console"].close()
 
     def __enter__(self) -> ConsoleServer:
         return self.start()
