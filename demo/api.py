@@ -15,7 +15,7 @@ import hmac
 from flask import Blueprint, abort, jsonify, request
 
 from demo.app import _filter, console, db
-from demo.db import EXPORT_COLUMNS, iso, select_cases
+from demo.db import EXPORT_COLUMNS, TARGET_COLUMNS, iso, select_cases, select_targets
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 5000
@@ -136,16 +136,5 @@ def shifts():
 
 @api.get("/targets")
 def targets():
-    where, params = [], []
-    for col in ("period", "level", "key", "metric"):
-        if request.args.get(col):
-            where.append(f"{col} = ?")
-            params.append(request.args[col])
-    sql = "SELECT period, level, key, metric, value, direction FROM targets"
-    sql += (
-        " WHERE " + " AND ".join(where) if where else ""
-    ) + " ORDER BY period, level, key, metric"
-    cols = ("period", "level", "key", "metric", "value", "direction")
-    return jsonify(
-        data=[dict(zip(cols, r, strict=True)) for r in db().execute(sql, params)], next_cursor=None
-    )
+    rows = select_targets(db(), request.args)
+    return jsonify(data=[dict(zip(TARGET_COLUMNS, r, strict=True)) for r in rows], next_cursor=None)

@@ -45,6 +45,7 @@ from demo.db import (
     parse_iso,
     read_meta,
     select_cases,
+    select_targets,
 )
 from demo.export import ExportJobs, csv_chunks, export_filename, write_xlsx
 from demo.settings import ConsoleSettings, RateLimiter
@@ -445,16 +446,7 @@ def create_app(
     @app.get("/targets")
     @login_required
     def targets():
-        where, params = [], []
-        for col in ("period", "level", "key", "metric"):
-            if request.args.get(col):
-                where.append(f"{col} = ?")
-                params.append(request.args[col])
-        sql = "SELECT period, level, key, metric, value, direction FROM targets"
-        sql += (
-            " WHERE " + " AND ".join(where) if where else ""
-        ) + " ORDER BY period, level, key, metric"
-        rows = db().execute(sql, params).fetchall()
+        rows = select_targets(db(), request.args)
         periods = [p for (p,) in db().execute("SELECT DISTINCT period FROM targets ORDER BY 1")]
         return render_template("targets.html", rows=rows, periods=periods, args=request.args)
 

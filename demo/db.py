@@ -217,3 +217,18 @@ def select_cases(
         sql += " LIMIT ? OFFSET ?"
         params += [limit, offset]
     return iter(conn.execute(sql, params))
+
+
+TARGET_COLUMNS = ("period", "level", "key", "metric", "value", "direction")
+
+
+def select_targets(conn: sqlite3.Connection, args: Mapping[str, str]) -> list[tuple]:
+    """Targets filtered by any of period, level, key and metric (the web page and the API share it)."""
+    where, params = [], []
+    for col in ("period", "level", "key", "metric"):
+        if args.get(col):
+            where.append(f"{col} = ?")
+            params.append(args[col])
+    sql = f"SELECT {', '.join(TARGET_COLUMNS)} FROM targets"
+    sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY period, level, key, metric"
+    return conn.execute(sql, params).fetchall()
