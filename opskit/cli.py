@@ -167,11 +167,11 @@ def _load(config_path: Path) -> Config:
     return load_config(config_path)
 
 
-def _store(config: Any) -> Any:
+def _store(history_path: Path) -> Any:
     """The run history; runs whose process died are marked abandoned first."""
     from opskit.runs import RunStore
 
-    store = RunStore(config.history_path)
+    store = RunStore(history_path)
     store.mark_dead_runs_abandoned()
     return store
 
@@ -198,7 +198,7 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     history = raw.path_setting("var") / "history.sqlite"
     last = {}
     if history.exists():
-        with _store(type("Paths", (), {"history_path": history})) as store:
+        with _store(history) as store:
             last = store.last_by_job()
     for name, job in jobs.items():
         job = job if isinstance(job, dict) else {}
@@ -245,7 +245,7 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
             print(f"  timeout {plan.timeout}, retries {plan.retries}; nothing was run")
         return 0
     options = {"headed": args.headed, "slowmo": args.slowmo}
-    with _store(config) as store:
+    with _store(config.history_path) as store:
         record = execute(plan, config, store, options=options)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
@@ -287,7 +287,7 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
 
 def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
-    with _store(config) as store:
+    with _store(config.history_path) as store:
         records = store.list(job=args.job, status=args.status, limit=args.limit)
     if args.json:
         print(json.dumps([r.to_json() for r in records], indent=2))
@@ -307,7 +307,7 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
 
 def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
-    with _store(config) as store:
+    with _store(config.history_path) as store:
         record = store.get(args.run_id)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
@@ -324,7 +324,7 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
 
 def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
-    with _store(config) as store:
+    with _store(config.history_path) as store:
         record = store.get(args.run_id)
     log_path = Path(record.folder) / "run.log"
     if not log_path.exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -354,6 +355,6 @@ def _fields_at(loc: tuple[str, ...]) -> list[str]:
 
 def _unwrap(annotation: Any) -> Any:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) and len(args) == 1:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
         return _unwrap(args[0])
     return annotation
