@@ -32,7 +32,7 @@ USER, PASSWORD, TOKEN = "analyst", "moderate-all-the-things", "demo-api-token-7f
 def _ctx(url: str, work: Path, run: str):
     from zoneinfo import ZoneInfo
 
-    from opskit.config import SourceConfig
+    from opskit.config.model import SourceConfig
     from opskit.context import RunContext
 
     os.environ.update(BENCH_USER=USER, BENCH_PASSWORD=PASSWORD, BENCH_TOKEN=TOKEN)
@@ -90,7 +90,7 @@ def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
 
 
 def child_scrape(url: str, work: Path, run: str, pages: str) -> dict:
-    from opskit.browser import browser_session
+    from opskit.browser.session import browser_session
 
     ctx = _ctx(url, work, run)
     out = {}

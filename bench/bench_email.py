@@ -39,10 +39,10 @@ def main() -> None:
     from aiosmtpd.controller import Controller
     from openpyxl import Workbook
 
-    from opskit.charts import trend_chart_png
-    from opskit.deliver import compose_email, deliver
-    from opskit.mail import EmailSettings, JobEmail
-    from opskit.render import Renderer
+    from opskit.delivery.charts import trend_chart_png
+    from opskit.delivery.compose import compose_email, deliver
+    from opskit.delivery.mail import EmailSettings, JobEmail
+    from opskit.delivery.render import Renderer
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_email_"))
     wb = Workbook()

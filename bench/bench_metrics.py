@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opskit.metrics import Accumulator  # noqa: E402
+from opskit.reports.metrics import Accumulator  # noqa: E402
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from opskit.daemon import Scheduler  # noqa: E402
+from opskit.engine.daemon import Scheduler  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

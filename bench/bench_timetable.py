@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opskit.calendars import Calendar  # noqa: E402
-from opskit.timetable import parse_schedule  # noqa: E402
+from opskit.engine.calendars import Calendar  # noqa: E402
+from opskit.engine.timetable import parse_schedule  # noqa: E402
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -24,9 +24,9 @@ from tests.delivery.samples import (  # noqa: E402
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from opskit.charts import trend_chart_png
-    from opskit.chromium import launch_options
-    from opskit.render import Renderer
+    from opskit.browser.chromium import launch_options
+    from opskit.delivery.charts import trend_chart_png
+    from opskit.delivery.render import Renderer
 
     renderer = Renderer(timezone="Europe/Berlin")
     chart = "data:image/png;base64," + base64.b64encode(

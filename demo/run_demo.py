@@ -28,7 +28,7 @@ def prepare_data(data_dir: Path, today: date) -> Path:
     """The console's database (regenerated when it does not end last Sunday), and the files other jobs read."""
     from demo.fixtures import write_vendor_workbooks
     from demo.generate import generate
-    from opskit.cases import write_staffing_workbook
+    from opskit.reports.cases import write_staffing_workbook
 
     start = demo_start(today)
     db_path = data_dir / "console.db"
@@ -53,7 +53,7 @@ def prepare_data(data_dir: Path, today: date) -> Path:
 def main() -> int:
     os.chdir(REPO)
     from demo.server import ConsoleServer
-    from opskit.cli import main as runner
+    from opskit.cli.main import main as runner
 
     started = time.monotonic()
     data_dir = REPO / "data"
@@ -70,8 +70,8 @@ def main() -> int:
 
 
 def _where_to_look(code: int) -> None:
-    from opskit.config import load_config
-    from opskit.runs import RunStore
+    from opskit.config.model import load_config
+    from opskit.engine.history import RunStore
 
     config = load_config(REPO / "config.yaml", environ={**os.environ})
     with RunStore(config.history_path) as store:

@@ -22,7 +22,7 @@ from opskit.errors import ConfigError
 if TYPE_CHECKING:
     import requests
 
-    from opskit.config import SourceConfig
+    from opskit.config.model import SourceConfig
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -130,7 +130,7 @@ class RunContext:
     def http(self) -> requests.Session:
         """A requests Session with timeouts, retries with backoff on 429/5xx (honouring Retry-After)."""
         if self._http is None:
-            from opskit.http import make_session
+            from opskit.sources.http import make_session
 
             self._http = make_session()
         return self._http
@@ -141,7 +141,7 @@ class RunContext:
         ``with ctx.browser("console") as page: ...`` — the browser and all its processes are closed when
         the block ends, fails or is interrupted; on failure a screenshot, the HTML and a trace are saved.
         """
-        from opskit.browser import browser_session
+        from opskit.browser.session import browser_session
 
         return browser_session(self, source, **kwargs)
 

@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from opskit.config import SourceConfig
+    from opskit.config.model import SourceConfig
     from opskit.context import Result, RunContext
-    from opskit.mail import EmailSettings
+    from opskit.delivery.mail import EmailSettings
     from opskit.tasks import Registry, TaskSpec
 
 DEFAULT_SCHEDULED_FOR = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
@@ -93,7 +93,7 @@ class ContextFactory:
     @property
     def _config(self) -> Any:
         if self._raw is None and self.config_path is not None:
-            from opskit.configfile import read_config_file
+            from opskit.config.file import read_config_file
 
             self._raw = read_config_file(self.config_path, interpolate=False)
         return self._raw
@@ -246,7 +246,7 @@ class ContextFactory:
 
 def as_source(value: Any) -> SourceConfig:
     """A SourceConfig from what a test has: a SourceConfig, a URL, a dict, or the console."""
-    from opskit.config import SourceConfig
+    from opskit.config.model import SourceConfig
 
     if isinstance(value, SourceConfig):
         return value
@@ -341,7 +341,7 @@ class SmtpServer:
 
     def email_settings(self, outbox_dir: Path, **overrides: Any) -> EmailSettings:
         """EmailSettings that send through this server, keeping the outbox in ``outbox_dir``."""
-        from opskit.mail import EmailSettings
+        from opskit.delivery.mail import EmailSettings
 
         values: dict[str, Any] = dict(backend="smtp", outbox_dir=outbox_dir, host=self.host,
                                       port=self.port, security="none", timeout_s=5,

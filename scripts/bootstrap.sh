@@ -24,4 +24,4 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
     echo "$want" > "$STAMP"
 fi
 
-exec "$VENV/bin/python" -m opskit.bootstrap "$@"
+exec "$VENV/bin/python" -m opskit.cli.bootstrap "$@"

@@ -46,7 +46,7 @@ def email_png(eml: Path, out: Path) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from opskit.chromium import launch_options
+    from opskit.browser.chromium import launch_options
 
     message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
     html = message.get_body(("html",)).get_content()

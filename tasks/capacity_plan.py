@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.cases import existing, scan_cases
+from opskit.reports.cases import existing, scan_cases
 
 
 @task(schedule_hint="0 7 * * MON")
@@ -40,7 +40,7 @@ def capacity_plan(
         service_goal: Erlang C service-level goal (0.8 = 80% answered in time).
         answer_seconds: Erlang C answer-time threshold.
     """
-    from opskit.metrics import agents_for_service_level, required_fte, required_hours
+    from opskit.reports.metrics import agents_for_service_level, required_fte, required_hours
 
     today = ctx.scheduled_for.astimezone(ctx.tz).date()
     monday = today - timedelta(days=today.weekday())
@@ -143,7 +143,7 @@ def capacity_plan(
 
 
 def _supply(path: Path) -> dict[tuple[str, str], float]:
-    from opskit.cases import _rows
+    from opskit.reports.cases import _rows
 
     if not path.is_file():
         raise DataError(

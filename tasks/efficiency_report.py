@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.cases import (
+from opskit.reports.cases import (
     CUTS,
     METRICS,
     cut_rows,
@@ -132,7 +132,7 @@ def efficiency_report(
     ]
     top = []
     if has_prev:
-        from opskit.attribution import attribute
+        from opskit.reports.attribution import attribute
 
         attr = attribute(
             segments(scan, "previous", "vendor", "aht"), segments(scan, "current", "vendor", "aht")

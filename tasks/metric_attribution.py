@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.cases import (
+from opskit.reports.cases import (
     ATTRIBUTABLE,
     drivers,
     existing,
@@ -71,7 +71,7 @@ def metric_attribution(
         tz=ctx.tz,
         sla_hours=sla,
     )
-    from opskit.attribution import attribute
+    from opskit.reports.attribution import attribute
 
     before, after = (segments(scan, w, by, metric) for w in ("baseline", "current"))
     attr = attribute(before, after)

@@ -26,7 +26,7 @@ def pull_api(
         period: Days whose created cases to pull (UTC days, as the console filters).
         page_size: Cases per request (1-5000).
     """
-    from opskit.api_client import CASE_COLUMNS, ApiClient
+    from opskit.sources.api import CASE_COLUMNS, ApiClient
 
     src = ctx.source(source)
     if not src.token_env:

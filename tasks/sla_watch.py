@@ -31,7 +31,7 @@ def sla_watch(
         thresholds: Per-queue overrides as QUEUE:backlog=N and/or QUEUE:oldest=HOURS, e.g.
             "search-de-hate:backlog=200:oldest=4" (a YAML list, or comma-separated with --param).
     """
-    from opskit.api_client import ApiClient
+    from opskit.sources.api import ApiClient
 
     overrides = _parse_thresholds(thresholds)
     src = ctx.source(source)

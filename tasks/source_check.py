@@ -28,7 +28,7 @@ def source_check(
         tls_warn_days: Fail when an https certificate expires within this many days.
         max_latency_ms: Fail when a source takes longer than this to answer.
     """
-    from opskit.http import make_session
+    from opskit.sources.http import make_session
 
     names = list(sources) or sorted(ctx.sources)
     with make_session(retries=1, backoff=0.2) as http:  # a check reports; the job's retries retry

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
-from opskit.cases import VENDOR_ALIASES as ALIASES
-from opskit.cases import VENDOR_TYPES as TYPES
+from opskit.reports.cases import VENDOR_ALIASES as ALIASES
+from opskit.reports.cases import VENDOR_TYPES as TYPES
 
 VENDORS = {
     "Lumen BPO": ["lumen*"],

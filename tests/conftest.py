@@ -81,7 +81,7 @@ class CliResult:
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str], tmp_project: Project) -> Callable[..., CliResult]:
     """Call runner.py's main() in-process with the temporary project's config."""
-    from opskit.cli import main
+    from opskit.cli.main import main
 
     def run(*argv: str, config: Path | None = None) -> CliResult:
         capsys.readouterr()

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from opskit.attribution import attribute
+from opskit.reports.attribution import attribute
 
 
 def test_hand_computed_example():

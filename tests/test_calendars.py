@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from opskit.calendars import Calendar
+from opskit.engine.calendars import Calendar
 from opskit.errors import ConfigError
 
 

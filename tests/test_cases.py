@@ -1,4 +1,4 @@
-"""opskit.cases reads case exports strictly: a malformed row is a DataError naming the line, never a
+"""opskit.reports.cases reads case exports strictly: a malformed row is a DataError naming the line, never a
 silently misfiled case or a traceback."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opskit.cases import NEEDED, scan_cases
 from opskit.errors import DataError
+from opskit.reports.cases import NEEDED, scan_cases
 
 WINDOW = {"current": (datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))}
 

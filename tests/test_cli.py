@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from opskit.runs import RunStore
+from opskit.engine.history import RunStore
 from tests.conftest import REPO, wait_for
 
 
@@ -34,7 +34,7 @@ def test_list_shows_tasks_parameters_jobs_and_broken_modules(run_cli, tmp_projec
 
 
 def test_list_does_not_import_heavy_modules(tmp_project):
-    code = ("import sys; from opskit.cli import main; main(['--config', sys.argv[1], 'list']);"
+    code = ("import sys; from opskit.cli.main import main; main(['--config', sys.argv[1], 'list']);"
             "heavy = [m for m in ('playwright', 'openpyxl', 'jinja2', 'pydantic', 'requests', 'matplotlib')"
             " if m in sys.modules]; print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_project.config)], capture_output=True, text=True,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.config import check_config, load_config
+from opskit.config.model import check_config, load_config
 from opskit.errors import ConfigError
 
 

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from opskit.daemon import Scheduler
+from opskit.engine.daemon import Scheduler
+from opskit.engine.history import RunStore
 from opskit.errors import UsageError
-from opskit.runs import RunStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

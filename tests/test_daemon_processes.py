@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import psutil
 import pytest
 
-from opskit.daemon import Scheduler
-from opskit.runs import RunStore
+from opskit.engine.daemon import Scheduler
+from opskit.engine.history import RunStore
 from tests.conftest import REPO, wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -216,7 +216,7 @@ def test_status_check_flags_a_job_with_no_good_run_within_max_age(run_cli, tmp_p
 
 
 def test_backfill_fills_a_slot_that_was_skipped(run_cli, tmp_project):
-    from opskit.runs import RunStatus
+    from opskit.engine.history import RunStatus
 
     with history(tmp_project) as store:
         slot = datetime(2026, 11, 2, 2, 30, tzinfo=BERLIN)

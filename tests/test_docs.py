@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from opskit.cli import EXAMPLES, build_parser
+from opskit.cli.main import EXAMPLES, build_parser
 from opskit.tasks import discover
 from tests.conftest import REPO
 
@@ -58,7 +58,7 @@ def test_every_task_is_named_in_the_readme():
 
 
 def test_the_shipped_config_validates_with_its_variables_set(monkeypatch):
-    from opskit.validate import validate_all
+    from opskit.engine.checks import validate_all
 
     for name in ("CONSOLE_USER", "CONSOLE_PASSWORD", "CONSOLE_API_TOKEN"):
         monkeypatch.setenv(name, "x")
@@ -67,7 +67,7 @@ def test_the_shipped_config_validates_with_its_variables_set(monkeypatch):
 
 
 def test_the_job_keys_in_the_readme_exist():
-    from opskit.config import JobConfig
+    from opskit.config.model import JobConfig
 
     block = README.split("A job:")[1].split("```yaml")[1].split("```")[0]
     keys = set(re.findall(r"^    ([a-z_]+):", block, flags=re.M))

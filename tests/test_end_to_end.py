@@ -33,7 +33,7 @@ def test_weekly_ops_review_lands_in_the_inbox_with_matching_numbers(
         tmp_path, console_db, smtp, monkeypatch, capsys):
     from openpyxl import load_workbook
 
-    from opskit.cli import main
+    from opskit.cli.main import main
 
     shutil.copytree(REPO / "tasks", tmp_path / "tasks")
     shipped = (REPO / "config.yaml").read_text()

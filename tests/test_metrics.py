@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from opskit import metrics as m
+from opskit.reports import metrics as m
 
 T0 = datetime(2026, 11, 16)
 

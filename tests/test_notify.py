@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from opskit.runs import RunStore
+from opskit.engine.history import RunStore
 from tests import smtp_fixtures
 from tests.smtp_fixtures import AIOSMTPD_WARNINGS, SMTP_PASSWORD
 
@@ -501,7 +501,7 @@ def test_outbox_listing_and_bad_status(run_cli, tmp_project):
 
 
 def test_resend_puts_a_failed_message_back_to_pending(run_cli, tmp_project):
-    from opskit.outbox import Outbox, OutboxStatus
+    from opskit.delivery.outbox import Outbox, OutboxStatus
 
     configure(tmp_project, job("weekly", email=REPORT_EMAIL))
     _, run_id = run_job(run_cli, "weekly")
@@ -523,8 +523,8 @@ def test_resend_puts_a_failed_message_back_to_pending(run_cli, tmp_project):
 def test_a_missing_smtp_login_keeps_mail_pending_and_the_daemon_sends_it_later(
     run_cli, tmp_project, smtp_stopped, monkeypatch
 ):
-    from opskit.config import load_config
-    from opskit.notify import send_pending_mail
+    from opskit.config.model import load_config
+    from opskit.delivery.pipeline import send_pending_mail
 
     configure(tmp_project, job("weekly", email=REPORT_EMAIL))
     assert send_pending_mail(load_config(tmp_project.config)) is None  # backend outbox
@@ -650,10 +650,10 @@ def test_a_broken_trend_leaves_the_chart_out_and_says_why(tmp_project):
 
 def context_for(project, summary):
     """report_context() for a stored run of a job whose task returned ``summary``."""
-    from opskit.config import load_config
+    from opskit.config.model import load_config
     from opskit.context import Redactor
-    from opskit.notify import DeliveryLog, report_context
-    from opskit.runs import RunStore
+    from opskit.delivery.pipeline import DeliveryLog, report_context
+    from opskit.engine.history import RunStore
 
     configure(project, job("weekly"))
     config = load_config(project.config)
@@ -687,7 +687,7 @@ def context_for(project, summary):
     ],
 )
 def test_periods_read_as_people_name_them(text, label):
-    from opskit.notify import human_period
+    from opskit.delivery.pipeline import human_period
     from opskit.period import Period
 
     period = Period.parse(

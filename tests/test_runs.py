@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from opskit.engine.history import RunStatus, RunStore, Trigger
 from opskit.errors import UsageError
-from opskit.runs import RunStatus, RunStore, Trigger
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
 
@@ -91,7 +91,7 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
     RunStore(db).close()
     script = (
         "import sys; from datetime import datetime, UTC; from pathlib import Path\n"
-        "from opskit.runs import RunStore, RunStatus\n"
+        "from opskit.engine.history import RunStore, RunStatus\n"
         "s = RunStore(Path(sys.argv[1]))\n"
         "for i in range(150):\n"
         "    r = s.create(job=sys.argv[2], task='t', params={}, trigger='manual',"

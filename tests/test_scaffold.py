@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from opskit.cli.scaffold import job_yaml, write_all
 from opskit.errors import UsageError
-from opskit.scaffold import job_yaml, write_all
 from tests.conftest import REPO
 
 NEW_FILES = [
@@ -77,7 +77,7 @@ def test_the_generated_test_passes_under_pytest(scaffolded, tmp_project):
 
 
 def test_the_email_templates_render_the_report_with_their_note(scaffolded, tmp_project, tmp_path):
-    from opskit.render import Renderer
+    from opskit.delivery.render import Renderer
     from tests.delivery.samples import report_context
 
     # The job's renderer reads the repository's templates/: put the new ones beside them.
@@ -161,7 +161,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
 
 
 def test_a_missing_config_is_a_config_error(tmp_path):
-    from opskit.scaffold import scaffold_task
+    from opskit.cli.scaffold import scaffold_task
 
     with pytest.raises(UsageError, match="config file .* does not exist"):
         scaffold_task("backlog_snapshot", config_path=tmp_path / "config.yaml")

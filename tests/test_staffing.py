@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opskit.staffing import (
+from opskit.reports.staffing import (
     agents_for_service_level,
     erlang_c,
     required_fte,

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-import opskit.configfile  # noqa: F401  (PyYAML imported once: pytester's inline runs cannot re-import its C part)
+import opskit.config.file  # noqa: F401  (PyYAML imported once: pytester's inline runs cannot re-import its C part)
 from tests.conftest import REPO
 
 pytest_plugins = ["pytester"]
@@ -178,7 +178,7 @@ def test_opskit_smtp_settings_deliver_through_opskit(project):
         from email.message import EmailMessage
 
         def test_deliver(opskit_smtp, tmp_path):
-            from opskit.deliver import deliver
+            from opskit.delivery.compose import deliver
 
             msg = EmailMessage()
             msg["From"], msg["To"] = "reports@example.com", "lead@example.com"

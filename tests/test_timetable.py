@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from opskit.calendars import Calendar
+from opskit.engine.calendars import Calendar
+from opskit.engine.timetable import FORMS, DstNote, Slot, Timetable, dst_note, parse_schedule
 from opskit.errors import ConfigError
-from opskit.timetable import FORMS, DstNote, Slot, Timetable, dst_note, parse_schedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -498,7 +498,7 @@ def test_import_stays_light():
     # runner.py list imports this module and must start in < 0.3 s: cronsim, schedule and
     # holidays (95 ms alone) load only when a schedule is parsed.
     code = (
-        "import sys, opskit.timetable; "
+        "import sys, opskit.engine.timetable; "
         "lazy = ('cronsim', 'schedule', 'holidays', 'croniter'); "
         "print(sorted(m for m in lazy if m in sys.modules))"
     )

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import psutil
 import pytest
 
-from opskit.config import load_config
-from opskit.daemon import Scheduler
-from opskit.runs import RunRecord, RunStore
-from opskit.zygote import ForkedRun, ZygoteLauncher
+from opskit.config.model import load_config
+from opskit.engine.daemon import Scheduler
+from opskit.engine.history import RunRecord, RunStore
+from opskit.engine.zygote import ForkedRun, ZygoteLauncher
 from tests.conftest import REPO
 from tests.test_cli import wait_for
 from tests.test_steps import CHAIN
@@ -83,7 +83,7 @@ def test_a_forked_run_records_what_a_worker_run_records_steps_too(tmp_project, l
         forked, handle = launch(tmp_project, launcher, task, raw, job=job)
         assert exit_code(handle) == 0
         plain = create(tmp_project, task, raw, job=job)
-        worker = subprocess.run([sys.executable, "-m", "opskit.worker", "--config", str(tmp_project.config),
+        worker = subprocess.run([sys.executable, "-m", "opskit.engine.worker", "--config", str(tmp_project.config),
                                  plain.id], cwd=REPO, capture_output=True, text=True, timeout=60)
         assert worker.returncode == 0, worker.stderr
         a, b = get(tmp_project, forked.id), get(tmp_project, plain.id)

@@ -138,7 +138,7 @@ class KPI:
     @property
     def attainment(self) -> float | None:
         """actual / target (higher is better) or target / actual (lower is better); >= 1 is met."""
-        from opskit.metrics import target_attainment
+        from opskit.reports.metrics import target_attainment
 
         return target_attainment(self.value, self.target, self.direction)
 

@@ -15,8 +15,8 @@ import pytest
 
 from demo.generate import generate
 from demo.server import ConsoleServer
-from opskit.browser_settings import BrowserSettings
-from opskit.config import SourceConfig
+from opskit.config.browser import BrowserSettings
+from opskit.config.model import SourceConfig
 from opskit.context import Redactor, RunContext
 from opskit.period import Period
 from tests.conftest import wait_for  # noqa: F401 (re-exported for the browser tests)

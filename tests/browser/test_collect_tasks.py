@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from demo.fixtures import write_cases_csv
-from opskit import api_client
 from opskit.errors import ConfigError, SourceUnavailable
+from opskit.sources import api as api_client
 from tasks.pull_api import pull_api
 from tasks.scrape_queue_dashboard import HEADER, scrape_queue_dashboard
 from tasks.sla_watch import sla_watch
@@ -115,7 +115,7 @@ def test_sla_watch_alerts_only_on_changes(console, make_ctx):
         alert["from"] == "ok" and alert["to"] == "breach" and alert["queue"] == busiest["queue_id"]
     )
     assert alert["reasons"] == [f"backlog {busiest['backlog']} > {busiest['backlog'] - 1}"]
-    # In the email's terms (opskit/notify.py): one change is one row to deliver, and the breach a miss.
+    # In the email's terms (opskit/delivery/pipeline.py): one change is one row to deliver, and the breach a miss.
     assert first.rows == 1 and first.summary["kpis"][0]["value"] == 1
     assert first.summary["missed_targets"] == [{
         "where": busiest["name"], "metric": "Backlog (cases)", "actual": busiest["backlog"],
@@ -278,7 +278,7 @@ def test_sigterm_to_the_worker_closes_the_browser(tmp_project, console, credenti
         parent = psutil.Process(runner.pid)
         worker = wait_for(
             lambda: next(
-                (p for p in parent.children() if "opskit.worker" in " ".join(p.cmdline())), None
+                (p for p in parent.children() if "opskit.engine.worker" in " ".join(p.cmdline())), None
             ),
             what="the worker",
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from demo.fixtures import write_cases_csv
-from opskit.browser import BrowserError, ExportTimeout, LoginFailed, ServerError
+from opskit.browser.session import BrowserError, ExportTimeout, LoginFailed, ServerError
 from opskit.errors import DataError, SourceUnavailable, UsageError
 from tasks.export_cases import export_cases
 from tests.browser.conftest import PASSWORD, PASSWORD_ENV, WEEK, browser_processes
@@ -286,7 +286,7 @@ def test_headed_without_a_display_is_a_usage_error(console, make_ctx, monkeypatc
 
 
 def test_prune_keeps_recent_failure_folders(tmp_path):
-    from opskit.browser_artifacts import prune_failures
+    from opskit.browser.artifacts import prune_failures
 
     runs = tmp_path / "runs"
     for name, age in (("a", 30), ("b", 1), ("c", 30)):

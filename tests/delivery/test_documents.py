@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from opskit.charts import trend_chart_png
-from opskit.render import Renderer, html_to_pdf
+from opskit.delivery.charts import trend_chart_png
+from opskit.delivery.render import Renderer, html_to_pdf
 
 from .samples import failure_context, no_data_context, report_context, trend_series
 
@@ -32,7 +32,7 @@ def test_trend_chart_handles_gaps_and_percentages():
 def browser():
     from playwright.sync_api import sync_playwright
 
-    from opskit.chromium import launch_options
+    from opskit.browser.chromium import launch_options
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(**launch_options(pw))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from opskit.delivery.gates import Gates, evaluate_gates
 from opskit.errors import TaskError
-from opskit.gates import Gates, evaluate_gates
 
 NOW = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
 COLUMNS = ["case_id", "queue_id", "completed_at", "handle_seconds"]

@@ -7,8 +7,7 @@ from email.parser import BytesParser
 import pytest
 from pydantic import ValidationError
 
-from opskit.errors import ConfigError, TaskError
-from opskit.mail import (
+from opskit.delivery.mail import (
     EmailSettings,
     InlineImage,
     JobEmail,
@@ -17,6 +16,7 @@ from opskit.mail import (
     envelope_recipients,
     parse_address,
 )
+from opskit.errors import ConfigError, TaskError
 
 NOW = datetime(2026, 11, 16, 7, 2, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\nfake"

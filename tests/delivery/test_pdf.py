@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from opskit.charts import trend_chart_png
-from opskit.render import Renderer, html_to_pdf
+from opskit.delivery.charts import trend_chart_png
+from opskit.delivery.render import Renderer, html_to_pdf
 
 from .samples import report_context, trend_series
 

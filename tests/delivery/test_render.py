@@ -6,8 +6,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from opskit.delivery.render import RenderedEmail, Renderer, TemplateError, duration, na, num, pct
 from opskit.errors import TaskError
-from opskit.render import RenderedEmail, Renderer, TemplateError, duration, na, num, pct
 
 from .samples import failure_context, no_data_context, report_context
 
@@ -258,7 +258,7 @@ def test_markdown_documents_are_not_escaped_and_html_documents_are(renderer):
 
 
 def test_templates_beside_the_config_come_first_and_can_extend_the_built_in_layout(tmp_path):
-    from opskit.render import Renderer
+    from opskit.delivery.render import Renderer
 
     (tmp_path / "email").mkdir()
     (tmp_path / "email" / "mine.txt").write_text("{% extends 'email/base.txt' %}{% block body %}MINE{% endblock %}")

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opskit.deliver import compose_email, deliver
+from opskit.delivery.compose import compose_email, deliver
+from opskit.delivery.mail import JobEmail, build_message
+from opskit.delivery.outbox import Outbox, OutboxStatus, list_outbox
+from opskit.delivery.render import Renderer
+from opskit.delivery.smtp import send_one, send_pending
 from opskit.errors import ConfigError
-from opskit.mail import JobEmail, build_message
-from opskit.outbox import Outbox, OutboxStatus, list_outbox
-from opskit.render import Renderer
-from opskit.smtp import send_one, send_pending
 
 from .conftest import SMTP_PASSWORD, SmtpServer, free_port
 from .samples import report_context, trend_series
@@ -30,7 +30,7 @@ def message(n: int = 1, **kw):
 def test_report_email_end_to_end_over_starttls_with_auth(smtp, tmp_path, workbook):
     from openpyxl import load_workbook
 
-    from opskit.charts import trend_chart_png
+    from opskit.delivery.charts import trend_chart_png
 
     settings = smtp.settings(tmp_path / "outbox")
     job_email = JobEmail(to=["Lead <lead@example.com>"], cc=["team@example.com"], bcc=["audit@example.com"],

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import ValidationError
 
+from opskit.delivery.chat import WebhookSettings, post_alert
 from opskit.errors import ConfigError, DeliveryError
-from opskit.webhooks import WebhookSettings, post_alert
 
 from .conftest import free_port
 
@@ -168,7 +168,7 @@ def test_settings_validate():
 
 
 def test_teams_cards_show_data_as_text_not_markdown():
-    from opskit.webhooks import teams_payload
+    from opskit.delivery.chat import teams_payload
 
     card = teams_payload("Job x", "bad row: [click](http://evil.example) *now*", {"file": "a_b.csv"})
     body = card["attachments"][0]["content"]["body"]

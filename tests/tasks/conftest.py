@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opskit import RunContext
-from opskit.cases import write_queues_csv, write_shifts_csv, write_targets_csv
+from opskit.reports.cases import write_queues_csv, write_shifts_csv, write_targets_csv
 
 SCALE = 6000
 BERLIN = ZoneInfo("Europe/Berlin")

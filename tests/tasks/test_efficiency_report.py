@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from opskit import DataError, Period
-from opskit.metrics import percentile_inc
+from opskit.reports.metrics import percentile_inc
 from tests.tasks.conftest import BERLIN, make_ctx, utc_bounds
 
 W46 = utc_bounds(

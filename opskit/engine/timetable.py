@@ -47,7 +47,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from opskit.calendars import Calendar
+from opskit.engine.calendars import Calendar
 from opskit.errors import ConfigError, did_you_mean
 
 __all__ = [

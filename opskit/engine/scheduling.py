@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from opskit.calendars import Calendar
-from opskit.config import Config, JobConfig
-from opskit.runs import Trigger
-from opskit.timetable import Timetable, parse_schedule
+from opskit.config.model import Config, JobConfig
+from opskit.engine.calendars import Calendar
+from opskit.engine.history import Trigger
+from opskit.engine.timetable import Timetable, parse_schedule
 
 log = logging.getLogger(__name__)
 

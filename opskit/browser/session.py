@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from opskit.browser_artifacts import (
+from opskit.browser.artifacts import (
     FAILURE_DIR,
     private_dir,
     prune_failures,
@@ -41,8 +41,8 @@ from opskit.browser_artifacts import (
 from opskit.errors import OpskitError, SourceUnavailable, TaskError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
-    from opskit.browser_settings import BrowserSettings
-    from opskit.config import SourceConfig
+    from opskit.config.browser import BrowserSettings
+    from opskit.config.model import SourceConfig
     from opskit.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,7 @@ def browser_session(
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    from opskit.chromium import launch_options
+    from opskit.browser.chromium import launch_options
 
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}

@@ -1,8 +1,8 @@
 """Pre-forked workers: a scheduled run starts in milliseconds, still in a process of its own.
 
-A plain worker (``python -m opskit.worker``) pays for the interpreter, the imports (pydantic, yaml,
+A plain worker (``python -m opskit.engine.worker``) pays for the interpreter, the imports (pydantic, yaml,
 requests), the config and the task discovery on every run: 0.6-0.8 s of CPU, which fifty runs due in the
-same minute queue behind. The zygote (``python -m opskit.zygote --config PATH --fds R,W``) pays that once,
+same minute queue behind. The zygote (``python -m opskit.engine.zygote --config PATH --fds R,W``) pays that once,
 then waits for run ids on a pipe and forks a child per run. The child starts its own session (so a kill
 reaches its whole tree, browsers included), opens its own history connection and executes the run exactly
 as the worker does (``worker.execute``). The zygote answers with the child's pid, reaps it, and reports its
@@ -44,15 +44,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from opskit.config import Config
-    from opskit.daemon import Handle
-    from opskit.runs import RunRecord
+    from opskit.config.model import Config
+    from opskit.engine.daemon import Handle
+    from opskit.engine.history import RunRecord
+    from opskit.engine.worker import Preloaded
     from opskit.tasks import Registry
-    from opskit.worker import Preloaded
 
 log = logging.getLogger(__name__)
 
-PRELOAD = ("psutil", "pydantic", "yaml", "requests", "sqlite3", "opskit.context", "opskit.worker")
+PRELOAD = ("psutil", "pydantic", "yaml", "requests", "sqlite3", "opskit.context", "opskit.engine.worker")
 """Imported by the zygote so that no run pays for them; missing optional ones are left out."""
 REPLY_TIMEOUT_S = 30.0
 """How long a launch waits for the zygote's answer (a zygote just started loads first, about a second)."""
@@ -128,7 +128,7 @@ def serve(config_path: Path, requests_fd: int, replies_fd: int) -> int:
             importlib.import_module(name)
         except ImportError:
             pass
-    from opskit import worker
+    from opskit.engine import worker
 
     try:
         base = worker.load(config_path)
@@ -188,10 +188,10 @@ def _start(request: dict[str, Any], base: Preloaded, tasks: _Tasks, inherited: d
 
 def _child(run_id: str, options: dict[str, Any], preloaded: Preloaded, inherited: dict[int, Any],
            fds: tuple[int, ...]) -> NoReturn:
-    """The forked run: a process of its own, then exactly what ``python -m opskit.worker`` does."""
+    """The forked run: a process of its own, then exactly what ``python -m opskit.engine.worker`` does."""
     code = 1
     try:
-        from opskit import worker
+        from opskit.engine import worker
         from opskit.errors import OpskitError
 
         for signum, handler in inherited.items():
@@ -248,7 +248,7 @@ def _read_some(fd: int) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opskit.zygote")
+    parser = argparse.ArgumentParser(prog="opskit.engine.zygote")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--fds", required=True, help="REQUESTS,REPLIES: the pipe ends the daemon passed")
     args = parser.parse_args(argv)
@@ -274,12 +274,12 @@ class Zygote:
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)  # as start_attempt does for the worker
+        package_root = str(Path(__file__).resolve().parents[2])  # as start_attempt does for the worker
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             # Its own session: Ctrl-C in the daemon's terminal is the daemon's to handle.
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opskit.zygote", "--config", str(config_path),
+                [sys.executable, "-m", "opskit.engine.zygote", "--config", str(config_path),
                  "--fds", f"{requests_r},{replies_w}"],
                 env=env, pass_fds=(requests_r, replies_w), start_new_session=True)
         except BaseException:
@@ -450,7 +450,7 @@ class ForkedRun:
             self.pid = self.zygote.answer(self.record.id, timeout)
         except ZygoteError as exc:
             log.warning("run %s: the zygote could not start it (%s); starting a plain worker", self.record.id, exc)
-            from opskit.daemon import process_launcher
+            from opskit.engine.daemon import process_launcher
 
             self.fallback = process_launcher(self.record, self.config)
         return self.pid is not None or self.fallback is not None
@@ -470,7 +470,7 @@ class ForkedRun:
 
     def kill(self) -> None:
         """Kill the run's whole tree, then wait (a few seconds at most) for its exit to be reported."""
-        from opskit.executor import kill_tree
+        from opskit.engine.executor import kill_tree
 
         self.resolve(REPLY_TIMEOUT_S)
         if self.fallback is not None:
@@ -532,7 +532,7 @@ class ZygoteLauncher:
                 return ForkedRun(zygote, record, config)
             except ZygoteError as exc:
                 log.warning("run %s: the zygote could not start it (%s); starting a plain worker", record.id, exc)
-        from opskit.daemon import process_launcher
+        from opskit.engine.daemon import process_launcher
 
         return process_launcher(record, config)
 

@@ -64,7 +64,7 @@ DEFAULT_SELECTORS: dict[str, str] = {
 
 def _duration(value: Any) -> Any:
     # config.py imports this module, so its converter is imported when a value is validated.
-    from opskit.config import as_timedelta
+    from opskit.config.model import as_timedelta
 
     return as_timedelta(value)
 

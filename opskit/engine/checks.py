@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from opskit.config import Config, check_config
+from opskit.config.model import Config, check_config
+from opskit.engine.history import utcnow
 from opskit.errors import ConfigError, OpskitError, did_you_mean
-from opskit.runs import utcnow
 from opskit.tasks import Registry, discover
 
 
@@ -73,7 +73,7 @@ def _validate_step(config: Config, registry: Registry, job: Any, step: Any, keys
 
 
 def _check_schedule(config: Config, name: str) -> list[OpskitError]:
-    from opskit.scheduling import job_timetable
+    from opskit.engine.scheduling import job_timetable
 
     try:
         job_timetable(config, name)

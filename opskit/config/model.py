@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from opskit.browser_settings import BrowserSettings
-from opskit.configfile import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
+from opskit.config.browser import BrowserSettings
+from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
+from opskit.delivery.chat import WebhookSettings
+from opskit.delivery.gates import Gates
+from opskit.delivery.mail import EmailSettings, JobEmail
 from opskit.errors import ConfigError, did_you_mean
-from opskit.gates import Gates
-from opskit.mail import EmailSettings, JobEmail
-from opskit.webhooks import WebhookSettings
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from opskit.config import Config, load_config
+from opskit.config.model import Config, load_config
 from opskit.errors import UsageError, did_you_mean
 
 STALE_AFTER = timedelta(minutes=2)
@@ -18,7 +18,7 @@ STALE_AFTER = timedelta(minutes=2)
 
 
 def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.daemon import Scheduler
+    from opskit.engine.daemon import Scheduler
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
@@ -31,7 +31,7 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.scheduling import job_timetable
+    from opskit.engine.scheduling import job_timetable
 
     config = load_config(config_path)
     names = [args.job] if args.job else [n for n, j in config.jobs.items() if j.schedule]
@@ -74,7 +74,7 @@ def cmd_resume(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _set_paused(job: str, config_path: Path, paused: bool) -> int:
-    from opskit.runs import RunStore
+    from opskit.engine.history import RunStore
 
     config = load_config(config_path)
     if job not in config.jobs:
@@ -89,8 +89,8 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.runs import RunStatus, RunStore
-    from opskit.scheduling import job_timetable
+    from opskit.engine.history import RunStatus, RunStore
+    from opskit.engine.scheduling import job_timetable
 
     config = load_config(config_path)
     now = datetime.now(UTC)
@@ -133,9 +133,9 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.executor import execute, plan_run
-    from opskit.runs import RunStore, Trigger
-    from opskit.scheduling import job_timetable
+    from opskit.engine.executor import execute, plan_run
+    from opskit.engine.history import RunStore, Trigger
+    from opskit.engine.scheduling import job_timetable
     from opskit.tasks import discover
 
     config = load_config(config_path)

@@ -25,13 +25,13 @@ from opskit.context import Redactor
 from opskit.errors import OpskitError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
-    from opskit.config import Config, JobConfig
-    from opskit.deliver import ComposedEmail
-    from opskit.mail import EmailSettings
-    from opskit.outbox import OutboxEntry
-    from opskit.render import Renderer
-    from opskit.runs import RunRecord
-    from opskit.smtp import SendReport
+    from opskit.config.model import Config, JobConfig
+    from opskit.delivery.compose import ComposedEmail
+    from opskit.delivery.mail import EmailSettings
+    from opskit.delivery.outbox import OutboxEntry
+    from opskit.delivery.render import Renderer
+    from opskit.delivery.smtp import SendReport
+    from opskit.engine.history import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def mail_settings(config: Config) -> EmailSettings:
 
 def job_renderer(config: Config, job: JobConfig | None) -> Renderer:
     """The templates beside config.yaml first, then the built-in ones; times in the job's timezone."""
-    from opskit.render import Renderer
+    from opskit.delivery.render import Renderer
 
     return Renderer(timezone=config.job_timezone(job), extra_dirs=(config.root / "templates",))
 
@@ -158,7 +158,7 @@ def send_email(
     Returns:
         The outbox entry, or None when the message could not be built.
     """
-    from opskit.render import TemplateError
+    from opskit.delivery.render import TemplateError
 
     try:
         composed = compose()
@@ -183,8 +183,8 @@ def send_email(
 def _save_and_send(settings: EmailSettings, dlog: DeliveryLog, kind: str,
                    composed: ComposedEmail, *, job: str, run_id: str,
                    now: datetime) -> OutboxEntry | None:
-    from opskit.deliver import deliver
-    from opskit.outbox import Outbox, OutboxStatus
+    from opskit.delivery.compose import deliver
+    from opskit.delivery.outbox import Outbox, OutboxStatus
 
     try:
         return deliver(settings, composed, job=job, run_id=run_id, now=now)
@@ -258,7 +258,7 @@ def alert(
         settings = mail_settings(config)
 
         def compose() -> ComposedEmail:
-            from opskit.deliver import compose_email
+            from opskit.delivery.compose import compose_email
 
             return compose_email(job_renderer(config, job), job_email, settings,
                                  context=context, job=job_name, run_id=record.id, now=now,
@@ -275,7 +275,7 @@ def alert(
 def post_chat(config: Config, dlog: DeliveryLog, title: str, text: str,
               fields: Mapping[str, str], *, redactor: Redactor) -> None:
     """Post to the chat webhook (only logged without one); a failure is recorded, never raised."""
-    from opskit.webhooks import post_alert
+    from opskit.delivery.chat import post_alert
 
     chat = config.settings.chat
     try:
@@ -308,8 +308,8 @@ def send_pending_mail(config: Config) -> SendReport | None:
     settings = mail_settings(config)
     if settings.backend != "smtp":
         return None
-    from opskit.outbox import Outbox, OutboxStatus
-    from opskit.smtp import SendReport, send_pending
+    from opskit.delivery.outbox import Outbox, OutboxStatus
+    from opskit.delivery.smtp import SendReport, send_pending
 
     try:
         return send_pending(settings)
@@ -332,7 +332,7 @@ def outbox_command(config: Config, args: Any, *, out: IO[str] | None = None) -> 
     settings = mail_settings(config)
     folder = config.outbox_dir
     if args.resend:
-        from opskit.outbox import Outbox
+        from opskit.delivery.outbox import Outbox
 
         entry = Outbox(folder).resend(args.resend)
         out.write(f"message {entry.id} is pending again: {entry.subject}\n")
@@ -350,7 +350,7 @@ def _list_command(config: Config, folder: Path, status: str | None, as_json: boo
                   out: IO[str]) -> int:
     import json
 
-    from opskit.outbox import OutboxStatus, list_outbox
+    from opskit.delivery.outbox import OutboxStatus, list_outbox
 
     statuses = [s.value for s in OutboxStatus]
     if status and status not in statuses:
@@ -378,8 +378,8 @@ def _list_command(config: Config, folder: Path, status: str | None, as_json: boo
 
 
 def _send_command(settings: Any, folder: Path, out: IO[str]) -> int:
-    from opskit.outbox import Outbox, OutboxStatus
-    from opskit.smtp import send_pending
+    from opskit.delivery.outbox import Outbox, OutboxStatus
+    from opskit.delivery.smtp import send_pending
 
     if settings.backend != "smtp":
         out.write(f"email.backend is 'outbox': mail stays in {folder} by design, one .eml file per "

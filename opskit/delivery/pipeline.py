@@ -61,7 +61,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.alerts import (  # noqa: F401  (outbox_command, send_pending_mail: the CLI and daemon's)
+from opskit.delivery.alerts import (  # noqa: F401  (outbox_command, send_pending_mail: the CLI and daemon's)
     DeliveryLog,
     alert,
     failure_title,
@@ -73,15 +73,15 @@ from opskit.alerts import (  # noqa: F401  (outbox_command, send_pending_mail: t
     send_email,
     send_pending_mail,
 )
+from opskit.engine.history import RunStatus, utcnow
 from opskit.errors import TaskError
-from opskit.runs import RunStatus, utcnow
 
 if TYPE_CHECKING:
-    from opskit.config import Config, JobConfig
+    from opskit.config.model import Config, JobConfig
     from opskit.context import Redactor
-    from opskit.gates import GateVerdict
+    from opskit.delivery.gates import GateVerdict
+    from opskit.engine.history import RunRecord, RunStore
     from opskit.period import Period
-    from opskit.runs import RunRecord, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfi
     if job.email is None or "success" not in job.email.on:
         dlog.action = "not_wanted"
         return
-    from opskit.deliver import compose_email
+    from opskit.delivery.compose import compose_email
 
     settings = mail_settings(config)
     renderer = job_renderer(config, job)
@@ -210,7 +210,7 @@ def judge(store: RunStore, job_name: str, job: JobConfig, record: RunRecord) -> 
     """
     if job.gates is None:
         return None
-    from opskit.gates import GateCheck, GateVerdict, evaluate_gates
+    from opskit.delivery.gates import GateCheck, GateVerdict, evaluate_gates
 
     result = record.result or {}
     summary = result.get("summary") or {}
@@ -408,7 +408,7 @@ def _driver(i: int, raw: Any) -> dict[str, Any]:
 
 def _trend_chart(raw: Any) -> tuple[bytes, str]:
     """``{"title", "series", "percent", "dashed"}``, or the series mapping alone."""
-    from opskit.charts import trend_chart_png
+    from opskit.delivery.charts import trend_chart_png
 
     raw = _mapping(raw, "summary.trend")
     full = "series" in raw

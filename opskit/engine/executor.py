@@ -1,7 +1,7 @@
 """How a run executes: validated up front, then in a child process with a timeout, retried with backoff.
 
 This is the one place that decides where a run executes. Each attempt runs in its own child process
-(``python -m opskit.worker``), so a task that crashes, hangs or eats memory cannot take the caller down, and a
+(``python -m opskit.engine.worker``), so a task that crashes, hangs or eats memory cannot take the caller down, and a
 timeout kills the whole process tree, browsers included. Running on a distributed task queue later is a new
 executor, not a rewrite.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opskit.config import Config, JobConfig
+from opskit.config.model import Config, JobConfig
+from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger, utcnow
 from opskit.errors import ParamError, UsageError, did_you_mean
 from opskit.period import Period
-from opskit.runs import RunRecord, RunStatus, RunStore, Trigger, utcnow
 from opskit.tasks import Registry, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigg
         record = run_attempt(record, config, store, timeout=plan.timeout, options=options,
                              new_session=new_session)
         if not should_retry(record, attempt, plan.retries):
-            from opskit.notify import after_run
+            from opskit.delivery.pipeline import after_run
 
             after_run(config, store, record)
             prune_old_runs(config, store)
@@ -211,13 +211,13 @@ class Attempt:
 
 def start_attempt(record: RunRecord, config: Config, *, timeout: timedelta,
                   options: dict[str, Any] | None = None, new_session: bool = False) -> Attempt:
-    """Start executing ``record`` in a child process (``python -m opskit.worker``); returns at once."""
+    """Start executing ``record`` in a child process (``python -m opskit.engine.worker``); returns at once."""
     Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ, OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
     # The worker imports opskit from wherever this process did, whatever the current folder is.
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    cmd = [sys.executable, "-m", "opskit.worker", "--config", str(config.path), record.id]
+    cmd = [sys.executable, "-m", "opskit.engine.worker", "--config", str(config.path), record.id]
     proc = subprocess.Popen(cmd, env=env, start_new_session=new_session)
     now = time.monotonic()
     return Attempt(record.id, record.job, proc, now, now + timeout.total_seconds())

@@ -93,7 +93,7 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None,
 def default_config_path() -> Path:
     """$OPSKIT_CONFIG, else config.yaml beside runner.py."""
     env = os.environ.get("OPSKIT_CONFIG")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "config.yaml"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "config.yaml"
 
 
 def where_in(lines: dict[tuple[str, ...], int], filename: str, keys: tuple[str, ...]) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit.errors import DataError
-from opskit.metrics import HIGHER, LOWER, percentile_inc, ratio
+from opskit.reports.metrics import HIGHER, LOWER, percentile_inc, ratio
 
 NEEDED = (
     "case_id",
@@ -641,7 +641,7 @@ def misses(
     rows: Iterable[Mapping[str, Any]], dim: str, targets: Mapping[tuple[str, str, str], Target]
 ) -> list[dict[str, Any]]:
     """Every metric of every row that misses its target: where, metric, actual, target, attainment."""
-    from opskit.metrics import target_attainment
+    from opskit.reports.metrics import target_attainment
 
     out = []
     level = "all" if dim == "all" else dim
@@ -700,7 +700,7 @@ ATTRIBUTABLE = {
 def segments(
     scan: CaseScan, window: str, dim: str, metric: str, *, sla: bool = True
 ) -> dict[str, tuple[float, float | None]]:
-    """segment -> (volume, metric) for ``opskit.attribution.attribute``."""
+    """segment -> (volume, metric) for ``opskit.reports.attribution.attribute``."""
     _, volume, value, _ = ATTRIBUTABLE[metric]
     return {
         key: (getattr(t, volume), t.metrics(sla=sla)[value])

@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.configfile import default_config_path, read_config_file
+from opskit.config.file import default_config_path, read_config_file
 from opskit.errors import OpskitError, UsageError
 
 if TYPE_CHECKING:
-    from opskit.config import Config
+    from opskit.config.model import Config
 
 EXAMPLES = {
     "list": "python runner.py list",
@@ -155,21 +155,21 @@ def dispatch(argv: list[str] | None = None) -> int:
     config_path = args.config or default_config_path()
     handler = globals().get(f"cmd_{args.command}")
     if handler is None:
-        from opskit import cli_schedule
+        from opskit.cli import schedule as cli_schedule
 
         handler = getattr(cli_schedule, f"cmd_{args.command}")
     return int(handler(args, config_path))
 
 
 def _load(config_path: Path) -> Config:
-    from opskit.config import load_config
+    from opskit.config.model import load_config
 
     return load_config(config_path)
 
 
 def _store(history_path: Path) -> Any:
     """The run history; runs whose process died are marked abandoned first."""
-    from opskit.runs import RunStore
+    from opskit.engine.history import RunStore
 
     store = RunStore(history_path)
     store.mark_dead_runs_abandoned()
@@ -214,7 +214,7 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.executor import execute, plan_run
+    from opskit.engine.executor import execute, plan_run
     from opskit.tasks import discover
 
     config = _load(config_path)
@@ -335,7 +335,7 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.validate import validate_all
+    from opskit.engine.checks import validate_all
 
     problems, summary = validate_all(config_path)
     for problem in problems:
@@ -348,13 +348,13 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.notify import outbox_command
+    from opskit.delivery.pipeline import outbox_command
 
     return outbox_command(_load(config_path), args)
 
 
 def cmd_new(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.scaffold import scaffold_task
+    from opskit.cli.scaffold import scaffold_task
 
     return scaffold_task(args.name, config_path=config_path, force=args.force)
 

@@ -1,6 +1,6 @@
 """``runner.py new NAME``: a new task, its report email and a test that runs it, ready to edit.
 
-The files come from ``opskit/scaffold_templates/`` (``$name`` and ``$title`` filled in) and land
+The files come from ``opskit/cli/scaffold_templates/`` (``$name`` and ``$title`` filled in) and land
 beside the config: the task in its tasks folder (``paths.tasks``), the email in
 ``templates/email/``, the test in ``tests/tasks/``. Writing is all-or-nothing: every file goes to
 a temporary name in its folder first and is renamed into place only when all of them are written,
@@ -57,7 +57,7 @@ def check_name(name: str) -> None:
 
 def plan(name: str, config_path: Path) -> list[Planned]:
     """The files ``new NAME`` writes for a project whose config is ``config_path``."""
-    from opskit.configfile import read_config_file
+    from opskit.config.file import read_config_file
 
     root = Path(config_path).resolve().parent
     tasks_dir = read_config_file(config_path, interpolate=False).path_setting("tasks")
@@ -146,7 +146,7 @@ def write_all(contents: dict[Path, str]) -> None:
 
 def next_steps(name: str, files: list[Planned], config_path: Path) -> str:
     """What ``new`` prints: the files it created and how to take the task into service."""
-    from opskit.configfile import default_config_path
+    from opskit.config.file import default_config_path
 
     runner = "python runner.py"
     if Path(config_path).resolve() != default_config_path().resolve():

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 
-from opskit.chromium import BrowserMissing, launch_options
+from opskit.browser.chromium import BrowserMissing, launch_options
 
 DEBIAN_BROWSER = ("chromium",)
 DEBIAN_FONTS = ("fonts-wqy-zenhei", "fonts-noto-color-emoji")

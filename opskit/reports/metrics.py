@@ -5,8 +5,8 @@ datetimes. Callers cut rows to a group; functions that depend on the period take
 (half-open: start <= t < end). A ratio whose denominator is zero is ``None`` (shown as "n/a"),
 never 0 and never an exception.
 
-Attribution of a change (mix/rate/interaction) lives in ``opskit.attribution`` and staffing
-(workload model, Erlang C) in ``opskit.staffing``; both are re-exported here.
+Attribution of a change (mix/rate/interaction) lives in ``opskit.reports.attribution`` and staffing
+(workload model, Erlang C) in ``opskit.reports.staffing``; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from opskit.attribution import Attribution, SegmentEffect, attribute  # noqa: F401  (re-export)
-from opskit.staffing import (  # noqa: F401  (re-export)
+from opskit.reports.attribution import Attribution, SegmentEffect, attribute  # noqa: F401  (re-export)
+from opskit.reports.staffing import (  # noqa: F401  (re-export)
     agents_for_service_level,
     erlang_c,
     required_fte,

@@ -21,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from opskit.config import Config, check_config
+from opskit.config.model import Config, check_config
+from opskit.engine.executor import PlannedRun, backoff_delay, plan_run, should_retry
+from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
+from opskit.engine.timetable import Timetable
+from opskit.engine.zygote import ZygoteLauncher
 from opskit.errors import OpskitError, UsageError
-from opskit.executor import PlannedRun, backoff_delay, plan_run, should_retry
-from opskit.runs import RunRecord, RunStatus, RunStore, Trigger
-from opskit.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.tasks import Registry, discover
-from opskit.timetable import Timetable
-from opskit.zygote import ZygoteLauncher
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class SchedulerLock:
 
 def process_launcher(record: RunRecord, config: Config) -> Handle:
     """The real executor: a child process per run, in its own session so a kill reaches its whole tree."""
-    from opskit.executor import kill_tree, start_attempt
+    from opskit.engine.executor import kill_tree, start_attempt
 
     attempt = start_attempt(record, config, timeout=timedelta(days=365), new_session=True)
 
@@ -283,7 +283,7 @@ class Scheduler:
             self._post_alerts()
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
-            from opskit.executor import prune_old_runs
+            from opskit.engine.executor import prune_old_runs
 
             prune_old_runs(self.config, self.store, now)
         self._last_tick = now
@@ -486,7 +486,7 @@ class Scheduler:
             log.info("%s: retry %d of %d in %.0fs", name, record.attempt, plan.retries, delay)
             return
         try:
-            from opskit.notify import after_run
+            from opskit.delivery.pipeline import after_run
 
             after_run(self.config, self.store, record)
         except Exception:  # delivery must never take the scheduler down
@@ -524,7 +524,7 @@ class Scheduler:
         chat = self.config.settings.chat
         if chat is None:
             return
-        from opskit.webhooks import post_alert
+        from opskit.delivery.chat import post_alert
 
         for job, text in alerts:
             try:
@@ -535,7 +535,7 @@ class Scheduler:
     def _send_mail(self, now: datetime) -> None:
         self._last_mail = now
         try:
-            from opskit import notify
+            from opskit.delivery import pipeline as notify
 
             sender = getattr(notify, "send_pending_mail", None)
             if sender is not None:
@@ -546,7 +546,7 @@ class Scheduler:
     # -- config --
 
     def _load_or_raise(self) -> Config:
-        from opskit.validate import validate_all
+        from opskit.engine.checks import validate_all
 
         problems, config = check_config(self.config_path)
         if problems or config is None:

@@ -16,13 +16,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from opskit.delivery.mail import EmailSettings, InlineImage, JobEmail, LinkedFile, build_message, build_message_ex
+from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus, list_outbox
+from opskit.delivery.smtp import SendReport, flush_outbox, send_one, send_pending
 from opskit.errors import TaskError
-from opskit.mail import EmailSettings, InlineImage, JobEmail, LinkedFile, build_message, build_message_ex
-from opskit.outbox import Outbox, OutboxEntry, OutboxStatus, list_outbox
-from opskit.smtp import SendReport, flush_outbox, send_one, send_pending
 
 if TYPE_CHECKING:
-    from opskit.render import Renderer
+    from opskit.delivery.render import Renderer
 
 __all__ = [
     "ComposedEmail", "EmailSettings", "JobEmail", "InlineImage", "Outbox", "OutboxEntry", "OutboxStatus",

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opskit.charts import trend_chart_png  # noqa: F401  (re-exported: charts belong to rendering)
+from opskit.delivery.charts import trend_chart_png  # noqa: F401  (re-exported: charts belong to rendering)
 from opskit.errors import ConfigError, TaskError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 GOOD_COLOUR = "#1a7f37"
 BAD_COLOUR = "#c62828"
@@ -284,7 +284,7 @@ def html_to_pdf(
     """
     from playwright.sync_api import sync_playwright
 
-    from opskit.chromium import launch_options
+    from opskit.browser.chromium import launch_options
 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

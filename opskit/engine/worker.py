@@ -1,10 +1,10 @@
-"""The child process that executes one run: ``python -m opskit.worker --config PATH RUN_ID``.
+"""The child process that executes one run: ``python -m opskit.engine.worker --config PATH RUN_ID``.
 
 It reads the run's row, validates the parameters again (the row holds explicit values, so the result is the
 same as at planning time), runs the task with a RunContext, and records the outcome. A traceback goes to
 the run's log file; the console shows the one-line cause.
 
-``main`` is ``load`` (the config) then ``execute`` (the run). The scheduler's zygote (opskit/zygote.py) calls
+``main`` is ``load`` (the config) then ``execute`` (the run). The scheduler's zygote (opskit/engine/zygote.py) calls
 the halves apart: ``load`` once, then ``execute`` in a forked child per run, with the tasks already found.
 """
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opskit.config import Config, load_config
+from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, Redactor, Result, RunContext
+from opskit.engine.history import RunStatus, RunStore
 from opskit.errors import OpskitError
-from opskit.runs import RunStatus, RunStore
 from opskit.tasks import Registry, discover
 
 
@@ -68,7 +68,7 @@ def load(config_path: Path) -> Preloaded:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opskit.worker")
+    parser = argparse.ArgumentParser(prog="opskit.engine.worker")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("run_id")
     args = parser.parse_args(argv)

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from opskit.delivery.mail import EmailSettings
+from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
 from opskit.errors import ConfigError
-from opskit.mail import EmailSettings
-from opskit.outbox import Outbox, OutboxEntry, OutboxStatus
 
 log = logging.getLogger(__name__)
 

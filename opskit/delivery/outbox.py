@@ -28,8 +28,8 @@ from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 
+from opskit.delivery.mail import envelope_recipients, message_bytes
 from opskit.errors import UsageError
-from opskit.mail import envelope_recipients, message_bytes
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The command line (``python runner.py COMMAND``): commands, scaffolding, bootstrap."""

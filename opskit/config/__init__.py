@@ -1,0 +1,1 @@
+"""config.yaml: reading its text (``file``) and the validated settings of every section (``model``)."""

@@ -1,0 +1,1 @@
+"""The Trust & Safety metrics of DOMAIN.md (one home), attribution, staffing and report-building helpers."""
