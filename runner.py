@@ -6,8 +6,11 @@ import sys
 try:
     from opskit.cli.main import main
 except ModuleNotFoundError as exc:  # run with a Python that lacks the dependencies
-    print(f"error: {exc.name} is not installed. Run `make test` once (it creates .venv), then use "
-          f"`.venv/bin/python runner.py ...`", file=sys.stderr)
+    print(
+        f"error: {exc.name} is not installed. Run `make test` once (it creates .venv), then use "
+        f"`.venv/bin/python runner.py ...`",
+        file=sys.stderr,
+    )
     sys.exit(2)
 
 if __name__ == "__main__":

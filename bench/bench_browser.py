@@ -46,9 +46,16 @@ def _ctx(url: str, work: Path, run: str):
         browser={"download_timeout": "10m"},
     )
     return RunContext(
-        run_id=run, job=None, task="bench", params={}, tz=ZoneInfo("UTC"),
-        scheduled_for=datetime(2026, 11, 16, tzinfo=UTC), folder=folder, data_dir=work / "data",
-        sources={"console": src}, state_dir=work / "var" / "state",
+        run_id=run,
+        job=None,
+        task="bench",
+        params={},
+        tz=ZoneInfo("UTC"),
+        scheduled_for=datetime(2026, 11, 16, tzinfo=UTC),
+        folder=folder,
+        data_dir=work / "data",
+        sources={"console": src},
+        state_dir=work / "var" / "state",
     )
 
 
@@ -56,9 +63,7 @@ def child_export(url: str, work: Path, run: str, start: str, end: str) -> dict:
     from opskit.period import Period
     from tasks.export_cases import export_cases
 
-    result = export_cases(
-        _ctx(url, work, run), period=Period(date.fromisoformat(start), date.fromisoformat(end))
-    )
+    result = export_cases(_ctx(url, work, run), period=Period(date.fromisoformat(start), date.fromisoformat(end)))
     return {"rows": result.rows, "bytes": result.files[0].stat().st_size}
 
 
@@ -72,8 +77,9 @@ def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
         http.cookies.set(c["name"], c["value"], domain=c["domain"], path=c["path"])
     page = http.get(f"{url}/cases", params={"date_from": start, "date_to": end})
     token = CSRF.search(page.text).group(1)
-    resp = http.post(f"{url}/export", data={"csrf_token": token, "date_from": start,
-                                            "date_to": end, "format": "csv"}, stream=True)
+    resp = http.post(
+        f"{url}/export", data={"csrf_token": token, "date_from": start, "date_to": end, "format": "csv"}, stream=True
+    )
     while "/exports/" in resp.url and 'data-status="running"' in resp.text:
         time.sleep(0.25)  # the floor polls 4x a second; the console's page refreshes once a second
         resp = http.get(resp.url)
@@ -126,8 +132,7 @@ def measure(*args: str) -> dict:
     import psutil
 
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     root = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
@@ -174,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         env.pop(name, None)
     server = subprocess.Popen(
         [sys.executable, "-m", "demo.server", "--data-dir", str(db.parent), "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     return _run(server, db, args)
 
 
@@ -185,8 +195,9 @@ def _run(server: subprocess.Popen, db: Path, args: argparse.Namespace) -> int:
         line = server.stdout.readline() if server.stdout else ""
         url = re.search(r"(http://[\d.]+:\d+)", line).group(1)
         conn = sqlite3.connect(db)
-        start, end = conn.execute("SELECT min(substr(created_at,1,10)), max(substr(created_at,1,10))"
-                                  " FROM cases").fetchone()
+        start, end = conn.execute(
+            "SELECT min(substr(created_at,1,10)), max(substr(created_at,1,10)) FROM cases"
+        ).fetchone()
         total = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
         conn.close()
         print(f"console {url}, {total:,} cases {start}..{end}; median of {args.repeat}\n")
@@ -200,28 +211,33 @@ def _run(server: subprocess.Popen, db: Path, args: argparse.Namespace) -> int:
                 saved = measure("export", url, str(work), f"saved{i}", start, end)
                 floor = measure("floor", url, str(work), f"floor{i}", start, end)
                 rows.append((fresh, saved, floor))
-            med = {k: {f: statistics.median(r[j][f] for r in rows) for f in ("wall", "peak_mb")}
-                   for j, k in enumerate(("fresh sign-in", "saved sign-in", "requests floor"))}
+            med = {
+                k: {f: statistics.median(r[j][f] for r in rows) for f in ("wall", "peak_mb")}
+                for j, k in enumerate(("fresh sign-in", "saved sign-in", "requests floor"))
+            }
             n = rows[0][0]["rows"]
             print(f"export of {n:,} cases, start -> file on disk ({rows[0][0]['bytes'] / 2**20:.0f} MiB)")
             for k, v in med.items():
                 print(f"  {k:<16} {v['wall']:6.2f} s   peak RSS of tree {v['peak_mb']:7.0f} MiB")
             ratio = med["saved sign-in"]["wall"] / med["requests floor"]["wall"]
-            print(f"  browser (saved sign-in) / floor: {ratio:.2f}x;  fresh - saved sign-in: "
-                  f"{med['fresh sign-in']['wall'] - med['saved sign-in']['wall']:+.2f} s\n")
+            print(
+                f"  browser (saved sign-in) / floor: {ratio:.2f}x;  fresh - saved sign-in: "
+                f"{med['fresh sign-in']['wall'] - med['saved sign-in']['wall']:+.2f} s\n"
+            )
             scrape = measure("scrape", url, str(work), "scrape", "10,50,100")
             print("scraping the case table (50 rows a page)")
             for pages, v in scrape.items():
                 if pages.isdigit():
-                    print(f"  {pages:>4} pages  {v['seconds']:6.2f} s  {int(pages) / v['seconds']:6.1f} "
-                          f"pages/s")
+                    print(f"  {pages:>4} pages  {v['seconds']:6.2f} s  {int(pages) / v['seconds']:6.1f} pages/s")
             print()
             print("pull_api, same period")
             for size in ("1000", "5000"):
                 pull = measure("pull", url, str(work), f"pull{size}", start, end, size)
-                print(f"  page_size {size:>5}  {pull['rows']:,} rows in {pull['seconds']:.2f} s: "
-                      f"{pull['rows'] / pull['seconds']:,.0f} rows/s  (process {pull['wall']:.2f} s, "
-                      f"peak {pull['peak_mb']:.0f} MiB)")
+                print(
+                    f"  page_size {size:>5}  {pull['rows']:,} rows in {pull['seconds']:.2f} s: "
+                    f"{pull['rows'] / pull['seconds']:,.0f} rows/s  (process {pull['wall']:.2f} s, "
+                    f"peak {pull['peak_mb']:.0f} MiB)"
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         n_week, first = n_week + n, day
     week = {"date_from": first, "date_to": per_day[0][0]}
     print(f"export range {first}..{per_day[0][0]}: {n_week:,} cases")
-    with ConsoleServer(
-        db, use_env=False, api_rate_per_second=0, export_sync_limit=n_week + 1
-    ) as server:
+    with ConsoleServer(db, use_env=False, api_rate_per_second=0, export_sync_limit=n_week + 1) as server:
         http = requests.Session()
         token = CSRF.search(http.get(server.url + "/login").text).group(1)
         _timed(
@@ -80,16 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         token = CSRF.search(page.text).group(1)
         csv_resp = _timed(
             f"CSV export, {n_week:,} rows (streamed)",
-            lambda: http.post(
-                server.url + "/export", data={"csrf_token": token, "format": "csv", **week}
-            ),
+            lambda: http.post(server.url + "/export", data={"csrf_token": token, "format": "csv", **week}),
         )
         print(f"  {len(csv_resp.content) / 2**20:.1f} MiB")
         xlsx_resp = _timed(
             f"XLSX export, {n_week:,} rows",
-            lambda: http.post(
-                server.url + "/export", data={"csrf_token": token, "format": "xlsx", **week}
-            ),
+            lambda: http.post(server.url + "/export", data={"csrf_token": token, "format": "xlsx", **week}),
         )
         print(f"  {len(xlsx_resp.content) / 2**20:.1f} MiB")
         headers = {"Authorization": f"Bearer {server.api_token}"}
@@ -98,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             cursor, rows = None, 0
             while rows < 50_000:
                 params = {**week, "limit": 5000, **({"cursor": cursor} if cursor else {})}
-                body = requests.get(
-                    server.url + "/api/v1/cases", params=params, headers=headers
-                ).json()
+                body = requests.get(server.url + "/api/v1/cases", params=params, headers=headers).json()
                 rows += len(body["data"])
                 cursor = body["next_cursor"]
                 if not cursor:

@@ -62,8 +62,14 @@ def main() -> None:
     port = free_port()
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
-    settings = EmailSettings(backend="smtp", outbox_dir=tmp / "outbox", sender="reports@example.com",
-                             host="127.0.0.1", port=port, security="none")
+    settings = EmailSettings(
+        backend="smtp",
+        outbox_dir=tmp / "outbox",
+        sender="reports@example.com",
+        host="127.0.0.1",
+        port=port,
+        security="none",
+    )
     job_email = JobEmail(to=["lead@example.com"], cc=["team@example.com"], attach=["*.xlsx"])
     now = datetime(2026, 11, 16, 7, 2, tzinfo=UTC)
 
@@ -81,8 +87,17 @@ def main() -> None:
         renderer.render_email("email/report.html", report_context(chart_cid="trend@opskit"))
         render_t.append(time.perf_counter() - t)
         t = time.perf_counter()
-        composed = compose_email(renderer, job_email, settings, context=report_context(), job="bench",
-                                 run_id=f"run-{i}", now=now, files=[xlsx], chart_png=png)
+        composed = compose_email(
+            renderer,
+            job_email,
+            settings,
+            context=report_context(),
+            job="bench",
+            run_id=f"run-{i}",
+            now=now,
+            files=[xlsx],
+            chart_png=png,
+        )
         compose_t.append(time.perf_counter() - t)
         t = time.perf_counter()
         entry = deliver(settings, composed, job="bench", run_id=f"run-{i}")
@@ -92,8 +107,10 @@ def main() -> None:
     assert Sink.count == args.repeat
 
     size = len(composed.message.as_bytes())
-    print(f"message size: {size / 1000:.0f} kB (xlsx {xlsx.stat().st_size / 1000:.0f} kB + chart "
-          f"{len(png) / 1000:.0f} kB)")
+    print(
+        f"message size: {size / 1000:.0f} kB (xlsx {xlsx.stat().st_size / 1000:.0f} kB + chart "
+        f"{len(png) / 1000:.0f} kB)"
+    )
     print(f"first render setup (imports, font cache): {first * 1000:.0f} ms")
     print(f"chart png (600x220 @2x):                  {median_ms(chart_t)}")
     print(f"render report email (HTML+inline CSS+txt):{median_ms(render_t)}")

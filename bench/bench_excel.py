@@ -260,9 +260,7 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-            print(
-                f"read a {args.read_rows:,}-row vendor workbook ({vendor.stat().st_size / 1e6:.1f} MB)"
-            )
+            print(f"read a {args.read_rows:,}-row vendor workbook ({vendor.stat().st_size / 1e6:.1f} MB)")
             for method in READERS:
                 if method in args.skip:
                     continue

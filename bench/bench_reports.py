@@ -101,10 +101,7 @@ def main() -> None:
     with open(cases, newline="", encoding="utf-8") as handle:
         n = sum(1 for _ in csv.reader(handle)) - 1
     floor = time.perf_counter() - started
-    print(
-        f"{n:,} cases in {cases} ({cases.stat().st_size / 2**20:.0f} MiB); "
-        f"csv.reader floor {floor:.2f} s"
-    )
+    print(f"{n:,} cases in {cases} ({cases.stat().st_size / 2**20:.0f} MiB); csv.reader floor {floor:.2f} s")
     for name, params in (
         (
             "efficiency_report",

@@ -46,12 +46,17 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def write_config(folder: Path, jobs: int, schedule: str, *, max_concurrent: int = 2,
-                 marker_dir: Path | None = None) -> Path:
-    lines = ["timezone: UTC", f"paths:\n  tasks: {REPO / 'bench' / 'tasks'}",
-             f"scheduler:\n  max_concurrent_runs: {max_concurrent}", "jobs:"]
+def write_config(
+    folder: Path, jobs: int, schedule: str, *, max_concurrent: int = 2, marker_dir: Path | None = None
+) -> Path:
+    lines = [
+        "timezone: UTC",
+        f"paths:\n  tasks: {REPO / 'bench' / 'tasks'}",
+        f"scheduler:\n  max_concurrent_runs: {max_concurrent}",
+        "jobs:",
+    ]
     for i in range(jobs):
-        lines.append(f"  job-{i:04d}:\n    task: noop\n    schedule: \"{schedule}\"\n    overlap: queue")
+        lines.append(f'  job-{i:04d}:\n    task: noop\n    schedule: "{schedule}"\n    overlap: queue')
         if marker_dir:
             lines.append(f"    params:\n      marker_dir: {marker_dir}")
     path = folder / "config.yaml"
@@ -95,9 +100,11 @@ def bench_dispatch(minutes: int) -> None:
         run_for(scheduler, wait + 60 * minutes - 2)
         cpu, wall = cpu_seconds() - cpu0, time.monotonic() - t0
     ms = [x * 1000 for x in lateness]
-    print(f"dispatch, 1,000 jobs x {minutes} min: {len(ms)} dispatches, lateness median {statistics.median(ms):.0f} ms,"
-          f" p99 {pct(ms, 0.99):.0f} ms, max {max(ms):.0f} ms; daemon CPU {cpu / wall * 100:.1f}% of a core,"
-          f" RSS {rss_mb():.0f} MB")
+    print(
+        f"dispatch, 1,000 jobs x {minutes} min: {len(ms)} dispatches, lateness median {statistics.median(ms):.0f} ms,"
+        f" p99 {pct(ms, 0.99):.0f} ms, max {max(ms):.0f} ms; daemon CPU {cpu / wall * 100:.1f}% of a core,"
+        f" RSS {rss_mb():.0f} MB"
+    )
 
 
 def bench_task_start() -> None:
@@ -112,8 +119,10 @@ def bench_task_start() -> None:
         for marker in markers.iterdir():
             slot, first_line = map(float, marker.read_text().split())
             lateness.append((first_line - slot) * 1000)
-    print(f"task start, 50 no-op jobs in one minute, 8 concurrent: {len(lateness)} runs, first-line lateness "
-          f"median {statistics.median(lateness):.0f} ms, p99 {pct(lateness, 0.99):.0f} ms, max {max(lateness):.0f} ms")
+    print(
+        f"task start, 50 no-op jobs in one minute, 8 concurrent: {len(lateness)} runs, first-line lateness "
+        f"median {statistics.median(lateness):.0f} ms, p99 {pct(lateness, 0.99):.0f} ms, max {max(lateness):.0f} ms"
+    )
 
 
 def bench_idle(seconds: float) -> None:
@@ -144,9 +153,11 @@ def bench_schedule_library(sleep_s: float, minutes: int = 1) -> None:
         scheduler.run_pending()
         time.sleep(sleep_s)
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - t0
-    print(f"reference: schedule library, 1,000 minute jobs, loop sleeping {sleep_s}s: {len(lateness)} calls, "
-          f"lateness median {statistics.median(lateness):.0f} ms, p99 {pct(lateness, 0.99):.0f} ms; "
-          f"CPU {cpu / wall * 100:.1f}% of a core")
+    print(
+        f"reference: schedule library, 1,000 minute jobs, loop sleeping {sleep_s}s: {len(lateness)} calls, "
+        f"lateness median {statistics.median(lateness):.0f} ms, p99 {pct(lateness, 0.99):.0f} ms; "
+        f"CPU {cpu / wall * 100:.1f}% of a core"
+    )
 
 
 def main() -> None:

@@ -47,8 +47,10 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
-        config.write_text(f"paths:\n  tasks: {REPO / 'tasks'}\nsources:\n  local:\n"
-                          f"    url: http://127.0.0.1:{server.server_address[1]}/\n")
+        config.write_text(
+            f"paths:\n  tasks: {REPO / 'tasks'}\nsources:\n  local:\n"
+            f"    url: http://127.0.0.1:{server.server_address[1]}/\n"
+        )
         runner = [sys.executable, str(REPO / "runner.py"), "--config", str(config)]
         rows = [
             ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
@@ -62,8 +64,10 @@ def main() -> None:
             median, worst, peak = measure(cmd, args.repeat)
             print(f"{label:<32} {median * 1000:>6.0f}ms {worst * 1000:>6.0f}ms {peak:>8.1f}MB")
     server.shutdown()
-    print("note: `run` includes the child process that executes the task (its own interpreter start-up);"
-          " peak RSS is the largest single process.")
+    print(
+        "note: `run` includes the child process that executes the task (its own interpreter start-up);"
+        " peak RSS is the largest single process."
+    )
 
 
 if __name__ == "__main__":

@@ -82,10 +82,7 @@ def main() -> None:
         return croniter("30 8 * * MON-FRI", at.astimezone(BERLIN)).get_next(datetime)
 
     median, p99 = measure(croniter_next, points)
-    print(
-        f"{'peer: croniter 30 8 * * MON-FRI (new iterator per call)':<58} "
-        f"{median:>7.1f}us {p99:>7.1f}us"
-    )
+    print(f"{'peer: croniter 30 8 * * MON-FRI (new iterator per call)':<58} {median:>7.1f}us {p99:>7.1f}us")
     reused = croniter("30 8 * * MON-FRI", points[0].astimezone(BERLIN))
 
     def croniter_reused(at: datetime) -> datetime:
@@ -93,10 +90,7 @@ def main() -> None:
         return reused.get_next(datetime)
 
     median, p99 = measure(croniter_reused, points)
-    print(
-        f"{'peer: croniter 30 8 * * MON-FRI (one iterator, set_current)':<58} "
-        f"{median:>7.1f}us {p99:>7.1f}us"
-    )
+    print(f"{'peer: croniter 30 8 * * MON-FRI (one iterator, set_current)':<58} {median:>7.1f}us {p99:>7.1f}us")
     begin = time.perf_counter()
     for _ in range(1000):
         parse_schedule("every weekday at 07:00", BERLIN)

@@ -49,8 +49,7 @@ def main() -> int:
         print(f"\n=== {name}: {' '.join(argv)}", flush=True)
         started = time.monotonic()
         code = subprocess.call([sys.executable, str(HERE / argv[0]), *argv[1:]], cwd=HERE.parent)
-        print(f"=== {name}: {'ok' if code == 0 else f'exit {code}'} in {time.monotonic() - started:.0f}s",
-              flush=True)
+        print(f"=== {name}: {'ok' if code == 0 else f'exit {code}'} in {time.monotonic() - started:.0f}s", flush=True)
         if code:
             failed.append(name)
     if failed:

@@ -29,12 +29,18 @@ def main() -> None:
     from opskit.delivery.render import Renderer
 
     renderer = Renderer(timezone="Europe/Berlin")
-    chart = "data:image/png;base64," + base64.b64encode(
-        trend_chart_png(trend_series(), "AHT (seconds), last 12 weeks")).decode()
+    chart = (
+        "data:image/png;base64,"
+        + base64.b64encode(trend_chart_png(trend_series(), "AHT (seconds), last 12 weeks")).decode()
+    )
     emails = {
-        "report": ("email/report.html", report_context(
-            chart_cid="trend@opskit",
-            warnings=["Rows: 118,402, 31% below the last good run's 171,660 (at most 30% fewer allowed)"])),
+        "report": (
+            "email/report.html",
+            report_context(
+                chart_cid="trend@opskit",
+                warnings=["Rows: 118,402, 31% below the last good run's 171,660 (at most 30% fewer allowed)"],
+            ),
+        ),
         "failure_alert": ("email/failure_alert.html", failure_context()),
         "no_data": ("email/no_data.html", no_data_context()),
     }

@@ -38,9 +38,7 @@ def authenticate():
     state = console()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), state.settings.api_token.encode()
-    ):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), state.settings.api_token.encode()):
         resp = jsonify(error="missing or invalid bearer token")
         resp.status_code = 401
         resp.headers["WWW-Authenticate"] = 'Bearer realm="console"'

@@ -120,16 +120,12 @@ class Console:
                 )
                 for row in conn.execute("SELECT * FROM queues ORDER BY queue_id")
             ]
-            self.vendors = [
-                v for (v,) in conn.execute("SELECT DISTINCT vendor FROM moderators ORDER BY 1")
-            ]
+            self.vendors = [v for (v,) in conn.execute("SELECT DISTINCT vendor FROM moderators ORDER BY 1")]
         finally:
             conn.close()
         self.markets = sorted({q["market"] for q in self.queues})
         self.data_start = date.fromisoformat(self.meta["start"])
-        self.data_end = date.fromisoformat(self.meta["end"]) - timedelta(
-            days=1
-        )  # last day, inclusive
+        self.data_end = date.fromisoformat(self.meta["end"]) - timedelta(days=1)  # last day, inclusive
         end = datetime.combine(date.fromisoformat(self.meta["end"]), datetime.min.time(), UTC)
         self.now = settings.now or end
         self._tmp = None
@@ -170,15 +166,13 @@ class Console:
         }
         incoming = dict(
             conn.execute(
-                "SELECT queue_id, count(*) FROM cases"
-                " WHERE created_at > ? AND created_at <= ? GROUP BY 1",
+                "SELECT queue_id, count(*) FROM cases WHERE created_at > ? AND created_at <= ? GROUP BY 1",
                 (since, now),
             )
         )
         completed = dict(
             conn.execute(
-                "SELECT queue_id, count(*) FROM cases"
-                " WHERE completed_at > ? AND completed_at <= ? GROUP BY 1",
+                "SELECT queue_id, count(*) FROM cases WHERE completed_at > ? AND completed_at <= ? GROUP BY 1",
                 (since, now),
             )
         )
@@ -250,14 +244,10 @@ def login_required(view: Callable) -> Callable:
 
 def _safe_next(target: str | None) -> str:
     # only local paths: an open redirect would be a real tool's bug, not a feature to copy
-    return (
-        target if target and target.startswith("/") and not target.startswith("//") else "/queues"
-    )
+    return target if target and target.startswith("/") and not target.startswith("//") else "/queues"
 
 
-def create_app(
-    db_path: str | Path, settings: ConsoleSettings | Mapping[str, object] | None = None
-) -> Flask:
+def create_app(db_path: str | Path, settings: ConsoleSettings | Mapping[str, object] | None = None) -> Flask:
     """The console over ``db_path``, with ConsoleSettings or overrides of the defaults."""
     if not isinstance(settings, ConsoleSettings):
         settings = ConsoleSettings().with_overrides(settings or {})
@@ -293,9 +283,7 @@ def create_app(
     @app.after_request
     def headers(resp: Response) -> Response:
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'self'; style-src 'self' 'unsafe-inline'"
-        )
+        resp.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'"
         return resp
 
     @app.teardown_appcontext
@@ -323,9 +311,9 @@ def create_app(
             if not _csrf_ok():
                 abort(400, CSRF_ERROR)
             user, password = request.form.get("username", ""), request.form.get("password", "")
-            ok = hmac.compare_digest(
-                user.encode(), settings.username.encode()
-            ) & hmac.compare_digest(password.encode(), settings.password.encode())
+            ok = hmac.compare_digest(user.encode(), settings.username.encode()) & hmac.compare_digest(
+                password.encode(), settings.password.encode()
+            )
             if ok:
                 target = _safe_next(request.form.get("next"))
                 session.clear()
@@ -454,9 +442,7 @@ def create_app(
     @login_required
     def productivity():
         try:
-            d_from = date.fromisoformat(
-                request.args.get("date_from") or str(state.data_end - timedelta(days=6))
-            )
+            d_from = date.fromisoformat(request.args.get("date_from") or str(state.data_end - timedelta(days=6)))
             d_to = date.fromisoformat(request.args.get("date_to") or str(state.data_end))
         except ValueError as exc:
             abort(400, f"bad date: {exc}")
@@ -517,9 +503,7 @@ def productivity_rows(
         WHERE {where} ORDER BY s.date, s.moderator_id LIMIT ? OFFSET ?"""
     bounds = [f"{d_from}T00:00:00Z", f"{d_to + timedelta(days=1)}T00:00:00Z"]
     rows = []
-    for d, mod, vend, site, handled, hs, prod, sched in conn.execute(
-        sql, bounds + params + [limit, offset]
-    ):
+    for d, mod, vend, site, handled, hs, prod, sched in conn.execute(sql, bounds + params + [limit, offset]):
         rows.append(
             {
                 "date": d,

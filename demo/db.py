@@ -84,9 +84,7 @@ EXPORT_COLUMNS: tuple[str, ...] = CASE_COLUMNS + (
 )
 
 _SELECT = (
-    "SELECT "
-    + ", ".join(f"c.{c}" for c in CASE_COLUMNS)
-    + ", q.name, q.channel, q.market, m.vendor, m.site"
+    "SELECT " + ", ".join(f"c.{c}" for c in CASE_COLUMNS) + ", q.name, q.channel, q.market, m.vendor, m.site"
     " FROM cases c JOIN queues q ON q.queue_id = c.queue_id"
     " LEFT JOIN moderators m ON m.moderator_id = c.moderator_id"
 )

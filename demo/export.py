@@ -83,9 +83,7 @@ def write_xlsx(rows: Iterable[tuple], path: Path | BinaryIO) -> int:
     return count
 
 
-def export_filename(
-    flt: CaseFilter, fmt: str, now: datetime, data_start: date, data_end: date
-) -> str:
+def export_filename(flt: CaseFilter, fmt: str, now: datetime, data_start: date, data_end: date) -> str:
     """``cases_<from>_<to>_<now>.<fmt>``, e.g. ``cases_2026-11-09_2026-11-15_20261116T0000.csv``."""
     date_from = flt.date_from or data_start
     date_to = flt.date_to or data_end
@@ -119,9 +117,7 @@ class ExportJobs:
         job = ExportJob(job_id, filename, self.folder / f"{job_id}.{fmt}")
         with self._lock:
             self._jobs[job_id] = job
-        threading.Thread(
-            target=self._run, args=(job, flt, fmt), name=f"export-{job_id[:8]}", daemon=True
-        ).start()
+        threading.Thread(target=self._run, args=(job, flt, fmt), name=f"export-{job_id[:8]}", daemon=True).start()
         return job
 
     def get(self, job_id: str) -> ExportJob | None:

@@ -136,9 +136,7 @@ DECISION_P = {  # channel: probabilities in DECISIONS order
 }
 WEEKDAY_FACTOR = np.array([1.0, 0.96, 0.97, 1.0, 1.06, 1.22, 1.16])  # Monday first
 # arrivals by local hour: quiet at night, a lunchtime bump, an evening peak
-HOURLY = np.array(
-    [3, 2, 1.5, 1, 1, 1.5, 2.5, 4, 5, 5.5, 6, 6.5, 7, 6.5, 6, 6, 6.5, 7, 8, 9, 9.5, 8.5, 6.5, 4.5]
-)
+HOURLY = np.array([3, 2, 1.5, 1, 1, 1.5, 2.5, 4, 5, 5.5, 6, 6.5, 7, 6.5, 6, 6, 6.5, 7, 8, 9, 9.5, 8.5, 6.5, 4.5])
 HOURLY = HOURLY / HOURLY.sum()
 QA_RATE = 0.05
 CHUNK = 100_000
@@ -271,9 +269,7 @@ def generate(
     # -- waits from a fluid queue: hourly capacity per queue, backlog carried from hour to hour
     arrivals = np.bincount(q_idx * n_hours + hour, minlength=n_q * n_hours).reshape(n_q, n_hours)
     base_days = ~story_days if story_days.any() and (~story_days).any() else np.ones(days, bool)
-    base_rate = arrivals.reshape(n_q, days, 24)[:, base_days, :].sum(axis=(1, 2)) / (
-        base_days.sum() * 24
-    )
+    base_rate = arrivals.reshape(n_q, days, 24)[:, base_days, :].sum(axis=(1, 2)) / (base_days.sum() * 24)
     h_of_day = np.arange(n_hours) % 24
     staffing = 0.75 + 0.5 * (HOURLY[h_of_day] / HOURLY.max())
     weekend = np.repeat(np.where(weekday >= 5, 0.85, 1.0), 24)
@@ -346,9 +342,7 @@ def generate(
     n_labels = np.array([len(LABELS[a]) for a in area_of_q])
     label = first[q_idx] + (rng.random(n) * n_labels[q_idx]).astype(np.int64)
     done = ~is_open
-    accuracy = np.array([VENDORS[v][2] for v in vendor_names])[vendor] - np.where(
-        tenure < 90, 0.04, 0.0
-    )
+    accuracy = np.array([VENDORS[v][2] for v in vendor_names])[vendor] - np.where(tenure < 90, 0.04, 0.0)
     qa_sampled = done & (rng.random(n) < QA_RATE)
     qa_pending = qa_sampled & (rng.random(n) < 0.05)  # sampled, not reviewed yet
     qa_correct = rng.random(n) < accuracy
@@ -366,9 +360,7 @@ def generate(
     h_weights = np.array([0.02 if len(t) > 5000 else 1.0 for t in content.HOSTILE_TEXTS])
     hostile = rng.random(n) < 0.06
     text_idx[hostile] = (
-        len(text_pool)
-        - n_hostile
-        + rng.choice(n_hostile, int(hostile.sum()), p=h_weights / h_weights.sum())
+        len(text_pool) - n_hostile + rng.choice(n_hostile, int(hostile.sum()), p=h_weights / h_weights.sum())
     )
     names = content.username_pool(rng) + list(content.HOSTILE_USERNAMES)
     name_idx = rng.integers(0, len(names) - len(content.HOSTILE_USERNAMES), n)
@@ -378,18 +370,12 @@ def generate(
         - len(content.HOSTILE_USERNAMES)
         + rng.integers(0, len(content.HOSTILE_USERNAMES), int(hostile_names.sum()))
     )
-    guaranteed = rng.choice(
-        n, size=min(n, 2 * (n_hostile + len(content.HOSTILE_USERNAMES))), replace=False
-    )
+    guaranteed = rng.choice(n, size=min(n, 2 * (n_hostile + len(content.HOSTILE_USERNAMES))), replace=False)
     for k, pos in enumerate(guaranteed):
         text_idx[pos] = len(text_pool) - n_hostile + k % n_hostile
-        name_idx[pos] = (
-            len(names) - len(content.HOSTILE_USERNAMES) + k % len(content.HOSTILE_USERNAMES)
-        )
+        name_idx[pos] = len(names) - len(content.HOSTILE_USERNAMES) + k % len(content.HOSTILE_USERNAMES)
 
-    shifts = _shifts(
-        rng, moderator[done], (completed[done] - t_start) // 86400, handle[done], absent_plan, days
-    )
+    shifts = _shifts(rng, moderator[done], (completed[done] - t_start) // 86400, handle[done], absent_plan, days)
     cases = {
         "q_idx": q_idx,
         "created": created,
@@ -496,9 +482,7 @@ def _targets(rng, ref, cases, shifts, mods, t_start: int, start: date, days: int
     done_v = np.bincount(cases["vendor"][base], minlength=len(vendor_names))
     s_mod, s_day, _, s_prod = shifts[:4]
     s_base = s_day < max(7, days - 7)
-    prod_v = np.bincount(
-        mods["vendor"][s_mod[s_base]], weights=s_prod[s_base], minlength=len(vendor_names)
-    )
+    prod_v = np.bincount(mods["vendor"][s_mod[s_base]], weights=s_prod[s_base], minlength=len(vendor_names))
     uph_v = np.where(prod_v > 0, done_v / np.maximum(prod_v / 3600, 1e-9), np.nan)
     aht_all = cases["handle"][base].mean() if base.any() else 60.0
     weeks = sorted({(start + timedelta(days=d)).isocalendar()[:2] for d in range(days)})
@@ -541,9 +525,7 @@ def _targets(rng, ref, cases, shifts, mods, t_start: int, start: date, days: int
     return [(f"{y}-W{w:02d}", *row) for (y, w) in weeks for row in rows]
 
 
-def _write(
-    db_path: Path, ref, mods, cases, text_pool, names, shifts, targets, meta, t_start: int
-) -> None:
+def _write(db_path: Path, ref, mods, cases, text_pool, names, shifts, targets, meta, t_start: int) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(db_path.name + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -572,9 +554,7 @@ def _write(
             "INSERT INTO moderators VALUES (?, ?, ?, ?)",
             [
                 (m, vendor_names[v], s, int(t))
-                for m, v, s, t in zip(
-                    mods["ids"], mods["vendor"], mods["site"], mods["tenure"], strict=True
-                )
+                for m, v, s, t in zip(mods["ids"], mods["vendor"], mods["site"], mods["tenure"], strict=True)
             ],
         )
         _write_cases(conn, ref, mods, cases, text_pool, names)
@@ -640,15 +620,11 @@ def _write_cases(conn, ref, mods, cases, text_pool, names) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m demo.generate", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m demo.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, type=Path, help="SQLite file to write (replaced)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--days", type=int, default=28)
-    parser.add_argument(
-        "--start", type=date.fromisoformat, default=date(2026, 10, 19), help="first day, UTC"
-    )
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 19), help="first day, UTC")
     parser.add_argument("--scale", type=int, default=20_000, help="expected number of cases")
     args = parser.parse_args(argv)
     s = generate(args.db, seed=args.seed, days=args.days, start=args.start, scale=args.scale)

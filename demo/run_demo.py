@@ -45,8 +45,7 @@ def prepare_data(data_dir: Path, today: date) -> Path:
         write_vendor_workbooks(db_path, inbox, date_from=last_day, date_to=last_day)
     staffing = data_dir / "staffing.xlsx"
     if not staffing.exists():
-        write_staffing_workbook(db_path, staffing, first_week=today - timedelta(days=today.weekday()),
-                                weeks=8)
+        write_staffing_workbook(db_path, staffing, first_week=today - timedelta(days=today.weekday()), weeks=8)
     return db_path
 
 
@@ -59,8 +58,12 @@ def main() -> int:
     data_dir = REPO / "data"
     db_path = prepare_data(data_dir, date.today())
     with ConsoleServer(db_path, use_env=False) as console:
-        os.environ.update(CONSOLE_URL=console.url, CONSOLE_USER=console.username,
-                          CONSOLE_PASSWORD=console.password, CONSOLE_API_TOKEN=console.api_token)
+        os.environ.update(
+            CONSOLE_URL=console.url,
+            CONSOLE_USER=console.username,
+            CONSOLE_PASSWORD=console.password,
+            CONSOLE_API_TOKEN=console.api_token,
+        )
         print(f"Moderation Console running at {console.url} (stopped when the demo ends)\n", flush=True)
         code = runner(["run", "weekly-ops-review"])
     print()

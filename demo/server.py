@@ -76,9 +76,7 @@ class ConsoleServer:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
-                kwargs={
-                    "poll_interval": 0.05
-                },  # a quick shutdown() name="console-server", daemon=True
+                kwargs={"poll_interval": 0.05},  # a quick shutdown() name="console-server", daemon=True
             )
             self._thread.start()
         return self
@@ -121,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.regenerate or not db_path.exists():
         print(f"generating {args.scale:,} cases into {db_path} ...", flush=True)
         summary = generate(db_path, seed=args.seed, scale=args.scale)
-        print(
-            f"  {summary.cases:,} cases, {summary.start}..{summary.end} in {summary.seconds:.1f}s"
-        )
+        print(f"  {summary.cases:,} cases, {summary.start}..{summary.end} in {summary.seconds:.1f}s")
     server = ConsoleServer(db_path, host=args.host, port=args.port, quiet=False)
     s = server.settings
     print(f"Moderation Console at {server.url}/login")

@@ -112,8 +112,10 @@ class RunContext:
         value = os.environ.get(name)
         if not value:
             who = f"job '{self.job}'" if self.job else f"task '{self.task}'"
-            raise ConfigError(f"environment variable {name} is not set (needed by {who})",
-                              hint="Set it in the environment or in .env beside config.yaml")
+            raise ConfigError(
+                f"environment variable {name} is not set (needed by {who})",
+                hint="Set it in the environment or in .env beside config.yaml",
+            )
         self.redactor.add(value)
         return value
 
@@ -121,9 +123,10 @@ class RunContext:
         if name not in self.sources:
             from opskit.errors import did_you_mean
 
-            raise ConfigError(f"unknown source '{name}'",
-                              hint=did_you_mean(name, self.sources) or
-                              f"Sources in config.yaml: {', '.join(self.sources) or 'none'}")
+            raise ConfigError(
+                f"unknown source '{name}'",
+                hint=did_you_mean(name, self.sources) or f"Sources in config.yaml: {', '.join(self.sources) or 'none'}",
+            )
         return self.sources[name]
 
     @property

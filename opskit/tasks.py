@@ -61,8 +61,9 @@ class TaskSpec:
     _model: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
-    def from_function(cls, fn: Callable[..., Any], *, name: str | None = None,
-                      schedule_hint: str | None = None) -> TaskSpec:
+    def from_function(
+        cls, fn: Callable[..., Any], *, name: str | None = None, schedule_hint: str | None = None
+    ) -> TaskSpec:
         doc = inspect.getdoc(fn) or ""
         helps = _docstring_args(doc)
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -80,8 +81,15 @@ class TaskSpec:
             schedule_hint=schedule_hint,
         )
 
-    def validate(self, raw: dict[str, Any], *, tz: tzinfo, scheduled_for: datetime,
-                 where: str | None = None, subject: str | None = None) -> dict[str, Any]:
+    def validate(
+        self,
+        raw: dict[str, Any],
+        *,
+        tz: tzinfo,
+        scheduled_for: datetime,
+        where: str | None = None,
+        subject: str | None = None,
+    ) -> dict[str, Any]:
         """Convert raw values (from YAML or ``--param`` strings) to the declared types.
 
         Raises:
@@ -92,8 +100,11 @@ class TaskSpec:
         known = {p.name: p for p in self.params}
         for key in raw:
             if key not in known:
-                raise ParamError(f"{subject}: unknown parameter '{key}'", where=where,
-                                 hint=did_you_mean(key, known) or _known_hint(known))
+                raise ParamError(
+                    f"{subject}: unknown parameter '{key}'",
+                    where=where,
+                    hint=did_you_mean(key, known) or _known_hint(known),
+                )
         prepared = {k: _split_list(known[k].annotation, v) for k, v in raw.items()}
         missing = [p.name for p in self.params if p.required and p.name not in prepared]
         if missing:
@@ -101,34 +112,32 @@ class TaskSpec:
         from pydantic import ValidationError
 
         try:
-            model = self._validator().model_validate(
-                prepared, context={"tz": tz, "scheduled_for": scheduled_for})
+            model = self._validator().model_validate(prepared, context={"tz": tz, "scheduled_for": scheduled_for})
         except ValidationError as exc:
             first = exc.errors()[0]
             name = str(first["loc"][0]) if first["loc"] else "?"
             value = prepared.get(name, known[name].default if name in known else None)
-            raise ParamError(f"{subject}, parameter '{name}': {_pydantic_message(first, value)}",
-                             where=where) from None
+            raise ParamError(f"{subject}, parameter '{name}': {_pydantic_message(first, value)}", where=where) from None
         return {p.name: getattr(model, p.name) for p in self.params}
 
     def _validator(self) -> Any:
         if not self._model:
             from pydantic import ConfigDict, create_model
 
-            fields = {
-                p.name: (p.annotation, ... if p.required else p.default) for p in self.params
-            }
-            self._model.append(create_model(  # type: ignore[call-overload]
-                f"{self.name}_params",
-                __config__=ConfigDict(extra="forbid", validate_default=True,
-                                      arbitrary_types_allowed=True, strict=False),
-                **fields,
-            ))
+            fields = {p.name: (p.annotation, ... if p.required else p.default) for p in self.params}
+            self._model.append(
+                create_model(  # type: ignore[call-overload]
+                    f"{self.name}_params",
+                    __config__=ConfigDict(
+                        extra="forbid", validate_default=True, arbitrary_types_allowed=True, strict=False
+                    ),
+                    **fields,
+                )
+            )
         return self._model[0]
 
 
-def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
-         schedule_hint: str | None = None) -> Any:
+def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, schedule_hint: str | None = None) -> Any:
     """Mark a function as an opskit task; returns the function itself."""
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -186,8 +195,7 @@ def discover(folder: Path) -> Registry:
         for spec_ in found:
             if spec_.name in registry.tasks:
                 first = registry.tasks[spec_.name].path
-                registry.broken[spec_.name] = (
-                    f"task '{spec_.name}' is defined twice: in {first} and in {spec_.path}")
+                registry.broken[spec_.name] = f"task '{spec_.name}' is defined twice: in {first} and in {spec_.path}"
                 del registry.tasks[spec_.name]
             elif spec_.name not in registry.broken:
                 registry.tasks[spec_.name] = spec_
@@ -247,7 +255,7 @@ def _docstring_args(doc: str) -> dict[str, str]:
     except StopIteration:
         return helps
     current, arg_indent = None, None
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             continue
         indent = len(line) - len(line.lstrip())

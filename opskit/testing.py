@@ -108,9 +108,10 @@ class ContextFactory:
         if self._config is None:
             from opskit.errors import UsageError
 
-            raise UsageError("no config.yaml above the test, so no tasks folder to find tasks in",
-                             hint="Override the opskit_config_path fixture, "
-                                  "or pass the task function")
+            raise UsageError(
+                "no config.yaml above the test, so no tasks folder to find tasks in",
+                hint="Override the opskit_config_path fixture, or pass the task function",
+            )
         return Path(self._config.path_setting("tasks"))
 
     @property
@@ -187,10 +188,18 @@ class ContextFactory:
         redactor = Redactor()
         log = self._logger(f"opskit.task.{task}.{run_id}", folder / "run.log", redactor, LOG_FORMAT)
         return RunContext(
-            run_id=run_id, job=job, task=task, params=values, scheduled_for=when, tz=zone,
-            folder=folder, data_dir=data,
+            run_id=run_id,
+            job=job,
+            task=task,
+            params=values,
+            scheduled_for=when,
+            tz=zone,
+            folder=folder,
+            data_dir=data,
             sources={k: as_source(v) for k, v in (sources or {}).items()},
-            state_dir=self.root / "var" / "state", log=log, redactor=redactor,
+            state_dir=self.root / "var" / "state",
+            log=log,
+            redactor=redactor,
             options=dict(options or {}),
         )
 
@@ -213,8 +222,9 @@ class ContextFactory:
         self._undo.append(undo)
         return logger
 
-    def run(self, task: str | Callable[..., Any] | TaskSpec, /, *, ctx: RunContext | None = None,
-            **params: Any) -> Result:
+    def run(
+        self, task: str | Callable[..., Any] | TaskSpec, /, *, ctx: RunContext | None = None, **params: Any
+    ) -> Result:
         """Validate ``params`` like a real run, call the task with ``ctx``, and return its Result.
 
         Raises:
@@ -255,8 +265,9 @@ def as_source(value: Any) -> SourceConfig:
     if isinstance(value, Mapping):
         return SourceConfig(**value)
     if hasattr(value, "url") and hasattr(value, "api_token"):  # demo.server.ConsoleServer
-        return SourceConfig(url=value.url, username_env="CONSOLE_USER",
-                            password_env="CONSOLE_PASSWORD", token_env="CONSOLE_API_TOKEN")
+        return SourceConfig(
+            url=value.url, username_env="CONSOLE_USER", password_env="CONSOLE_PASSWORD", token_env="CONSOLE_API_TOKEN"
+        )
     raise TypeError(f"cannot make a source of {value!r} (give a SourceConfig, a URL or a dict)")
 
 
@@ -289,22 +300,21 @@ def opskit_console_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         from demo.generate import generate
     except ImportError as exc:
-        pytest.fail(f"the Moderation Console (demo/) cannot be imported: {exc}; "
-                    "run pytest from the opskit repository", pytrace=False)
+        pytest.fail(
+            f"the Moderation Console (demo/) cannot be imported: {exc}; run pytest from the opskit repository",
+            pytrace=False,
+        )
     folder = tmp_path_factory.mktemp("opskit_console")
-    return generate(folder / "console.db", seed=7, days=CONSOLE_DAYS, start=CONSOLE_START,
-                    scale=CONSOLE_SCALE).db_path
+    return generate(folder / "console.db", seed=7, days=CONSOLE_DAYS, start=CONSOLE_START, scale=CONSOLE_SCALE).db_path
 
 
 @pytest.fixture
-def opskit_console(opskit_console_db: Path, monkeypatch: pytest.MonkeyPatch,
-                   tmp_path: Path) -> Iterator[Any]:
+def opskit_console(opskit_console_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """The Moderation Console, running on a free port of 127.0.0.1; stopped after the test."""
     from demo.server import ConsoleServer
 
     # Its exports go to the test's folder: the console's own temporary folder outlives stop().
-    server = ConsoleServer(opskit_console_db, port=0, use_env=False,
-                           export_dir=tmp_path / "console-exports")
+    server = ConsoleServer(opskit_console_db, port=0, use_env=False, export_dir=tmp_path / "console-exports")
     monkeypatch.setenv("CONSOLE_USER", server.username)
     monkeypatch.setenv("CONSOLE_PASSWORD", server.password)
     monkeypatch.setenv("CONSOLE_API_TOKEN", server.api_token)
@@ -336,16 +346,24 @@ class SmtpServer:
 
     def config_yaml(self, sender: str = "Ops Reports <reports@example.com>") -> str:
         """The ``email:`` section of a config.yaml that sends through this server."""
-        return (f"email:\n  backend: smtp\n  host: {self.host}\n  port: {self.port}\n"
-                f"  security: none\n  sender: {sender}\n  timeout_s: 5\n")
+        return (
+            f"email:\n  backend: smtp\n  host: {self.host}\n  port: {self.port}\n"
+            f"  security: none\n  sender: {sender}\n  timeout_s: 5\n"
+        )
 
     def email_settings(self, outbox_dir: Path, **overrides: Any) -> EmailSettings:
         """EmailSettings that send through this server, keeping the outbox in ``outbox_dir``."""
         from opskit.delivery.mail import EmailSettings
 
-        values: dict[str, Any] = dict(backend="smtp", outbox_dir=outbox_dir, host=self.host,
-                                      port=self.port, security="none", timeout_s=5,
-                                      sender="Ops Reports <reports@example.com>")
+        values: dict[str, Any] = dict(
+            backend="smtp",
+            outbox_dir=outbox_dir,
+            host=self.host,
+            port=self.port,
+            security="none",
+            timeout_s=5,
+            sender="Ops Reports <reports@example.com>",
+        )
         return EmailSettings(**{**values, **overrides})
 
 
@@ -355,8 +373,7 @@ def opskit_smtp() -> Iterator[SmtpServer]:
     try:
         from aiosmtpd.controller import Controller
     except ImportError:
-        pytest.fail("opskit_smtp needs aiosmtpd: pip install -r requirements-dev.txt",
-                    pytrace=False)
+        pytest.fail("opskit_smtp needs aiosmtpd: pip install -r requirements-dev.txt", pytrace=False)
     from email import policy
     from email.parser import BytesParser
 
@@ -368,8 +385,7 @@ def opskit_smtp() -> Iterator[SmtpServer]:
     class Handler:
         async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
-            server.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
-                                                message))  # type: ignore[arg-type]
+            server.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
             return "250 OK queued"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)

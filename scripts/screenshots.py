@@ -36,8 +36,12 @@ def ensure(command: str, package: str) -> None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         sys.exit(f"error: {command} is missing: sudo apt-get install -y {package}")
     print(f"installing {package} ...", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], check=True,
-                   stdout=subprocess.DEVNULL, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
 
 
 def email_png(eml: Path, out: Path) -> None:
@@ -68,11 +72,18 @@ def workbook_png(xlsx: Path, out: Path) -> None:
     ensure("soffice", "libreoffice-calc-nogui")
     ensure("pdftoppm", "poppler-utils")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", tmp, str(xlsx)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=180)
+        subprocess.run(
+            ["soffice", "--headless", "--convert-to", "pdf", "--outdir", tmp, str(xlsx)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=180,
+        )
         pdf = Path(tmp) / (xlsx.stem + ".pdf")
-        subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                        str(out.with_suffix(""))], check=True)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(out.with_suffix(""))],
+            check=True,
+        )
     _trim(out)
 
 
@@ -84,8 +95,14 @@ def _trim(path: Path, margin: int = 24) -> None:
     box = ImageChops.difference(image, Image.new("RGB", image.size, "white")).getbbox()
     if box:
         left, top, right, bottom = box
-        image.crop((max(0, left - margin), max(0, top - margin), min(image.width, right + margin),
-                    min(image.height, bottom + margin))).save(path)
+        image.crop(
+            (
+                max(0, left - margin),
+                max(0, top - margin),
+                min(image.width, right + margin),
+                min(image.height, bottom + margin),
+            )
+        ).save(path)
 
 
 def main() -> int:

@@ -65,15 +65,11 @@ def capacity_plan(
         volume = totals.completed / history_weeks
         aht = totals.handle / totals.completed if totals.completed else 0.0
         if channel in realtime and volume and aht:
-            agents = agents_for_service_level(
-                volume / (7 * 48), 1800, aht, service_goal, answer_seconds
-            )
+            agents = agents_for_service_level(volume / (7 * 48), 1800, aht, service_goal, answer_seconds)
             need = required_fte(agents * 168.0, paid_hours, shrinkage)
             model = f"Erlang C ({agents} agents 24/7)"
         else:
-            need = required_fte(
-                required_hours(volume, aht, target_utilization), paid_hours, shrinkage
-            )
+            need = required_fte(required_hours(volume, aht, target_utilization), paid_hours, shrinkage)
             model = "workload"
         for start in plan_weeks:
             iso = start.isocalendar()
@@ -176,10 +172,7 @@ def _workbook(ctx: RunContext, tmp: Path, rows: list[dict[str, Any]], short: lis
             )
             for w in weeks
         ]
-        + [
-            KPI(f"Gap FTE {w}", sum(r["gap"] for r in rows if r["week"] == w), type="float")
-            for w in weeks
-        ]
+        + [KPI(f"Gap FTE {w}", sum(r["gap"] for r in rows if r["week"] == w), type="float") for w in weeks]
         + [KPI("Queue-weeks short", len(short), target=0, direction="lower_is_better", type="int")]
     )
     report.sheet(

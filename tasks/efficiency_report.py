@@ -57,8 +57,9 @@ def efficiency_report(
     if bad:
         raise DataError(f"unknown cut(s) {', '.join(bad)}", hint=f"Use {', '.join(CUTS)}")
     prev = period.previous()
-    files = (not cases and step_exports(ctx.steps)) or \
-        _inputs(ctx, cases, [f"cases/{period.label}.csv", f"cases/{prev.label}.csv"])
+    files = (not cases and step_exports(ctx.steps)) or _inputs(
+        ctx, cases, [f"cases/{period.label}.csv", f"cases/{prev.label}.csv"]
+    )
     if not files:
         raise DataError(
             f"no case export for {period.label} in {ctx.data_dir / 'cases'}",
@@ -89,16 +90,9 @@ def efficiency_report(
         notes.append("UPH is left out: no shifts file was given (shifts=<file>).")
     opts = {"sla": sla is not None, "min_cases": min_cases}
     overall = cut_rows(scan, "current", "all", targets=goals, productive=productive, **opts)
-    before = cut_rows(
-        scan, "previous", "all", targets=goals_prev, productive=prev_productive, **opts
-    )
-    sheets = {
-        dim: cut_rows(scan, "current", dim, targets=goals, productive=productive, **opts)
-        for dim in cuts
-    }
-    missed = misses(overall, "all", goals) + [
-        m for dim, rows in sheets.items() for m in misses(rows, dim, goals)
-    ]
+    before = cut_rows(scan, "previous", "all", targets=goals_prev, productive=prev_productive, **opts)
+    sheets = {dim: cut_rows(scan, "current", dim, targets=goals, productive=productive, **opts) for dim in cuts}
+    missed = misses(overall, "all", goals) + [m for dim, rows in sheets.items() for m in misses(rows, dim, goals)]
     now = overall[0] if overall else {}
     was = before[0] if before and has_prev else {}
     shown = [m for m in METRICS if m != "uph" or productive is not None]
@@ -134,33 +128,24 @@ def efficiency_report(
     if has_prev:
         from opskit.reports.attribution import attribute
 
-        attr = attribute(
-            segments(scan, "previous", "vendor", "aht"), segments(scan, "current", "vendor", "aht")
-        )
+        attr = attribute(segments(scan, "previous", "vendor", "aht"), segments(scan, "current", "vendor", "aht"))
         top = drivers(attr, "aht", "vendor") if attr else []
     path = ctx.path(f"efficiency_{period.label}.xlsx")
     with ctx.output(path) as tmp:
         _workbook(ctx, tmp, period, kpis, sheets, missed, trend, notes)
     current_rows = now.get("completed", 0)
-    ctx.log.info(
-        "efficiency %s: %d cases read, %d missed targets", period.label, scan.rows, len(missed)
-    )
+    ctx.log.info("efficiency %s: %d cases read, %d missed targets", period.label, scan.rows, len(missed))
     summary = {
         "period": period.label,
         "previous_period": prev.label if has_prev else None,
         "kpis": [{k: v for k, v in kpi.items() if k not in ("previous", "metric")} for kpi in kpis],
         "missed_targets": [
-            {k: m[k] for k in ("where", "metric", "actual", "target", "kind", "attainment")}
-            for m in missed
+            {k: m[k] for k in ("where", "metric", "actual", "target", "kind", "attainment")} for m in missed
         ],
         "drivers": [{k: d[k] for k in ("label", "share", "note")} for d in top],
         "trend": {
             "AHT (s)": [[r["date"].isoformat(), r["aht"]] for r in trend],
-            **(
-                {"Target": [[r["date"].isoformat(), r["aht_target"]] for r in trend]}
-                if aht_goal
-                else {}
-            ),
+            **({"Target": [[r["date"].isoformat(), r["aht_target"]] for r in trend]} if aht_goal else {}),
         },
         "columns": scan.columns,
         "newest": scan.newest.isoformat() if scan.newest else None,
@@ -297,9 +282,7 @@ def _inputs(ctx: RunContext, given: str, defaults: list[str]) -> list[Path]:
     return existing(_resolve(ctx, d) for d in defaults)
 
 
-def _optional(
-    ctx: RunContext, given: str, default: str, reader: Any, notes: list[str], what: str
-) -> Any:
+def _optional(ctx: RunContext, given: str, default: str, reader: Any, notes: list[str], what: str) -> Any:
     path = _resolve(ctx, given or default)
     if not path.is_file():
         if given:

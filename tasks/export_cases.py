@@ -104,9 +104,7 @@ def export_cases(
     )
 
 
-def _export_one(
-    session: Any, period: Period, date_by: str, queue: str, market: str, vendor: str
-) -> tuple[Path, int]:
+def _export_one(session: Any, period: Period, date_by: str, queue: str, market: str, vendor: str) -> tuple[Path, int]:
     session.goto("/cases")
     session.fill("date_from", period.start.isoformat())
     session.fill("date_to", period.end.isoformat())
@@ -194,7 +192,5 @@ def _write_xlsx(ctx: RunContext, csv_path: Path, header: list[str]) -> Path:
 
 
 def _describe(period: Period, queue: str, market: str, vendor: str) -> str:
-    filters = [
-        f"{k} {v}" for k, v in (("queue", queue), ("market", market), ("vendor", vendor)) if v
-    ]
+    filters = [f"{k} {v}" for k, v in (("queue", queue), ("market", market), ("vendor", vendor)) if v]
     return period.label + (f" ({', '.join(filters)})" if filters else "")

@@ -45,12 +45,10 @@ def metric_attribution(
     base = baseline or current.previous()
     if cases:
         files = [
-            p if p.is_absolute() else ctx.data_dir / p
-            for p in (Path(c.strip()) for c in cases.split(",") if c.strip())
+            p if p.is_absolute() else ctx.data_dir / p for p in (Path(c.strip()) for c in cases.split(",") if c.strip())
         ]
     else:
-        files = step_exports(ctx.steps) or \
-            existing(ctx.data_dir / "cases" / f"{p.label}.csv" for p in (current, base))
+        files = step_exports(ctx.steps) or existing(ctx.data_dir / "cases" / f"{p.label}.csv" for p in (current, base))
     if not files or not all(f.is_file() for f in files):
         raise DataError(
             f"no case export for {current.label} and {base.label}",
@@ -91,9 +89,7 @@ def metric_attribution(
     top = drivers(attr, metric, by)
     top_rate = max(attr.segments, key=lambda s: abs(s.rate))
     top_mix = max(attr.segments, key=lambda s: abs(s.mix))
-    ctx.log.info(
-        "%s by %s: %s → %s", label, by, show(metric, attr.baseline), show(metric, attr.current)
-    )
+    ctx.log.info("%s by %s: %s → %s", label, by, show(metric, attr.baseline), show(metric, attr.current))
     summary = {
         "period": current.label,
         "baseline": base.label,
@@ -132,9 +128,7 @@ def metric_attribution(
         "columns": scan.columns,
         "newest": scan.newest.isoformat() if scan.newest else None,
     }
-    return Result(
-        files=[ctx.path(f"{stem}.xlsx"), ctx.path(f"{stem}.md")], rows=scan.rows, summary=summary
-    )
+    return Result(files=[ctx.path(f"{stem}.xlsx"), ctx.path(f"{stem}.md")], rows=scan.rows, summary=summary)
 
 
 def _workbook(
@@ -167,10 +161,7 @@ def _workbook(
                 type=kind,
                 direction="lower_is_better" if metric == "aht" else "higher_is_better",
             ),
-            *(
-                KPI(f"{name} effect", getattr(attr, name), type=kind)
-                for name in ("mix", "rate", "interaction")
-            ),
+            *(KPI(f"{name} effect", getattr(attr, name), type=kind) for name in ("mix", "rate", "interaction")),
             KPI("Total change", attr.total, type=kind),
         ]
     )

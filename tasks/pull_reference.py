@@ -29,8 +29,9 @@ def pull_reference(ctx: RunContext, *, source: str = "console") -> Result:
     targets = _get(ctx, f"{config.url.rstrip('/')}/api/v1/targets", headers)
     files = [_write(ctx, "queues.csv", QUEUE_COLUMNS, queues), _write(ctx, "targets.csv", TARGET_COLUMNS, targets)]
     ctx.log.info("%d queues and %d targets from %s", len(queues), len(targets), source)
-    return Result(files=files, rows=len(queues) + len(targets),
-                  summary={"queues": len(queues), "targets": len(targets)})
+    return Result(
+        files=files, rows=len(queues) + len(targets), summary={"queues": len(queues), "targets": len(targets)}
+    )
 
 
 def _get(ctx: RunContext, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:

@@ -139,9 +139,7 @@ def _beyond(diff: float, base: float, tolerance: float, relative: bool) -> bool:
 
 def _norm(value: Any) -> str:
     if isinstance(value, datetime):
-        return (
-            value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-        )
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -254,12 +252,8 @@ def _workbook(
             KPI("Rows left", len(lsums), type="int"),
             KPI("Rows right", len(rsums), type="int"),
             KPI("Only in left", len(only_left), target=0, direction="lower_is_better", type="int"),
-            KPI(
-                "Only in right", len(only_right), target=0, direction="lower_is_better", type="int"
-            ),
-            KPI(
-                "Differing rows", len(differing), target=0, direction="lower_is_better", type="int"
-            ),
+            KPI("Only in right", len(only_right), target=0, direction="lower_is_better", type="int"),
+            KPI("Differing rows", len(differing), target=0, direction="lower_is_better", type="int"),
             *(
                 KPI(
                     f"{c} left / right",
@@ -294,8 +288,7 @@ def _workbook(
         ("Only in right", only_right, rsums),
     ):
         rows = [
-            {**{f"k{i}": v for i, v in enumerate(k)}, **dict(zip(compare, sums[k], strict=True))}
-            for k in sorted(found)
+            {**{f"k{i}": v for i, v in enumerate(k)}, **dict(zip(compare, sums[k], strict=True))} for k in sorted(found)
         ]
         report.sheet(name, rows, kcols + [Column(c, c, "float") for c in compare])
     rows = []

@@ -56,10 +56,7 @@ def scrape_queue_dashboard(
             hint=f"Columns seen: {', '.join(headers)}",
         )
     snapshot_at = as_of or ctx.scheduled_for.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rows = [
-        [snapshot_at, *(_value(r[headers.index(h)], num) for h, (_, num) in _COLUMNS.items())]
-        for r in cells
-    ]
+    rows = [[snapshot_at, *(_value(r[headers.index(h)], num) for h, (_, num) in _COLUMNS.items())] for r in cells]
     path = _append(ctx, ctx.data_dir / history, rows)
     ctx.log.info("appended %d queues as of %s to %s", len(rows), snapshot_at, path.name)
     return Result(

@@ -111,19 +111,45 @@ def _email(changes: list[dict[str, Any]], breaches: list[str], previous: dict[st
         if c["to"] != "breach":
             continue
         if c["backlog"] > c["limits"]["backlog"]:
-            missed.append({"where": c["name"], "metric": "Backlog (cases)", "actual": c["backlog"],
-                           "target": c["limits"]["backlog"], "direction": "lower_is_better"})
+            missed.append(
+                {
+                    "where": c["name"],
+                    "metric": "Backlog (cases)",
+                    "actual": c["backlog"],
+                    "target": c["limits"]["backlog"],
+                    "direction": "lower_is_better",
+                }
+            )
         if c["oldest_hours"] > c["limits"]["oldest"]:
-            missed.append({"where": c["name"], "metric": "Oldest case (h)", "actual": c["oldest_hours"],
-                           "target": c["limits"]["oldest"], "direction": "lower_is_better"})
+            missed.append(
+                {
+                    "where": c["name"],
+                    "metric": "Oldest case (h)",
+                    "actual": c["oldest_hours"],
+                    "target": c["limits"]["oldest"],
+                    "direction": "lower_is_better",
+                }
+            )
     return {
         "title": "SLA watch",
         "headline": f"{len(changes)} queue(s) changed state; {len(breaches)} in breach now",
-        "kpis": [{"label": "Queues in breach", "value": len(breaches), "previous": was, "kind": "num",
-                  "direction": "lower_is_better"}],
+        "kpis": [
+            {
+                "label": "Queues in breach",
+                "value": len(breaches),
+                "previous": was,
+                "kind": "num",
+                "direction": "lower_is_better",
+            }
+        ],
         "missed_targets": missed,
-        "drivers": [{"label": f"{c['name']}: {c['from']} → {c['to']}",
-                     "note": "; ".join(c["reasons"]) or "back within its limits"} for c in changes],
+        "drivers": [
+            {
+                "label": f"{c['name']}: {c['from']} → {c['to']}",
+                "note": "; ".join(c["reasons"]) or "back within its limits",
+            }
+            for c in changes
+        ],
     }
 
 

@@ -37,24 +37,39 @@ def source_check(
         tmp.write_text(json.dumps(checks, indent=2))
     problems = [c for c in checks if c["problem"]]
     for c in checks:
-        ctx.log.info("%-16s %-5s %s", c["source"], "OK" if not c["problem"] else "DOWN",
-                     c["problem"] or f"HTTP {c['status']} in {c['latency_ms']} ms")
+        ctx.log.info(
+            "%-16s %-5s %s",
+            c["source"],
+            "OK" if not c["problem"] else "DOWN",
+            c["problem"] or f"HTTP {c['status']} in {c['latency_ms']} ms",
+        )
     if problems:
         raise SourceUnavailable(
             f"{len(problems)} of {len(checks)} source(s) failed: "
-            + "; ".join(f"{c['source']}: {c['problem']}" for c in problems))
-    return Result(files=[ctx.path("source_check.json")], rows=len(checks),
-                  summary={c["source"]: f"HTTP {c['status']} in {c['latency_ms']} ms" for c in checks})
+            + "; ".join(f"{c['source']}: {c['problem']}" for c in problems)
+        )
+    return Result(
+        files=[ctx.path("source_check.json")],
+        rows=len(checks),
+        summary={c["source"]: f"HTTP {c['status']} in {c['latency_ms']} ms" for c in checks},
+    )
 
 
 def _check(ctx: RunContext, http: Any, name: str, tls_warn_days: int, max_latency_ms: int) -> dict:
     source = ctx.source(name)
-    check = {"source": name, "url": source.url, "status": None, "latency_ms": None,
-             "tls_expires": None, "problem": None}
+    check = {
+        "source": name,
+        "url": source.url,
+        "status": None,
+        "latency_ms": None,
+        "tls_expires": None,
+        "problem": None,
+    }
     started = time.monotonic()
     try:
-        response = http.get(source.url, timeout=source.timeout.total_seconds(), allow_redirects=False,
-                                verify=source.verify_tls)
+        response = http.get(
+            source.url, timeout=source.timeout.total_seconds(), allow_redirects=False, verify=source.verify_tls
+        )
     except Exception as exc:  # requests raises many kinds; each means "does not answer"
         check["problem"] = f"cannot reach {source.url} ({_reason(exc)})"
         return check
@@ -78,8 +93,10 @@ def _tls_expiry(url: str) -> datetime | None:
     parts = urlsplit(url)
     context = ssl.create_default_context()
     try:
-        with socket.create_connection((parts.hostname, parts.port or 443), timeout=10) as sock, \
-                context.wrap_socket(sock, server_hostname=parts.hostname) as tls:
+        with (
+            socket.create_connection((parts.hostname, parts.port or 443), timeout=10) as sock,
+            context.wrap_socket(sock, server_hostname=parts.hostname) as tls,
+        ):
             cert = tls.getpeercert()
     except (OSError, ssl.SSLError):
         return None

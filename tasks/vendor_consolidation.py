@@ -53,10 +53,7 @@ def vendor_consolidation(
     """
     from opskit.excel import WorkbookError, read_table
 
-    folders = {
-        n: ctx.data_dir / p
-        for n, p in (("inbox", inbox), ("archive", archive), ("quarantine", quarantine))
-    }
+    folders = {n: ctx.data_dir / p for n, p in (("inbox", inbox), ("archive", archive), ("quarantine", quarantine))}
     if not folders["inbox"].is_dir():
         raise DataError(f"inbox folder not found: {folders['inbox']}")
     for f in ("archive", "quarantine"):
@@ -77,9 +74,7 @@ def vendor_consolidation(
             )
             _move(path, folders["quarantine"], entry["reason"])
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
-            entry.update(
-                status="quarantined", reason=f"not a workbook ({path.suffix or 'no suffix'})"
-            )
+            entry.update(status="quarantined", reason=f"not a workbook ({path.suffix or 'no suffix'})")
             _move(path, folders["quarantine"], entry["reason"])
         else:
             try:
@@ -103,9 +98,7 @@ def vendor_consolidation(
         files.append(entry)
     outputs = [_master(ctx, master, files)]
     outputs += [_report(ctx, vendor, bad, files) for vendor, bad in sorted(rejects.items())]
-    kinds = {
-        s: sum(f["status"] == s for f in files) for s in ("archived", "quarantined", "skipped")
-    }
+    kinds = {s: sum(f["status"] == s for f in files) for s in ("archived", "quarantined", "skipped")}
     summary = {
         "period": ctx.scheduled_for.astimezone(ctx.tz).date().isoformat(),
         "kpis": [
@@ -202,9 +195,7 @@ def _validate(table: Any, vendor: str, filename: str) -> tuple[list[dict], list[
                     ("queue_id", "queue_id is empty" if not out["queue_id"] else ""),
                     (
                         "handled",
-                        "handled is empty or negative"
-                        if (out["handled"] or 0) < 0 or out["handled"] is None
-                        else "",
+                        "handled is empty or negative" if (out["handled"] or 0) < 0 or out["handled"] is None else "",
                     ),
                     (
                         "handle_seconds",
@@ -212,15 +203,11 @@ def _validate(table: Any, vendor: str, filename: str) -> tuple[list[dict], list[
                     ),
                     (
                         "qa_correct",
-                        "more QA passes than QA samples"
-                        if (out["qa_correct"] or 0) > (out["qa_sampled"] or 0)
-                        else "",
+                        "more QA passes than QA samples" if (out["qa_correct"] or 0) > (out["qa_sampled"] or 0) else "",
                     ),
                     (
                         "moderator_id",
-                        f"duplicate of an earlier row for {key[0]}, {key[1]}, {key[2]}"
-                        if key in seen
-                        else "",
+                        f"duplicate of an earlier row for {key[0]}, {key[1]}, {key[2]}" if key in seen else "",
                     ),
                 )
                 if why
@@ -262,9 +249,7 @@ def _row_numbers(table: Any, indexes: list[int]) -> list[int]:
         wb = load_workbook(table.path, read_only=True, data_only=True)
         raw = [list(r) for r in wb[table.sheet].iter_rows(values_only=True)]
         wb.close()
-    dropped = {r.row for r in table.rejected} | {
-        int(m[1]) for n in table.notes if (m := re.search(r"\brow (\d+):", n))
-    }
+    dropped = {r.row for r in table.rejected} | {int(m[1]) for n in table.notes if (m := re.search(r"\brow (\d+):", n))}
     accepted = [
         n
         for n, values in enumerate(raw, start=1)
@@ -316,9 +301,7 @@ def _master(ctx: RunContext, rows: list[dict], files: list[dict]) -> Path:
         "qa_sampled": "int",
         "qa_correct": "int",
     }
-    report.sheet(
-        "Master", rows, [Column(k, k, types.get(k, "str")) for k in (*FIELDS, "source_file")]
-    )
+    report.sheet("Master", rows, [Column(k, k, types.get(k, "str")) for k in (*FIELDS, "source_file")])
     report.sheet(
         "Files",
         files,

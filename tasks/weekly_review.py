@@ -34,14 +34,21 @@ def weekly_review(ctx: RunContext, *, title: str = "Weekly operations review") -
         except ValueError:
             pass
     chart = trend_chart(summary)
-    narrative = [{"heading": "What changed", "body": str(summary["narrative"])}] \
-        if summary.get("narrative") else []
-    html = Renderer(timezone=ctx.tz).render_document("weekly_review.html", {
-        "title": title, "period_label": label, "summary": summary.get("headline", ""),
-        **summary_sections(summary), "sections": narrative,
-        "chart_data_uri": "data:image/png;base64," + base64.b64encode(chart).decode() if chart else "",
-        "job": ctx.job or ctx.task, "run_id": ctx.run_id, "generated_at": ctx.scheduled_for,
-    })
+    narrative = [{"heading": "What changed", "body": str(summary["narrative"])}] if summary.get("narrative") else []
+    html = Renderer(timezone=ctx.tz).render_document(
+        "weekly_review.html",
+        {
+            "title": title,
+            "period_label": label,
+            "summary": summary.get("headline", ""),
+            **summary_sections(summary),
+            "sections": narrative,
+            "chart_data_uri": "data:image/png;base64," + base64.b64encode(chart).decode() if chart else "",
+            "job": ctx.job or ctx.task,
+            "run_id": ctx.run_id,
+            "generated_at": ctx.scheduled_for,
+        },
+    )
     name = f"weekly_review_{period or ctx.scheduled_for.date()}.pdf"
     path = html_to_pdf(html, ctx.path(name))
     ctx.log.info("wrote %s", name)

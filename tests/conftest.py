@@ -97,8 +97,13 @@ def run_subprocess(tmp_project: Project) -> Callable[..., subprocess.CompletedPr
     """runner.py as a real process, as a user runs it."""
 
     def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(REPO / "runner.py"), "--config", str(tmp_project.config),
-                               *argv], capture_output=True, text=True, timeout=timeout, cwd=tmp_project.root)
+        return subprocess.run(
+            [sys.executable, str(REPO / "runner.py"), "--config", str(tmp_project.config), *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_project.root,
+        )
 
     return run
 

@@ -50,10 +50,28 @@ def tls_cert(tmp_path_factory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -91,13 +109,11 @@ class SmtpServer:
             async def handle_DATA(self, smtp, session, envelope):
                 if server.data_reply:
                     return server.data_reply
-                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                                envelope.original_content))
+                server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
                 return "250 OK queued"
 
         def authenticator(smtp, session, envelope, mechanism, auth_data):
-            ok = (auth_data.login == SMTP_USER.encode()
-                  and auth_data.password == SMTP_PASSWORD.encode())
+            ok = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
             server.logins.append(f"{auth_data.login.decode()}:{'ok' if ok else 'refused'}")
             return AuthResult(success=ok, handled=False)
 
@@ -122,10 +138,16 @@ class SmtpServer:
 
     def settings(self, outbox_dir: Path, **overrides) -> EmailSettings:
         values = dict(
-            backend="smtp", outbox_dir=outbox_dir, sender="Ops Reports <reports@example.com>",
-            host="127.0.0.1", port=self.port, security="tls" if self.implicit_tls else "starttls",
-            username_env="TEST_SMTP_USER", password_env="TEST_SMTP_PASSWORD",
-            tls_ca_file=self.tls_cert[0], timeout_s=5,
+            backend="smtp",
+            outbox_dir=outbox_dir,
+            sender="Ops Reports <reports@example.com>",
+            host="127.0.0.1",
+            port=self.port,
+            security="tls" if self.implicit_tls else "starttls",
+            username_env="TEST_SMTP_USER",
+            password_env="TEST_SMTP_PASSWORD",
+            tls_ca_file=self.tls_cert[0],
+            timeout_s=5,
         )
         values.update(overrides)
         return EmailSettings(**values)
@@ -133,10 +155,15 @@ class SmtpServer:
     def config_yaml(self, indent: str = "  ") -> str:
         """The ``email:`` block of a config.yaml that sends through this server (login from env)."""
         lines = [
-            "email:", "backend: smtp", "host: 127.0.0.1", f"port: {self.port}",
+            "email:",
+            "backend: smtp",
+            "host: 127.0.0.1",
+            f"port: {self.port}",
             f"security: {'tls' if self.implicit_tls else 'starttls'}",
-            "username_env: TEST_SMTP_USER", "password_env: TEST_SMTP_PASSWORD",
-            f"tls_ca_file: {self.tls_cert[0]}", "sender: Ops Reports <reports@example.com>",
+            "username_env: TEST_SMTP_USER",
+            "password_env: TEST_SMTP_PASSWORD",
+            f"tls_ca_file: {self.tls_cert[0]}",
+            "sender: Ops Reports <reports@example.com>",
             "timeout_s: 5",
         ]
         return "\n".join([lines[0], *(indent + line for line in lines[1:])]) + "\n"

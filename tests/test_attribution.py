@@ -40,19 +40,13 @@ def test_identity_holds_on_random_data():
     rng = random.Random(20261116)
     for _ in range(300):
         segments = [f"s{i}" for i in range(rng.randint(1, 8))]
-        before = {
-            s: (rng.randint(1, 1000), rng.uniform(10, 900)) for s in segments if rng.random() < 0.8
-        }
-        after = {
-            s: (rng.randint(1, 1000), rng.uniform(10, 900)) for s in segments if rng.random() < 0.8
-        }
+        before = {s: (rng.randint(1, 1000), rng.uniform(10, 900)) for s in segments if rng.random() < 0.8}
+        after = {s: (rng.randint(1, 1000), rng.uniform(10, 900)) for s in segments if rng.random() < 0.8}
         result = attribute(before, after)
         if not before or not after:
             assert result is None
             continue
-        assert result.mix + result.rate + result.interaction == pytest.approx(
-            result.total, abs=1e-9
-        )
+        assert result.mix + result.rate + result.interaction == pytest.approx(result.total, abs=1e-9)
         assert result.current - result.baseline == pytest.approx(result.total, abs=1e-9)
         assert sum(s.total for s in result.segments) == pytest.approx(result.total, abs=1e-9)
         sizes = [abs(s.total) for s in result.segments]

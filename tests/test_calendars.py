@@ -111,8 +111,7 @@ def test_nth_business_day_zero_is_a_programming_error():
     [
         (
             {"market": "XX"},
-            "'XX' is not a holiday market. Use DE, US, GB, BR, ID, CN, TW, HK "
-            "(ISO country codes) or NYSE",
+            "'XX' is not a holiday market. Use DE, US, GB, BR, ID, CN, TW, HK (ISO country codes) or NYSE",
         ),
         ({"market": "Germany"}, "'Germany' is not a holiday market. Did you mean 'DE'? Use DE,"),
         ({"market": "NYS"}, "'NYS' is not a holiday market. Did you mean 'XNYS'?"),
@@ -122,8 +121,7 @@ def test_nth_business_day_zero_is_a_programming_error():
         ),
         (
             {"market": "US", "subdiv": "CAL"},
-            "'CAL' is not a subdivision of US. Did you mean "
-            "'CA'? US has: AK, AL, AR, AS, AZ, CA, CO, CT, DC, ",
+            "'CAL' is not a subdivision of US. Did you mean 'CA'? US has: AK, AL, AR, AS, AZ, CA, CO, CT, DC, ",
         ),
         ({"subdiv": "BY"}, "subdivision 'BY' needs a market. Set market, e.g. DE with BY"),
         (

@@ -21,9 +21,18 @@ def write(tmp_path, rows):
         writer.writeheader()
         for i, changes in enumerate(rows):
             row = {name: "" for name in NEEDED}
-            row.update(case_id=str(i + 1), queue_id="q1", created_at="2026-11-10T10:00:00Z",
-                       completed_at="2026-11-10T11:00:00Z", moderator_id="m1", handle_seconds="60",
-                       qa_sampled="0", escalated="0", appealed="0", overturned="0")
+            row.update(
+                case_id=str(i + 1),
+                queue_id="q1",
+                created_at="2026-11-10T10:00:00Z",
+                completed_at="2026-11-10T11:00:00Z",
+                moderator_id="m1",
+                handle_seconds="60",
+                qa_sampled="0",
+                escalated="0",
+                appealed="0",
+                overturned="0",
+            )
             row.update(changes)
             writer.writerow(row)
     return path
@@ -38,8 +47,10 @@ def test_a_good_export_is_read(tmp_path):
     ("bad", "message"),
     [
         ({"created_at": "2026-11-10 10:00:00"}, "cases.csv, line 4: '2026-11-10 10:00:00' is not a UTC ISO 8601 time"),
-        ({"completed_at": "2026-11-10T11:00:00+01:00"},
-         "cases.csv, line 4: '2026-11-10T11:00:00+01:00' is not a UTC ISO 8601 time"),
+        (
+            {"completed_at": "2026-11-10T11:00:00+01:00"},
+            "cases.csv, line 4: '2026-11-10T11:00:00+01:00' is not a UTC ISO 8601 time",
+        ),
         ({"handle_seconds": "n/a"}, "cases.csv, line 4: handle_seconds 'n/a' is not a number"),
     ],
 )

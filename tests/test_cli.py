@@ -34,17 +34,19 @@ def test_list_shows_tasks_parameters_jobs_and_broken_modules(run_cli, tmp_projec
 
 
 def test_list_does_not_import_heavy_modules(tmp_project):
-    code = ("import sys; from opskit.cli.main import main; main(['--config', sys.argv[1], 'list']);"
-            "heavy = [m for m in ('playwright', 'openpyxl', 'jinja2', 'pydantic', 'requests', 'matplotlib')"
-            " if m in sys.modules]; print('HEAVY', heavy)")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_project.config)], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout
+    code = (
+        "import sys; from opskit.cli.main import main; main(['--config', sys.argv[1], 'list']);"
+        "heavy = [m for m in ('playwright', 'openpyxl', 'jinja2', 'pydantic', 'requests', 'matplotlib')"
+        " if m in sys.modules]; print('HEAVY', heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_project.config)], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     assert "HEAVY []" in out
 
 
 def test_run_a_job_with_overrides_prints_run_id_and_files(run_cli, tmp_project):
-    result = run_cli("run", "nightly", "--param", "queues=Q1,Q2", "-p", "flag=true",
-                     "--as-of", "2026-11-18T02:30")
+    result = run_cli("run", "nightly", "--param", "queues=Q1,Q2", "-p", "flag=true", "--as-of", "2026-11-18T02:30")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("run ") and " succeeded in " in lines[0]
@@ -81,16 +83,24 @@ def test_dry_run_validates_and_runs_nothing(run_cli, tmp_project):
     ("argv", "message"),
     [
         (["run", "nightyl"], "error: unknown job or task 'nightyl'. Did you mean 'nightly'?\n"),
-        (["run", "nightly", "-p", "perod=x"],
-         "error: job 'nightly': unknown parameter 'perod'. Did you mean 'period'?\n"),
-        (["run", "nightly", "-p", "period=last_fortnight"],
-         "error: job 'nightly', parameter 'period': 'last_fortnight' is not a period (use yesterday, today, "
-         "last_week, this_week, last_month, this_month, last_7_days, last_4_weeks, 2026-11-16, "
-         "2026-11-01..2026-11-15, 2026-W46, 2026-11)\n"),
-        (["run", "nightly", "-p", "novalue"],
-         "error: --param 'novalue' is not KEY=VALUE. e.g. --param period=last_week\n"),
-        (["run", "nightly", "--as-of", "monday"],
-         "error: --as-of 'monday' is not a date and time. e.g. --as-of 2026-11-16T08:30\n"),
+        (
+            ["run", "nightly", "-p", "perod=x"],
+            "error: job 'nightly': unknown parameter 'perod'. Did you mean 'period'?\n",
+        ),
+        (
+            ["run", "nightly", "-p", "period=last_fortnight"],
+            "error: job 'nightly', parameter 'period': 'last_fortnight' is not a period (use yesterday, today, "
+            "last_week, this_week, last_month, this_month, last_7_days, last_4_weeks, 2026-11-16, "
+            "2026-11-01..2026-11-15, 2026-W46, 2026-11)\n",
+        ),
+        (
+            ["run", "nightly", "-p", "novalue"],
+            "error: --param 'novalue' is not KEY=VALUE. e.g. --param period=last_week\n",
+        ),
+        (
+            ["run", "nightly", "--as-of", "monday"],
+            "error: --as-of 'monday' is not a date and time. e.g. --as-of 2026-11-16T08:30\n",
+        ),
         (["frobnicate"], "error: argument COMMAND: invalid choice: 'frobnicate'"),
         (["show", "nope"], "error: no run 'nope' in the history. List runs with `runner.py history`\n"),
     ],
@@ -106,8 +116,7 @@ def test_config_typo_exits_2_naming_the_line(run_cli, tmp_project):
     tmp_project.write_config("jobs:\n  nightly:\n    task: kitchen_sink\n    enabeld: false\n")
     result = run_cli("run", "nightly")
     assert result.exit_code == 2
-    assert result.stderr == ("error: config.yaml:4: unknown key 'enabeld' in jobs.nightly. "
-                             "Did you mean 'enabled'?\n")
+    assert result.stderr == ("error: config.yaml:4: unknown key 'enabeld' in jobs.nightly. Did you mean 'enabled'?\n")
 
 
 def test_a_task_that_raises_fails_with_one_line_and_a_traceback_in_the_log(run_cli, tmp_project):
@@ -119,7 +128,7 @@ def test_a_task_that_raises_fails_with_one_line_and_a_traceback_in_the_log(run_c
     log_line = result.stdout.splitlines()[1].strip()
     assert log_line.startswith("log: ") and log_line.endswith("/run.log")
     log = Path(log_line[5:]).read_text()
-    assert "Traceback (most recent call last)" in log and 'raise ValueError(message)' in log
+    assert "Traceback (most recent call last)" in log and "raise ValueError(message)" in log
     assert "Traceback" not in result.stdout + result.stderr
     record = history(tmp_project).list(limit=1)[0]
     assert record.status == "failed" and record.error == "ValueError: the export had no header row"
@@ -139,29 +148,47 @@ def test_an_unexpected_failure_is_retried_as_new_history_rows(run_cli, tmp_proje
     assert result.exit_code == 1
     runs = history(tmp_project).list(job="flaky")
     assert [(r.attempt, r.trigger, r.status) for r in reversed(runs)] == [
-        (1, "manual", "failed"), (2, "retry", "failed"), (3, "retry", "failed")]
+        (1, "manual", "failed"),
+        (2, "retry", "failed"),
+        (3, "retry", "failed"),
+    ]
     assert "retry 1 of 2" in result.stderr
 
 
 def test_timeout_kills_the_whole_process_tree(run_cli, tmp_project):
     marker = tmp_project.root / "grandchild.pid"
-    tmp_project.write_config(f"jobs:\n  hang:\n    task: spawn_child\n    timeout: 3s\n"
-                             f"    params:\n      marker: {marker}\n")
+    tmp_project.write_config(
+        f"jobs:\n  hang:\n    task: spawn_child\n    timeout: 3s\n    params:\n      marker: {marker}\n"
+    )
     result = run_cli("run", "hang")
     assert result.exit_code == 1
     assert "timed_out" in result.stdout and "timed out after 3s; its processes were killed" in result.stdout
     grandchild = int(marker.read_text())
-    wait_for(lambda: not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie",
-             what="the grandchild to be gone")
+    wait_for(
+        lambda: not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie",
+        what="the grandchild to be gone",
+    )
     assert history(tmp_project).list(job="hang")[0].status == "timed_out"
 
 
 def test_ctrl_c_records_interrupted_and_removes_temp_files(run_subprocess, tmp_project):
     marker = tmp_project.root / "started"
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "runner.py"), "--config", str(tmp_project.config), "run", "slow",
-         "-p", f"marker={marker}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            str(REPO / "runner.py"),
+            "--config",
+            str(tmp_project.config),
+            "run",
+            "slow",
+            "-p",
+            f"marker={marker}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     wait_for(marker.exists, what="the task to start")
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole foreground group
     out, err = proc.communicate(timeout=30)
@@ -249,8 +276,14 @@ def test_a_dead_running_row_is_abandoned_at_the_next_start(run_cli, tmp_project)
     from datetime import UTC, datetime
 
     store = history(tmp_project)
-    run = store.create(job="nightly", task="kitchen_sink", params={}, trigger="schedule",
-                       scheduled_for=datetime.now(UTC), folder_root=tmp_project.root / "var" / "runs")
+    run = store.create(
+        job="nightly",
+        task="kitchen_sink",
+        params={},
+        trigger="schedule",
+        scheduled_for=datetime.now(UTC),
+        folder_root=tmp_project.root / "var" / "runs",
+    )
     store.mark_running(run.id, pid=2**22 + 12345)  # no such process
     run_cli("history")
     assert store.get(run.id).status == "abandoned"
@@ -269,13 +302,28 @@ def test_runner_console_starts_the_moderation_console_and_prints_how_to_sign_in(
     from tests.conftest import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(REPO / "runner.py"), "console", "--port", str(port),
-                             "--data-dir", str(tmp_path), "--scale", "500"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "runner.py"),
+            "console",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+            "--scale",
+            "500",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         lines = []
-        banner = wait_for(lambda: (lines.append(proc.stdout.readline()) or
-                                   any("Ctrl-C to stop" in line for line in lines)), what="the banner")
+        banner = wait_for(
+            lambda: lines.append(proc.stdout.readline()) or any("Ctrl-C to stop" in line for line in lines),
+            what="the banner",
+        )
         assert banner
         text = "".join(lines)
         assert f"Moderation Console at http://127.0.0.1:{port}/login" in text
@@ -293,8 +341,15 @@ def test_old_run_folders_are_pruned_after_a_run_but_their_history_stays(run_cli,
 
     store = history(tmp_project)
     old_time = datetime.now(UTC) - timedelta(days=45)
-    old = store.create(job="nightly", task="kitchen_sink", params={}, trigger="manual", scheduled_for=old_time,
-                       folder_root=tmp_project.root / "var" / "runs", now=old_time)
+    old = store.create(
+        job="nightly",
+        task="kitchen_sink",
+        params={},
+        trigger="manual",
+        scheduled_for=old_time,
+        folder_root=tmp_project.root / "var" / "runs",
+        now=old_time,
+    )
     Path(old.folder).mkdir(parents=True)
     (Path(old.folder) / "run.log").write_text("old")
     store.finish(old.id, "succeeded", now=old_time)

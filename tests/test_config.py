@@ -23,7 +23,9 @@ def first_error(path: Path, environ: dict[str, str] | None = None) -> str:
 
 
 def test_a_valid_config_loads_with_defaults_and_analyst_durations(tmp_path):
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 timezone: Europe/Berlin
 defaults:
   timeout: 1h30m
@@ -32,7 +34,8 @@ jobs:
     task: source_check
     timeout: 90
     retry_backoff: 2m
-""")
+""",
+    )
     config = load_config(path, environ={})
     job = config.jobs["daily"]
     assert str(config.settings.timezone) == "Europe/Berlin"
@@ -45,8 +48,7 @@ jobs:
 
 def test_unknown_key_names_file_line_and_close_match(tmp_path):
     path = write(tmp_path, "jobs:\n  daily:\n    task: source_check\n    shedule: '@daily'\n")
-    assert first_error(path) == ("config.yaml:4: unknown key 'shedule' in jobs.daily. "
-                                 "Did you mean 'schedule'?")
+    assert first_error(path) == ("config.yaml:4: unknown key 'shedule' in jobs.daily. Did you mean 'schedule'?")
 
 
 def test_unknown_top_level_key_lists_the_allowed_ones(tmp_path):
@@ -74,8 +76,9 @@ def test_duplicate_keys_are_errors(tmp_path):
 
 def test_bad_timezone_suggests_the_right_one(tmp_path):
     path = write(tmp_path, "timezone: Europe/Berln\n")
-    assert first_error(path) == ("config.yaml:1: timezone: unknown timezone 'Europe/Berln'. "
-                                 "Did you mean 'Europe/Berlin'?")
+    assert first_error(path) == (
+        "config.yaml:1: timezone: unknown timezone 'Europe/Berln'. Did you mean 'Europe/Berlin'?"
+    )
 
 
 def test_bad_duration_and_wrong_type(tmp_path):
@@ -83,8 +86,7 @@ def test_bad_duration_and_wrong_type(tmp_path):
     problems, config = check_config(path, environ={})
     assert config is None
     messages = [str(p) for p in problems]
-    assert messages[0] == ("config.yaml:4: jobs.a.timeout: 'soon' is not a duration "
-                           "(use e.g. 90s, 30m, 2h, 1h30m, 7d)")
+    assert messages[0] == ("config.yaml:4: jobs.a.timeout: 'soon' is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
     assert messages[1].startswith("config.yaml:5: jobs.a.retries: 'lots': input should be a valid integer")
 
 
@@ -101,24 +103,31 @@ def test_missing_required_key(tmp_path):
 
 
 def test_interpolation_with_defaults_and_escapes(tmp_path):
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 sources:
   console:
     url: ${CONSOLE_URL:-http://127.0.0.1:5050}
     description: costs $$5 at ${SITE}
-""")
+""",
+    )
     config = load_config(path, environ={"SITE": "Lisbon"})
     source = config.settings.sources["console"]
     assert source.url == "http://127.0.0.1:5050"
     assert source.description == "costs $5 at Lisbon"
-    assert load_config(path, environ={"SITE": "x", "CONSOLE_URL": "https://tool"}).settings.sources[
-        "console"].url == "https://tool"
+    assert (
+        load_config(path, environ={"SITE": "x", "CONSOLE_URL": "https://tool"}).settings.sources["console"].url
+        == "https://tool"
+    )
 
 
 def test_missing_variable_names_the_variable_and_the_job(tmp_path):
     path = write(tmp_path, "jobs:\n  weekly:\n    task: t\n    params:\n      region: ${REGION}\n")
-    assert first_error(path) == ("config.yaml:5: environment variable REGION is not set (needed by job "
-                                 "'weekly'). Set it in the environment or in .env, or write ${REGION:-default}")
+    assert first_error(path) == (
+        "config.yaml:5: environment variable REGION is not set (needed by job "
+        "'weekly'). Set it in the environment or in .env, or write ${REGION:-default}"
+    )
 
 
 def test_dotenv_beside_the_config_is_read_and_the_environment_wins(tmp_path, monkeypatch):
@@ -131,12 +140,15 @@ def test_dotenv_beside_the_config_is_read_and_the_environment_wins(tmp_path, mon
 
 
 def test_secret_values_are_collected_for_redaction(tmp_path):
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 sources:
   console:
     url: http://x/?key=${API_KEY}
     password_env: CONSOLE_PASSWORD
-""")
+""",
+    )
     config = load_config(path, environ={"API_KEY": "k3y-value", "CONSOLE_PASSWORD": "hunter22"})
     assert {"k3y-value", "hunter22"} <= config.secrets
 

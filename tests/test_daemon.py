@@ -48,8 +48,15 @@ class FakeExecutor:
         self.started.append((record, handle))
         return handle
 
-    def finish(self, store: RunStore, index: int, status: str = "succeeded", error: str | None = None,
-               result: dict | None = None, at: datetime | None = None) -> None:
+    def finish(
+        self,
+        store: RunStore,
+        index: int,
+        status: str = "succeeded",
+        error: str | None = None,
+        result: dict | None = None,
+        at: datetime | None = None,
+    ) -> None:
         record, handle = self.started[index]
         store.mark_running(record.id, pid=1, now=at)
         store.finish(record.id, status, error=error, result=result, now=at)
@@ -58,8 +65,12 @@ class FakeExecutor:
 
 def make(project_root: Path, jobs: str, *, scheduler: str = "") -> tuple[Scheduler, FakeExecutor]:
     config = project_root / "config.yaml"
-    config.write_text("timezone: Europe/Berlin\n" + textwrap.dedent(scheduler) + "jobs:\n"
-                      + textwrap.indent(textwrap.dedent(jobs), "  "))
+    config.write_text(
+        "timezone: Europe/Berlin\n"
+        + textwrap.dedent(scheduler)
+        + "jobs:\n"
+        + textwrap.indent(textwrap.dedent(jobs), "  ")
+    )
     executor = FakeExecutor()
     return Scheduler(config, launcher=executor), executor
 
@@ -78,11 +89,14 @@ def project(tmp_project):
 
 
 def test_first_start_runs_nothing_from_the_past_then_fires_on_time(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         daily:
           task: kitchen_sink
           schedule: "every day at 08:30"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 9, 0), lock=False)
     s.tick(at(2026, 11, 16, 9, 0))
     assert ex.started == [] and runs(s) == []
@@ -95,22 +109,28 @@ def test_first_start_runs_nothing_from_the_past_then_fires_on_time(project):
 
 
 def test_sleep_until_the_next_slot_is_bounded_and_exact(project):
-    s, _ = make(project, """
+    s, _ = make(
+        project,
+        """
         daily:
           task: kitchen_sink
           schedule: "30 8 * * *"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 29, 59, 500000), lock=False)
     assert s.sleep_seconds(at(2026, 11, 16, 8, 29, 59, 500000)) == pytest.approx(0.5)
     assert s.sleep_seconds(at(2026, 11, 16, 7, 0)) == 1.0  # never more than a second: signals, reloads
 
 
 def test_overlap_skip_records_the_slot_with_the_reason(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         watch:
           task: kitchen_sink
           schedule: "every 15 minutes"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
     s.tick(at(2026, 11, 16, 9, 15))
     first = ex.started[0][0]
@@ -122,12 +142,15 @@ def test_overlap_skip_records_the_slot_with_the_reason(project):
 
 
 def test_overlap_queue_waits_for_the_previous_run(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         watch:
           task: kitchen_sink
           schedule: "every 15 minutes"
           overlap: queue
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
     s.tick(at(2026, 11, 16, 9, 15))
     s.tick(at(2026, 11, 16, 9, 30))
@@ -139,11 +162,15 @@ def test_overlap_queue_waits_for_the_previous_run(project):
 
 
 def test_max_concurrent_runs_queues_the_rest(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         a: {task: kitchen_sink, schedule: "0 9 * * *"}
         b: {task: kitchen_sink, schedule: "0 9 * * *"}
         c: {task: kitchen_sink, schedule: "0 9 * * *"}
-    """, scheduler="scheduler:\n  max_concurrent_runs: 2\n")
+    """,
+        scheduler="scheduler:\n  max_concurrent_runs: 2\n",
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 9, 0))
     assert [r.job for r, _ in ex.started] == ["a", "b"]
@@ -182,7 +209,8 @@ def test_catch_up_policies_after_downtime(project, policy, expected):
     assert all(r.trigger == "catch-up" for r in runs(s2))
     # each caught-up run reports its own day: "yesterday" of its own slot
     assert [r.params["period"] for r in runs(s2) if r.status != "skipped"] == [
-        f"2026-11-{day - 1}" for status, day in expected if status == "queued"]
+        f"2026-11-{day - 1}" for status, day in expected if status == "queued"
+    ]
     # one at a time: a job never overlaps itself
     assert len(ex2.started) == min(1, sum(status == "queued" for status, _ in expected))
     if policy == "latest":
@@ -208,11 +236,14 @@ def test_misfire_grace_skips_slots_missed_by_too_much(project):
 
 
 def test_a_paused_job_skips_its_slots_and_resume_brings_it_back(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         daily:
           task: kitchen_sink
           schedule: "30 8 * * *"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 9, 0), lock=False)
     s.store.set_paused("daily", True)
     s.tick(at(2026, 11, 17, 8, 30))
@@ -224,11 +255,14 @@ def test_a_paused_job_skips_its_slots_and_resume_brings_it_back(project):
 
 def test_dst_spring_forward_fires_once_at_the_first_valid_minute(project):
     # Berlin, Sun 2026-03-29: clocks jump from 02:00 to 03:00, so 02:30 does not exist that day.
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         night:
           task: kitchen_sink
           schedule: "30 2 * * *"
-    """)
+    """,
+    )
     s.start(at(2026, 3, 28, 12, 0), lock=False)
     for hour in range(24 * 2 * 2):  # every 30 minutes across two days
         s.tick(at(2026, 3, 28, 12, 0, tz=BERLIN).astimezone(UTC) + timedelta(minutes=30 * hour))
@@ -241,11 +275,14 @@ def test_dst_spring_forward_fires_once_at_the_first_valid_minute(project):
 
 def test_dst_fall_back_fires_a_fixed_hour_once(project):
     # Berlin, Sun 2026-10-25: 02:00-03:00 happens twice (CEST, then CET); a 02:30 job runs once.
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         night:
           task: kitchen_sink
           schedule: "30 2 * * *"
-    """)
+    """,
+    )
     start = at(2026, 10, 24, 12, 0).astimezone(UTC)
     s.start(start, lock=False)
     for step in range(2 * 24 * 4):  # every 15 minutes for two days, in UTC
@@ -258,13 +295,16 @@ def test_dst_fall_back_fires_a_fixed_hour_once(project):
 
 
 def test_a_retryable_failure_is_retried_after_backoff_as_a_new_row(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         flaky:
           task: kitchen_sink
           schedule: "0 9 * * *"
           retries: 2
           retry_backoff: 1m
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 9, 0))
     ex.finish(s.store, 0, status="failed", error="SourceUnavailable: down", result={"retryable": True})
@@ -277,12 +317,15 @@ def test_a_retryable_failure_is_retried_after_backoff_as_a_new_row(project):
 
 
 def test_bad_data_is_not_retried(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         strict:
           task: kitchen_sink
           schedule: "0 9 * * *"
           retries: 3
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 9, 0))
     ex.finish(s.store, 0, status="failed", error="DataError", result={"retryable": False})
@@ -291,12 +334,15 @@ def test_bad_data_is_not_retried(project):
 
 
 def test_timeout_kills_and_records_timed_out(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         slowjob:
           task: kitchen_sink
           schedule: "0 9 * * *"
           timeout: 10m
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 9, 0))
     s.tick(at(2026, 11, 16, 9, 5))
@@ -330,11 +376,14 @@ def test_a_slot_already_in_the_history_never_runs_twice(project):
 
 
 def test_config_reload_applies_a_valid_change_and_keeps_running_on_a_bad_one(project, caplog):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         a:
           task: kitchen_sink
           schedule: "0 9 * * *"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     config = project / "config.yaml"
     config.write_text(config.read_text() + "  b:\n    task: kitchen_sink\n    schedule: '0 10 * * *'\n")
@@ -352,21 +401,28 @@ def test_config_reload_applies_a_valid_change_and_keeps_running_on_a_bad_one(pro
 
 
 def test_a_bad_schedule_stops_the_start_with_the_job_and_line(project):
-    s, _ = make(project, """
+    s, _ = make(
+        project,
+        """
         a:
           task: kitchen_sink
           schedule: "every 7 minutes"
-    """)
+    """,
+    )
     with pytest.raises(UsageError) as caught:
         s.start(at(2026, 11, 16, 8, 0), lock=False)
     assert str(caught.value).startswith("config.yaml:6: job 'a': 'every 7 minutes': 7 minutes does not divide the hour")
 
 
 def test_a_run_that_waits_too_long_to_start_is_alerted(project, caplog):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         a: {task: kitchen_sink, schedule: "0 9 * * *"}
         b: {task: kitchen_sink, schedule: "0 9 * * *"}
-    """, scheduler="scheduler:\n  max_concurrent_runs: 1\n  start_deadline: 5m\n")
+    """,
+        scheduler="scheduler:\n  max_concurrent_runs: 1\n  start_deadline: 5m\n",
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 9, 0))
     s.tick(at(2026, 11, 16, 9, 6))
@@ -374,11 +430,14 @@ def test_a_run_that_waits_too_long_to_start_is_alerted(project, caplog):
 
 
 def test_a_slot_is_prepared_ahead_and_fired_by_handing_it_over(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         watch:
           task: kitchen_sink
           schedule: "every 15 minutes"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
     s.tick(at(2026, 11, 16, 9, 14, 58))
     prepared = runs(s)
@@ -409,7 +468,8 @@ def test_a_prepared_run_is_discarded_by_a_stop_and_its_slot_caught_up_later(proj
     s2.tick(at(2026, 11, 17, 10, 0))
     assert ex2.started == []
     assert [(r.status, r.error) for r in runs(s2)] == [
-        ("skipped", "missed while the scheduler was not running (catch_up: none)")]
+        ("skipped", "missed while the scheduler was not running (catch_up: none)")
+    ]
     s2.tick(at(2026, 11, 18, 8, 29, 58))
     s2.stop(at(2026, 11, 18, 8, 29, 59))
     with RunStore(project / "var" / "history.sqlite") as store:
@@ -420,12 +480,15 @@ def test_jitter_delays_the_start_within_the_window_but_keeps_the_slot(project, m
     import random
 
     monkeypatch.setattr(random, "random", lambda: 0.5)  # the middle of the window
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         spread:
           task: kitchen_sink
           schedule: "0 9 * * *"
           jitter: 10m
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 8, 59, 58))
     s.tick(at(2026, 11, 16, 9, 0))
@@ -457,14 +520,17 @@ def test_a_fired_slot_still_waiting_for_a_place_survives_a_restart(project):
 def test_a_job_enabled_again_starts_from_now_instead_of_catching_up(project):
     import os
 
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         watch:
           task: kitchen_sink
           schedule: "every 15 minutes"
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
     config = project / "config.yaml"
-    config.write_text(config.read_text().replace("every 15 minutes\"", "every 15 minutes\"\n    enabled: false"))
+    config.write_text(config.read_text().replace('every 15 minutes"', 'every 15 minutes"\n    enabled: false'))
     os.utime(config, (1, 1))
     s.tick(at(2026, 11, 16, 9, 1))
     assert "watch" not in s.timetables
@@ -477,12 +543,15 @@ def test_a_job_enabled_again_starts_from_now_instead_of_catching_up(project):
 
 
 def test_a_slot_that_came_due_while_the_loop_was_busy_runs_late_instead_of_being_skipped(project):
-    s, ex = make(project, """
+    s, ex = make(
+        project,
+        """
         daily:
           task: kitchen_sink
           schedule: "30 8 * * *"
           catch_up: none
-    """)
+    """,
+    )
     s.start(at(2026, 11, 16, 8, 0), lock=False)
     s.tick(at(2026, 11, 16, 8, 29, 50))
     s.tick(at(2026, 11, 16, 8, 33))  # the loop was stuck for three minutes (a slow mail server)

@@ -24,8 +24,13 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def start_daemon(project) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(REPO / "runner.py"), "--config", str(project.config), "schedule"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "runner.py"), "--config", str(project.config), "schedule"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def history(project) -> RunStore:
@@ -60,12 +65,16 @@ def test_a_second_daemon_exits_naming_the_first_and_sigterm_stops_cleanly(daemon
     first = start_daemon(daemon_config)
     try:
         wait_for(lambda: heartbeat_seen(daemon_config), what="the first daemon's heartbeat")
-        second = subprocess.run([sys.executable, str(REPO / "runner.py"), "--config",
-                                 str(daemon_config.config), "schedule"], capture_output=True, text=True,
-                                timeout=30)
+        second = subprocess.run(
+            [sys.executable, str(REPO / "runner.py"), "--config", str(daemon_config.config), "schedule"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert second.returncode == 2
-        assert second.stderr.startswith(f"error: another scheduler (pid {first.pid}) is already running on "
-                                        "this history")
+        assert second.stderr.startswith(
+            f"error: another scheduler (pid {first.pid}) is already running on this history"
+        )
         status = run_cli("status")
         assert f"scheduler: alive (pid {first.pid}" in status.stdout
         assert "yearly" in status.stdout and "2027-01-01 03:00 CET" in status.stdout
@@ -82,9 +91,14 @@ def test_a_second_daemon_exits_naming_the_first_and_sigterm_stops_cleanly(daemon
 def test_sigterm_gives_running_runs_the_grace_then_terminates_and_records_them(daemon_config, tmp_path):
     marker = tmp_path / "started"
     store = history(daemon_config)
-    queued = store.create(job=None, task="slow", params={"seconds": 600, "marker": str(marker)},
-                          trigger="manual", scheduled_for=datetime.now(UTC),
-                          folder_root=daemon_config.root / "var" / "runs")
+    queued = store.create(
+        job=None,
+        task="slow",
+        params={"seconds": 600, "marker": str(marker)},
+        trigger="manual",
+        scheduled_for=datetime.now(UTC),
+        folder_root=daemon_config.root / "var" / "runs",
+    )
     daemon = start_daemon(daemon_config)
     try:
         wait_for(marker.exists, what="the queued run to be started by the daemon")
@@ -98,14 +112,17 @@ def test_sigterm_gives_running_runs_the_grace_then_terminates_and_records_them(d
     assert "waiting up to 0:00:01 for 1 running run(s)" in err
     record = store.get(queued.id)
     assert record.status == "failed" and record.error.startswith("terminated")
-    wait_for(lambda: not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie",
-             what="the run's process to be gone")
+    wait_for(
+        lambda: not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie",
+        what="the run's process to be gone",
+    )
     assert not list(Path(record.folder).glob("*.part"))
 
 
 def test_crash_recovery_abandons_the_dead_run_and_catches_up_without_running_anything_twice(tmp_project, tmp_path):
     marker = tmp_path / "pid"
-    tmp_project.write_config(textwrap.dedent(f"""\
+    tmp_project.write_config(
+        textwrap.dedent(f"""\
         timezone: Europe/Berlin
         jobs:
           daily:
@@ -115,7 +132,8 @@ def test_crash_recovery_abandons_the_dead_run_and_catches_up_without_running_any
             params:
               seconds: 600
               marker: {marker}
-        """))
+        """)
+    )
     t0 = datetime(2026, 11, 16, 9, 0, tzinfo=BERLIN)
     first = Scheduler(tmp_project.config)
     first.start(t0)
@@ -138,8 +156,7 @@ def test_crash_recovery_abandons_the_dead_run_and_catches_up_without_running_any
         rows = list(reversed(store.list(job="daily", limit=100)))
         by_slot = {}
         for r in rows:
-            by_slot.setdefault(r.scheduled_for.astimezone(BERLIN).date().isoformat(), []).append(
-                (r.trigger, r.status))
+            by_slot.setdefault(r.scheduled_for.astimezone(BERLIN).date().isoformat(), []).append((r.trigger, r.status))
         assert by_slot == {
             "2026-11-17": [("schedule", "abandoned")],  # never re-run by itself: nothing runs twice
             "2026-11-18": [("catch-up", "skipped")],
@@ -187,15 +204,20 @@ def test_pause_and_resume_persist(run_cli, tmp_project):
 def test_backfill_runs_one_run_per_slot_each_for_its_own_day(run_cli, tmp_project):
     dry = run_cli("backfill", "nightly", "--from", "2026-11-02", "--to", "2026-11-04", "--dry-run")
     assert dry.exit_code == 0
-    assert dry.stdout.splitlines() == ["nightly: 3 slot(s) would run, one after another:",
-                                       "  Mon 2026-11-02 02:30 CET", "  Tue 2026-11-03 02:30 CET",
-                                       "  Wed 2026-11-04 02:30 CET"]
+    assert dry.stdout.splitlines() == [
+        "nightly: 3 slot(s) would run, one after another:",
+        "  Mon 2026-11-02 02:30 CET",
+        "  Tue 2026-11-03 02:30 CET",
+        "  Wed 2026-11-04 02:30 CET",
+    ]
     real = run_cli("backfill", "nightly", "--from", "2026-11-02", "--to", "2026-11-03")
     assert real.exit_code == 0, real.stdout
     with history(tmp_project) as store:
         rows = list(reversed(store.list(job="nightly")))
     assert [(r.trigger, r.status, r.scheduled_for.astimezone(BERLIN).day) for r in rows] == [
-        ("backfill", "succeeded", 2), ("backfill", "succeeded", 3)]
+        ("backfill", "succeeded", 2),
+        ("backfill", "succeeded", 3),
+    ]
     # nightly's period is last_week: each run resolved it against its own slot
     assert {r.params["period"] for r in rows} == {"2026-W44"}
     again = run_cli("backfill", "nightly", "--from", "2026-11-02", "--to", "2026-11-02")
@@ -220,9 +242,16 @@ def test_backfill_fills_a_slot_that_was_skipped(run_cli, tmp_project):
 
     with history(tmp_project) as store:
         slot = datetime(2026, 11, 2, 2, 30, tzinfo=BERLIN)
-        store.create(job="nightly", task="kitchen_sink", params={}, trigger="catch-up", scheduled_for=slot,
-                     folder_root=tmp_project.root / "var" / "runs", status=RunStatus.SKIPPED,
-                     error="missed while the scheduler was not running (catch_up: none)")
+        store.create(
+            job="nightly",
+            task="kitchen_sink",
+            params={},
+            trigger="catch-up",
+            scheduled_for=slot,
+            folder_root=tmp_project.root / "var" / "runs",
+            status=RunStatus.SKIPPED,
+            error="missed while the scheduler was not running (catch_up: none)",
+        )
     result = run_cli("backfill", "nightly", "--from", "2026-11-02", "--to", "2026-11-02")
     assert result.exit_code == 0 and "succeeded" in result.stdout
 

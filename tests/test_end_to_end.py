@@ -18,8 +18,11 @@ from tests import smtp_fixtures
 from tests.conftest import REPO
 
 tls_cert, smtp_env, smtp = smtp_fixtures.tls_cert, smtp_fixtures.smtp_env, smtp_fixtures.smtp
-pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              *(pytest.mark.filterwarnings(spec) for spec in smtp_fixtures.AIOSMTPD_WARNINGS)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    *(pytest.mark.filterwarnings(spec) for spec in smtp_fixtures.AIOSMTPD_WARNINGS),
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +32,7 @@ def console_db(tmp_path_factory):
     return db
 
 
-def test_weekly_ops_review_lands_in_the_inbox_with_matching_numbers(
-        tmp_path, console_db, smtp, monkeypatch, capsys):
+def test_weekly_ops_review_lands_in_the_inbox_with_matching_numbers(tmp_path, console_db, smtp, monkeypatch, capsys):
     from openpyxl import load_workbook
 
     from opskit.cli.main import main
@@ -46,8 +48,9 @@ def test_weekly_ops_review_lands_in_the_inbox_with_matching_numbers(
         monkeypatch.setenv("CONSOLE_USER", console.username)
         monkeypatch.setenv("CONSOLE_PASSWORD", console.password)
         monkeypatch.setenv("CONSOLE_API_TOKEN", console.api_token)
-        code = main(["--config", str(tmp_path / "config.yaml"), "run", "weekly-ops-review",
-                     "--as-of", "2026-11-16T08:00"])
+        code = main(
+            ["--config", str(tmp_path / "config.yaml"), "run", "weekly-ops-review", "--as-of", "2026-11-16T08:00"]
+        )
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err
 

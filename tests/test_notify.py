@@ -150,9 +150,7 @@ def configure(project, jobs: str, *, email: str = "", chat: bool = False) -> Non
     text = "timezone: Europe/Berlin\ndefaults:\n  timeout: 1m\n  retries: 0\n  retry_backoff: 0s\n"
     text += email
     if chat:
-        text += (
-            "chat:\n  kind: slack\n  url_env: TEST_CHAT_URL\n  backoff_s: 0\n  max_attempts: 2\n"
-        )
+        text += "chat:\n  kind: slack\n  url_env: TEST_CHAT_URL\n  backoff_s: 0\n  max_attempts: 2\n"
     project.config.write_text(text + "jobs:\n" + jobs)
 
 
@@ -163,18 +161,13 @@ def job(name: str, *, params: str = "", email: str = "", gates: str = "", task: 
     else:
         text = f"  {name}:\n    task: report_task\n    params:\n      period: last_week\n{params}"
     if email:
-        text += (
-            "    email:\n      to: [lead@example.com]\n      cc: [Ops Team <ops@example.com>]\n"
-            + email
-        )
+        text += "    email:\n      to: [lead@example.com]\n      cc: [Ops Team <ops@example.com>]\n" + email
     if gates:
         text += "    gates:\n" + gates
     return text
 
 
-REPORT_EMAIL = (
-    '      subject: "Efficiency {{ period }} ({{ period_label }})"\n      attach: ["*.xlsx"]\n'
-)
+REPORT_EMAIL = '      subject: "Efficiency {{ period }} ({{ period_label }})"\n      attach: ["*.xlsx"]\n'
 
 
 def history(project) -> RunStore:
@@ -191,10 +184,7 @@ def run_job(run_cli, name: str, *params: str):
 
 def outbox_messages(project) -> list[EmailMessage]:
     folder = project.root / "outbox"
-    return [
-        BytesParser(policy=policy.default).parsebytes(p.read_bytes())
-        for p in sorted(folder.glob("*.eml"))
-    ]
+    return [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
 
 
 def parse_html(html: str) -> tuple[set[str], str]:
@@ -265,12 +255,8 @@ def test_a_succeeded_job_emails_its_report_over_smtp(run_cli, tmp_project, smtp)
     (email,) = delivery["emails"]
     assert email["kind"] == "report" and email["status"] == "sent" and email["recipients"] == 2
     # the SMTP password is nowhere: not in the history, the outbox index, or the message
-    assert SMTP_PASSWORD not in (tmp_project.root / "var" / "history.sqlite").read_text(
-        errors="replace"
-    )
-    assert (
-        SMTP_PASSWORD.encode() not in (tmp_project.root / "outbox" / "index.sqlite3").read_bytes()
-    )
+    assert SMTP_PASSWORD not in (tmp_project.root / "var" / "history.sqlite").read_text(errors="replace")
+    assert SMTP_PASSWORD.encode() not in (tmp_project.root / "outbox" / "index.sqlite3").read_bytes()
     assert SMTP_PASSWORD.encode() not in got.data
 
 
@@ -332,9 +318,7 @@ def test_smtp_down_keeps_the_report_pending_until_outbox_send(run_cli, tmp_proje
     assert "Efficiency 2026-W46" in listing.stdout
     assert "last error: SMTP server 127.0.0.1:" in listing.stdout
     as_json = json.loads(run_cli("outbox", "--status", "pending", "--json").stdout)
-    assert [m["id"] for m in as_json] == [email["outbox_id"]] and as_json[0][
-        "recipients_count"
-    ] == 2
+    assert [m["id"] for m in as_json] == [email["outbox_id"]] and as_json[0]["recipients_count"] == 2
     assert json.loads(run_cli("outbox", "--status", "sent", "--json").stdout) == []
 
     still_down = run_cli("outbox", "--send")
@@ -345,8 +329,7 @@ def test_smtp_down_keeps_the_report_pending_until_outbox_send(run_cli, tmp_proje
     sent = run_cli("outbox", "--send")
     assert sent.exit_code == 0, sent.stdout
     assert sent.stdout.splitlines() == [
-        f"sent       {email['outbox_id']}  Efficiency 2026-W46 (Week 2026-W46 (9-15 Nov))"
-        " (2 recipient(s))",
+        f"sent       {email['outbox_id']}  Efficiency 2026-W46 (Week 2026-W46 (9-15 Nov)) (2 recipient(s))",
         "total: 1 sent",
     ]
     assert len(smtp_stopped.received) == 1
@@ -356,9 +339,7 @@ def test_smtp_down_keeps_the_report_pending_until_outbox_send(run_cli, tmp_proje
 
 
 def test_gate_fail_blocks_the_report_and_alerts(run_cli, tmp_project, hook):
-    configure(
-        tmp_project, job("weekly", email=REPORT_EMAIL, gates="      min_rows: 5\n"), chat=True
-    )
+    configure(tmp_project, job("weekly", email=REPORT_EMAIL, gates="      min_rows: 5\n"), chat=True)
     result, run_id = run_job(run_cli, "weekly")
     assert result.exit_code == 0  # the run itself succeeded; its data failed a check
     record = history(tmp_project).get(run_id)
@@ -388,12 +369,8 @@ def test_gate_warn_sends_the_report_with_a_banner(run_cli, tmp_project):
     assert history(tmp_project).get(run_id).delivery["action"] == "report_with_warnings"
 
 
-@pytest.mark.parametrize(
-    ("empty", "action", "emails"), [("notice", "no_data", 1), ("skip", "skipped", 0)]
-)
-def test_an_empty_result_sends_the_no_data_notice_or_nothing(
-    run_cli, tmp_project, empty, action, emails
-):
+@pytest.mark.parametrize(("empty", "action", "emails"), [("notice", "no_data", 1), ("skip", "skipped", 0)])
+def test_an_empty_result_sends_the_no_data_notice_or_nothing(run_cli, tmp_project, empty, action, emails):
     gates = f"      min_rows: 1\n      empty: {empty}\n"
     configure(tmp_project, job("weekly", params="      rows: 0\n", email=REPORT_EMAIL, gates=gates))
     _, run_id = run_job(run_cli, "weekly")
@@ -416,9 +393,7 @@ def test_max_drop_compares_with_the_last_good_run(run_cli, tmp_project):
     assert store.get(first).delivery["action"] == "report"  # no previous run: nothing to compare
     assert store.get(second).delivery["blocked"] is True
     (check,) = store.get(second).delivery["gates"]["checks"]
-    assert (
-        check["message"] == "4 rows, 60% below the last good run's 10 (at most 50% fewer allowed)"
-    )
+    assert check["message"] == "4 rows, 60% below the last good run's 10 (at most 50% fewer allowed)"
     (check,) = store.get(third).delivery["gates"]["checks"]
     assert check["ok"] and "the last good run's 10" in check["message"]
     subjects = [m["Subject"] for m in outbox_messages(tmp_project)]
@@ -495,9 +470,7 @@ def test_outbox_listing_and_bad_status(run_cli, tmp_project):
     assert lines[-1].startswith("1 message(s) in ")
     bad = run_cli("outbox", "--status", "pendng")
     assert bad.exit_code == 2
-    assert (
-        bad.stderr == "error: --status 'pendng' is not a message status. Did you mean 'pending'?\n"
-    )
+    assert bad.stderr == "error: --status 'pendng' is not a message status. Did you mean 'pending'?\n"
 
 
 def test_resend_puts_a_failed_message_back_to_pending(run_cli, tmp_project):
@@ -509,10 +482,7 @@ def test_resend_puts_a_failed_message_back_to_pending(run_cli, tmp_project):
     outbox = Outbox(tmp_project.root / "outbox")
     outbox.set_state(msg_id, OutboxStatus.SENT)
     refused = run_cli("outbox", "--resend", msg_id)
-    assert (
-        refused.exit_code == 2
-        and "is sent; only failed, uncertain or kept ones can be resent" in refused.stderr
-    )
+    assert refused.exit_code == 2 and "is sent; only failed, uncertain or kept ones can be resent" in refused.stderr
     outbox.set_state(msg_id, OutboxStatus.UNCERTAIN, error="a flusher stopped")
     result = run_cli("outbox", "--resend", msg_id)
     assert result.exit_code == 0
@@ -576,9 +546,7 @@ def test_a_timed_out_job_alert_says_so(run_cli, tmp_project):
         (200, False, "chat webhook: environment variable TEST_CHAT_URL is not set"),
     ],
 )
-def test_chat_problems_are_recorded_never_raised(
-    run_cli, tmp_project, hook, monkeypatch, status, env, error
-):
+def test_chat_problems_are_recorded_never_raised(run_cli, tmp_project, hook, monkeypatch, status, env, error):
     hook.status = status
     if not env:
         monkeypatch.delenv("TEST_CHAT_URL")
@@ -620,8 +588,10 @@ def test_a_summary_off_the_convention_names_the_key(tmp_project, summary, messag
 
 
 def test_the_email_lists_the_first_ten_missed_targets_and_counts_the_rest(tmp_project):
-    missed = [{"where": f"Q{i}", "metric": "AHT", "actual": 60, "target": 50,
-               "direction": "lower_is_better"} for i in range(13)]
+    missed = [
+        {"where": f"Q{i}", "metric": "AHT", "actual": 60, "target": 50, "direction": "lower_is_better"}
+        for i in range(13)
+    ]
     context, _, _ = context_for(tmp_project, {"missed_targets": missed})
     assert [m["where"] for m in context["missed"]] == [f"Q{i}" for i in range(10)]
     assert context["missed_more"] == 3
@@ -668,9 +638,7 @@ def context_for(project, summary):
         )
     record = replace(record, result={"rows": 1, "files": [], "summary": summary})
     dlog = DeliveryLog(at=record.queued_at, outcome="success")
-    context, chart = report_context(
-        config, "weekly", config.jobs["weekly"], record, Redactor(), dlog, warnings=[]
-    )
+    context, chart = report_context(config, "weekly", config.jobs["weekly"], record, Redactor(), dlog, warnings=[])
     return context, chart, dlog
 
 
@@ -690,7 +658,5 @@ def test_periods_read_as_people_name_them(text, label):
     from opskit.delivery.pipeline import human_period
     from opskit.period import Period
 
-    period = Period.parse(
-        text, tz=ZoneInfo("Europe/Berlin"), scheduled_for=datetime(2026, 11, 18, tzinfo=UTC)
-    )
+    period = Period.parse(text, tz=ZoneInfo("Europe/Berlin"), scheduled_for=datetime(2026, 11, 18, tzinfo=UTC))
     assert human_period(period) == label

@@ -21,8 +21,15 @@ def history(tmp_path: Path):
 
 
 def create(store: RunStore, tmp_path: Path, **kw):
-    args = dict(job="daily", task="t", params={"period": "2026-11-15"}, trigger=Trigger.SCHEDULE,
-                scheduled_for=T0, folder_root=tmp_path / "runs", now=T0)
+    args = dict(
+        job="daily",
+        task="t",
+        params={"period": "2026-11-15"},
+        trigger=Trigger.SCHEDULE,
+        scheduled_for=T0,
+        folder_root=tmp_path / "runs",
+        now=T0,
+    )
     args.update(kw)
     return store.create(**args)
 
@@ -32,8 +39,9 @@ def test_a_run_goes_from_queued_to_succeeded_with_timings(history, tmp_path):
     assert run.status == "queued" and run.started_at is None
     assert run.id.startswith("20261116T070000Z-daily-")
     history.mark_running(run.id, pid=os.getpid(), now=T0 + timedelta(seconds=2))
-    history.finish(run.id, RunStatus.SUCCEEDED, result={"rows": 3}, artifacts=["run.log"],
-                   now=T0 + timedelta(seconds=7))
+    history.finish(
+        run.id, RunStatus.SUCCEEDED, result={"rows": 3}, artifacts=["run.log"], now=T0 + timedelta(seconds=7)
+    )
     done = history.get(run.id)
     assert done.status == "succeeded" and done.duration_s == 5.0
     assert done.result == {"rows": 3} and done.artifacts == ["run.log"]
@@ -67,8 +75,9 @@ def test_finish_only_if_unfinished_keeps_the_first_outcome(history, tmp_path):
 
 
 def test_a_run_whose_process_died_is_marked_abandoned(history, tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     run = create(history, tmp_path)
     history.mark_running(run.id, pid=int(dead.stdout))
     alive = create(history, tmp_path)
@@ -99,8 +108,10 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
         "    s.mark_running(r.id, pid=1)\n"
         "    s.finish(r.id, RunStatus.SUCCEEDED)\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(db), name], cwd=Path(__file__).parent.parent)
-             for name in ("scheduler", "manual")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(db), name], cwd=Path(__file__).parent.parent)
+        for name in ("scheduler", "manual")
+    ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     with RunStore(db) as store:
         runs = store.list(limit=1000)

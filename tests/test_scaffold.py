@@ -57,8 +57,7 @@ def test_the_new_task_is_listed_and_its_suggested_job_validates(scaffolded, run_
 
 
 def test_the_new_task_runs_as_a_real_process(scaffolded, run_subprocess):
-    proc = run_subprocess("run", "backlog_snapshot", "-p", "period=2026-W46", "--as-of",
-                          "2026-11-16T08:00")
+    proc = run_subprocess("run", "backlog_snapshot", "-p", "period=2026-W46", "--as-of", "2026-11-16T08:00")
     assert proc.returncode == 0, proc.stderr
     assert "succeeded" in proc.stdout
     for ext in ("csv", "xlsx"):
@@ -69,9 +68,23 @@ def test_the_generated_test_passes_under_pytest(scaffolded, tmp_project):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("OPSKIT_CONFIG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-         "tests/tasks/test_backlog_snapshot.py"],
-        cwd=tmp_project.root, env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "tests/tasks/test_backlog_snapshot.py",
+        ],
+        cwd=tmp_project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "4 passed" in proc.stdout
 
@@ -84,8 +97,7 @@ def test_the_email_templates_render_the_report_with_their_note(scaffolded, tmp_p
     templates = tmp_path / "all_templates"
     shutil.copytree(REPO / "templates", templates)
     for ext in ("html", "txt"):
-        shutil.copy(tmp_project.root / "templates" / "email" / f"backlog_snapshot.{ext}",
-                    templates / "email")
+        shutil.copy(tmp_project.root / "templates" / "email" / f"backlog_snapshot.{ext}", templates / "email")
     email = Renderer(templates).render_email("email/backlog_snapshot.html", report_context())
     for part in (email.html, email.text):
         assert "Average handle time is over the cases completed in" in part
@@ -95,17 +107,21 @@ def test_the_email_templates_render_the_report_with_their_note(scaffolded, tmp_p
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("Backlog", "error: 'Backlog' is not a valid task name. "
-                    "Use lowercase letters, digits and _"),
+        ("Backlog", "error: 'Backlog' is not a valid task name. Use lowercase letters, digits and _"),
         ("2fast", "error: '2fast' is not a valid task name."),
         ("queue-summary", "error: 'queue-summary' is not a valid task name."),
         ("_helper", "error: '_helper' is not a valid task name."),
-        ("class", "error: 'class' is a Python keyword, so it cannot name a task. "
-                  "Pick another name, e.g. class_report\n"),
+        (
+            "class",
+            "error: 'class' is a Python keyword, so it cannot name a task. Pick another name, e.g. class_report\n",
+        ),
         ("csv", "error: 'csv' would hide a Python name the task module uses."),
         ("open", "error: 'open' would hide a Python name the task module uses."),
-        ("kitchen_sink", "error: tasks/kitchen_sink.py already exists. Pick another name, or pass "
-                         "--force to overwrite tasks/kitchen_sink.py\n"),
+        (
+            "kitchen_sink",
+            "error: tasks/kitchen_sink.py already exists. Pick another name, or pass "
+            "--force to overwrite tasks/kitchen_sink.py\n",
+        ),
     ],
 )
 def test_a_bad_name_fails_with_exit_2_and_writes_nothing(run_cli, tmp_project, name, message):
@@ -117,18 +133,20 @@ def test_a_bad_name_fails_with_exit_2_and_writes_nothing(run_cli, tmp_project, n
 
 
 def test_a_task_of_that_name_in_another_file_is_refused_even_with_force(run_cli, tmp_project):
-    other = tmp_project.add_task("reports", """
+    other = tmp_project.add_task(
+        "reports",
+        """
         from opskit import RunContext, task
 
         @task(name="weekly_digest")
         def digest(ctx: RunContext) -> None:
             \"\"\"A digest.\"\"\"
-    """)
+    """,
+    )
     before = files_of(tmp_project.root)
     result = run_cli("new", "weekly_digest", "--force")
     assert result.exit_code == 2
-    assert result.stderr == (f"error: a task 'weekly_digest' is already defined in {other}. "
-                             "Pick another name\n")
+    assert result.stderr == (f"error: a task 'weekly_digest' is already defined in {other}. Pick another name\n")
     assert files_of(tmp_project.root) == before
 
 
@@ -142,12 +160,13 @@ def test_an_existing_file_is_kept_unless_forced(run_cli, tmp_project):
     assert refused.exit_code == 2
     assert refused.stderr.startswith(
         "error: templates/email/backlog_snapshot.html already exists. Pick another name, or pass "
-        "--force to overwrite templates/email/backlog_snapshot.html\n")
+        "--force to overwrite templates/email/backlog_snapshot.html\n"
+    )
     assert files_of(tmp_project.root) == before and email.read_text() == "mine"
 
     forced = run_cli("new", "backlog_snapshot", "--force")
     assert forced.exit_code == 0
-    assert "{% extends \"email/report.html\" %}" in email.read_text()
+    assert '{% extends "email/report.html" %}' in email.read_text()
     assert all((tmp_project.root / f).is_file() for f in NEW_FILES)
 
 

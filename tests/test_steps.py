@@ -97,8 +97,10 @@ jobs:
     result = run_cli("validate")
     assert result.exit_code == 2
     assert "config.yaml:6: job 'chain', step 'kitchen_sink', parameter 'count': 'many' is not valid" in result.stderr
-    assert "config.yaml:7: job 'chain', step 'kitchen_snk': unknown task 'kitchen_snk'. Did you mean 'kitchen_sink'?" \
+    assert (
+        "config.yaml:7: job 'chain', step 'kitchen_snk': unknown task 'kitchen_snk'. Did you mean 'kitchen_sink'?"
         in result.stderr
+    )
 
 
 def test_a_job_has_a_task_or_steps(run_cli, tmp_project):

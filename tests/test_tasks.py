@@ -50,9 +50,19 @@ def test_the_decorator_returns_the_function_itself(registry):
 def test_values_from_the_command_line_are_converted(registry):
     spec = registry.get("kitchen_sink")
     values = spec.validate(
-        {"period": "2026-W46", "count": "12", "ratio": "0.25", "flag": "yes", "mode": "full",
-         "cut": "vendor", "queues": "Q1, Q2,Q3", "day": "2026-11-02"},
-        tz=BERLIN, scheduled_for=MONDAY)
+        {
+            "period": "2026-W46",
+            "count": "12",
+            "ratio": "0.25",
+            "flag": "yes",
+            "mode": "full",
+            "cut": "vendor",
+            "queues": "Q1, Q2,Q3",
+            "day": "2026-11-02",
+        },
+        tz=BERLIN,
+        scheduled_for=MONDAY,
+    )
     assert values["period"] == Period(date(2026, 11, 9), date(2026, 11, 15))
     assert values["count"] == 12 and values["ratio"] == 0.25 and values["flag"] is True
     assert values["mode"] == "full" and values["cut"].value == "vendor"
@@ -67,8 +77,9 @@ def test_defaults_are_validated_too(registry):
 
 
 def test_values_from_yaml_lists_are_accepted(registry):
-    values = registry.get("kitchen_sink").validate({"queues": ["A", "B"], "count": 4, "flag": False},
-                                                   tz=BERLIN, scheduled_for=MONDAY)
+    values = registry.get("kitchen_sink").validate(
+        {"queues": ["A", "B"], "count": 4, "flag": False}, tz=BERLIN, scheduled_for=MONDAY
+    )
     assert values["queues"] == ("A", "B") and values["count"] == 4
 
 
@@ -77,8 +88,10 @@ def test_values_from_yaml_lists_are_accepted(registry):
     [
         ({"perod": "x"}, "task 'kitchen_sink': unknown parameter 'perod'. Did you mean 'period'?"),
         ({"zzz": "x"}, "task 'kitchen_sink': unknown parameter 'zzz'. Parameters: period, count"),
-        ({"period": "last_fortnight"},
-         "task 'kitchen_sink', parameter 'period': 'last_fortnight' is not a period (use yesterday"),
+        (
+            {"period": "last_fortnight"},
+            "task 'kitchen_sink', parameter 'period': 'last_fortnight' is not a period (use yesterday",
+        ),
         ({"count": "twelve"}, "parameter 'count': 'twelve' is not valid: input should be a valid integer"),
         ({"mode": "slow"}, "parameter 'mode': 'slow' is not valid: input should be 'fast' or 'full'"),
         ({"flag": "maybe"}, "parameter 'flag': 'maybe' is not valid: input should be a valid boolean"),
@@ -100,7 +113,8 @@ def test_unknown_task_suggests_a_close_name(registry):
 def test_duplicate_task_names_are_broken_naming_both_files(tmp_path):
     for module in ("a", "b"):
         (tmp_path / f"{module}.py").write_text(
-            "from opskit import task\n\n@task(name='dup')\ndef f(ctx):\n    '''Doc.'''\n")
+            "from opskit import task\n\n@task(name='dup')\ndef f(ctx):\n    '''Doc.'''\n"
+        )
     registry = discover(tmp_path)
     assert "dup" not in registry.tasks
     assert re.search(r"defined twice: in .*a\.py and in .*b\.py", registry.broken["dup"])
@@ -120,6 +134,7 @@ def test_positional_parameters_are_refused(tmp_path):
 
 
 def test_scheduled_for_in_utc_resolves_in_the_given_timezone(registry):
-    values = registry.get("kitchen_sink").validate({"period": "today"}, tz=BERLIN,
-                                                   scheduled_for=datetime(2026, 11, 16, 23, 30, tzinfo=UTC))
+    values = registry.get("kitchen_sink").validate(
+        {"period": "today"}, tz=BERLIN, scheduled_for=datetime(2026, 11, 16, 23, 30, tzinfo=UTC)
+    )
     assert values["period"].start == date(2026, 11, 17)

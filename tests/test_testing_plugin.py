@@ -58,7 +58,9 @@ def run_tests(project: pytest.Pytester, source: str, *args: str) -> pytest.RunRe
 
 
 def test_opskit_context_is_a_real_run_context_in_tmp_path(project):
-    result = run_tests(project, '''
+    result = run_tests(
+        project,
+        """
         import logging
         from datetime import date, datetime, UTC
         from opskit import Period
@@ -81,12 +83,15 @@ def test_opskit_context_is_a_real_run_context_in_tmp_path(project):
                                    sources={"console": "http://127.0.0.1:9"})
             assert other.folder != ctx.folder and other.task == "task"
             assert other.source("console").url == "http://127.0.0.1:9"
-    ''')
+    """,
+    )
     result.assert_outcomes(passed=1)
 
 
 def test_opskit_run_validates_like_a_real_run_and_cleans_up(project):
-    result = run_tests(project, '''
+    result = run_tests(
+        project,
+        '''
         import pytest
         from opskit import ParamError, UsageError
         from opskit.tasks import task
@@ -127,12 +132,15 @@ def test_opskit_run_validates_like_a_real_run_and_cleans_up(project):
             assert opskit_run(inline, n="21").summary == {"n": 42}
             with pytest.raises(TypeError, match="is not an opskit task"):
                 opskit_run(len)
-    ''')
+    ''',
+    )
     result.assert_outcomes(passed=5)
 
 
 def test_opskit_console_serves_the_api_with_the_env_credentials(project):
-    result = run_tests(project, '''
+    result = run_tests(
+        project,
+        """
         import os
         import requests
 
@@ -150,12 +158,15 @@ def test_opskit_console_serves_the_api_with_the_env_credentials(project):
         def test_after(opskit_console_db):
             assert "CONSOLE_API_TOKEN" not in os.environ  # restored after the test that set it
             assert opskit_console_db.stat().st_size > 0
-    ''')
+    """,
+    )
     result.assert_outcomes(passed=2)
 
 
 def test_opskit_smtp_receives_real_mail(project):
-    result = run_tests(project, '''
+    result = run_tests(
+        project,
+        """
         import smtplib
         from email.message import EmailMessage
 
@@ -169,12 +180,15 @@ def test_opskit_smtp_receives_real_mail(project):
             assert got.rcpt_tos == ["b@example.com"] and got.message["Subject"] == "Hi"
             assert opskit_smtp.messages[0].get_content().strip() == "body text"
             assert f"port: {opskit_smtp.port}" in opskit_smtp.config_yaml()
-    ''')
+    """,
+    )
     result.assert_outcomes(passed=1)
 
 
 def test_opskit_smtp_settings_deliver_through_opskit(project):
-    result = run_tests(project, '''
+    result = run_tests(
+        project,
+        """
         from email.message import EmailMessage
 
         def test_deliver(opskit_smtp, tmp_path):
@@ -191,27 +205,38 @@ def test_opskit_smtp_settings_deliver_through_opskit(project):
             [got] = opskit_smtp.received
             assert sorted(got.rcpt_tos) == ["boss@example.com", "lead@example.com"]
             assert "Bcc" not in got.message and got.message["Subject"] == "KPIs"
-    ''')
+    """,
+    )
     result.assert_outcomes(passed=1)
 
 
 def test_without_a_config_a_task_name_says_what_to_do(pytester):
-    (pytester.path / "test_it.py").write_text(textwrap.dedent('''
+    (pytester.path / "test_it.py").write_text(
+        textwrap.dedent("""
         import pytest
         from opskit import UsageError
 
         def test_no_config(opskit_run):
             with pytest.raises(UsageError, match="no config.yaml above the test"):
                 opskit_run("tally")
-    '''))
+    """)
+    )
     pytester.runpytest("-p", "opskit.testing").assert_outcomes(passed=1)
 
 
 def test_enabling_the_plugin_imports_nothing_heavy():
-    code = ("import sys, opskit.testing; "
-            "print(sorted(m for m in ('pydantic', 'openpyxl', 'jinja2', 'demo', 'aiosmtpd', "
-            "'requests') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=30)
+    code = (
+        "import sys, opskit.testing; "
+        "print(sorted(m for m in ('pydantic', 'openpyxl', 'jinja2', 'demo', 'aiosmtpd', "
+        "'requests') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

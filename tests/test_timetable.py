@@ -287,9 +287,7 @@ def test_describe_names_the_calendar():
     skipping = parse_schedule("0 9 * * *", BERLIN, calendar=de, skip_holidays=True)
     assert skipping.describe() == "at 09:00 every day, skipping DE holidays (Europe/Berlin)"
     business = parse_schedule("2nd business day of the month at 09:00", BERLIN, calendar=de)
-    assert business.describe() == (
-        "at 09:00 on business day 2 of the month, excluding DE holidays (Europe/Berlin)"
-    )
+    assert business.describe() == ("at 09:00 on business day 2 of the month, excluding DE holidays (Europe/Berlin)")
 
 
 # -- calendars in timetables -----------------------------------------------------------------
@@ -346,9 +344,7 @@ def test_business_day_phrases(text, after, expected):
 
 def test_business_day_counts_holidays_out():
     # January 2027 in DE: Friday 1st is New Year's Day, so business day 1 is Monday the 4th.
-    timetable = parse_schedule(
-        "business day 1 of the month at 09:00", BERLIN, calendar=Calendar("DE")
-    )
+    timetable = parse_schedule("business day 1 of the month at 09:00", BERLIN, calendar=Calendar("DE"))
     assert timetable.next_fire(utc(2026, 12, 15)) == local(BERLIN, 2027, 1, 4, 9)
     weekends_only = parse_schedule("business day 1 of the month at 09:00", BERLIN)
     assert weekends_only.next_fire(utc(2026, 12, 15)) == local(BERLIN, 2027, 1, 1, 9)
@@ -376,13 +372,11 @@ def test_business_day_in_a_dst_gap_fires_after_the_gap():
         ("0 0 * * 8", "'0 0 * * 8': day-of-week 8 is out of range 0-7. "),
         (
             "0 0 * * MOX",
-            "'0 0 * * MOX': 'MOX' is not a valid day-of-week. Did you mean 'MON'? "
-            "Use 0-7 or SUN-SAT",
+            "'0 0 * * MOX': 'MOX' is not a valid day-of-week. Did you mean 'MON'? Use 0-7 or SUN-SAT",
         ),
         (
             "0 0 * JANUARY *",
-            "'0 0 * JANUARY *': 'JANUARY' is not a valid month. Did you mean "
-            "'JAN'? Use 1-12 or JAN-DEC",
+            "'0 0 * JANUARY *': 'JANUARY' is not a valid month. Did you mean 'JAN'? Use 1-12 or JAN-DEC",
         ),
         (
             "0 22-2 * * *",
@@ -462,8 +456,7 @@ def test_business_day_in_a_dst_gap_fires_after_the_gap():
         ),
         (
             "lst business day of the month at 09:00",
-            "'lst business day of the month at 09:00': 'lst' is not an ordinal. "
-            "Did you mean 'last'?",
+            "'lst business day of the month at 09:00': 'lst' is not an ordinal. Did you mean 'last'?",
         ),
         ("last business day of the month", "'last business day of the month': say at what time"),
         ("", "the schedule is empty. Use a 5-field cron expression"),

@@ -37,12 +37,19 @@ def launcher() -> Iterator[ZygoteLauncher]:
 def create(project, task: str, params: dict | None = None, job: str | None = None) -> RunRecord:
     config = load_config(project.config)
     with RunStore(config.history_path) as store:
-        return store.create(job=job, task=task, params=params or {}, trigger="manual",
-                            scheduled_for=datetime(2026, 11, 18, 2, 30, tzinfo=UTC), folder_root=config.runs_dir)
+        return store.create(
+            job=job,
+            task=task,
+            params=params or {},
+            trigger="manual",
+            scheduled_for=datetime(2026, 11, 18, 2, 30, tzinfo=UTC),
+            folder_root=config.runs_dir,
+        )
 
 
-def launch(project, launcher: ZygoteLauncher, task: str, params: dict | None = None,
-           job: str | None = None) -> tuple[RunRecord, ForkedRun]:
+def launch(
+    project, launcher: ZygoteLauncher, task: str, params: dict | None = None, job: str | None = None
+) -> tuple[RunRecord, ForkedRun]:
     record = create(project, task, params, job)
     handle = launcher(record, load_config(project.config))
     assert isinstance(handle, ForkedRun) and handle.resolve(30.0)
@@ -76,21 +83,32 @@ def log_shape(folder: str, run_id: str) -> list[str]:
 def test_a_forked_run_records_what_a_worker_run_records_steps_too(tmp_project, launcher):
     tmp_project.write_config(CHAIN + "  nightly:\n    task: kitchen_sink\n    params:\n      count: 7\n")
     params = {"period": "2026-W46", "count": 7, "queues": ["Q1", "Q2"]}
-    chain = {"collect": {"period": "2026-W46", "count": 2}, "report": {"period": "2026-W46", "count": 3},
-             "echo_steps": {}}
-    for job, task, raw in [("nightly", "kitchen_sink", params),
-                           ("chain", "kitchen_sink > kitchen_sink > echo_steps", chain)]:
+    chain = {
+        "collect": {"period": "2026-W46", "count": 2},
+        "report": {"period": "2026-W46", "count": 3},
+        "echo_steps": {},
+    }
+    for job, task, raw in [
+        ("nightly", "kitchen_sink", params),
+        ("chain", "kitchen_sink > kitchen_sink > echo_steps", chain),
+    ]:
         forked, handle = launch(tmp_project, launcher, task, raw, job=job)
         assert exit_code(handle) == 0
         plain = create(tmp_project, task, raw, job=job)
-        worker = subprocess.run([sys.executable, "-m", "opskit.engine.worker", "--config", str(tmp_project.config),
-                                 plain.id], cwd=REPO, capture_output=True, text=True, timeout=60)
+        worker = subprocess.run(
+            [sys.executable, "-m", "opskit.engine.worker", "--config", str(tmp_project.config), plain.id],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert worker.returncode == 0, worker.stderr
         a, b = get(tmp_project, forked.id), get(tmp_project, plain.id)
         assert (a.status, a.error, a.artifacts) == (b.status, b.error, b.artifacts) == ("succeeded", None, a.artifacts)
         strip = str(Path(a.folder).parent) + "/"
-        assert (str(a.result).replace(forked.id, "RUN").replace(strip, "")
-                == str(b.result).replace(plain.id, "RUN").replace(strip, ""))
+        assert str(a.result).replace(forked.id, "RUN").replace(strip, "") == str(b.result).replace(
+            plain.id, "RUN"
+        ).replace(strip, "")
         assert log_shape(a.folder, forked.id) == log_shape(b.folder, plain.id)
         assert "run.log" in a.artifacts and a.pid == handle.pid != launcher.zygote.proc.pid
     assert a.result["summary"]["seen"] == ["collect", "report"]  # the chain's steps saw each other
@@ -112,14 +130,17 @@ def test_kill_reaches_a_grandchild_and_a_retired_zygote_still_reports_the_exit(t
 
 
 def test_an_edited_task_file_is_picked_up_without_a_restart(tmp_project, launcher):
-    path = tmp_project.add_task("version", """\
+    path = tmp_project.add_task(
+        "version",
+        """\
         from opskit import task
 
         @task
         def version(ctx):
             \"\"\"Say which version of this file ran.\"\"\"
             return {"v": 1}
-        """)
+        """,
+    )
     record, handle = launch(tmp_project, launcher, "version")
     assert exit_code(handle) == 0 and get(tmp_project, record.id).result["summary"] == {"v": 1}
     zygote = launcher.zygote
@@ -187,8 +208,10 @@ def test_the_scheduler_starts_runs_through_the_zygote_and_restarts_it_on_a_confi
         scheduler.tick(slot + timedelta(minutes=1))
         assert scheduler.launcher.zygote is not first and first.gone
         scheduler.tick(datetime(2026, 11, 17, 8, 45, tzinfo=BERLIN))
-        wait_for(lambda: (scheduler.tick(datetime(2026, 11, 17, 8, 45, tzinfo=BERLIN)), not scheduler.running)[1],
-                 what="the second run to be reaped")
+        wait_for(
+            lambda: (scheduler.tick(datetime(2026, 11, 17, 8, 45, tzinfo=BERLIN)), not scheduler.running)[1],
+            what="the second run to be reaped",
+        )
         assert [r.status for r in scheduler.store.list(job="daily")] == ["succeeded", "succeeded"]
     finally:
         zygote = scheduler.launcher.zygote
@@ -198,7 +221,9 @@ def test_the_scheduler_starts_runs_through_the_zygote_and_restarts_it_on_a_confi
 
 def test_a_zygote_that_cannot_fork_safely_falls_back_to_a_plain_worker(tmp_project, launcher):
     # A task module that starts a thread at import leaves the zygote with two threads: it refuses to fork.
-    tmp_project.add_task("threaded", """\
+    tmp_project.add_task(
+        "threaded",
+        """\
         import threading
         import time
 
@@ -210,7 +235,8 @@ def test_a_zygote_that_cannot_fork_safely_falls_back_to_a_plain_worker(tmp_proje
         def threaded(ctx):
             \"\"\"Run in whatever process could start it.\"\"\"
             return {"ok": True}
-        """)
+        """,
+    )
     record = create(tmp_project, "threaded")
     handle = launcher(record, load_config(tmp_project.config))
     assert isinstance(handle, ForkedRun) and handle.resolve(30.0)

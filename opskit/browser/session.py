@@ -118,8 +118,7 @@ class Session:
             return name
         raise UsageError(
             f"unknown selector name '{name}' for source '{self.name}'",
-            hint=did_you_mean(name, self._selectors)
-            or f"Add it under sources.{self.name}.browser.selectors",
+            hint=did_you_mean(name, self._selectors) or f"Add it under sources.{self.name}.browser.selectors",
         )
 
     def url(self, path: str) -> str:
@@ -175,8 +174,7 @@ class Session:
         if value not in options:
             close = did_you_mean(value, [o for o in options if o])
             raise BrowserError(
-                f"step '{self.step}': '{value}' is not an option of '{self.step.css}'"
-                f" at {self.page.url}",
+                f"step '{self.step}': '{value}' is not an option of '{self.step.css}' at {self.page.url}",
                 hint=close,
             )
         loc.select_option(value)
@@ -241,14 +239,12 @@ class Session:
             if not downloads:
                 self._check_page()
                 ready = self.page.locator(f"{status_css}:not([data-status='running'])")
-                self._wait_any(ready, deadline, signed_out=True, on_timeout=too_slow,
-                               refresh=0.25)
+                self._wait_any(ready, deadline, signed_out=True, on_timeout=too_slow, refresh=0.25)
                 self._check_page()
                 state = self.page.locator(status_css).get_attribute("data-status")
                 if state != "done":
                     raise ServerError(
-                        f"the export failed at {self.page.url}: "
-                        f"{self.page.locator(status_css).inner_text().strip()}"
+                        f"the export failed at {self.page.url}: {self.page.locator(status_css).inner_text().strip()}"
                     )
                 with self.page.expect_download(timeout=_left(deadline)) as info:
                     self.locator(link, "click").click()
@@ -345,8 +341,7 @@ class Session:
             )
             if found == recipe.otp_error:
                 raise LoginFailed(
-                    f"the one-time code was refused at {self.page.url}: "
-                    f"'{self.text(recipe.otp_error)}'",
+                    f"the one-time code was refused at {self.page.url}: '{self.text(recipe.otp_error)}'",
                     hint=f"Check {recipe.otp_env}",
                 )
 
@@ -431,9 +426,7 @@ class Session:
 
 
 @contextmanager
-def browser_session(
-    ctx: RunContext, source: str | None = None, *, login: bool = True
-) -> Iterator[Session]:
+def browser_session(ctx: RunContext, source: str | None = None, *, login: bool = True) -> Iterator[Session]:
     """A browser on ``source``'s web UI, closed with all its processes when the block ends.
 
     Args:
@@ -516,9 +509,7 @@ def browser_session(
                 trace_dir.rmdir()
 
 
-def _translate(
-    exc: Exception, session: Session | None, folder: Path | None, playwright_error: type
-) -> Exception:
+def _translate(exc: Exception, session: Session | None, folder: Path | None, playwright_error: type) -> Exception:
     where = f"Screenshot, page and trace in {folder}" if folder else None
     if isinstance(exc, OpskitError):
         if where and where not in str(exc.hint or ""):
@@ -530,9 +521,7 @@ def _translate(
     url = session.page.url
     if "net::ERR_" in first:
         code = re.search(r"net::(ERR_[A-Z_]+)", first)
-        return SourceUnavailable(
-            f"cannot reach {session.source.url} ({code.group(1) if code else first})"
-        )
+        return SourceUnavailable(f"cannot reach {session.source.url} ({code.group(1) if code else first})")
     step = session.step
     if type(exc).__name__ == "TimeoutError":
         if step.css:
@@ -553,9 +542,7 @@ def _close(pw: Any, browser: Any, context: Any, me: Any, before: set[int]) -> No
             continue
         try:
             close()
-        except (
-            BaseException
-        ) as exc:  # an interrupted driver may not answer; the sweep below ends it
+        except BaseException as exc:  # an interrupted driver may not answer; the sweep below ends it
             log.debug("closing the browser: %s", exc)
     try:
         left = [p for p in me.children(recursive=True) if p.pid not in before]
@@ -575,9 +562,7 @@ def _check_reachable(url: str, timeout: float) -> None:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        with socket.create_connection(
-            (parts.hostname or "localhost", port), timeout=min(timeout, 10)
-        ):
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=min(timeout, 10)):
             pass
     except OSError as exc:
         reason = (

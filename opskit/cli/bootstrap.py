@@ -23,10 +23,13 @@ def main() -> int:
     browser = find_browser()
     if browser is None:
         if not can_apt():
-            print("error: no Chromium for Playwright on this machine. Install one of:\n"
-                  "  .venv/bin/python -m playwright install chromium   (downloads Playwright's build)\n"
-                  "  sudo apt-get install -y chromium                    (Debian/Ubuntu package)\n"
-                  "  or set OPSKIT_CHROMIUM=/path/to/chrome", file=sys.stderr)
+            print(
+                "error: no Chromium for Playwright on this machine. Install one of:\n"
+                "  .venv/bin/python -m playwright install chromium   (downloads Playwright's build)\n"
+                "  sudo apt-get install -y chromium                    (Debian/Ubuntu package)\n"
+                "  or set OPSKIT_CHROMIUM=/path/to/chrome",
+                file=sys.stderr,
+            )
             return 2
         print("bootstrap: installing Debian's chromium with apt-get (Playwright's download is not installed)")
         apt_install(DEBIAN_BROWSER + DEBIAN_FONTS)
@@ -40,8 +43,11 @@ def main() -> int:
             print(f"bootstrap: installing fonts for CJK text and emoji: {' '.join(missing_fonts)}")
             apt_install(tuple(missing_fonts))
         else:
-            print(f"warning: CJK text or emoji will render as boxes in screenshots and PDFs; install: "
-                  f"sudo apt-get install -y {' '.join(missing_fonts)}", file=sys.stderr)
+            print(
+                f"warning: CJK text or emoji will render as boxes in screenshots and PDFs; install: "
+                f"sudo apt-get install -y {' '.join(missing_fonts)}",
+                file=sys.stderr,
+            )
     print(f"bootstrap: browser {browser}")
     return 0
 
@@ -82,6 +88,9 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except subprocess.CalledProcessError as exc:
-        print(f"error: `{' '.join(map(str, exc.cmd))}` failed with exit code {exc.returncode}; "
-              "install the packages by hand (see above) and run make again", file=sys.stderr)
+        print(
+            f"error: `{' '.join(map(str, exc.cmd))}` failed with exit code {exc.returncode}; "
+            "install the packages by hand (see above) and run make again",
+            file=sys.stderr,
+        )
         sys.exit(2)

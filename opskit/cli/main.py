@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 EXAMPLES = {
     "list": "python runner.py list",
-    "run": ("python runner.py run weekly-ops-review\n"
-            "  python runner.py run efficiency_report --param period=last_week --param queues=Q1,Q2\n"
-            "  python runner.py run daily-efficiency --as-of 2026-11-16T08:30 --dry-run"),
+    "run": (
+        "python runner.py run weekly-ops-review\n"
+        "  python runner.py run efficiency_report --param period=last_week --param queues=Q1,Q2\n"
+        "  python runner.py run daily-efficiency --as-of 2026-11-16T08:30 --dry-run"
+    ),
     "history": "python runner.py history --job weekly-ops-review --status failed --limit 5",
     "show": "python runner.py show 20261116T073000Z-weekly-ops-review-3f9a",
     "logs": "python runner.py logs 3f9a",
@@ -61,27 +63,47 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="runner.py", description="opskit: run report tasks by hand or on a timetable.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog="examples:\n  " + "\n  ".join(v.splitlines()[0] for v in EXAMPLES.values()))
-    parser.add_argument("--config", type=Path, default=None,
-                        help="config file (default: config.yaml beside runner.py, or $OPSKIT_CONFIG)")
+    parser = _Parser(
+        prog="runner.py",
+        description="opskit: run report tasks by hand or on a timetable.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  " + "\n  ".join(v.splitlines()[0] for v in EXAMPLES.values()),
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: config.yaml beside runner.py, or $OPSKIT_CONFIG)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_,
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              epilog=f"example:\n  {EXAMPLES[name]}")
+        return sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=f"example:\n  {EXAMPLES[name]}",
+        )
 
     command("list", "List every task (with its parameters) and every job in the config.")
     run = command("run", "Run a job from the config, or a task, once, now.")
     run.add_argument("name", help="a job in config.yaml, or a task name")
-    run.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                     help="set a parameter (repeatable); overrides the job's value")
+    run.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a parameter (repeatable); overrides the job's value",
+    )
     run.add_argument("--dry-run", action="store_true", help="validate and show what would run, run nothing")
     run.add_argument("--json", action="store_true", help="print the run record as JSON on stdout")
-    run.add_argument("--as-of", metavar="DATETIME",
-                     help="run as if scheduled at this time (ISO, job's timezone); periods resolve against it")
+    run.add_argument(
+        "--as-of",
+        metavar="DATETIME",
+        help="run as if scheduled at this time (ISO, job's timezone); periods resolve against it",
+    )
     run.add_argument("--headed", action="store_true", help="show the browser window (needs a display)")
     run.add_argument("--slowmo", type=int, default=0, metavar="MS", help="slow browser actions down by MS")
     history = command("history", "Show recent runs, newest first.")
@@ -108,8 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = command("resume", "Resume a paused job.")
     resume.add_argument("job")
     status = command("status", "Is the scheduler alive? What runs now, what runs next, each job's last good run.")
-    status.add_argument("--check", action="store_true",
-                        help="exit 1 when the heartbeat is stale or a job has no good run within its max_age")
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when the heartbeat is stale or a job has no good run within its max_age",
+    )
     backfill = command("backfill", "Run a job once per slot in a date range, each for its own slot.")
     backfill.add_argument("job")
     backfill.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
@@ -207,8 +232,11 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
         last_text = f"last: {run.status} {run.queued_at:%Y-%m-%d %H:%M} UTC" if run else "last: never run"
         schedule = str(job.get("schedule") or "(manual only)")
         steps = job.get("steps")
-        task = " > ".join(str(s.get("task")) for s in steps if isinstance(s, dict)) \
-            if isinstance(steps, list) else str(job.get("task"))
+        task = (
+            " > ".join(str(s.get("task")) for s in steps if isinstance(s, dict))
+            if isinstance(steps, list)
+            else str(job.get("task"))
+        )
         print(f"  {name:<24} task {task:<22} {schedule:<20} {state:<9} {last_text}")
     return 0
 
@@ -225,9 +253,13 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
     plan = plan_run(config, registry, args.name, overrides=overrides, scheduled_for=scheduled_for)
     if args.dry_run:
         summary = {
-            "would_run": plan.name, "task": plan.task_label, "params": plan.params_json(),
+            "would_run": plan.name,
+            "task": plan.task_label,
+            "params": plan.params_json(),
             "scheduled_for": plan.scheduled_for.astimezone(plan.tz).isoformat(timespec="minutes"),
-            "timezone": str(plan.tz), "timeout_s": plan.timeout.total_seconds(), "retries": plan.retries,
+            "timezone": str(plan.tz),
+            "timeout_s": plan.timeout.total_seconds(),
+            "retries": plan.retries,
             "runs_folder": str(config.runs_dir),
         }
         if args.json:
@@ -239,8 +271,9 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
                 if plan.chained:
                     print(f"  step {step.name} ({step.spec.name}):")
                 indent = "    " if plan.chained else "  "
-                for key, value in plan.params_json().get(step.name, {}).items() if plan.chained \
-                        else summary["params"].items():
+                for key, value in (
+                    plan.params_json().get(step.name, {}).items() if plan.chained else summary["params"].items()
+                ):
                     print(f"{indent}{key} = {value}")
             print(f"  timeout {plan.timeout}, retries {plan.retries}; nothing was run")
         return 0
@@ -281,8 +314,10 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
         print(f"  delivery: {delivery.get('action', '-')}")
     for email in delivery.get("emails") or []:
         error = f" ({email['error']})" if email.get("error") else ""
-        print(f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
-              f"recipient(s), outbox id {email.get('outbox_id')}{error}")
+        print(
+            f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
+            f"recipient(s), outbox id {email.get('outbox_id')}{error}"
+        )
 
 
 def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
@@ -300,8 +335,10 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
         tz = config.job_timezone(config.jobs.get(r.job or ""))
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         error = (r.error or "")[:60]
-        print(f"{r.id:<44} {r.status:<10} {r.trigger:<9} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
-              f"{duration:>8}  {error}")
+        print(
+            f"{r.id:<44} {r.status:<10} {r.trigger:<9} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+            f"{duration:>8}  {error}"
+        )
     return 0
 
 
@@ -328,8 +365,10 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
         record = store.get(args.run_id)
     log_path = Path(record.folder) / "run.log"
     if not log_path.exists():
-        raise UsageError(f"run {record.id} has no log file at {log_path}",
-                         hint="Its run folder may have been pruned by the retention setting")
+        raise UsageError(
+            f"run {record.id} has no log file at {log_path}",
+            hint="Its run folder may have been pruned by the retention setting",
+        )
     sys.stdout.write(log_path.read_text(encoding="utf-8", errors="replace"))
     return 0
 

@@ -44,15 +44,18 @@ def check_name(name: str) -> None:
             keyword, a builtin, or a name the task module itself uses.
     """
     if not NAME_FORM.fullmatch(name):
-        raise UsageError(f"'{name}' is not a valid task name",
-                         hint="Use lowercase letters, digits and _, starting with a letter "
-                              "(e.g. backlog_snapshot)")
+        raise UsageError(
+            f"'{name}' is not a valid task name",
+            hint="Use lowercase letters, digits and _, starting with a letter (e.g. backlog_snapshot)",
+        )
     if keyword.iskeyword(name):
-        raise UsageError(f"'{name}' is a Python keyword, so it cannot name a task",
-                         hint=f"Pick another name, e.g. {name}_report")
+        raise UsageError(
+            f"'{name}' is a Python keyword, so it cannot name a task", hint=f"Pick another name, e.g. {name}_report"
+        )
     if name in TEMPLATE_NAMES or hasattr(builtins, name):
-        raise UsageError(f"'{name}' would hide a Python name the task module uses",
-                         hint=f"Pick another name, e.g. {name}_report")
+        raise UsageError(
+            f"'{name}' would hide a Python name the task module uses", hint=f"Pick another name, e.g. {name}_report"
+        )
 
 
 def plan(name: str, config_path: Path) -> list[Planned]:
@@ -62,14 +65,14 @@ def plan(name: str, config_path: Path) -> list[Planned]:
     root = Path(config_path).resolve().parent
     tasks_dir = read_config_file(config_path, interpolate=False).path_setting("tasks")
     return [
-        Planned(tasks_dir / f"{name}.py", "task.py.tmpl",
-                "the task: a working example to edit"),
-        Planned(root / "templates" / "email" / f"{name}.html", "email.html.tmpl",
-                "its report email (HTML)"),
-        Planned(root / "templates" / "email" / f"{name}.txt", "email.txt.tmpl",
-                "its report email (text)"),
-        Planned(root / "tests" / "tasks" / f"test_{name}.py", "test_task.py.tmpl",
-                "a test that runs it and opens its workbook"),
+        Planned(tasks_dir / f"{name}.py", "task.py.tmpl", "the task: a working example to edit"),
+        Planned(root / "templates" / "email" / f"{name}.html", "email.html.tmpl", "its report email (HTML)"),
+        Planned(root / "templates" / "email" / f"{name}.txt", "email.txt.tmpl", "its report email (text)"),
+        Planned(
+            root / "tests" / "tasks" / f"test_{name}.py",
+            "test_task.py.tmpl",
+            "a test that runs it and opens its workbook",
+        ),
     ]
 
 
@@ -89,16 +92,18 @@ def scaffold_task(name: str, *, config_path: Path, force: bool = False) -> int:
     tasks_dir = files[0].path.parent
     other = _defined_elsewhere(name, tasks_dir)
     if other is not None:
-        raise UsageError(f"a task '{name}' is already defined in {other}",
-                         hint="Pick another name")
+        raise UsageError(f"a task '{name}' is already defined in {other}", hint="Pick another name")
     existing = [f.path for f in files if f.path.exists()]
     if existing and not force:
-        raise UsageError(f"{_shown(existing[0], config_path)} already exists",
-                         hint="Pick another name, or pass --force to overwrite "
-                              + ", ".join(_shown(p, config_path) for p in existing))
+        raise UsageError(
+            f"{_shown(existing[0], config_path)} already exists",
+            hint="Pick another name, or pass --force to overwrite "
+            + ", ".join(_shown(p, config_path) for p in existing),
+        )
     values = {"name": name, "title": name.replace("_", " ").capitalize()}
-    contents = {f.path: string.Template((TEMPLATES / f.template).read_text(encoding="utf-8"))
-                .substitute(values) for f in files}
+    contents = {
+        f.path: string.Template((TEMPLATES / f.template).read_text(encoding="utf-8")).substitute(values) for f in files
+    }
     write_all(contents)
     _say(next_steps(name, files, config_path))
     return 0

@@ -107,8 +107,10 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
     else:
         age = now - info["heartbeat_at"]
         alive = age <= STALE_AFTER
-        line = (f"scheduler: {'alive' if alive else 'NOT RESPONDING'} (pid {info['pid']} on {info['host']}, "
-                f"last heartbeat {int(age.total_seconds())}s ago, up since {_local(info['started_at'], config)})")
+        line = (
+            f"scheduler: {'alive' if alive else 'NOT RESPONDING'} (pid {info['pid']} on {info['host']}, "
+            f"last heartbeat {int(age.total_seconds())}s ago, up since {_local(info['started_at'], config)})"
+        )
     if not alive:
         problems.append(line)
     print(line)
@@ -143,8 +145,10 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
         raise UsageError(f"unknown job '{args.job}'", hint=did_you_mean(args.job, config.jobs))
     timetable = job_timetable(config, args.job)
     if timetable is None:
-        raise UsageError(f"job '{args.job}' has no schedule, so it has no slots to backfill",
-                         hint="Run it by hand with `runner.py run JOB --as-of DATETIME`")
+        raise UsageError(
+            f"job '{args.job}' has no schedule, so it has no slots to backfill",
+            hint="Run it by hand with `runner.py run JOB --as-of DATETIME`",
+        )
     tz = config.job_timezone(config.jobs[args.job])
     start = datetime.combine(_date(args.date_from, "--from"), time(), tzinfo=tz)
     end = datetime.combine(_date(args.date_to, "--to") + timedelta(days=1), time(), tzinfo=tz)
@@ -169,8 +173,10 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
             plan = plan_run(config, registry, args.job, scheduled_for=slot)
             record = execute(plan, config, store, trigger=Trigger.BACKFILL)
             failed += record.status != "succeeded"
-            print(f"  {slot:%Y-%m-%d %H:%M}: run {record.id} {record.status}"
-                  + (f": {record.error}" if record.error else ""))
+            print(
+                f"  {slot:%Y-%m-%d %H:%M}: run {record.id} {record.status}"
+                + (f": {record.error}" if record.error else "")
+            )
     return 1 if failed else 0
 
 

@@ -32,7 +32,8 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 @dataclass
@@ -52,8 +53,7 @@ class RawConfig:
         return value if value.is_absolute() else self.path.resolve().parent / value
 
 
-def read_config_file(path: Path, *, environ: dict[str, str] | None = None,
-                     interpolate: bool = True) -> RawConfig:
+def read_config_file(path: Path, *, environ: dict[str, str] | None = None, interpolate: bool = True) -> RawConfig:
     """Parse the YAML, record key lines, and fill ``${VAR}`` references.
 
     Raises:
@@ -63,8 +63,9 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None,
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist",
-                          hint="Pass --config PATH or set OPSKIT_CONFIG") from None
+        raise ConfigError(
+            f"config file {path} does not exist", hint="Pass --config PATH or set OPSKIT_CONFIG"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     try:
@@ -79,8 +80,9 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None,
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("the file must be a mapping of sections (timezone, sources, jobs, ...)",
-                          where=f"{path.name}:1")
+        raise ConfigError(
+            "the file must be a mapping of sections (timezone, sources, jobs, ...)", where=f"{path.name}:1"
+        )
     raw = RawConfig(path=path, data=data)
     if node is not None:
         _collect_lines(node, (), raw.lines, raw.problems, path.name)
@@ -118,16 +120,22 @@ def environment(folder: Path) -> dict[str, str]:
     return env
 
 
-def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int],
-                   problems: list[ConfigError], filename: str) -> None:
+def _collect_lines(
+    node: yaml.Node,
+    path: tuple[str, ...],
+    lines: dict[tuple[str, ...], int],
+    problems: list[ConfigError],
+    filename: str,
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                problems.append(ConfigError(f"duplicate key '{key}'",
-                                            where=f"{filename}:{key_node.start_mark.line + 1}"))
+                problems.append(
+                    ConfigError(f"duplicate key '{key}'", where=f"{filename}:{key_node.start_mark.line + 1}")
+                )
             seen.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
             _collect_lines(value_node, path + (key,), lines, problems, filename)
@@ -150,10 +158,13 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
         name, default = m.group(1), m.group(2)
         if SECRET_NAME.search(name) and "params" in path:
             # Parameters are stored in the run history and shown by `show`: a secret has no place there.
-            raw.problems.append(ConfigError(
-                f"${{{name}}} looks like a secret, and job parameters are stored in the run history",
-                where=where_in(raw.lines, raw.path.name, path),
-                hint=f"Pass the variable's name instead and read it in the task with ctx.secret('{name}')"))
+            raw.problems.append(
+                ConfigError(
+                    f"${{{name}}} looks like a secret, and job parameters are stored in the run history",
+                    where=where_in(raw.lines, raw.path.name, path),
+                    hint=f"Pass the variable's name instead and read it in the task with ctx.secret('{name}')",
+                )
+            )
             return ""
         if name in env:
             if SECRET_NAME.search(name) and env[name]:
@@ -162,10 +173,13 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
         if default is not None:
             return default
         needed_by = f"job '{path[1]}'" if len(path) > 1 and path[0] == "jobs" else ".".join(path)
-        raw.problems.append(ConfigError(
-            f"environment variable {name} is not set (needed by {needed_by})",
-            where=where_in(raw.lines, raw.path.name, path),
-            hint=f"Set it in the environment or in .env, or write ${{{name}:-default}}"))
+        raw.problems.append(
+            ConfigError(
+                f"environment variable {name} is not set (needed by {needed_by})",
+                where=where_in(raw.lines, raw.path.name, path),
+                hint=f"Set it in the environment or in .env, or write ${{{name}:-default}}",
+            )
+        )
         return ""
 
     return _INTERPOLATION.sub(fill, value)

@@ -280,7 +280,8 @@ def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
         first = problems[0]
         if len(problems) > 1:
             first.hint = ((first.hint + ". ") if first.hint else "") + (
-                f"({len(problems) - 1} more problem(s): run `runner.py validate`)")
+                f"({len(problems) - 1} more problem(s): run `runner.py validate`)"
+            )
         first.problems = problems  # type: ignore[attr-defined]
         raise first
     assert config is not None
@@ -304,9 +305,12 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     config = Config(path=raw.path.resolve(), settings=settings, lines=raw.lines, secrets=raw.secrets)
     for job_name in settings.jobs:
         if not _JOB_NAME.match(job_name):
-            problems.append(ConfigError(
-                f"job name '{job_name}' may use only lowercase letters, digits, '-' and '_'",
-                where=config.where("jobs", job_name)))
+            problems.append(
+                ConfigError(
+                    f"job name '{job_name}' may use only lowercase letters, digits, '-' and '_'",
+                    where=config.where("jobs", job_name),
+                )
+            )
     env = environ if environ is not None else os.environ
     for source in settings.sources.values():
         config.secrets.update(env[n] for n in source.env_names() if env.get(n))
@@ -321,8 +325,11 @@ def _config_error(error: dict[str, Any], lines: dict[tuple[str, ...], int], file
     dotted = ".".join(loc)
     if error["type"] == "extra_forbidden":
         allowed = _fields_at(loc[:-1])
-        return ConfigError(f"unknown key '{loc[-1]}' in {'.'.join(loc[:-1]) or 'the top level'}", where=where,
-                           hint=did_you_mean(loc[-1], allowed) or f"Allowed keys: {', '.join(allowed)}")
+        return ConfigError(
+            f"unknown key '{loc[-1]}' in {'.'.join(loc[:-1]) or 'the top level'}",
+            where=where,
+            hint=did_you_mean(loc[-1], allowed) or f"Allowed keys: {', '.join(allowed)}",
+        )
     if error["type"] == "missing":
         return ConfigError(f"{'.'.join(loc[:-1]) or 'the top level'}: missing required key '{loc[-1]}'", where=where)
     message = str(error["msg"]).removeprefix("Value error, ")

@@ -68,8 +68,7 @@ class DeliveryLog:
     chat: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
 
-    def error(self, stage: str, exc: BaseException | str, *, kind: str | None = None,
-              bug: bool = False) -> None:
+    def error(self, stage: str, exc: BaseException | str, *, kind: str | None = None, bug: bool = False) -> None:
         text = exc if isinstance(exc, str) else _one_line(exc)
         entry: dict[str, Any] = {"stage": stage, "error": text}
         if kind:
@@ -80,8 +79,13 @@ class DeliveryLog:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "at": self.at.isoformat(), "outcome": self.outcome, "action": self.action,
-            "blocked": self.blocked, "gates": self.gates, "emails": self.emails, "chat": self.chat,
+            "at": self.at.isoformat(),
+            "outcome": self.outcome,
+            "action": self.action,
+            "blocked": self.blocked,
+            "gates": self.gates,
+            "emails": self.emails,
+            "chat": self.chat,
             "errors": self.errors,
         }
 
@@ -172,17 +176,32 @@ def send_email(
         return None
     entry = _save_and_send(settings, dlog, kind, composed, job=job, run_id=run_id, now=now)
     if entry is not None:
-        dlog.emails.append({"kind": kind, "outbox_id": entry.id, "status": str(entry.status),
-                            "recipients": len(entry.recipients), "error": entry.last_error})
+        dlog.emails.append(
+            {
+                "kind": kind,
+                "outbox_id": entry.id,
+                "status": str(entry.status),
+                "recipients": len(entry.recipients),
+                "error": entry.last_error,
+            }
+        )
         if entry.status != "sent" and settings.backend == "smtp":
-            log.warning("run %s: %s email %s stays %s in the outbox: %s", run_id, kind, entry.id,
-                        entry.status, entry.last_error)
+            log.warning(
+                "run %s: %s email %s stays %s in the outbox: %s", run_id, kind, entry.id, entry.status, entry.last_error
+            )
     return entry
 
 
-def _save_and_send(settings: EmailSettings, dlog: DeliveryLog, kind: str,
-                   composed: ComposedEmail, *, job: str, run_id: str,
-                   now: datetime) -> OutboxEntry | None:
+def _save_and_send(
+    settings: EmailSettings,
+    dlog: DeliveryLog,
+    kind: str,
+    composed: ComposedEmail,
+    *,
+    job: str,
+    run_id: str,
+    now: datetime,
+) -> OutboxEntry | None:
     from opskit.delivery.compose import deliver
     from opskit.delivery.outbox import Outbox, OutboxStatus
 
@@ -247,33 +266,56 @@ def alert(
     when = record.finished_at or now
     if email and job.email is not None:
         context = {
-            "title": title, "failed_at": when, "cause": cause, "lead": lead,
+            "title": title,
+            "failed_at": when,
+            "cause": cause,
+            "lead": lead,
             "log_lines": [redactor.redact(line) for line in log_tail(record.folder)],
-            "artifacts": record.folder, "artifact_names": list(record.artifacts),
-            "attempt": record.attempt if record.attempt > 1 else None, "preheader": cause,
+            "artifacts": record.folder,
+            "artifact_names": list(record.artifacts),
+            "attempt": record.attempt if record.attempt > 1 else None,
+            "preheader": cause,
             "status": record.status,
         }
-        job_email = job.email.model_copy(update={
-            "subject": ALERT_SUBJECT, "attach": [], "template": "email/failure_alert.html"})
+        job_email = job.email.model_copy(
+            update={"subject": ALERT_SUBJECT, "attach": [], "template": "email/failure_alert.html"}
+        )
         settings = mail_settings(config)
 
         def compose() -> ComposedEmail:
             from opskit.delivery.compose import compose_email
 
-            return compose_email(job_renderer(config, job), job_email, settings,
-                                 context=context, job=job_name, run_id=record.id, now=now,
-                                 run_dir=Path(record.folder))
+            return compose_email(
+                job_renderer(config, job),
+                job_email,
+                settings,
+                context=context,
+                job=job_name,
+                run_id=record.id,
+                now=now,
+                run_dir=Path(record.folder),
+            )
 
         send_email(settings, dlog, "alert", compose, job=job_name, run_id=record.id, now=now)
-    post_chat(config, dlog, title, cause, {
-        "Job": job_name, "Status": record.status,
-        "When": f"{when.astimezone(tz):%Y-%m-%d %H:%M %Z}", "Run": record.id,
-        "Folder": record.folder,
-    }, redactor=redactor)
+    post_chat(
+        config,
+        dlog,
+        title,
+        cause,
+        {
+            "Job": job_name,
+            "Status": record.status,
+            "When": f"{when.astimezone(tz):%Y-%m-%d %H:%M %Z}",
+            "Run": record.id,
+            "Folder": record.folder,
+        },
+        redactor=redactor,
+    )
 
 
-def post_chat(config: Config, dlog: DeliveryLog, title: str, text: str,
-              fields: Mapping[str, str], *, redactor: Redactor) -> None:
+def post_chat(
+    config: Config, dlog: DeliveryLog, title: str, text: str, fields: Mapping[str, str], *, redactor: Redactor
+) -> None:
     """Post to the chat webhook (only logged without one); a failure is recorded, never raised."""
     from opskit.delivery.chat import post_alert
 
@@ -283,8 +325,7 @@ def post_chat(config: Config, dlog: DeliveryLog, title: str, text: str,
     except Exception as exc:  # noqa: BLE001 - requests can raise more than DeliveryError (a bad URL)
         error = redactor.redact(_one_line(exc))
         log.error("chat alert for %s not posted: %s", fields.get("Job"), error)
-        dlog.chat = {"configured": chat is not None, "kind": chat.kind if chat else None,
-                     "ok": False, "error": error}
+        dlog.chat = {"configured": chat is not None, "kind": chat.kind if chat else None, "ok": False, "error": error}
         dlog.error("chat", error)
         return
     if chat is None:
@@ -337,25 +378,28 @@ def outbox_command(config: Config, args: Any, *, out: IO[str] | None = None) -> 
         entry = Outbox(folder).resend(args.resend)
         out.write(f"message {entry.id} is pending again: {entry.subject}\n")
         if not args.send:
-            out.write("it is sent by the scheduler, or now with `runner.py outbox --send`\n"
-                      if settings.backend == "smtp" else
-                      "email.backend is 'outbox': it stays in the outbox folder\n")
+            out.write(
+                "it is sent by the scheduler, or now with `runner.py outbox --send`\n"
+                if settings.backend == "smtp"
+                else "email.backend is 'outbox': it stays in the outbox folder\n"
+            )
             return 0
     if args.send:
         return _send_command(settings, folder, out)
     return _list_command(config, folder, args.status, bool(args.json), out)
 
 
-def _list_command(config: Config, folder: Path, status: str | None, as_json: bool,
-                  out: IO[str]) -> int:
+def _list_command(config: Config, folder: Path, status: str | None, as_json: bool, out: IO[str]) -> int:
     import json
 
     from opskit.delivery.outbox import OutboxStatus, list_outbox
 
     statuses = [s.value for s in OutboxStatus]
     if status and status not in statuses:
-        raise UsageError(f"--status '{status}' is not a message status",
-                         hint=did_you_mean(status, statuses) or f"Use one of {', '.join(statuses)}")
+        raise UsageError(
+            f"--status '{status}' is not a message status",
+            hint=did_you_mean(status, statuses) or f"Use one of {', '.join(statuses)}",
+        )
     entries = list_outbox(folder, status) if (folder / "index.sqlite3").exists() else []
     if as_json:
         rows = [{**e.to_dict(), "recipients_count": len(e.recipients)} for e in entries]
@@ -365,12 +409,13 @@ def _list_command(config: Config, folder: Path, status: str | None, as_json: boo
         out.write(f"no {status + ' ' if status else ''}messages in the outbox ({folder})\n")
         return 0
     tz = config.settings.timezone
-    out.write(f"{'ID':<24}  {'CREATED':<16}  {'STATUS':<9}  {'TRIES':>5}  {'JOB':<20}  "
-              f"{'RCPT':>4}  SUBJECT\n")
+    out.write(f"{'ID':<24}  {'CREATED':<16}  {'STATUS':<9}  {'TRIES':>5}  {'JOB':<20}  {'RCPT':>4}  SUBJECT\n")
     for e in entries:
-        out.write(f"{e.id:<24}  {e.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {e.status:<9}  "
-                  f"{e.attempts:>5}  {(e.job or '-')[:20]:<20}  {len(e.recipients):>4}  "
-                  f"{e.subject}\n")
+        out.write(
+            f"{e.id:<24}  {e.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {e.status:<9}  "
+            f"{e.attempts:>5}  {(e.job or '-')[:20]:<20}  {len(e.recipients):>4}  "
+            f"{e.subject}\n"
+        )
         if e.last_error and e.status != OutboxStatus.SENT:
             out.write(f"{'':<24}  last error: {e.last_error}\n")
     out.write(f"{len(entries)} message(s) in {folder}\n")
@@ -382,19 +427,24 @@ def _send_command(settings: Any, folder: Path, out: IO[str]) -> int:
     from opskit.delivery.smtp import send_pending
 
     if settings.backend != "smtp":
-        out.write(f"email.backend is 'outbox': mail stays in {folder} by design, one .eml file per "
-                  "message that any mail client opens; there is no server to send to "
-                  "(set email.backend: smtp to send mail)\n")
+        out.write(
+            f"email.backend is 'outbox': mail stays in {folder} by design, one .eml file per "
+            "message that any mail client opens; there is no server to send to "
+            "(set email.backend: smtp to send mail)\n"
+        )
         return 0
-    waiting = [e for e in Outbox(folder).entries()
-               if e.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)] \
-        if (folder / "index.sqlite3").exists() else []
+    waiting = (
+        [e for e in Outbox(folder).entries() if e.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
+        if (folder / "index.sqlite3").exists()
+        else []
+    )
     if not waiting:
         out.write(f"nothing pending in {folder}\n")
         return 0
     report = send_pending(settings)
-    outcome = {mid: name for name in ("sent", "pending", "failed", "uncertain", "busy")
-               for mid in getattr(report, name)}
+    outcome = {
+        mid: name for name in ("sent", "pending", "failed", "uncertain", "busy") for mid in getattr(report, name)
+    }
     for e in waiting:
         state = outcome.get(e.id, "skipped")
         line = f"{state:<9}  {e.id}  {e.subject} ({len(e.recipients)} recipient(s))"

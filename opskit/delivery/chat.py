@@ -43,9 +43,15 @@ def slack_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str,
         {"type": "section", "text": {"type": "mrkdwn", "text": esc(text)[:3000]}},
     ]
     if fields:
-        blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*{esc(k)}*\n{esc(str(v))}"[:2000]} for k, v in list(fields.items())[:10]
-        ]})
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{esc(k)}*\n{esc(str(v))}"[:2000]}
+                    for k, v in list(fields.items())[:10]
+                ],
+            }
+        )
     return {"text": f"{title}: {text}"[:3000], "blocks": blocks}
 
 
@@ -53,13 +59,21 @@ def lark_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, 
     # plain_text everywhere: content from a failing job must not become markup in the card
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "plain_text", "content": text}}]
     if fields:
-        elements.append({"tag": "div", "fields": [
-            {"is_short": True, "text": {"tag": "plain_text", "content": f"{k}\n{v}"}} for k, v in fields.items()
-        ]})
-    return {"msg_type": "interactive", "card": {
-        "header": {"title": {"tag": "plain_text", "content": title}, "template": "red"},
-        "elements": elements,
-    }}
+        elements.append(
+            {
+                "tag": "div",
+                "fields": [
+                    {"is_short": True, "text": {"tag": "plain_text", "content": f"{k}\n{v}"}} for k, v in fields.items()
+                ],
+            }
+        )
+    return {
+        "msg_type": "interactive",
+        "card": {
+            "header": {"title": {"tag": "plain_text", "content": title}, "template": "red"},
+            "elements": elements,
+        },
+    }
 
 
 _TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]()])")  # links, emphasis and code: what Teams renders inline
@@ -76,17 +90,32 @@ def teams_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str,
         {"type": "TextBlock", "text": _teams_text(text), "wrap": True},
     ]
     if fields:
-        body.append({"type": "FactSet", "facts": [{"title": _teams_text(k), "value": _teams_text(v)}
-                                                  for k, v in fields.items()]})
-    return {"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive",
-        "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard", "version": "1.4", "body": body},
-    }]}
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [{"title": _teams_text(k), "value": _teams_text(v)} for k, v in fields.items()],
+            }
+        )
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": body,
+                },
+            }
+        ],
+    }
 
 
 PAYLOADS: dict[str, Callable[[str, str, Mapping[str, str]], dict[str, Any]]] = {
-    "slack": slack_payload, "lark": lark_payload, "teams": teams_payload,
+    "slack": slack_payload,
+    "lark": lark_payload,
+    "teams": teams_payload,
 }
 
 
@@ -131,15 +160,22 @@ def post_alert(
                 return attempt
             last = f"HTTP {resp.status_code}"
             if resp.status_code != 429 and resp.status_code < 500:
-                raise DeliveryError(f"{settings.kind} webhook refused the alert ({last}); "
-                                    f"check the URL in {settings.url_env}")
+                raise DeliveryError(
+                    f"{settings.kind} webhook refused the alert ({last}); check the URL in {settings.url_env}"
+                )
             retry_after = resp.headers.get("Retry-After", "")
             if retry_after.isdigit():
                 wait = float(retry_after)
         if attempt < settings.max_attempts:
             wait = min(wait, 30.0)
-            log.warning("%s webhook: %s (attempt %d/%d); retrying in %.1fs",
-                        settings.kind, last, attempt, settings.max_attempts, wait)
+            log.warning(
+                "%s webhook: %s (attempt %d/%d); retrying in %.1fs",
+                settings.kind,
+                last,
+                attempt,
+                settings.max_attempts,
+                wait,
+            )
             sleep(wait)
             delay = min(delay * 2, 30.0)
     raise DeliveryError(f"{settings.kind} webhook: {last} after {settings.max_attempts} attempts")

@@ -25,9 +25,22 @@ if TYPE_CHECKING:
     from opskit.delivery.render import Renderer
 
 __all__ = [
-    "ComposedEmail", "EmailSettings", "JobEmail", "InlineImage", "Outbox", "OutboxEntry", "OutboxStatus",
-    "SendReport", "build_message", "compose_email", "deliver", "flush_outbox", "list_outbox",
-    "resolve_attachments", "send_pending", "should_email",
+    "ComposedEmail",
+    "EmailSettings",
+    "JobEmail",
+    "InlineImage",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxStatus",
+    "SendReport",
+    "build_message",
+    "compose_email",
+    "deliver",
+    "flush_outbox",
+    "list_outbox",
+    "resolve_attachments",
+    "send_pending",
+    "should_email",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,10 +115,19 @@ def compose_email(
     body = renderer.render_email(template or job_email.template, ctx)
     subject = renderer.render_string(job_email.subject, ctx, label=f"job '{job}': email subject")
     built = build_message_ex(
-        sender=settings.sender, to=job_email.to, cc=job_email.cc, subject=subject, text=body.text,
-        html=body.html, inline_images=images, attachments=attachments, now=now,
-        max_bytes=settings.max_message_bytes, shared_folder=settings.shared_folder,
-        shared_folder_url=settings.shared_folder_url, shared_subdir=f"{job}/{run_id}",
+        sender=settings.sender,
+        to=job_email.to,
+        cc=job_email.cc,
+        subject=subject,
+        text=body.text,
+        html=body.html,
+        inline_images=images,
+        attachments=attachments,
+        now=now,
+        max_bytes=settings.max_message_bytes,
+        shared_folder=settings.shared_folder,
+        shared_folder_url=settings.shared_folder_url,
+        shared_subdir=f"{job}/{run_id}",
     )
     return ComposedEmail(built.message, list(job_email.bcc), built.linked)
 

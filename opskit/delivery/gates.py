@@ -29,7 +29,7 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
 
 
 def parse_age(value: Any) -> timedelta:
-    """"30m", "26h", "2d", a number of seconds, or a timedelta."""
+    """ "30m", "26h", "2d", a number of seconds, or a timedelta."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -38,8 +38,11 @@ def parse_age(value: Any) -> timedelta:
     if not match:
         raise ValueError(f"{value!r} is not a duration (use 30m, 26h or 2d)")
     amount, unit = float(match[1]), match[2]
-    return timedelta(minutes=amount) if unit in ("m", "min") else (
-        timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+    return (
+        timedelta(minutes=amount)
+        if unit in ("m", "min")
+        else (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+    )
 
 
 class Gates(BaseModel):
@@ -134,19 +137,35 @@ def evaluate_gates(
         change = (rows - prev) / prev
         if gates.max_drop is not None:
             ok = change >= -gates.max_drop
-            checks.append(GateCheck("row_drop", ok, f"{rows:,} rows, {abs(change):.0%} "
-                                    f"{'below' if change < 0 else 'above'} the last good run's {prev:,} "
-                                    f"(at most {gates.max_drop:.0%} fewer allowed)"))
+            checks.append(
+                GateCheck(
+                    "row_drop",
+                    ok,
+                    f"{rows:,} rows, {abs(change):.0%} "
+                    f"{'below' if change < 0 else 'above'} the last good run's {prev:,} "
+                    f"(at most {gates.max_drop:.0%} fewer allowed)",
+                )
+            )
         if gates.max_rise is not None:
             ok = change <= gates.max_rise
-            checks.append(GateCheck("row_rise", ok, f"{rows:,} rows, {change:+.0%} against the last good "
-                                    f"run's {prev:,} (at most {gates.max_rise:.0%} more allowed)"))
+            checks.append(
+                GateCheck(
+                    "row_rise",
+                    ok,
+                    f"{rows:,} rows, {change:+.0%} against the last good "
+                    f"run's {prev:,} (at most {gates.max_rise:.0%} more allowed)",
+                )
+            )
     if gates.required_columns:
         present = set(result_facts.get("columns") or [])
         missing = [c for c in gates.required_columns if c not in present]
-        checks.append(GateCheck("columns", not missing,
-                                f"missing column(s): {', '.join(missing)}" if missing
-                                else "all required columns present"))
+        checks.append(
+            GateCheck(
+                "columns",
+                not missing,
+                f"missing column(s): {', '.join(missing)}" if missing else "all required columns present",
+            )
+        )
     if gates.max_age is not None:
         checks.append(_freshness(gates.max_age, result_facts.get("newest"), now))
 
@@ -167,5 +186,4 @@ def _freshness(max_age: timedelta, newest: Any, now: datetime | None) -> GateChe
     age = now - newest
     hours = age.total_seconds() / 3600
     limit = max_age.total_seconds() / 3600
-    return GateCheck("freshness", age <= max_age,
-                     f"newest data is {hours:.1f}h old (at most {limit:g}h allowed)")
+    return GateCheck("freshness", age <= max_age, f"newest data is {hours:.1f}h old (at most {limit:g}h allowed)")

@@ -204,9 +204,19 @@ def build_message(
         TaskError: an attachment is missing, or the message is too large even without attachments.
     """
     return build_message_ex(
-        sender=sender, to=to, subject=subject, text=text, html=html, cc=cc, inline_images=inline_images,
-        attachments=attachments, now=now, max_bytes=max_bytes, shared_folder=shared_folder,
-        shared_folder_url=shared_folder_url, shared_subdir=shared_subdir,
+        sender=sender,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        cc=cc,
+        inline_images=inline_images,
+        attachments=attachments,
+        now=now,
+        max_bytes=max_bytes,
+        shared_folder=shared_folder,
+        shared_folder_url=shared_folder_url,
+        shared_subdir=shared_subdir,
     ).message
 
 
@@ -248,8 +258,9 @@ def build_message_ex(
             "and no email.shared_folder is set to put the attachments in"
         )
     linked = [_copy_to_shared(p, shared_folder, shared_subdir, shared_folder_url) for p in files]
-    log.info("message %s over %s: %d attachment(s) linked from the shared folder",
-             _mb(size), _mb(max_bytes), len(linked))
+    log.info(
+        "message %s over %s: %d attachment(s) linked from the shared folder", _mb(size), _mb(max_bytes), len(linked)
+    )
     text, html = _with_link_notice(text, html, linked, max_bytes)
     message = _assemble(headers, text, html, images, [])
     if len(message_bytes(message)) > max_bytes:
@@ -289,8 +300,12 @@ def _assemble(headers: dict, text: str, html: str | None, images: list[InlineIma
         html_part = msg.get_payload()[1]
         for image in images:
             html_part.add_related(
-                image.data, maintype="image", subtype=image.subtype, cid=f"<{image.cid}>",
-                disposition="inline", filename=f"{image.cid.split('@')[0]}.{image.subtype}",
+                image.data,
+                maintype="image",
+                subtype=image.subtype,
+                cid=f"<{image.cid}>",
+                disposition="inline",
+                filename=f"{image.cid.split('@')[0]}.{image.subtype}",
             )
     elif images:
         raise TaskError("inline images need an HTML body")
@@ -323,14 +338,14 @@ def _with_link_notice(text: str, html: str | None, linked: list[LinkedFile], lim
     lines = [f"  - {f.name} ({_mb(f.size)}): {f.url}" for f in linked]
     notice = (
         f"The attachments were too large for email (limit {_mb(limit)}); they are in the shared folder:\n"
-        + "\n".join(lines) + "\n\n"
+        + "\n".join(lines)
+        + "\n\n"
     )
     text = notice + text
     if html is None:
         return text, None
     items = "".join(
-        f'<li><a href="{escape(f.url)}" style="color:#0b5cad">{escape(f.name)}</a> ({_mb(f.size)})</li>'
-        for f in linked
+        f'<li><a href="{escape(f.url)}" style="color:#0b5cad">{escape(f.name)}</a> ({_mb(f.size)})</li>' for f in linked
     )
     block = (
         '<div style="margin:0;padding:12px 16px;background-color:#e8f1fb;border-bottom:1px solid #b6d3f2;'
@@ -339,7 +354,7 @@ def _with_link_notice(text: str, html: str | None, linked: list[LinkedFile], lim
         f'they are in the shared folder:<ul style="margin:6px 0 0 18px;padding:0">{items}</ul></div>'
     )
     match = re.search(r"<body[^>]*>", html, flags=re.IGNORECASE)
-    html = html[: match.end()] + block + html[match.end():] if match else block + html
+    html = html[: match.end()] + block + html[match.end() :] if match else block + html
     return text, html
 
 

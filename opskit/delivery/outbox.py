@@ -94,10 +94,17 @@ class OutboxEntry:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "job": self.job, "run_id": self.run_id, "subject": self.subject,
-            "recipients": list(self.recipients), "status": str(self.status), "attempts": self.attempts,
-            "last_error": self.last_error, "created_at": self.created_at.isoformat(),
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None, "path": str(self.path),
+            "id": self.id,
+            "job": self.job,
+            "run_id": self.run_id,
+            "subject": self.subject,
+            "recipients": list(self.recipients),
+            "status": str(self.status),
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": self.created_at.isoformat(),
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "path": str(self.path),
         }
 
 
@@ -147,9 +154,17 @@ class Outbox:
             db.execute(
                 "INSERT INTO messages (id, job, run_id, subject, sender, recipients, message_id, status,"
                 " attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                (msg_id, job, run_id, str(message["Subject"] or ""), _bare(str(message["From"])),
-                 json.dumps(recipients), str(message["Message-ID"] or ""), OutboxStatus.PENDING,
-                 now.astimezone(UTC).isoformat()),
+                (
+                    msg_id,
+                    job,
+                    run_id,
+                    str(message["Subject"] or ""),
+                    _bare(str(message["From"])),
+                    json.dumps(recipients),
+                    str(message["Message-ID"] or ""),
+                    OutboxStatus.PENDING,
+                    now.astimezone(UTC).isoformat(),
+                ),
             )
         log.info("outbox: saved %s for job %s (%d recipients)", msg_id, job, len(recipients))
         return self.get(msg_id)
@@ -169,19 +184,26 @@ class Outbox:
             db.execute(
                 "UPDATE messages SET status = ?, phase = ?, last_error = COALESCE(?, last_error),"
                 " attempts = attempts + ?, sent_at = COALESCE(?, sent_at) WHERE id = ?",
-                (status, phase, error, 1 if count_attempt else 0,
-                 sent_at.astimezone(UTC).isoformat() if sent_at else None, msg_id),
+                (
+                    status,
+                    phase,
+                    error,
+                    1 if count_attempt else 0,
+                    sent_at.astimezone(UTC).isoformat() if sent_at else None,
+                    msg_id,
+                ),
             )
 
     def resend(self, msg_id: str) -> OutboxEntry:
         """Put a failed, uncertain or kept message back to pending: a human's decision, never automatic."""
         entry = self.get(msg_id)
         if entry.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN, OutboxStatus.KEPT):
-            raise UsageError(f"message {msg_id} is {entry.status}; only failed, uncertain or kept ones "
-                             "can be resent")
+            raise UsageError(f"message {msg_id} is {entry.status}; only failed, uncertain or kept ones can be resent")
         with closing(self._connect()) as db, db:
-            db.execute("UPDATE messages SET status = ?, phase = NULL, attempts = 0 WHERE id = ?",
-                       (OutboxStatus.PENDING, msg_id))
+            db.execute(
+                "UPDATE messages SET status = ?, phase = NULL, attempts = 0 WHERE id = ?",
+                (OutboxStatus.PENDING, msg_id),
+            )
         return self.get(msg_id)
 
     # reading
@@ -198,8 +220,9 @@ class Outbox:
             if status is None:
                 rows = db.execute("SELECT * FROM messages ORDER BY created_at, id").fetchall()
             else:
-                rows = db.execute("SELECT * FROM messages WHERE status = ? ORDER BY created_at, id",
-                                  (status,)).fetchall()
+                rows = db.execute(
+                    "SELECT * FROM messages WHERE status = ? ORDER BY created_at, id", (status,)
+                ).fetchall()
         return [self._entry(r) for r in rows]
 
     def read_bytes(self, msg_id: str) -> bytes:
@@ -207,10 +230,17 @@ class Outbox:
 
     def _entry(self, row: sqlite3.Row) -> OutboxEntry:
         return OutboxEntry(
-            id=row["id"], job=row["job"], run_id=row["run_id"], subject=row["subject"],
-            sender=row["sender"], recipients=tuple(json.loads(row["recipients"])),
-            message_id=row["message_id"], status=OutboxStatus(row["status"]), phase=row["phase"],
-            attempts=row["attempts"], last_error=row["last_error"],
+            id=row["id"],
+            job=row["job"],
+            run_id=row["run_id"],
+            subject=row["subject"],
+            sender=row["sender"],
+            recipients=tuple(json.loads(row["recipients"])),
+            message_id=row["message_id"],
+            status=OutboxStatus(row["status"]),
+            phase=row["phase"],
+            attempts=row["attempts"],
+            last_error=row["last_error"],
             created_at=datetime.fromisoformat(row["created_at"]),
             sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
             path=self.dir / f"{row['id']}.eml",

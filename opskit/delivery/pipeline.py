@@ -91,8 +91,9 @@ DIRECTIONS = ("higher_is_better", "lower_is_better")
 MISSED_SHOWN = 10
 
 
-def after_run(config: Config, store: RunStore, record: RunRecord, *,
-              now: datetime | None = None) -> dict[str, Any] | None:
+def after_run(
+    config: Config, store: RunStore, record: RunRecord, *, now: datetime | None = None
+) -> dict[str, Any] | None:
     """Deliver what the job's config asks for after ``record`` ended; returns what was done.
 
     Returns:
@@ -102,8 +103,7 @@ def after_run(config: Config, store: RunStore, record: RunRecord, *,
     job = config.jobs.get(record.job) if record.job else None
     if record.job is None or job is None:
         if record.job is not None:
-            log.warning("run %s: job %s is no longer in the config; nothing delivered",
-                        record.id, record.job)
+            log.warning("run %s: job %s is no longer in the config; nothing delivered", record.id, record.job)
         return None
     if record.status == RunStatus.SUCCEEDED:
         outcome = "success"
@@ -119,10 +119,18 @@ def after_run(config: Config, store: RunStore, record: RunRecord, *,
             _after_success(config, store, record.job, job, record, dlog, now=now, redactor=redactor)
         else:
             dlog.action = "alert"
-            alert(config, record.job, job, record, dlog, now=now, redactor=redactor,
-                  title=failure_title(record.job, record.status),
-                  cause=record.error or f"the run ended {record.status}",
-                  email=job.email is not None and "failure" in job.email.on)
+            alert(
+                config,
+                record.job,
+                job,
+                record,
+                dlog,
+                now=now,
+                redactor=redactor,
+                title=failure_title(record.job, record.status),
+                cause=record.error or f"the run ended {record.status}",
+                email=job.email is not None and "failure" in job.email.on,
+            )
     except Exception as exc:  # noqa: BLE001 - delivery must never turn a finished run into a crash
         log.exception("run %s: delivery failed", record.id)
         dlog.error("internal", exc, bug=True)
@@ -134,25 +142,44 @@ def after_run(config: Config, store: RunStore, record: RunRecord, *,
     return data
 
 
-def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfig,
-                   record: RunRecord, dlog: DeliveryLog, *, now: datetime,
-                   redactor: Redactor) -> None:
+def _after_success(
+    config: Config,
+    store: RunStore,
+    job_name: str,
+    job: JobConfig,
+    record: RunRecord,
+    dlog: DeliveryLog,
+    *,
+    now: datetime,
+    redactor: Redactor,
+) -> None:
     verdict = judge(store, job_name, job, record)
     if verdict is not None:
         dlog.gates = verdict.to_dict()
-        log.info("run %s: gates say %s%s", record.id, verdict.action,
-                 f" ({'; '.join(verdict.failures)})" if verdict.failures else "")
+        log.info(
+            "run %s: gates say %s%s",
+            record.id,
+            verdict.action,
+            f" ({'; '.join(verdict.failures)})" if verdict.failures else "",
+        )
     action = verdict.action if verdict is not None else "send"
     if action == "fail":
         assert verdict is not None
         dlog.action, dlog.blocked = "blocked", True
         # The recipients expected a report: they hear why there is none, whatever email.on says.
-        alert(config, job_name, job, record, dlog, now=now, redactor=redactor,
-              title=f"Report {job_name} held back by its quality checks",
-              cause="; ".join(verdict.failures) or "a quality check failed",
-              lead=f"The job {job_name} finished, but its result failed its quality checks, "
-                   "so its report was not sent.",
-              email=job.email is not None and bool(job.email.on))
+        alert(
+            config,
+            job_name,
+            job,
+            record,
+            dlog,
+            now=now,
+            redactor=redactor,
+            title=f"Report {job_name} held back by its quality checks",
+            cause="; ".join(verdict.failures) or "a quality check failed",
+            lead=f"The job {job_name} finished, but its result failed its quality checks, so its report was not sent.",
+            email=job.email is not None and bool(job.email.on),
+        )
         return
     if action == "skip":
         dlog.action = "skipped"
@@ -168,17 +195,27 @@ def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfi
     if action == "notice":
         context = base_context(config, job_name, job, record, redactor)
         context["note"] = str(context["result"]["summary"].get("note") or "")
-        job_email = job.email.model_copy(update={"attach": [], "template": "email/no_data.html",
-                                                 "subject": "No data: " + job.email.subject})
+        job_email = job.email.model_copy(
+            update={"attach": [], "template": "email/no_data.html", "subject": "No data: " + job.email.subject}
+        )
         dlog.action = "no_data"
-        send_email(settings, dlog, "no_data", lambda: compose_email(
-            renderer, job_email, settings, context=context, job=job_name, run_id=record.id, now=now,
-            run_dir=folder), job=job_name, run_id=record.id, now=now)
+        send_email(
+            settings,
+            dlog,
+            "no_data",
+            lambda: compose_email(
+                renderer, job_email, settings, context=context, job=job_name, run_id=record.id, now=now, run_dir=folder
+            ),
+            job=job_name,
+            run_id=record.id,
+            now=now,
+        )
         return
     dlog.action = "report_with_warnings" if action == "warn" else "report"
     try:
-        context, chart = report_context(config, job_name, job, record, redactor, dlog,
-                                        warnings=verdict.failures if verdict is not None else [])
+        context, chart = report_context(
+            config, job_name, job, record, redactor, dlog, warnings=verdict.failures if verdict is not None else []
+        )
     except TaskError as exc:
         context, chart = None, None
         dlog.error("compose", exc, kind="report")
@@ -186,17 +223,41 @@ def _after_success(config: Config, store: RunStore, job_name: str, job: JobConfi
     entry = None
     if context is not None:
         email = job.email
-        entry = send_email(settings, dlog, "report", lambda: compose_email(
-            renderer, email, settings, context=context, job=job_name, run_id=record.id, now=now,
-            files=files, chart_png=chart, run_dir=folder), job=job_name, run_id=record.id, now=now)
+        entry = send_email(
+            settings,
+            dlog,
+            "report",
+            lambda: compose_email(
+                renderer,
+                email,
+                settings,
+                context=context,
+                job=job_name,
+                run_id=record.id,
+                now=now,
+                files=files,
+                chart_png=chart,
+                run_dir=folder,
+            ),
+            job=job_name,
+            run_id=record.id,
+            now=now,
+        )
     if entry is None:
         dlog.action = "report_not_built"
-        alert(config, job_name, job, record, dlog, now=now, redactor=redactor,
-              title=f"Report {job_name} could not be built",
-              cause=f"the report email could not be built: {dlog.errors[-1]['error']}",
-              lead=f"The job {job_name} finished, but its report email could not be built, "
-                   "so it was not sent.",
-              email=True)
+        alert(
+            config,
+            job_name,
+            job,
+            record,
+            dlog,
+            now=now,
+            redactor=redactor,
+            title=f"Report {job_name} could not be built",
+            cause=f"the report email could not be built: {dlog.errors[-1]['error']}",
+            lead=f"The job {job_name} finished, but its report email could not be built, so it was not sent.",
+            email=True,
+        )
 
 
 # -------------------------------------------------------------------------------------------- gates
@@ -214,11 +275,9 @@ def judge(store: RunStore, job_name: str, job: JobConfig, record: RunRecord) -> 
 
     result = record.result or {}
     summary = result.get("summary") or {}
-    facts = {"rows": result.get("rows"), "columns": summary.get("columns"),
-             "newest": summary.get("newest")}
+    facts = {"rows": result.get("rows"), "columns": summary.get("columns"), "newest": summary.get("newest")}
     try:
-        return evaluate_gates(job.gates, facts, previous_facts(store, job_name, record),
-                              now=record.scheduled_for)
+        return evaluate_gates(job.gates, facts, previous_facts(store, job_name, record), now=record.scheduled_for)
     except (TaskError, ValueError, TypeError) as exc:
         check = GateCheck("facts", False, f"the result cannot be checked: {exc}")
         return GateVerdict("fail", [check])
@@ -241,8 +300,9 @@ def previous_facts(store: RunStore, job_name: str, record: RunRecord) -> dict[st
 # ------------------------------------------------------------------------------------------ context
 
 
-def base_context(config: Config, job_name: str, job: JobConfig, record: RunRecord,
-                 redactor: Redactor) -> dict[str, Any]:
+def base_context(
+    config: Config, job_name: str, job: JobConfig, record: RunRecord, redactor: Redactor
+) -> dict[str, Any]:
     """What every email about this run can use, the subject included."""
     result = scrub(record.result or {}, redactor)
     summary = result.get("summary") if isinstance(result.get("summary"), Mapping) else {}
@@ -250,25 +310,35 @@ def base_context(config: Config, job_name: str, job: JobConfig, record: RunRecor
     # The report's own period first (a chain's steps may cover more days, e.g. two weeks for
     # week-over-week), then the run's parameter, then the first step's.
     step_periods = [p.get("period") for p in record.params.values() if isinstance(p, Mapping)]
-    period_text = str(summary.get("period") or record.params.get("period")
-                      or next((p for p in step_periods if p), ""))
+    period_text = str(summary.get("period") or record.params.get("period") or next((p for p in step_periods if p), ""))
     period = _parse_period(period_text, tz, record.scheduled_for)
-    label = summary.get("period_label") or (human_period(period) if period else
-                                            f"{record.scheduled_for.astimezone(tz):%a %d %b %Y}")
+    label = summary.get("period_label") or (
+        human_period(period) if period else f"{record.scheduled_for.astimezone(tz):%a %d %b %Y}"
+    )
     return {
         "title": str(summary.get("title") or job.description or job_name),
         "period": period.label if period else period_text,
         "period_label": str(label),
         "scheduled_for": record.scheduled_for,
         "status": record.status,
-        "result": {"rows": result.get("rows"), "summary": summary,
-                   "files": [Path(f).name for f in result.get("files") or []]},
+        "result": {
+            "rows": result.get("rows"),
+            "summary": summary,
+            "files": [Path(f).name for f in result.get("files") or []],
+        },
     }
 
 
-def report_context(config: Config, job_name: str, job: JobConfig, record: RunRecord,
-                   redactor: Redactor, dlog: DeliveryLog, *,
-                   warnings: list[str]) -> tuple[dict[str, Any], bytes | None]:
+def report_context(
+    config: Config,
+    job_name: str,
+    job: JobConfig,
+    record: RunRecord,
+    redactor: Redactor,
+    dlog: DeliveryLog,
+    *,
+    warnings: list[str],
+) -> tuple[dict[str, Any], bytes | None]:
     """The report template's context from the task's summary (module docstring), and its chart.
 
     Raises:
@@ -283,8 +353,12 @@ def report_context(config: Config, job_name: str, job: JobConfig, record: RunRec
     # The body answers "are we on target?": the first few misses (the task's order, worst first
     # by convention), then how many more the workbook lists.
     context.update(
-        kpis=kpis, missed=missed[:MISSED_SHOWN], missed_more=max(0, len(missed) - MISSED_SHOWN),
-        drivers=drivers, summary=headline, warnings=list(warnings),
+        kpis=kpis,
+        missed=missed[:MISSED_SHOWN],
+        missed_more=max(0, len(missed) - MISSED_SHOWN),
+        drivers=drivers,
+        summary=headline,
+        warnings=list(warnings),
         preheader=headline or (f"{len(missed)} target(s) missed" if missed else "All targets met"),
     )
     chart = None
@@ -348,8 +422,7 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _choice(raw: Mapping[str, Any], keys: tuple[str, ...], allowed: tuple[str, ...], default: str,
-            where: str) -> str:
+def _choice(raw: Mapping[str, Any], keys: tuple[str, ...], allowed: tuple[str, ...], default: str, where: str) -> str:
     value = next((raw[k] for k in keys if raw.get(k) is not None), default)
     if value not in allowed:
         raise TaskError(f"{where}.{keys[0]}: {value!r} is not one of {', '.join(allowed)}")
@@ -374,9 +447,15 @@ def _kpi(i: int, raw: Any) -> dict[str, Any]:
         change = value - previous
     else:
         change = (value - previous) / abs(previous) if previous else None
-    return {"label": str(label), "value": value, "kind": kind, "direction": direction,
-            "change": change, "previous": previous,
-            "target": _number(raw.get("target"), f"{where}.target")}
+    return {
+        "label": str(label),
+        "value": value,
+        "kind": kind,
+        "direction": direction,
+        "change": change,
+        "previous": previous,
+        "target": _number(raw.get("target"), f"{where}.target"),
+    }
 
 
 def _missed(i: int, raw: Any) -> dict[str, Any]:
@@ -391,9 +470,14 @@ def _missed(i: int, raw: Any) -> dict[str, Any]:
             attainment = actual / target if target else None
         else:
             attainment = target / actual if actual else None
-    return {"where": str(raw.get("where") or ""), "metric": str(raw.get("metric") or ""),
-            "actual": actual, "target": target, "attainment": attainment,
-            "kind": _choice(raw, ("kind", "format"), KINDS, "num", where)}
+    return {
+        "where": str(raw.get("where") or ""),
+        "metric": str(raw.get("metric") or ""),
+        "actual": actual,
+        "target": target,
+        "attainment": attainment,
+        "kind": _choice(raw, ("kind", "format"), KINDS, "num", where),
+    }
 
 
 def _driver(i: int, raw: Any) -> dict[str, Any]:
@@ -402,8 +486,11 @@ def _driver(i: int, raw: Any) -> dict[str, Any]:
     if not raw.get("label"):
         raise TaskError(f"{where} needs a 'label'")
     note = raw.get("note")
-    return {"label": str(raw["label"]), "share": _number(raw.get("share"), f"{where}.share"),
-            "note": None if note is None else str(note)}
+    return {
+        "label": str(raw["label"]),
+        "share": _number(raw.get("share"), f"{where}.share"),
+        "note": None if note is None else str(note),
+    }
 
 
 def _trend_chart(raw: Any) -> tuple[bytes, str]:
@@ -417,8 +504,7 @@ def _trend_chart(raw: Any) -> tuple[bytes, str]:
     series: dict[str, list[tuple[date, float | None]]] = {}
     for label, points in series_raw.items():
         where = f"summary.trend.series.{label}"
-        series[str(label)] = [(date.fromisoformat(str(day)[:10]), _number(v, where))
-                              for day, v in points]
+        series[str(label)] = [(date.fromisoformat(str(day)[:10]), _number(v, where)) for day, v in points]
     if not any(series.values()):
         raise TaskError("no points to draw")
     title = str(raw.get("title") or "") if full else ""

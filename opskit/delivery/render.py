@@ -120,9 +120,7 @@ def _delta(eval_ctx: Any, change: Any, direction: str = "higher_is_better", kind
     if not eval_ctx.autoescape:
         return text if verdict in ("flat", "n/a") else f"{text} ({verdict})"
     colour = {"better": GOOD_COLOUR, "worse": BAD_COLOUR}.get(verdict, FLAT_COLOUR)
-    return Markup('<span style="color:{};font-weight:600;white-space:nowrap">{}</span>').format(
-        colour, escape(text)
-    )
+    return Markup('<span style="color:{};font-weight:600;white-space:nowrap">{}</span>').format(colour, escape(text))
 
 
 # -------------------------------------------------------------------------------------------- renderer
@@ -136,8 +134,13 @@ class Renderer:
         timezone: The job's timezone, used by ``localdate`` and ``localtime``.
     """
 
-    def __init__(self, templates_dir: Path | str | None = None, *, timezone: str | ZoneInfo = "UTC",
-                 extra_dirs: tuple[Path, ...] = ()):
+    def __init__(
+        self,
+        templates_dir: Path | str | None = None,
+        *,
+        timezone: str | ZoneInfo = "UTC",
+        extra_dirs: tuple[Path, ...] = (),
+    ):
         """``extra_dirs`` are searched first: a project's own templates beside its config.yaml override
         and add to the built-in ones (the base layout stays available to extend)."""
         import jinja2
@@ -193,9 +196,7 @@ class Renderer:
             template = self.env.get_template(name)
             return template.render(**(context or {}))
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(
-                f"template {exc.name!r} not found under {self.templates_dir}"
-            ) from None
+            raise TemplateError(f"template {exc.name!r} not found under {self.templates_dir}") from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(exc.message or "syntax error", where=self._where(exc.filename, exc.lineno)) from None
         except jinja2.TemplateError as exc:
@@ -247,7 +248,8 @@ class Renderer:
         # the innermost one is where the undefined name was used (also inside an included file).
         root = str(self.templates_dir.resolve())
         frames = [
-            f for f in traceback.extract_tb(exc.__traceback__)
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
             if f.filename and os.path.abspath(f.filename).startswith(root)
         ]
         return self._where(frames[-1].filename, frames[-1].lineno) if frames else None
@@ -311,7 +313,12 @@ def _print_pdf(browser: Any, html: str, path: str, page_format: str, landscape: 
     page = browser.new_page()
     try:
         page.set_content(html, wait_until="load")
-        page.pdf(path=path, format=page_format, landscape=landscape, print_background=True,
-                 margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"})
+        page.pdf(
+            path=path,
+            format=page_format,
+            landscape=landscape,
+            print_background=True,
+            margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
+        )
     finally:
         page.close()

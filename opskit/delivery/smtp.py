@@ -110,8 +110,10 @@ class SmtpSession:
         user, password = os.environ.get(s.username_env), os.environ.get(s.password_env or "")
         missing = [n for n, v in ((s.username_env, user), (s.password_env, password)) if not v]
         if missing:
-            raise ConfigError(f"SMTP login needs the environment variable(s) {', '.join(map(str, missing))}",
-                              hint="set them in .env or the environment")
+            raise ConfigError(
+                f"SMTP login needs the environment variable(s) {', '.join(map(str, missing))}",
+                hint="set them in .env or the environment",
+            )
         assert user is not None and password is not None
         self._secrets = [password]
         return user, password
@@ -129,8 +131,7 @@ class SmtpSession:
         creds = self._credentials()
         try:
             if s.security == "tls":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s,
-                                                      context=self._tls_context())
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=self._tls_context())
             else:
                 conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
             try:
@@ -182,8 +183,10 @@ def send_pending(settings: EmailSettings, *, clock: Callable[[], datetime] = _ut
         ConfigError: the SMTP login variables are not set.
     """
     if settings.backend != "smtp":
-        raise ConfigError("email.backend is 'outbox': messages are saved, not sent",
-                          hint="set email.backend: smtp and the SMTP host to send them")
+        raise ConfigError(
+            "email.backend is 'outbox': messages are saved, not sent",
+            hint="set email.backend: smtp and the SMTP host to send them",
+        )
     outbox = Outbox(settings.outbox_dir)
     report = SendReport()
     session = SmtpSession(settings)
@@ -220,8 +223,9 @@ def send_one(settings: EmailSettings, msg_id: str, *, clock: Callable[[], dateti
     return outbox.get(msg_id)
 
 
-def _send_locked(outbox: Outbox, session: SmtpSession, msg_id: str, report: SendReport,
-                 clock: Callable[[], datetime]) -> str | None:
+def _send_locked(
+    outbox: Outbox, session: SmtpSession, msg_id: str, report: SendReport, clock: Callable[[], datetime]
+) -> str | None:
     """Send one message under its lock; returns a server-wide error that should stop the flush."""
     with outbox.lock(msg_id) as mine:
         if not mine:
@@ -230,8 +234,10 @@ def _send_locked(outbox: Outbox, session: SmtpSession, msg_id: str, report: Send
         entry = outbox.get(msg_id)  # re-read under the lock: another flusher may have finished it
         if entry.status == OutboxStatus.SENDING:
             if entry.phase == "data":
-                note = ("a flusher stopped after handing this message to the server and before "
-                        "recording its answer; it may have been delivered; resend it by hand if not")
+                note = (
+                    "a flusher stopped after handing this message to the server and before "
+                    "recording its answer; it may have been delivered; resend it by hand if not"
+                )
                 outbox.set_state(msg_id, OutboxStatus.UNCERTAIN, error=note)
                 log.warning("outbox: %s is uncertain: %s", msg_id, note)
                 report.uncertain.append(msg_id)
@@ -266,8 +272,13 @@ def _send_locked(outbox: Outbox, session: SmtpSession, msg_id: str, report: Send
             outbox.set_state(msg_id, status, error=error, count_attempt=True)
             (report.failed if permanent else report.pending).append(msg_id)
             report.errors[msg_id] = error
-            log.warning("outbox: %s %s after attempt %d: %s", msg_id,
-                        "failed permanently" if permanent else "stays pending", attempts, error)
+            log.warning(
+                "outbox: %s %s after attempt %d: %s",
+                msg_id,
+                "failed permanently" if permanent else "stays pending",
+                attempts,
+                error,
+            )
             return None
         except BaseException:
             # Anything unexpected (a missing login variable, Ctrl-C): never leave the row 'sending'.
@@ -299,35 +310,49 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
         if len(refused) == len(entry.recipients):
             conn.rset()
             permanent = all(r.startswith("5") for r in refused.values())
-            raise _MessageProblem("every recipient refused: " + "; ".join(f"{a} ({r})" for a, r in refused.items()),
-                                  permanent=permanent)
+            raise _MessageProblem(
+                "every recipient refused: " + "; ".join(f"{a} ({r})" for a, r in refused.items()), permanent=permanent
+            )
         outbox.set_state(entry.id, OutboxStatus.SENDING, phase="data")
         code, resp = conn.data(data)
         if code != 250:
             raise _MessageProblem(f"message refused ({code} {_text(resp)})", permanent=code >= 500)
         # The server has the message: record it before anything else can fail.
-        outbox.set_state(entry.id, OutboxStatus.SENT, sent_at=clock(),
-                         error=("some recipients refused: " + "; ".join(f"{a} ({r})" for a, r in refused.items()))
-                         if refused else None)
-        log.info("outbox: sent %s to %d recipient(s) via %s", entry.id, len(entry.recipients) - len(refused),
-                 session.where)
+        outbox.set_state(
+            entry.id,
+            OutboxStatus.SENT,
+            sent_at=clock(),
+            error=("some recipients refused: " + "; ".join(f"{a} ({r})" for a, r in refused.items()))
+            if refused
+            else None,
+        )
+        log.info(
+            "outbox: sent %s to %d recipient(s) via %s", entry.id, len(entry.recipients) - len(refused), session.where
+        )
     except smtplib.SMTPServerDisconnected as exc:
         session.drop()
         # smtplib reports a reply that never came as a disconnect "...: timed out"
         if "timed out" in str(exc) and outbox.get(entry.id).phase == "data":
-            raise _ServerProblem(f"SMTP server {session.where} took the message and did not answer within "
-                                 f"{session.settings.timeout_s:g}s", maybe_delivered=True) from None
-        raise _ServerProblem(f"SMTP server {session.where} closed the connection before accepting "
-                             "the message") from None
+            raise _ServerProblem(
+                f"SMTP server {session.where} took the message and did not answer within "
+                f"{session.settings.timeout_s:g}s",
+                maybe_delivered=True,
+            ) from None
+        raise _ServerProblem(
+            f"SMTP server {session.where} closed the connection before accepting the message"
+        ) from None
     except smtplib.SMTPResponseException as exc:
         session.drop()
-        raise _MessageProblem(f"SMTP server {session.where} answered {_reply(exc)}",
-                              permanent=exc.smtp_code >= 500) from None
+        raise _MessageProblem(
+            f"SMTP server {session.where} answered {_reply(exc)}", permanent=exc.smtp_code >= 500
+        ) from None
     except TimeoutError:
         session.drop()
         in_data = outbox.get(entry.id).phase == "data"
-        raise _ServerProblem(f"SMTP server {session.where} timed out after {session.settings.timeout_s:g}s "
-                             "before accepting the message", maybe_delivered=in_data) from None
+        raise _ServerProblem(
+            f"SMTP server {session.where} timed out after {session.settings.timeout_s:g}s before accepting the message",
+            maybe_delivered=in_data,
+        ) from None
     except OSError as exc:
         session.drop()
         raise _ServerProblem(f"connection to SMTP server {session.where} lost: {_describe(exc)}") from None

@@ -60,9 +60,7 @@ class Calendar:
         market = self.market.strip().upper() if self.market else None
         subdiv = self.subdiv.strip().upper() if self.subdiv else None
         if subdiv and not market:
-            raise ConfigError(
-                f"subdivision '{self.subdiv}' needs a market", hint="Set market, e.g. DE with BY"
-            )
+            raise ConfigError(f"subdivision '{self.subdiv}' needs a market", hint="Set market, e.g. DE with BY")
         table = _load_holidays(market, subdiv, self.market or "") if market else None
         set_(self, "market", market)
         set_(self, "subdiv", subdiv)

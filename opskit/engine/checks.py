@@ -42,33 +42,51 @@ def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitEr
         problems.extend(_check_schedule(config, name))
     for var in _needed_env(config, name):
         if not os.environ.get(var):
-            problems.append(ConfigError(f"job '{name}': environment variable {var} is not set",
-                                        where=config.where("jobs", name, "env"),
-                                        hint="Set it in the environment or in .env beside config.yaml"))
+            problems.append(
+                ConfigError(
+                    f"job '{name}': environment variable {var} is not set",
+                    where=config.where("jobs", name, "env"),
+                    hint="Set it in the environment or in .env beside config.yaml",
+                )
+            )
     return problems
 
 
-def _validate_step(config: Config, registry: Registry, job: Any, step: Any, keys: tuple[str, ...],
-                   subject: str) -> list[OpskitError]:
+def _validate_step(
+    config: Config, registry: Registry, job: Any, step: Any, keys: tuple[str, ...], subject: str
+) -> list[OpskitError]:
     if step.task not in registry.tasks:
         if step.task in registry.broken:
-            return [ConfigError(f"{subject}: task '{step.task}' is broken: {registry.broken[step.task]}",
-                                where=config.where(*keys, "task"))]
-        return [ConfigError(f"{subject}: unknown task '{step.task}'", where=config.where(*keys, "task"),
-                            hint=did_you_mean(step.task, registry.tasks) or
-                            f"Known tasks: {', '.join(sorted(registry.tasks)) or 'none'}")]
+            return [
+                ConfigError(
+                    f"{subject}: task '{step.task}' is broken: {registry.broken[step.task]}",
+                    where=config.where(*keys, "task"),
+                )
+            ]
+        return [
+            ConfigError(
+                f"{subject}: unknown task '{step.task}'",
+                where=config.where(*keys, "task"),
+                hint=did_you_mean(step.task, registry.tasks)
+                or f"Known tasks: {', '.join(sorted(registry.tasks)) or 'none'}",
+            )
+        ]
     spec = registry.tasks[step.task]
     problems: list[OpskitError] = []
     for key in step.params:  # one problem per parameter, each with its own line
         try:
-            spec.validate({key: step.params[key]}, tz=config.job_timezone(job), scheduled_for=utcnow(),
-                          where=config.where(*keys, "params", key), subject=subject)
+            spec.validate(
+                {key: step.params[key]},
+                tz=config.job_timezone(job),
+                scheduled_for=utcnow(),
+                where=config.where(*keys, "params", key),
+                subject=subject,
+            )
         except OpskitError as exc:
             if "missing required parameter" not in str(exc):
                 problems.append(exc)
     for param in [p.name for p in spec.params if p.required and p.name not in step.params]:
-        problems.append(ConfigError(f"{subject}: missing required parameter '{param}'",
-                                    where=config.where(*keys)))
+        problems.append(ConfigError(f"{subject}: missing required parameter '{param}'", where=config.where(*keys)))
     return problems
 
 

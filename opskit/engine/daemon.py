@@ -99,9 +99,11 @@ class SchedulerLock:
         except BlockingIOError:
             other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise UsageError(f"another scheduler (pid {other}) is already running on this history "
-                             f"({self.path.parent / 'history.sqlite'})",
-                             hint="Stop it first, or give this one its own paths.var") from None
+            raise UsageError(
+                f"another scheduler (pid {other}) is already running on this history "
+                f"({self.path.parent / 'history.sqlite'})",
+                hint="Stop it first, or give this one its own paths.var",
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         os.fsync(fd)
@@ -188,8 +190,13 @@ class Scheduler:
         # catch-up rules like any missed slot, so the prepared rows go.
         # A prepared row whose slot already fired (the job's remembered slot reached it) is a real
         # queued run waiting for a place or its jitter: it starts again like any queued run.
-        early = [r for r in leftovers if r.trigger == Trigger.SCHEDULE and r.queued_at < r.scheduled_for
-                 and not self._slot_fired(r.job, r.scheduled_for)]
+        early = [
+            r
+            for r in leftovers
+            if r.trigger == Trigger.SCHEDULE
+            and r.queued_at < r.scheduled_for
+            and not self._slot_fired(r.job, r.scheduled_for)
+        ]
         self.store.discard_unstarted([r.id for r in early])
         self._apply(self.config, now)
         for record in leftovers:  # left queued by a previous daemon: they start again
@@ -198,8 +205,12 @@ class Scheduler:
         for run_id in abandoned:  # their owners hear of it, as of any failed run
             self._finished(self.store.get(run_id), None, now)
         self.heartbeat(now)
-        log.info("scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)", os.getpid(),
-                 len(self.timetables), self.config.settings.scheduler.max_concurrent_runs)
+        log.info(
+            "scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)",
+            os.getpid(),
+            len(self.timetables),
+            self.config.settings.scheduler.max_concurrent_runs,
+        )
 
     def _slot_fired(self, job: str | None, slot: datetime) -> bool:
         remembered = _parse(self.store.job_state(job).get("last_slot")) if job else None
@@ -212,8 +223,12 @@ class Scheduler:
             running.handle.terminate()
         for run_id, running in list(self.running.items()):
             running.handle.kill()
-            self.store.finish(run_id, RunStatus.FAILED, only_if_unfinished=True,
-                              error="terminated: the scheduler shut down before the run ended")
+            self.store.finish(
+                run_id,
+                RunStatus.FAILED,
+                only_if_unfinished=True,
+                error="terminated: the scheduler shut down before the run ended",
+            )
             log.warning("run %s terminated by shutdown", run_id)
             del self.running[run_id]
             self._release(running.record.job)
@@ -299,8 +314,7 @@ class Scheduler:
         return max(0.0, min(MAX_IDLE_SLEEP, (min(wake) - now).total_seconds()))
 
     def heartbeat(self, now: datetime) -> None:
-        self.store.heartbeat(pid=os.getpid(), config=str(self.config.path),
-                             started_at=self._started_at or now, now=now)
+        self.store.heartbeat(pid=os.getpid(), config=str(self.config.path), started_at=self._started_at or now, now=now)
         self._last_heartbeat = now
 
     # -- firing slots --
@@ -320,8 +334,14 @@ class Scheduler:
             # Slots that came due while the loop was merely busy (a slow mail server) are late, not
             # missed; after a longer silence (the machine slept) the catch-up rules decide.
             busy = self._last_tick is not None and now - self._last_tick <= BUSY_LIMIT
-            decisions = decide_slots(name, job, timetable, last_slot=self.last_slots.get(name), now=now,
-                                     up_since=self._last_tick if busy else None)
+            decisions = decide_slots(
+                name,
+                job,
+                timetable,
+                last_slot=self.last_slots.get(name),
+                now=now,
+                up_since=self._last_tick if busy else None,
+            )
         for decision in decisions:
             handled = decision.slot
             if not fast and self.store.has_slot(name, decision.slot):  # after downtime: check
@@ -347,8 +367,11 @@ class Scheduler:
 
     def _prepare(self, now: datetime) -> None:
         """Plan and record, as ``queued``, the runs of slots due within PREPARE_AHEAD."""
-        todo = [(name, at) for name, at in self.next_due.items()
-                if at - now <= PREPARE_AHEAD and at > now and self.prepared.get(name, (None,))[0] != at]
+        todo = [
+            (name, at)
+            for name, at in self.next_due.items()
+            if at - now <= PREPARE_AHEAD and at > now and self.prepared.get(name, (None,))[0] != at
+        ]
         if not todo:
             return
         with self.store.transaction():
@@ -358,17 +381,26 @@ class Scheduler:
                     plan = plan_run(self.config, self.registry, name, scheduled_for=at)
                 except OpskitError:
                     continue  # planned again when the slot fires, which records the error
-                record = self.store.create(job=name, task=plan.task_label, params=plan.params_json(),
-                                           trigger=Trigger.SCHEDULE, scheduled_for=at,
-                                           folder_root=self.config.runs_dir, now=now)
+                record = self.store.create(
+                    job=name,
+                    task=plan.task_label,
+                    params=plan.params_json(),
+                    trigger=Trigger.SCHEDULE,
+                    scheduled_for=at,
+                    folder_root=self.config.runs_dir,
+                    now=now,
+                )
                 self.prepared[name] = (at, plan, record)
 
     def _fire_prepared(self, name: str, job: Any, paused: bool, now: datetime) -> None:
         slot, plan, record = self.prepared.pop(name)
         busy = self._busy[name] and job.overlap == "skip"
         if paused or busy:
-            reason = "the job is paused (runner.py resume)" if paused else \
-                f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)"
+            reason = (
+                "the job is paused (runner.py resume)"
+                if paused
+                else f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)"
+            )
             self.store.finish(record.id, RunStatus.SKIPPED, error=reason, now=now)
             log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
             return
@@ -383,33 +415,55 @@ class Scheduler:
             self.store.discard_unstarted(dropped)
 
     def _busy_run(self, name: str) -> str:
-        return next(iter([r.record.id for r in self.running.values() if r.record.job == name] +
-                         [q.record.id for q in self.queue if q.record.job == name]), "?")
+        return next(
+            iter(
+                [r.record.id for r in self.running.values() if r.record.job == name]
+                + [q.record.id for q in self.queue if q.record.job == name]
+            ),
+            "?",
+        )
 
     def _plan_and_enqueue(self, name: str, slot: datetime, trigger: Trigger, now: datetime) -> None:
         job = self.config.jobs[name]
         # Caught-up slots (catch_up: all) queue behind each other: they are one backlog, not overlaps.
         if self._busy[name] and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
-            self._skip(name, slot, trigger,
-                       f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)", now)
+            self._skip(
+                name, slot, trigger, f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)", now
+            )
             return
         self._discard_prepared(name)  # a slot handled the slow way (after downtime) is planned afresh
         try:
             plan = plan_run(self.config, self.registry, name, scheduled_for=slot)
         except OpskitError as exc:
-            self.store.create(job=name, task=job.task_label, params={}, trigger=trigger, scheduled_for=slot,
-                              folder_root=self.config.runs_dir, status=RunStatus.FAILED, error=str(exc),
-                              now=now)
+            self.store.create(
+                job=name,
+                task=job.task_label,
+                params={},
+                trigger=trigger,
+                scheduled_for=slot,
+                folder_root=self.config.runs_dir,
+                status=RunStatus.FAILED,
+                error=str(exc),
+                now=now,
+            )
             log.error("%s: slot %s cannot run: %s", name, _local(slot), exc)
             return
         jitter = job.jitter.total_seconds() * random.random()
         self._enqueue(plan, trigger, now, not_before=slot + timedelta(seconds=jitter))
 
-    def _enqueue(self, plan: PlannedRun, trigger: Trigger, now: datetime, *, attempt: int = 1,
-                 not_before: datetime | None = None) -> None:
-        record = self.store.create(job=plan.job, task=plan.task_label, params=plan.params_json(), trigger=trigger,
-                                   attempt=attempt, scheduled_for=plan.scheduled_for,
-                                   folder_root=self.config.runs_dir, now=now)
+    def _enqueue(
+        self, plan: PlannedRun, trigger: Trigger, now: datetime, *, attempt: int = 1, not_before: datetime | None = None
+    ) -> None:
+        record = self.store.create(
+            job=plan.job,
+            task=plan.task_label,
+            params=plan.params_json(),
+            trigger=trigger,
+            attempt=attempt,
+            scheduled_for=plan.scheduled_for,
+            folder_root=self.config.runs_dir,
+            now=now,
+        )
         self.queue.append(_Queued(record, plan, not_before or now))
         self._busy[plan.job or ""] += 1
         log.info("%s: run %s queued for slot %s (%s)", plan.name, record.id, _local(plan.scheduled_for), trigger)
@@ -417,8 +471,7 @@ class Scheduler:
     def _requeue(self, record: RunRecord, now: datetime) -> None:
         """A run left queued by a previous scheduler starts again (same row: never a second run)."""
         try:
-            plan = plan_run(self.config, self.registry, record.job or record.task,
-                            scheduled_for=record.scheduled_for)
+            plan = plan_run(self.config, self.registry, record.job or record.task, scheduled_for=record.scheduled_for)
         except OpskitError as exc:
             self.store.finish(record.id, RunStatus.FAILED, error=f"could not be started: {exc}")
             return
@@ -428,9 +481,17 @@ class Scheduler:
 
     def _skip(self, name: str, slot: datetime, trigger: Trigger, reason: str, now: datetime) -> None:
         job = self.config.jobs[name]
-        record = self.store.create(job=name, task=job.task_label, params={}, trigger=trigger, scheduled_for=slot,
-                                   folder_root=self.config.runs_dir, status=RunStatus.SKIPPED, error=reason,
-                                   now=now)
+        record = self.store.create(
+            job=name,
+            task=job.task_label,
+            params={},
+            trigger=trigger,
+            scheduled_for=slot,
+            folder_root=self.config.runs_dir,
+            status=RunStatus.SKIPPED,
+            error=reason,
+            now=now,
+        )
         log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
 
     # -- starting and reaping runs --
@@ -459,15 +520,23 @@ class Scheduler:
             code = running.handle.poll()
             if code is None:
                 if now - running.started > running.plan.timeout:
-                    self.store.finish(run_id, RunStatus.TIMED_OUT, only_if_unfinished=True,
-                                      error=f"timed out after {running.plan.timeout}; its processes were killed")
+                    self.store.finish(
+                        run_id,
+                        RunStatus.TIMED_OUT,
+                        only_if_unfinished=True,
+                        error=f"timed out after {running.plan.timeout}; its processes were killed",
+                    )
                     running.handle.kill()
                     log.warning("run %s timed out after %s: killed", run_id, running.plan.timeout)
                 else:
                     continue
             elif code != 0:
-                self.store.finish(run_id, RunStatus.FAILED, only_if_unfinished=True,
-                                  error=f"the run's process exited with code {code} without recording a result")
+                self.store.finish(
+                    run_id,
+                    RunStatus.FAILED,
+                    only_if_unfinished=True,
+                    error=f"the run's process exited with code {code} without recording a result",
+                )
             del self.running[run_id]
             self._release(running.record.job)
             self._finished(self.store.get(run_id), running.plan, now)
@@ -478,8 +547,13 @@ class Scheduler:
 
     def _finished(self, record: RunRecord, plan: PlannedRun | None, now: datetime) -> None:
         name = record.job or record.task
-        log.info("%s: run %s %s%s", name, record.id, record.status,
-                 f" in {record.duration_s:.1f}s" if record.duration_s is not None else "")
+        log.info(
+            "%s: run %s %s%s",
+            name,
+            record.id,
+            record.status,
+            f" in {record.duration_s:.1f}s" if record.duration_s is not None else "",
+        )
         if plan is not None and should_retry(record, record.attempt, plan.retries):
             delay = backoff_delay(plan.retry_backoff, record.attempt)
             self.retries.append(_Retry(now + timedelta(seconds=delay), plan, record.attempt + 1))
@@ -505,14 +579,19 @@ class Scheduler:
             usual = running.usual_s
             if usual and elapsed > usual * settings.overrun_factor:
                 running.overrun_alerted = True
-                self._alert(running.record.job, f"run {running.record.id} has run {elapsed:.0f}s, "
-                                                f"{elapsed / usual:.1f}x its usual {usual:.0f}s")
+                self._alert(
+                    running.record.job,
+                    f"run {running.record.id} has run {elapsed:.0f}s, {elapsed / usual:.1f}x its usual {usual:.0f}s",
+                )
         for queued in self.queue:
             waited = now - max(queued.not_before, queued.record.queued_at)
             if not queued.late_alerted and waited > settings.start_deadline:
                 queued.late_alerted = True
-                self._alert(queued.record.job, f"run {queued.record.id} has waited {waited} to start "
-                                               f"(max_concurrent_runs {settings.max_concurrent_runs} busy)")
+                self._alert(
+                    queued.record.job,
+                    f"run {queued.record.id} has waited {waited} to start "
+                    f"(max_concurrent_runs {settings.max_concurrent_runs} busy)",
+                )
 
     def _alert(self, job: str | None, text: str) -> None:
         """Log now; post to chat at the end of the tick (never while holding the history's write lock)."""
@@ -555,8 +634,9 @@ class Scheduler:
         if job_problems:
             first = job_problems[0]
             if len(job_problems) > 1:
-                first.hint = (first.hint + ". " if first.hint else "") + \
-                    f"({len(job_problems) - 1} more: run `runner.py validate`)"
+                first.hint = (
+                    first.hint + ". " if first.hint else ""
+                ) + f"({len(job_problems) - 1} more: run `runner.py validate`)"
             raise first
         return config
 
@@ -580,8 +660,11 @@ class Scheduler:
             if name in self.last_slots:
                 continue
             # The history is the truth; the remembered slot also covers slots whose runs were skipped.
-            known = [t for t in (_parse(self.store.job_state(name).get("last_slot")),
-                                 self.store.last_slot(name)) if t is not None]
+            known = [
+                t
+                for t in (_parse(self.store.job_state(name).get("last_slot")), self.store.last_slot(name))
+                if t is not None
+            ]
             if not known:
                 known = [now]
                 first_sight[name] = now  # a new job starts from now: the past is not run

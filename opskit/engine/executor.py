@@ -79,8 +79,14 @@ class PlannedRun:
         return {step.name: {k: jsonable(v) for k, v in step.params.items()} for step in self.steps}
 
 
-def plan_run(config: Config, registry: Registry, name: str, *, overrides: dict[str, Any] | None = None,
-             scheduled_for: datetime | None = None) -> PlannedRun:
+def plan_run(
+    config: Config,
+    registry: Registry,
+    name: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    scheduled_for: datetime | None = None,
+) -> PlannedRun:
     """Resolve NAME (a job, else a task), merge parameters, and validate everything.
 
     For a job with steps, ``--param step.key=value`` sets one step's parameter and ``--param key=value``
@@ -94,8 +100,9 @@ def plan_run(config: Config, registry: Registry, name: str, *, overrides: dict[s
     job: JobConfig | None = config.jobs.get(name)
     if job is None and name not in registry.tasks and name not in registry.broken:
         choices = [*config.jobs, *registry.tasks]
-        raise UsageError(f"unknown job or task '{name}'",
-                         hint=did_you_mean(name, choices) or "List them with `runner.py list`")
+        raise UsageError(
+            f"unknown job or task '{name}'", hint=did_you_mean(name, choices) or "List them with `runner.py list`"
+        )
     tz = config.job_timezone(job)
     steps: list[PlannedStep] = []
     if job is None:
@@ -126,8 +133,9 @@ def plan_run(config: Config, registry: Registry, name: str, *, overrides: dict[s
     )
 
 
-def _split_overrides(job: str, overrides: dict[str, Any], steps: list[Any], specs: list[TaskSpec],
-                     *, chained: bool) -> list[dict[str, Any]]:
+def _split_overrides(
+    job: str, overrides: dict[str, Any], steps: list[Any], specs: list[TaskSpec], *, chained: bool
+) -> list[dict[str, Any]]:
     """Which step each ``--param`` belongs to."""
     per_step: list[dict[str, Any]] = [{} for _ in steps]
     if not chained:
@@ -138,22 +146,33 @@ def _split_overrides(job: str, overrides: dict[str, Any], steps: list[Any], spec
         step_name, dot, param = key.rpartition(".")
         if dot:
             if step_name not in labels:
-                raise ParamError(f"job '{job}' has no step '{step_name}'",
-                                 hint=did_you_mean(step_name, labels) or f"Steps: {', '.join(labels)}")
+                raise ParamError(
+                    f"job '{job}' has no step '{step_name}'",
+                    hint=did_you_mean(step_name, labels) or f"Steps: {', '.join(labels)}",
+                )
             per_step[labels.index(step_name)][param] = value
             continue
         targets = [i for i, spec in enumerate(specs) if any(p.name == key for p in spec.params)]
         if not targets:
             known = sorted({p.name for spec in specs for p in spec.params})
-            raise ParamError(f"job '{job}': no step has a parameter '{key}'",
-                             hint=did_you_mean(key, known) or f"Parameters: {', '.join(known)}")
+            raise ParamError(
+                f"job '{job}': no step has a parameter '{key}'",
+                hint=did_you_mean(key, known) or f"Parameters: {', '.join(known)}",
+            )
         for i in targets:
             per_step[i][key] = value
     return per_step
 
 
-def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigger = Trigger.MANUAL,
-            options: dict[str, Any] | None = None, new_session: bool = False) -> RunRecord:
+def execute(
+    plan: PlannedRun,
+    config: Config,
+    store: RunStore,
+    *,
+    trigger: Trigger = Trigger.MANUAL,
+    options: dict[str, Any] | None = None,
+    new_session: bool = False,
+) -> RunRecord:
     """Run every attempt of ``plan`` and return the last attempt's record.
 
     A failed attempt is retried (a new history row, trigger ``retry``) when attempts are left and the error
@@ -161,11 +180,16 @@ def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigg
     """
     attempt = 1
     while True:
-        record = store.create(job=plan.job, task=plan.task_label, params=plan.params_json(),
-                              trigger=trigger if attempt == 1 else Trigger.RETRY, attempt=attempt,
-                              scheduled_for=plan.scheduled_for, folder_root=config.runs_dir)
-        record = run_attempt(record, config, store, timeout=plan.timeout, options=options,
-                             new_session=new_session)
+        record = store.create(
+            job=plan.job,
+            task=plan.task_label,
+            params=plan.params_json(),
+            trigger=trigger if attempt == 1 else Trigger.RETRY,
+            attempt=attempt,
+            scheduled_for=plan.scheduled_for,
+            folder_root=config.runs_dir,
+        )
+        record = run_attempt(record, config, store, timeout=plan.timeout, options=options, new_session=new_session)
         if not should_retry(record, attempt, plan.retries):
             from opskit.delivery.pipeline import after_run
 
@@ -173,8 +197,7 @@ def execute(plan: PlannedRun, config: Config, store: RunStore, *, trigger: Trigg
             prune_old_runs(config, store)
             return store.get(record.id)
         delay = backoff_delay(plan.retry_backoff, attempt)
-        log.info("run %s %s; retry %d of %d in %.0fs", record.id, record.status, attempt, plan.retries,
-                 delay)
+        log.info("run %s %s; retry %d of %d in %.0fs", record.id, record.status, attempt, plan.retries, delay)
         time.sleep(delay)
         attempt += 1
 
@@ -209,8 +232,14 @@ class Attempt:
         return self.proc.poll()
 
 
-def start_attempt(record: RunRecord, config: Config, *, timeout: timedelta,
-                  options: dict[str, Any] | None = None, new_session: bool = False) -> Attempt:
+def start_attempt(
+    record: RunRecord,
+    config: Config,
+    *,
+    timeout: timedelta,
+    options: dict[str, Any] | None = None,
+    new_session: bool = False,
+) -> Attempt:
     """Start executing ``record`` in a child process (``python -m opskit.engine.worker``); returns at once."""
     Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ, OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
@@ -226,22 +255,36 @@ def start_attempt(record: RunRecord, config: Config, *, timeout: timedelta,
 def finish_attempt(attempt: Attempt, store: RunStore) -> RunRecord:
     """Record what the worker could not (it died without a word) once its process has exited."""
     if attempt.proc.returncode not in (0, None):
-        store.finish(attempt.run_id, RunStatus.FAILED, only_if_unfinished=True,
-                     error=f"the run's process exited with code {attempt.proc.returncode} "
-                           "without recording a result")
+        store.finish(
+            attempt.run_id,
+            RunStatus.FAILED,
+            only_if_unfinished=True,
+            error=f"the run's process exited with code {attempt.proc.returncode} without recording a result",
+        )
     return store.get(attempt.run_id)
 
 
 def time_out_attempt(attempt: Attempt, store: RunStore, timeout: timedelta) -> None:
     """Kill an attempt past its deadline; recorded first, so the dying worker cannot overwrite it."""
-    store.finish(attempt.run_id, RunStatus.TIMED_OUT, only_if_unfinished=True,
-                 error=f"timed out after {_human(timeout)}; its processes were killed")
+    store.finish(
+        attempt.run_id,
+        RunStatus.TIMED_OUT,
+        only_if_unfinished=True,
+        error=f"timed out after {_human(timeout)}; its processes were killed",
+    )
     kill_tree(attempt.proc.pid)
     attempt.proc.wait()
 
 
-def run_attempt(record: RunRecord, config: Config, store: RunStore, *, timeout: timedelta,
-                options: dict[str, Any] | None = None, new_session: bool = False) -> RunRecord:
+def run_attempt(
+    record: RunRecord,
+    config: Config,
+    store: RunStore,
+    *,
+    timeout: timedelta,
+    options: dict[str, Any] | None = None,
+    new_session: bool = False,
+) -> RunRecord:
     """Execute one history row in a child process and wait for it, within ``timeout``."""
     attempt = start_attempt(record, config, timeout=timeout, options=options, new_session=new_session)
     try:

@@ -187,10 +187,20 @@ class RunStore:
         """Group many writes into one transaction (the scheduler firing a thousand slots at once)."""
         return self._write()
 
-    def create(self, *, job: str | None, task: str, params: dict[str, Any], trigger: str,
-               scheduled_for: datetime, folder_root: Path, attempt: int = 1,
-               status: RunStatus = RunStatus.QUEUED, error: str | None = None,
-               now: datetime | None = None) -> RunRecord:
+    def create(
+        self,
+        *,
+        job: str | None,
+        task: str,
+        params: dict[str, Any],
+        trigger: str,
+        scheduled_for: datetime,
+        folder_root: Path,
+        attempt: int = 1,
+        status: RunStatus = RunStatus.QUEUED,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> RunRecord:
         now = now or utcnow()
         for _ in range(5):  # ids are random within a second; a collision just draws again
             run_id = new_run_id(job or task, now)
@@ -202,9 +212,21 @@ class RunStore:
                         db.execute(
                             "INSERT INTO runs (id, job, task, params, trigger, attempt, status, scheduled_for,"
                             " queued_at, error, folder, host, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (run_id, job, task, json.dumps(params, default=str), str(trigger), attempt,
-                             str(status), _ts(scheduled_for), _ts(now), error, str(folder), _HOST,
-                             _ts(now) if status.final else None),
+                            (
+                                run_id,
+                                job,
+                                task,
+                                json.dumps(params, default=str),
+                                str(trigger),
+                                attempt,
+                                str(status),
+                                _ts(scheduled_for),
+                                _ts(now),
+                                error,
+                                str(folder),
+                                _HOST,
+                                _ts(now) if status.final else None,
+                            ),
                         )
                     except sqlite3.IntegrityError:
                         db.execute("ROLLBACK TO create_run")
@@ -214,23 +236,46 @@ class RunStore:
             except sqlite3.IntegrityError:
                 continue
             return RunRecord(
-                id=run_id, job=job, task=task, params=json.loads(json.dumps(params, default=str)),
-                trigger=str(trigger), attempt=attempt, status=str(status),
+                id=run_id,
+                job=job,
+                task=task,
+                params=json.loads(json.dumps(params, default=str)),
+                trigger=str(trigger),
+                attempt=attempt,
+                status=str(status),
                 scheduled_for=_parse(_ts(scheduled_for)),  # type: ignore[arg-type]
                 queued_at=_parse(_ts(now)),  # type: ignore[arg-type]
-                started_at=None, finished_at=_parse(_ts(now)) if status.final else None, duration_s=None,
-                error=error, result=None, artifacts=[], folder=str(folder), host=_HOST)
+                started_at=None,
+                finished_at=_parse(_ts(now)) if status.final else None,
+                duration_s=None,
+                error=error,
+                result=None,
+                artifacts=[],
+                folder=str(folder),
+                host=_HOST,
+            )
         raise RuntimeError("could not draw a unique run id")
 
-    def mark_running(self, run_id: str, *, pid: int, pid_started: float | None = None,
-                     now: datetime | None = None) -> None:
+    def mark_running(
+        self, run_id: str, *, pid: int, pid_started: float | None = None, now: datetime | None = None
+    ) -> None:
         with self._write() as db:
-            db.execute("UPDATE runs SET status=?, started_at=?, pid=?, pid_started=? WHERE id=?",
-                       (RunStatus.RUNNING, _ts(now or utcnow()), pid, pid_started, run_id))
+            db.execute(
+                "UPDATE runs SET status=?, started_at=?, pid=?, pid_started=? WHERE id=?",
+                (RunStatus.RUNNING, _ts(now or utcnow()), pid, pid_started, run_id),
+            )
 
-    def finish(self, run_id: str, status: RunStatus, *, error: str | None = None,
-               result: dict[str, Any] | None = None, artifacts: list[str] | None = None,
-               now: datetime | None = None, only_if_unfinished: bool = False) -> bool:
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        artifacts: list[str] | None = None,
+        now: datetime | None = None,
+        only_if_unfinished: bool = False,
+    ) -> bool:
         """Record the end of a run. With ``only_if_unfinished``, a run already final is left alone."""
         now = now or utcnow()
         with self._write() as db:
@@ -242,9 +287,15 @@ class RunStore:
             db.execute(
                 "UPDATE runs SET status=?, finished_at=?, duration_s=?, error=?, result=?,"
                 " artifacts=COALESCE(?, artifacts) WHERE id=?",
-                (str(status), _ts(now), duration, error,
-                 json.dumps(result, default=str) if result is not None else None,
-                 json.dumps(artifacts) if artifacts is not None else None, run_id),
+                (
+                    str(status),
+                    _ts(now),
+                    duration,
+                    error,
+                    json.dumps(result, default=str) if result is not None else None,
+                    json.dumps(artifacts) if artifacts is not None else None,
+                    run_id,
+                ),
             )
         return True
 
@@ -256,14 +307,18 @@ class RunStore:
     def get(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
-            matches = self._db.execute("SELECT * FROM runs WHERE id LIKE ? ORDER BY id DESC LIMIT 2",
-                                       (f"%{run_id}%",)).fetchall()
+            matches = self._db.execute(
+                "SELECT * FROM runs WHERE id LIKE ? ORDER BY id DESC LIMIT 2", (f"%{run_id}%",)
+            ).fetchall()
             if len(matches) != 1:
                 from opskit.errors import UsageError
 
-                raise UsageError(f"no run '{run_id}' in the history",
-                                 hint="List runs with `runner.py history`" if not matches else
-                                 "It matches several runs; give more of the id")
+                raise UsageError(
+                    f"no run '{run_id}' in the history",
+                    hint="List runs with `runner.py history`"
+                    if not matches
+                    else "It matches several runs; give more of the id",
+                )
             row = matches[0]
         return _record(row)
 
@@ -282,27 +337,35 @@ class RunStore:
     def last_by_job(self) -> dict[str, RunRecord]:
         rows = self._db.execute(
             "SELECT * FROM runs r WHERE job IS NOT NULL AND queued_at = "
-            "(SELECT MAX(queued_at) FROM runs WHERE job = r.job)")
+            "(SELECT MAX(queued_at) FROM runs WHERE job = r.job)"
+        )
         return {r["job"]: _record(r) for r in rows}
 
     def mark_dead_runs_abandoned(self, *, now: datetime | None = None) -> list[str]:
         """Runs ``running`` on this host whose process is gone become ``abandoned``."""
         host = socket.gethostname()
-        rows = self._db.execute("SELECT id, pid, pid_started, host FROM runs WHERE status=?",
-                                (RunStatus.RUNNING,)).fetchall()
+        rows = self._db.execute(
+            "SELECT id, pid, pid_started, host FROM runs WHERE status=?", (RunStatus.RUNNING,)
+        ).fetchall()
         dead = [r for r in rows if r["host"] == host and not process_alive(r["pid"], r["pid_started"])]
         for r in dead:
-            self.finish(r["id"], RunStatus.ABANDONED, now=now, only_if_unfinished=True,
-                        error=f"its process (pid {r['pid']}) ended without recording a result "
-                              "(crash, kill or reboot)")
+            self.finish(
+                r["id"],
+                RunStatus.ABANDONED,
+                now=now,
+                only_if_unfinished=True,
+                error=f"its process (pid {r['pid']}) ended without recording a result (crash, kill or reboot)",
+            )
         return [r["id"] for r in dead]
 
     def prune_run_folders(self, keep: timedelta, *, now: datetime | None = None) -> list[Path]:
         """Delete run folders of finished runs older than ``keep``; the history rows stay."""
         cutoff = _ts((now or utcnow()) - keep)
         removed = []
-        for row in self._db.execute("SELECT folder FROM runs WHERE finished_at < ? AND status NOT IN (?, ?)",
-                                    (cutoff, RunStatus.QUEUED, RunStatus.RUNNING)):
+        for row in self._db.execute(
+            "SELECT folder FROM runs WHERE finished_at < ? AND status NOT IN (?, ?)",
+            (cutoff, RunStatus.QUEUED, RunStatus.RUNNING),
+        ):
             folder = Path(row["folder"])
             if folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -325,16 +388,19 @@ class RunStore:
                 "INSERT INTO job_state (job, updated_at, data) VALUES (?, ?, json_object('last_slot', ?)) "
                 "ON CONFLICT(job) DO UPDATE SET data=json_set(data, '$.last_slot', excluded.data ->> '$.last_slot'),"
                 " updated_at=excluded.updated_at",
-                [(job, now, slot.isoformat()) for job, slot in slots.items()])
+                [(job, now, slot.isoformat()) for job, slot in slots.items()],
+            )
 
     def set_job_data(self, job: str, **values: Any) -> None:
         """Merge ``values`` into the job's persisted state (e.g. the last slot the scheduler handled)."""
         with self._write() as db:
             row = db.execute("SELECT data FROM job_state WHERE job=?", (job,)).fetchone()
             data = {**(json.loads(row["data"]) if row else {}), **values}
-            db.execute("INSERT INTO job_state (job, updated_at, data) VALUES (?,?,?) ON CONFLICT(job) "
-                       "DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
-                       (job, _ts(utcnow()), json.dumps(data, default=str)))
+            db.execute(
+                "INSERT INTO job_state (job, updated_at, data) VALUES (?,?,?) ON CONFLICT(job) "
+                "DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                (job, _ts(utcnow()), json.dumps(data, default=str)),
+            )
 
     def has_slot(self, job: str, scheduled_for: datetime, *, count_skipped: bool = True) -> bool:
         """Whether the scheduler already handled this slot (ran, queued or skipped it): never twice.
@@ -352,14 +418,20 @@ class RunStore:
         """The latest slot the scheduler handled for ``job``, from the history itself."""
         row = self._db.execute(
             "SELECT MAX(scheduled_for) AS at FROM runs WHERE job=? AND trigger IN (?,?)",
-            (job, Trigger.SCHEDULE, Trigger.CATCH_UP)).fetchone()
+            (job, Trigger.SCHEDULE, Trigger.CATCH_UP),
+        ).fetchone()
         return _parse(row["at"]) if row else None
 
     def usual_duration(self, job: str, *, last: int = 10) -> float | None:
         """The median duration of the job's last successful runs, in seconds (None before any)."""
-        rows = [r["duration_s"] for r in self._db.execute(
-            "SELECT duration_s FROM runs WHERE job=? AND status=? AND duration_s IS NOT NULL "
-            "ORDER BY finished_at DESC LIMIT ?", (job, RunStatus.SUCCEEDED, last))]
+        rows = [
+            r["duration_s"]
+            for r in self._db.execute(
+                "SELECT duration_s FROM runs WHERE job=? AND status=? AND duration_s IS NOT NULL "
+                "ORDER BY finished_at DESC LIMIT ?",
+                (job, RunStatus.SUCCEEDED, last),
+            )
+        ]
         if not rows:
             return None
         rows.sort()
@@ -370,28 +442,34 @@ class RunStore:
         rows = self._db.execute(
             "SELECT * FROM runs r WHERE job IS NOT NULL AND status=? AND finished_at = "
             "(SELECT MAX(finished_at) FROM runs WHERE job = r.job AND status=?)",
-            (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED))
+            (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED),
+        )
         return {r["job"]: _record(r) for r in rows}
 
     def discard_unstarted(self, run_ids: list[str]) -> None:
         """Delete runs the scheduler created ahead of their slot and never started (a reload or a stop)."""
         with self._write() as db:
-            db.executemany("DELETE FROM runs WHERE id=? AND status=? AND started_at IS NULL",
-                           [(run_id, RunStatus.QUEUED) for run_id in run_ids])
+            db.executemany(
+                "DELETE FROM runs WHERE id=? AND status=? AND started_at IS NULL",
+                [(run_id, RunStatus.QUEUED) for run_id in run_ids],
+            )
 
     def by_status(self, status: RunStatus) -> list[RunRecord]:
-        return [_record(r) for r in self._db.execute(
-            "SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))]
+        return [
+            _record(r) for r in self._db.execute("SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))
+        ]
 
     # -- the scheduler's heartbeat --
 
     def heartbeat(self, *, pid: int, config: str, started_at: datetime, now: datetime | None = None) -> None:
         with self._write() as db:
-            db.execute("INSERT INTO scheduler (id, pid, host, started_at, heartbeat_at, config) VALUES "
-                       "(1,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host, "
-                       "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, "
-                       "config=excluded.config, stopped_at=NULL",
-                       (pid, socket.gethostname(), _ts(started_at), _ts(now or utcnow()), config))
+            db.execute(
+                "INSERT INTO scheduler (id, pid, host, started_at, heartbeat_at, config) VALUES "
+                "(1,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host, "
+                "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, "
+                "config=excluded.config, stopped_at=NULL",
+                (pid, socket.gethostname(), _ts(started_at), _ts(now or utcnow()), config),
+            )
 
     def scheduler_stopped(self, *, now: datetime | None = None) -> None:
         with self._write() as db:
@@ -408,9 +486,11 @@ class RunStore:
 
     def set_paused(self, job: str, paused: bool) -> None:
         with self._write() as db:
-            db.execute("INSERT INTO job_state (job, paused, updated_at) VALUES (?,?,?) "
-                       "ON CONFLICT(job) DO UPDATE SET paused=excluded.paused, updated_at=excluded.updated_at",
-                       (job, int(paused), _ts(utcnow())))
+            db.execute(
+                "INSERT INTO job_state (job, paused, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(job) DO UPDATE SET paused=excluded.paused, updated_at=excluded.updated_at",
+                (job, int(paused), _ts(utcnow())),
+            )
 
 
 _HOST = socket.gethostname()
@@ -448,13 +528,23 @@ def _parse(value: str | None) -> datetime | None:
 
 def _record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
-        id=row["id"], job=row["job"], task=row["task"], params=json.loads(row["params"]),
-        trigger=row["trigger"], attempt=row["attempt"], status=row["status"],
+        id=row["id"],
+        job=row["job"],
+        task=row["task"],
+        params=json.loads(row["params"]),
+        trigger=row["trigger"],
+        attempt=row["attempt"],
+        status=row["status"],
         scheduled_for=_parse(row["scheduled_for"]),  # type: ignore[arg-type]
         queued_at=_parse(row["queued_at"]),  # type: ignore[arg-type]
-        started_at=_parse(row["started_at"]), finished_at=_parse(row["finished_at"]),
-        duration_s=row["duration_s"], error=row["error"],
+        started_at=_parse(row["started_at"]),
+        finished_at=_parse(row["finished_at"]),
+        duration_s=row["duration_s"],
+        error=row["error"],
         result=json.loads(row["result"]) if row["result"] else None,
-        artifacts=json.loads(row["artifacts"]), folder=row["folder"], host=row["host"], pid=row["pid"],
+        artifacts=json.loads(row["artifacts"]),
+        folder=row["folder"],
+        host=row["host"],
+        pid=row["pid"],
         delivery=json.loads(row["delivery"]) if row["delivery"] else None,
     )

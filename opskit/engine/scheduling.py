@@ -44,21 +44,31 @@ def job_timetable(config: Config, name: str) -> Timetable | None:
         return None
     calendar = None
     if job.calendar is not None:
-        calendar = Calendar(job.calendar.market, job.calendar.subdiv,
-                            extra_holidays=tuple(job.calendar.holidays))
+        calendar = Calendar(job.calendar.market, job.calendar.subdiv, extra_holidays=tuple(job.calendar.holidays))
     from opskit.errors import ConfigError
 
     try:
-        return parse_schedule(job.schedule, config.job_timezone(job), calendar=calendar,
-                              skip_holidays=bool(calendar and job.calendar and job.calendar.skip_holidays))
+        return parse_schedule(
+            job.schedule,
+            config.job_timezone(job),
+            calendar=calendar,
+            skip_holidays=bool(calendar and job.calendar and job.calendar.skip_holidays),
+        )
     except ConfigError as exc:
         exc.where = config.where("jobs", name, "schedule")
         exc.args = (f"job '{name}': {exc.message}",)
         raise
 
 
-def decide_slots(name: str, job: JobConfig, timetable: Timetable, *, last_slot: datetime | None,
-                 now: datetime, up_since: datetime | None = None) -> list[SlotDecision]:
+def decide_slots(
+    name: str,
+    job: JobConfig,
+    timetable: Timetable,
+    *,
+    last_slot: datetime | None,
+    now: datetime,
+    up_since: datetime | None = None,
+) -> list[SlotDecision]:
     """Every slot of ``job`` in (last_slot, now], each with its fate under the job's policies.
 
     A slot within ``ON_TIME`` of now runs as scheduled. Older ones were missed (the scheduler was down,
@@ -79,15 +89,31 @@ def decide_slots(name: str, job: JobConfig, timetable: Timetable, *, last_slot: 
         if late <= ON_TIME or (up_since is not None and slot > up_since):
             decisions.append(SlotDecision(name, slot, Trigger.SCHEDULE))
         elif job.misfire_grace is not None and late > job.misfire_grace:
-            decisions.append(SlotDecision(name, slot, Trigger.CATCH_UP, skip=(
-                f"missed by {_human(late)}, more than misfire_grace {_human(job.misfire_grace)}")))
+            decisions.append(
+                SlotDecision(
+                    name,
+                    slot,
+                    Trigger.CATCH_UP,
+                    skip=(f"missed by {_human(late)}, more than misfire_grace {_human(job.misfire_grace)}"),
+                )
+            )
         elif job.catch_up == "none":
-            decisions.append(SlotDecision(name, slot, Trigger.CATCH_UP,
-                                          skip="missed while the scheduler was not running (catch_up: none)"))
+            decisions.append(
+                SlotDecision(
+                    name, slot, Trigger.CATCH_UP, skip="missed while the scheduler was not running (catch_up: none)"
+                )
+            )
         elif job.catch_up == "latest" and slot != latest:
-            decisions.append(SlotDecision(name, slot, Trigger.CATCH_UP, skip=(
-                f"missed; a later slot ({latest.isoformat(timespec='minutes')}) runs instead "
-                "(catch_up: latest)")))
+            decisions.append(
+                SlotDecision(
+                    name,
+                    slot,
+                    Trigger.CATCH_UP,
+                    skip=(
+                        f"missed; a later slot ({latest.isoformat(timespec='minutes')}) runs instead (catch_up: latest)"
+                    ),
+                )
+            )
         else:
             decisions.append(SlotDecision(name, slot, Trigger.CATCH_UP))
     # With catch_up: latest, a missed slot that is also the latest overall is the one that runs.

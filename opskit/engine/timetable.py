@@ -419,9 +419,7 @@ def _parse_cron(text: str, expr: str, label: str | None = None) -> CronRule:
     return CronRule(expr, frozenset(sim.minutes), frozenset(sim.hours), wall_clock, label)
 
 
-def _check_item(
-    text: str, name: str, low: int, high: int, names: tuple[str, ...], first: int, item: str
-) -> None:
+def _check_item(text: str, name: str, low: int, high: int, names: tuple[str, ...], first: int, item: str) -> None:
     """Check one comma-separated item of a cron field, with a message naming what is wrong."""
     if item == "":
         raise ConfigError(f"'{text}': {name} has an empty list item", hint="Remove the extra ','")
@@ -477,9 +475,7 @@ def _check_item(
             )
 
 
-def _check_value(
-    text: str, name: str, low: int, high: int, names: tuple[str, ...], first: int, token: str
-) -> int:
+def _check_value(text: str, name: str, low: int, high: int, names: tuple[str, ...], first: int, token: str) -> int:
     if token.isdigit():
         value = int(token)
         if not low <= value <= high:
@@ -567,9 +563,7 @@ def _parse_every(text: str, match: re.Match[str]) -> CronRule:
         minute = _parse_minute_at(text, at)
         _check_with_schedule(text, n, unit, f":{minute:02d}")
         if n == 24:
-            raise ConfigError(
-                f"'{text}': a daily job needs its time of day", hint="'every day at 00:00'"
-            )
+            raise ConfigError(f"'{text}': a daily job needs its time of day", hint="'every day at 00:00'")
         if 24 % n:
             raise ConfigError(
                 f"'{text}': {n} hours does not divide the day",

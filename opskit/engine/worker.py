@@ -102,29 +102,50 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         reason = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
         logger.warning("run %s %s%s", record.id, reason, runner.where)
         runner.cleanup()
-        store.finish(record.id, RunStatus.FAILED, error=reason + runner.where, artifacts=_artifacts(folder),
-                     result={"retryable": False, **runner.partial()}, only_if_unfinished=True)
+        store.finish(
+            record.id,
+            RunStatus.FAILED,
+            error=reason + runner.where,
+            artifacts=_artifacts(folder),
+            result={"retryable": False, **runner.partial()},
+            only_if_unfinished=True,
+        )
         return 130
     except OpskitError as exc:
         message = runner.prefix + redactor.redact(str(exc))
         logger.error("run %s failed: %s", record.id, message, exc_info=exc.__cause__ is not None)
         runner.cleanup()
-        store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
-                     result={"retryable": exc.retryable, "error_type": type(exc).__name__, **runner.partial()},
-                     only_if_unfinished=True)
+        store.finish(
+            record.id,
+            RunStatus.FAILED,
+            error=message,
+            artifacts=_artifacts(folder),
+            result={"retryable": exc.retryable, "error_type": type(exc).__name__, **runner.partial()},
+            only_if_unfinished=True,
+        )
         return 0
     except Exception as exc:
         message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
         logger.exception("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log")
         runner.cleanup()
-        store.finish(record.id, RunStatus.FAILED, error=message, artifacts=_artifacts(folder),
-                     result={"retryable": True, "error_type": type(exc).__name__,
-                             "traceback": redactor.redact(traceback.format_exc())[-4000:], **runner.partial()},
-                     only_if_unfinished=True)
+        store.finish(
+            record.id,
+            RunStatus.FAILED,
+            error=message,
+            artifacts=_artifacts(folder),
+            result={
+                "retryable": True,
+                "error_type": type(exc).__name__,
+                "traceback": redactor.redact(traceback.format_exc())[-4000:],
+                **runner.partial(),
+            },
+            only_if_unfinished=True,
+        )
         return 0
     runner.cleanup()
-    store.finish(record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder),
-                 only_if_unfinished=True)  # the parent may have recorded timed_out meanwhile
+    store.finish(
+        record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder), only_if_unfinished=True
+    )  # the parent may have recorded timed_out meanwhile
     logger.info("run %s succeeded", record.id)
     return 0
 
@@ -132,8 +153,9 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
 class _StepRunner:
     """Runs a run's tasks in order (one for a plain job); each step sees the results of the earlier ones."""
 
-    def __init__(self, config: Any, record: Any, tz: Any, folder: Path, redactor: Redactor,
-                 registry: Registry | None = None):
+    def __init__(
+        self, config: Any, record: Any, tz: Any, folder: Path, redactor: Redactor, registry: Registry | None = None
+    ):
         self.config, self.record, self.tz, self.folder, self.redactor = config, record, tz, folder, redactor
         self.registry = registry
         self.results: dict[str, Result] = {}
@@ -154,24 +176,40 @@ class _StepRunner:
         registry = self.registry if self.registry is not None else discover(self.config.tasks_dir)
         self.chained = job is not None and job.steps is not None
         steps = job.step_list if job is not None else None
-        plan = [(s.label, s.task, self.record.params.get(s.label, {})) for s in steps] if self.chained \
+        plan = (
+            [(s.label, s.task, self.record.params.get(s.label, {})) for s in steps]
+            if self.chained
             else [(self.record.task, (steps[0].task if steps else self.record.task), self.record.params)]
+        )
         options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
         for label, task_name, raw in plan:
             self.current = (label, task_name)
             spec = registry.get(task_name)
             params = spec.validate(raw, tz=self.tz, scheduled_for=self.record.scheduled_for)
             self.ctx = RunContext(
-                run_id=self.record.id, job=self.record.job, task=spec.name, params=params,
-                scheduled_for=self.record.scheduled_for, tz=self.tz, folder=self.folder,
-                data_dir=self.config.data_dir, sources=dict(self.config.settings.sources),
-                state_dir=self.config.var_dir / "state", log=logging.getLogger(f"opskit.task.{spec.name}"),
-                redactor=self.redactor, options=options, steps=dict(self.results),
+                run_id=self.record.id,
+                job=self.record.job,
+                task=spec.name,
+                params=params,
+                scheduled_for=self.record.scheduled_for,
+                tz=self.tz,
+                folder=self.folder,
+                data_dir=self.config.data_dir,
+                sources=dict(self.config.settings.sources),
+                state_dir=self.config.var_dir / "state",
+                log=logging.getLogger(f"opskit.task.{spec.name}"),
+                redactor=self.redactor,
+                options=options,
+                steps=dict(self.results),
                 report_step=job.report_step if self.chained else None,
             )
             what = f"step '{label}' (task {spec.name})" if self.chained else f"task {spec.name}"
-            logger.info("run %s: %s starting (scheduled for %s)", self.record.id, what,
-                        self.record.scheduled_for.astimezone(self.tz).isoformat(timespec="minutes"))
+            logger.info(
+                "run %s: %s starting (scheduled for %s)",
+                self.record.id,
+                what,
+                self.record.scheduled_for.astimezone(self.tz).isoformat(timespec="minutes"),
+            )
             self.results[label] = _as_result(spec.func(self.ctx, **params))
             self.ctx.cleanup()
         self.current = None
@@ -196,11 +234,13 @@ def merge_results(results: dict[str, Result], report_step: str | None = None) ->
     period ("2026-W46") wins over the export's two weeks, the attribution's drivers over a report's."""
     files = [str(f) for r in results.values() for f in r.files]
     report = results.get(report_step or "")
-    rows = report.rows if report is not None and report.rows is not None else \
-        next((r.rows for r in reversed(results.values()) if r.rows is not None), None)
+    rows = (
+        report.rows
+        if report is not None and report.rows is not None
+        else next((r.rows for r in reversed(results.values()) if r.rows is not None), None)
+    )
     summary = merged_summary(results.values(), report=report)
-    summary["steps"] = {label: {"rows": r.rows, "files": [str(f) for f in r.files]}
-                        for label, r in results.items()}
+    summary["steps"] = {label: {"rows": r.rows, "files": [str(f) for f in r.files]} for label, r in results.items()}
     return {"files": files, "rows": rows, "summary": summary}
 
 

@@ -161,8 +161,9 @@ def serve(config_path: Path, requests_fd: int, replies_fd: int) -> int:
                 _start(json.loads(line), base, tasks, inherited, fds)
 
 
-def _start(request: dict[str, Any], base: Preloaded, tasks: _Tasks, inherited: dict[int, Any],
-           fds: tuple[int, ...]) -> None:
+def _start(
+    request: dict[str, Any], base: Preloaded, tasks: _Tasks, inherited: dict[int, Any], fds: tuple[int, ...]
+) -> None:
     run_id = request["run_id"]
     replies_fd = fds[1]
     try:
@@ -171,8 +172,14 @@ def _start(request: dict[str, Any], base: Preloaded, tasks: _Tasks, inherited: d
         _send(replies_fd, {"event": "refused", "run_id": run_id, "error": f"discovering the tasks failed: {exc!r}"})
         return
     if threading.active_count() > 1:  # a task module started a thread at import: forking now is unsafe
-        _send(replies_fd, {"event": "refused", "run_id": run_id,
-                           "error": f"the zygote has {threading.active_count()} threads; it forks only with one"})
+        _send(
+            replies_fd,
+            {
+                "event": "refused",
+                "run_id": run_id,
+                "error": f"the zygote has {threading.active_count()} threads; it forks only with one",
+            },
+        )
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -186,8 +193,9 @@ def _start(request: dict[str, Any], base: Preloaded, tasks: _Tasks, inherited: d
     _send(replies_fd, {"event": "started", "run_id": run_id, "pid": pid})
 
 
-def _child(run_id: str, options: dict[str, Any], preloaded: Preloaded, inherited: dict[int, Any],
-           fds: tuple[int, ...]) -> NoReturn:
+def _child(
+    run_id: str, options: dict[str, Any], preloaded: Preloaded, inherited: dict[int, Any], fds: tuple[int, ...]
+) -> NoReturn:
     """The forked run: a process of its own, then exactly what ``python -m opskit.engine.worker`` does."""
     code = 1
     try:
@@ -237,7 +245,7 @@ def _reap(replies_fd: int) -> None:
 def _send(fd: int, message: dict[str, Any]) -> None:
     data = (json.dumps(message) + "\n").encode()
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _read_some(fd: int) -> bytes:
@@ -279,9 +287,19 @@ class Zygote:
         try:
             # Its own session: Ctrl-C in the daemon's terminal is the daemon's to handle.
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opskit.engine.zygote", "--config", str(config_path),
-                 "--fds", f"{requests_r},{replies_w}"],
-                env=env, pass_fds=(requests_r, replies_w), start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "opskit.engine.zygote",
+                    "--config",
+                    str(config_path),
+                    "--fds",
+                    f"{requests_r},{replies_w}",
+                ],
+                env=env,
+                pass_fds=(requests_r, replies_w),
+                start_new_session=True,
+            )
         except BaseException:
             os.close(requests_w)
             os.close(replies_r)
@@ -413,8 +431,9 @@ class Zygote:
 
     def _lost(self) -> None:
         if not self.gone:
-            log.warning("the zygote (pid %d) exited; %d run(s) it started carry on", self.proc.pid,
-                        len(self.outstanding))
+            log.warning(
+                "the zygote (pid %d) exited; %d run(s) it started carry on", self.proc.pid, len(self.outstanding)
+            )
         self.close()
 
 

@@ -109,10 +109,7 @@ def _ole(path: Path) -> WorkbookError:
     # workbook in "EncryptedPackage" next to "EncryptionInfo"; a legacy workbook has "Workbook"/"Book".
     with open(path, "rb") as handle:
         data = handle.read(32 * 1024 * 1024)
-    if (
-        "EncryptedPackage".encode("utf-16-le") in data
-        or "EncryptionInfo".encode("utf-16-le") in data
-    ):
+    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
         return _refuse(
             path,
             "is password-protected (encrypted)",
@@ -162,13 +159,11 @@ def _check_zip(path: Path) -> tuple[bool, bool]:
             )
         total = sum(i.file_size for i in infos)
         if total > MAX_UNCOMPRESSED or any(
-            i.file_size > 10 * CHUNK and i.file_size > MAX_RATIO * max(i.compress_size, 1)
-            for i in infos
+            i.file_size > 10 * CHUNK and i.file_size > MAX_RATIO * max(i.compress_size, 1) for i in infos
         ):
             raise _refuse(
                 path,
-                f"expands to {total / 1024**3:.1f} GiB or compresses implausibly "
-                "well (a zip bomb?)",
+                f"expands to {total / 1024**3:.1f} GiB or compresses implausibly well (a zip bomb?)",
                 "too_large",
             )
         date1904 = errors = False
@@ -189,8 +184,7 @@ def _check_zip(path: Path) -> tuple[bool, bool]:
             except expat.ExpatError as exc:
                 raise _refuse(
                     path,
-                    f"has malformed XML in {name} ({expat.ErrorString(exc.code)}"
-                    f" at line {exc.lineno})",
+                    f"has malformed XML in {name} ({expat.ErrorString(exc.code)} at line {exc.lineno})",
                     "bad_xml",
                     "open and re-save it in Excel, or ask for it again",
                 ) from None
@@ -214,9 +208,7 @@ def _check_zip(path: Path) -> tuple[bool, bool]:
         return date1904, errors
 
 
-def _verify_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, is_xml: bool
-) -> tuple[bytes | None, bool]:
+def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, is_xml: bool) -> tuple[bytes | None, bool]:
     """Read a member to its end (zipfile checks the CRC there); parse XML parts with expat.
 
     Returns the first chunk of a workbook.xml part (for the date1904 flag) or None, and whether

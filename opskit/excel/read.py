@@ -147,9 +147,7 @@ def _pick(
         else:
             notes.append(f"skipped hidden sheet {name!r}")
     if not order:
-        raise DataError(
-            "has no visible sheet (use include_hidden=True to read hidden ones)", where=path.name
-        )
+        raise DataError("has no visible sheet (use include_hidden=True to read hidden ones)", where=path.name)
     return order
 
 
@@ -168,9 +166,7 @@ class _Calamine:
         ws = self.book.get_sheet_by_index(index)
         start = ws.start or (0, 0)
         r0, c0 = start
-        merges = [
-            (a[0] + 1, a[1] + 1, b[0] + 1, b[1] + 1) for a, b in (ws.merged_cell_ranges or [])
-        ]
+        merges = [(a[0] + 1, a[1] + 1, b[0] + 1, b[1] + 1) for a, b in (ws.merged_cell_ranges or [])]
 
         def rows() -> Iterator[tuple[int, list[Any]]]:
             pad = [None] * c0
@@ -201,10 +197,7 @@ class _Openpyxl:
     def sheet(self, index: int) -> _Sheet:
         ws = self.book.worksheets[index]
         merges = (
-            [
-                (m.min_row, m.min_col, m.max_row, m.max_col)
-                for m in getattr(ws, "merged_cells", ()).ranges
-            ]
+            [(m.min_row, m.min_col, m.max_row, m.max_col) for m in getattr(ws, "merged_cells", ()).ranges]
             if hasattr(ws, "merged_cells")
             else []
         )
@@ -218,9 +211,7 @@ class _Openpyxl:
         return _Sheet(ws.title, rows(), merges, self.epoch)
 
 
-def _open_book(
-    path: Path, date1904: bool, notes: list[str], error_cells: bool = False
-) -> _Calamine | _Openpyxl:
+def _open_book(path: Path, date1904: bool, notes: list[str], error_cells: bool = False) -> _Calamine | _Openpyxl:
     """calamine first; openpyxl when calamine fails or would blank error cells (#N/A)."""
     failures: list[str] = []
     order = ("openpyxl", "calamine") if error_cells else ("calamine", "openpyxl")
@@ -232,16 +223,11 @@ def _open_book(
                 book = _Openpyxl(path, date1904, notes)
         except Exception as exc:  # each library has its own exception types for odd packages
             if type(exc).__name__ == "PasswordError":
-                raise WorkbookError(
-                    "is password-protected (encrypted)", where=path.name, kind="encrypted"
-                ) from None
-            missing = re.search(
-                r"There is no item named '([^']+)'|File not found '([^']+)'", str(exc)
-            )
+                raise WorkbookError("is password-protected (encrypted)", where=path.name, kind="encrypted") from None
+            missing = re.search(r"There is no item named '([^']+)'|File not found '([^']+)'", str(exc))
             if missing:
                 raise WorkbookError(
-                    f"is not a complete Excel workbook (part "
-                    f"{missing[1] or missing[2]} is missing)",
+                    f"is not a complete Excel workbook (part {missing[1] or missing[2]} is missing)",
                     where=path.name,
                     kind="missing_part",
                     hint="open and re-save it in Excel, or ask for it again",
@@ -257,8 +243,7 @@ def _open_book(
             notes.append(f"read with openpyxl because calamine could not ({failures[0]})")
         elif backend == "calamine" and error_cells:
             notes.append(
-                "error cells (#N/A, #DIV/0!, ...) read as empty: openpyxl could not "
-                f"read the workbook ({failures[0]})"
+                f"error cells (#N/A, #DIV/0!, ...) read as empty: openpyxl could not read the workbook ({failures[0]})"
             )
         return book
     raise WorkbookError(
@@ -319,9 +304,7 @@ def _csv_sheet(path: Path, notes: list[str]) -> tuple[_Sheet, io.TextIOBase]:
 # --------------------------------------------------------------------------- header
 
 
-def _alias_map(
-    aliases: Mapping[str, Iterable[str]] | None, types: Mapping[str, str]
-) -> dict[str, str]:
+def _alias_map(aliases: Mapping[str, Iterable[str]] | None, types: Mapping[str, str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for canonical, names in (aliases or {}).items():
         mapping.setdefault(normalize(canonical), canonical)
@@ -340,9 +323,7 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _fill_merges(
-    top: list[list[Any]], first_row: int, merges: list[tuple[int, int, int, int]]
-) -> None:
+def _fill_merges(top: list[list[Any]], first_row: int, merges: list[tuple[int, int, int, int]]) -> None:
     """Copy each merged range's value into every cell it covers, within the header region."""
     last_row = first_row + len(top) - 1
     for r1, c1, r2, c2 in merges:
@@ -384,8 +365,7 @@ def _names_two_rows(upper: list[Any], lower: list[Any], width: int) -> list[str]
 def _spans(row: list[Any], number: int, merges: list[tuple[int, int, int, int]]) -> bool:
     """Does a header cell with text span several columns of this row?"""
     return any(
-        r1 == r2 == number and c2 > c1 and c1 - 1 < len(row) and _is_text(row[c1 - 1])
-        for r1, c1, r2, c2 in merges
+        r1 == r2 == number and c2 > c1 and c1 - 1 < len(row) and _is_text(row[c1 - 1]) for r1, c1, r2, c2 in merges
     )
 
 
@@ -399,12 +379,7 @@ def _two_row_shape(upper: list[Any], lower: list[Any], merged: bool) -> bool:
         return True
     # Without merge information: a header cell followed by blanks, with sub-headers under both.
     for c in range(1, min(len(upper), len(lower))):
-        if (
-            not _is_text(upper[c])
-            and _is_text(lower[c])
-            and _is_text(upper[c - 1])
-            and _is_text(lower[c - 1])
-        ):
+        if not _is_text(upper[c]) and _is_text(lower[c]) and _is_text(upper[c - 1]) and _is_text(lower[c - 1]):
             return True
     return False
 
@@ -450,9 +425,7 @@ def _find_header(
     for i, count in enumerate(counts):
         if count >= max(2 if most >= 2 else 1, 0.75 * most):
             if (
-                i > 0
-                and _spans(raw[i - 1], first_row + i - 1, merges)
-                and _two_row_shape(raw[i - 1], raw[i], True)
+                i > 0 and _spans(raw[i - 1], first_row + i - 1, merges) and _two_row_shape(raw[i - 1], raw[i], True)
             ):  # a row of group headers above the chosen one
                 return i - 1, 2, _names_two_rows(top[i - 1], top[i], width)
             n, names = 1, [_text(v) for v in top[i]] + [""] * (width - len(top[i]))
@@ -556,10 +529,7 @@ def read_table(
             table = Table(path, src.name, header_row, columns, headers, [], [], notes)
             body = itertools.chain(buffered, src.rows)
             ctx = Context(src.epoch, dayfirst, tz)
-            plan = [
-                (name, positions[name], converter(types[name]) if name in types else _auto)
-                for name in columns
-            ]
+            plan = [(name, positions[name], converter(types[name]) if name in types else _auto) for name in columns]
             rows = _rows(body, plan, ctx, table, header_row + n_rows - 1)
             if stream:
                 table.rows = _closing(rows, closer)
@@ -572,9 +542,7 @@ def read_table(
     raise DataError("; ".join(failures) or "has no sheet with a table", where=path.name)
 
 
-def _closing(
-    rows: Iterator[dict[str, Any]], closer: Callable[[], None]
-) -> Iterator[dict[str, Any]]:
+def _closing(rows: Iterator[dict[str, Any]], closer: Callable[[], None]) -> Iterator[dict[str, Any]]:
     try:
         yield from rows
     finally:
@@ -622,9 +590,7 @@ def _filled(values: list[Any]) -> bool:
     return any(v is not None and not (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def _map_columns(
-    names: list[str], alias_map: dict[str, str], has_schema: bool, letters: bool = False
-):
+def _map_columns(names: list[str], alias_map: dict[str, str], has_schema: bool, letters: bool = False):
     columns: list[str] = []
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
@@ -701,9 +667,7 @@ def _rows(
                 continue
             error = excel_error(raw)
             if error:
-                rejected.append(
-                    Rejection(sheet, number, name, f"cell holds the Excel error {error}")
-                )
+                rejected.append(Rejection(sheet, number, name, f"cell holds the Excel error {error}"))
                 ok = False
                 continue
             try:

@@ -102,8 +102,7 @@ def fill_template(
             f"contains {what}, which would be lost when the template is filled",
             where=template.name,
             kind="template",
-            hint="remove them from the template, or add charts with the report "
-            "builder (Report.trend)",
+            hint="remove them from the template, or add charts with the report builder (Report.trend)",
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl's "extension not supported" notes on load
@@ -133,9 +132,7 @@ def _fill_name(workbook: Any, template: Path, name: str, value: Any) -> None:
         )
     destinations = list(defined.destinations)
     if not destinations:
-        raise TemplateError(
-            f"named range {name!r} does not point at cells", where=template.name, kind="template"
-        )
+        raise TemplateError(f"named range {name!r} does not point at cells", where=template.name, kind="template")
     sheet, ref = destinations[0]
     cells = workbook[sheet][ref.replace("$", "")]
     if not isinstance(cells, tuple):
@@ -150,8 +147,7 @@ def _fill_name(workbook: Any, template: Path, name: str, value: Any) -> None:
         grid = [[value]]
     if len(grid) > len(cells) or any(len(row) > len(cells[0]) for row in grid):
         raise TemplateError(
-            f"named range {name!r} ({ref}) is smaller than the "
-            f"{len(grid)} x {max(len(r) for r in grid)} values given",
+            f"named range {name!r} ({ref}) is smaller than the {len(grid)} x {max(len(r) for r in grid)} values given",
             where=template.name,
             kind="template",
         )
@@ -160,9 +156,7 @@ def _fill_name(workbook: Any, template: Path, name: str, value: Any) -> None:
             _put(cells[r][c], item)
 
 
-def _fill_table(
-    workbook: Any, template: Path, name: str, rows: Sequence[Mapping[str, Any]]
-) -> None:
+def _fill_table(workbook: Any, template: Path, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
     from openpyxl.formula.translate import Translator
     from openpyxl.utils import get_column_letter, range_boundaries
 
@@ -206,8 +200,7 @@ def _fill_table(
         for c in range(min_col, max_col + 1):
             if ws.cell(r, c).value not in (None, ""):
                 raise TemplateError(
-                    f"table {name!r} would overwrite {get_column_letter(c)}{r} "
-                    f"below it on sheet {ws.title!r}",
+                    f"table {name!r} would overwrite {get_column_letter(c)}{r} below it on sheet {ws.title!r}",
                     where=template.name,
                     kind="template",
                     hint="leave room below the table",

@@ -54,18 +54,11 @@ _YMD_RE = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:[T ]+(.+))?$")
 _DMY_RE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[T ]+(.+))?$")
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([ap]\.?m\.?)?$", re.I)
 _MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-    )
+    m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
 }
 _MONTHS["sept"] = 9
-_NAMED_DMY = re.compile(
-    r"^(\d{1,2})[\s\-/.]+([a-z]{3,9})\.?[\s\-/.,]+(\d{2}|\d{4})(?:[T ,]+(.+))?$", re.I
-)
-_NAMED_MDY = re.compile(
-    r"^([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?:[T ,]+(.+))?$", re.I
-)
+_NAMED_DMY = re.compile(r"^(\d{1,2})[\s\-/.]+([a-z]{3,9})\.?[\s\-/.,]+(\d{2}|\d{4})(?:[T ,]+(.+))?$", re.I)
+_NAMED_MDY = re.compile(r"^([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?:[T ,]+(.+))?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,12 +302,7 @@ def to_seconds(value: object, ctx: Context) -> float | None:
         return None
     if isinstance(value, timedelta | time | datetime):
         return to_duration(value, ctx)
-    if (
-        isinstance(value, str)
-        and ":" in value
-        or isinstance(value, str)
-        and value.strip()[-1:].isalpha()
-    ):
+    if isinstance(value, str) and ":" in value or isinstance(value, str) and value.strip()[-1:].isalpha():
         return _seconds_text(value)
     return _number(value)
 

@@ -85,9 +85,7 @@ class Column:
         if self.type not in FORMATS:
             raise ValueError(f"unknown column type {self.type!r} (use {', '.join(FORMATS)})")
         if self.direction not in {"higher_is_better", "lower_is_better"}:
-            raise ValueError(
-                f"direction must be higher_is_better or lower_is_better, not {self.direction!r}"
-            )
+            raise ValueError(f"direction must be higher_is_better or lower_is_better, not {self.direction!r}")
         if self.total is not None and self.total not in SUBTOTAL:
             raise ValueError(f"total must be one of {', '.join(SUBTOTAL)}, not {self.total!r}")
 
@@ -173,9 +171,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.fsync(handle.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(
-            tmp_path, 0o666 & ~umask
-        )  # mkstemp's 0600 would surprise whoever shares the folder
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp's 0600 would surprise whoever shares the folder
         os.replace(tmp_path, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -410,16 +406,12 @@ class Report:
         for r, row in enumerate(rows, start=2):
             values = [row.get(k) for k in keyed] if isinstance(row, dict) else list(row)
             for c, column in enumerate(spec.columns, start=1):
-                self._set(
-                    ws.cell(row=r, column=c), values[c - 1] if c - 1 < len(values) else None, column
-                )
+                self._set(ws.cell(row=r, column=c), values[c - 1] if c - 1 < len(values) else None, column)
         self._finish(ws, spec, len(rows), rows[:500])
         if spec.chart:
             self._chart(ws, spec, len(rows))
 
-    def _write_streamed(
-        self, workbook: Any, ws: Any, spec: _SheetSpec, rows_file: Path
-    ) -> tuple[Path, int, str]:
+    def _write_streamed(self, workbook: Any, ws: Any, spec: _SheetSpec, rows_file: Path) -> tuple[Path, int, str]:
         """Placeholder sheet for openpyxl, data rows rendered to ``rows_file`` in one pass.
 
         Rows 2-4 of the placeholder are style samples (value, text, quoted text) that make openpyxl
@@ -449,9 +441,7 @@ class Report:
             )
         iterator = iter(spec.rows)
         head = list(itertools.islice(iterator, 500))  # a sample for the column widths
-        keys: list[Any] = (
-            [c.key for c in spec.columns] if _keyed(head) else list(range(len(spec.columns)))
-        )
+        keys: list[Any] = [c.key for c in spec.columns] if _keyed(head) else list(range(len(spec.columns)))
         with open(rows_file, "w", encoding="utf-8", newline="") as out:
             n = stream.write_rows(out, itertools.chain(head, iterator), keys, writers, 2)
         for r in (2, 3, 4):  # the styles stay registered in the workbook; the cells go
@@ -471,13 +461,8 @@ class Report:
         letters = {c.key: get_column_letter(i) for i, c in enumerate(columns, start=1)}
         last = get_column_letter(len(columns))
         for i, column in enumerate(columns):
-            values = [
-                (r.get(column.key) if isinstance(r, dict) else (r[i] if i < len(r) else None))
-                for r in sample
-            ]
-            ws.column_dimensions[get_column_letter(i + 1)].width = column.width or _fit(
-                column, values
-            )
+            values = [(r.get(column.key) if isinstance(r, dict) else (r[i] if i < len(r) else None)) for r in sample]
+            ws.column_dimensions[get_column_letter(i + 1)].width = column.width or _fit(column, values)
         if spec.freeze:
             ws.freeze_panes = spec.freeze
         if spec.totals and n > 0:
@@ -517,8 +502,7 @@ class Report:
                 if isinstance(column.target, str):
                     if column.target not in letters:
                         raise ValueError(
-                            f"column {column.key!r}: target column "
-                            f"{column.target!r} is not on sheet {spec.name!r}"
+                            f"column {column.key!r}: target column {column.target!r} is not on sheet {spec.name!r}"
                         )
                     goal = f"{letters[column.target]}2"
                     guard = f"ISNUMBER({letter}2),ISNUMBER({goal})"
@@ -536,9 +520,7 @@ class Report:
                         ),
                     )
             if column.data_bar:
-                ws.conditional_formatting.add(
-                    cells, DataBarRule(start_type="min", end_type="max", color="5B9BD5")
-                )
+                ws.conditional_formatting.add(cells, DataBarRule(start_type="min", end_type="max", color="5B9BD5"))
 
     def _table_name(self, sheet: str) -> str:
         taken = self.__dict__.setdefault("_tables", set())

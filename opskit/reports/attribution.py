@@ -49,9 +49,7 @@ class Attribution:
 
 
 def _present(segments: Segments) -> dict[Hashable, tuple[float, float]]:
-    return {
-        k: (float(v), float(m)) for k, (v, m) in segments.items() if v and v > 0 and m is not None
-    }
+    return {k: (float(v), float(m)) for k, (v, m) in segments.items() if v and v > 0 and m is not None}
 
 
 def attribute(baseline: Segments, current: Segments) -> Attribution | None:

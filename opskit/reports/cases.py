@@ -138,9 +138,7 @@ class Totals:
         self.correct += other.correct
         self.tat.extend(other.tat)
 
-    def metrics(
-        self, *, sla: bool = True, productive_seconds: float | None = None
-    ) -> dict[str, Any]:
+    def metrics(self, *, sla: bool = True, productive_seconds: float | None = None) -> dict[str, Any]:
         """DOMAIN.md metrics; a ratio over zero is None. TAT percentiles in hours (PERCENTILE.INC)."""
         tat = sorted(self.tat) if self.tat else []
         return {
@@ -153,9 +151,7 @@ class Totals:
             "tat_p90": percentile_inc(tat, 0.9),
             "escalation_rate": ratio(self.escalated, self.completed),
             "overturn_rate": ratio(self.overturned, self.appealed),
-            "uph": (
-                ratio(self.completed, productive_seconds / 3600) if productive_seconds else None
-            ),
+            "uph": (ratio(self.completed, productive_seconds / 3600) if productive_seconds else None),
         }
 
 
@@ -287,11 +283,16 @@ def scan_cases(
                 created, done = row[i_created], row[i_done]
                 # Times compare as text, so every one must have the export's exact form: a cheap
                 # shape check on each row, the full pattern on the first.
-                if not _stamp_shape(created) or (done and not _stamp_shape(done)) or \
-                        (not checked and not _STAMP.match(created)):
+                if (
+                    not _stamp_shape(created)
+                    or (done and not _stamp_shape(done))
+                    or (not checked and not _STAMP.match(created))
+                ):
                     bad = created if not _stamp_shape(created) or not checked else done
-                    raise DataError(f"{path.name}, line {reader.line_num}: {bad!r} is not a UTC ISO 8601 time "
-                                    "(YYYY-MM-DDTHH:MM:SSZ)")
+                    raise DataError(
+                        f"{path.name}, line {reader.line_num}: {bad!r} is not a UTC ISO 8601 time "
+                        "(YYYY-MM-DDTHH:MM:SSZ)"
+                    )
                 checked = True
                 queue_id, vendor, site = row[i_queue], row[i_vendor], row[i_site]
                 if queue_id not in queues:
@@ -321,8 +322,9 @@ def scan_cases(
                 try:
                     handle_s = float(row[i_handle] or 0)
                 except ValueError:
-                    raise DataError(f"{path.name}, line {reader.line_num}: handle_seconds {row[i_handle]!r} "
-                                    "is not a number") from None
+                    raise DataError(
+                        f"{path.name}, line {reader.line_num}: handle_seconds {row[i_handle]!r} is not a number"
+                    ) from None
                 limit = sla.get(queue_id)
                 within = limit is not None and tat <= limit
                 for name, lo, hi in bounds:
@@ -430,9 +432,7 @@ def read_targets(path: Path) -> list[Target]:
     for n, r in enumerate(_rows(path, ("level", "key", "metric", "value")), start=2):
         direction = str(r.get("direction") or HIGHER)
         if direction not in (HIGHER, LOWER):
-            raise DataError(
-                f"{path.name}, row {n}: direction {direction!r} is not {HIGHER} or {LOWER}"
-            )
+            raise DataError(f"{path.name}, row {n}: direction {direction!r} is not {HIGHER} or {LOWER}")
         try:
             value = float(r["value"])
         except (TypeError, ValueError):
@@ -450,9 +450,7 @@ def read_targets(path: Path) -> list[Target]:
     return out
 
 
-def targets_for(
-    targets: Iterable[Target], label: str, last_day: date
-) -> dict[tuple[str, str, str], Target]:
+def targets_for(targets: Iterable[Target], label: str, last_day: date) -> dict[tuple[str, str, str], Target]:
     """(level, key, metric) -> target for a period: rows for its label, else for the ISO week of its
     last day, else rows without a period (standing targets). Level ``global`` becomes ``all``."""
     iso = last_day.isocalendar()
@@ -475,9 +473,7 @@ def read_shifts(path: Path, first: date, last: date) -> dict[str, float]:
     for r in _rows(path, ("moderator_id", "date", "productive_seconds")):
         day = r["date"] if isinstance(r["date"], date) else date.fromisoformat(str(r["date"])[:10])
         if first <= day <= last:
-            out[str(r["moderator_id"])] = out.get(str(r["moderator_id"]), 0.0) + float(
-                r["productive_seconds"] or 0
-            )
+            out[str(r["moderator_id"])] = out.get(str(r["moderator_id"]), 0.0) + float(r["productive_seconds"] or 0)
     return out
 
 
@@ -508,8 +504,7 @@ def write_queues_csv(db_path: Path | str, out: Path | str) -> int:
     return _export(
         db_path,
         out,
-        "SELECT queue_id, name, channel, market, policy_area, sla_hours, "
-        "priority FROM queues ORDER BY queue_id",
+        "SELECT queue_id, name, channel, market, policy_area, sla_hours, priority FROM queues ORDER BY queue_id",
     )
 
 
@@ -518,8 +513,7 @@ def write_targets_csv(db_path: Path | str, out: Path | str) -> int:
     return _export(
         db_path,
         out,
-        "SELECT period, level, key, metric, value, direction FROM targets "
-        "ORDER BY period, level, key, metric",
+        "SELECT period, level, key, metric, value, direction FROM targets ORDER BY period, level, key, metric",
     )
 
 
@@ -611,11 +605,7 @@ def cut_rows(
     for key, totals in sorted(scan.cut(window, dim).items()):
         if totals.completed < min_cases:
             continue
-        prod = (
-            productive.get(key)
-            if productive is not None and dim in ("vendor", "site", "all")
-            else None
-        )
+        prod = productive.get(key) if productive is not None and dim in ("vendor", "site", "all") else None
         row: dict[str, Any] = {"key": key, **totals.metrics(sla=sla, productive_seconds=prod)}
         if dim == "queue":
             name, channel, market = scan.queues.get(key, ("", "", ""))
@@ -702,10 +692,7 @@ def segments(
 ) -> dict[str, tuple[float, float | None]]:
     """segment -> (volume, metric) for ``opskit.reports.attribution.attribute``."""
     _, volume, value, _ = ATTRIBUTABLE[metric]
-    return {
-        key: (getattr(t, volume), t.metrics(sla=sla)[value])
-        for key, t in scan.cut(window, dim).items()
-    }
+    return {key: (getattr(t, volume), t.metrics(sla=sla)[value]) for key, t in scan.cut(window, dim).items()}
 
 
 def show(metric: str, value: float | None, *, signed: bool = False) -> str:
@@ -775,10 +762,7 @@ def narrative(attr: Any, metric: str, dim: str, baseline: str, current: str) -> 
     top = drivers(attr, metric, dim)
     words = []
     for d in top:
-        words.append(
-            f"{d['label']} ({d['effect']} effect {show(metric, d['value'], signed=True)};"
-            f" {d['note']})"
-        )
+        words.append(f"{d['label']} ({d['effect']} effect {show(metric, d['value'], signed=True)}; {d['note']})")
     if words:
         lines += ["", f"The largest driver is {words[0]}."]
         if len(words) > 1:

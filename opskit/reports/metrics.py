@@ -58,9 +58,7 @@ def incoming(cases: Iterable[Row], start: datetime, end: datetime) -> int:
     return sum(1 for r in cases if _in(r.get("created_at"), start, end))
 
 
-def completed(
-    cases: Iterable[Row], start: datetime | None = None, end: datetime | None = None
-) -> int:
+def completed(cases: Iterable[Row], start: datetime | None = None, end: datetime | None = None) -> int:
     """Cases with ``completed_at`` in [start, end) (any completed case when no period is given)."""
     return sum(1 for _ in _done(cases, start, end))
 
@@ -86,9 +84,7 @@ def oldest_age_hours(cases: Iterable[Row], at: datetime) -> float | None:
 # --------------------------------------------------------------------------- efficiency
 
 
-def aht(
-    cases: Iterable[Row], start: datetime | None = None, end: datetime | None = None
-) -> float | None:
+def aht(cases: Iterable[Row], start: datetime | None = None, end: datetime | None = None) -> float | None:
     """Average handle time in seconds: sum of ``handle_seconds`` / completed, over completed cases."""
     total = count = 0
     for r in _done(cases, start, end):
@@ -194,14 +190,10 @@ def tat_percentile(
     cases: Iterable[Row], q: float, start: datetime | None = None, end: datetime | None = None
 ) -> float | None:
     """Turnaround percentile in hours over completed cases (q=0.5 for p50, 0.9 for p90)."""
-    return percentile_inc(
-        [t for r in _done(cases, start, end) if (t := tat_hours(r)) is not None], q
-    )
+    return percentile_inc([t for r in _done(cases, start, end) if (t := tat_hours(r)) is not None], q)
 
 
-def escalation_rate(
-    cases: Iterable[Row], start: datetime | None = None, end: datetime | None = None
-) -> float | None:
+def escalation_rate(cases: Iterable[Row], start: datetime | None = None, end: datetime | None = None) -> float | None:
     """Escalated / completed, over completed cases."""
     escalated = count = 0
     for r in _done(cases, start, end):
@@ -220,9 +212,7 @@ def overturn_rate(cases: Iterable[Row]) -> float | None:
     return ratio(overturned, appealed)
 
 
-def target_attainment(
-    actual: float | None, target: float | None, direction: str = HIGHER
-) -> float | None:
+def target_attainment(actual: float | None, target: float | None, direction: str = HIGHER) -> float | None:
     """actual / target when higher is better, target / actual when lower is better; >= 1 is met.
 
     None when either is missing or the denominator is zero (a lower-is-better actual of 0 is
@@ -295,9 +285,7 @@ class Accumulator:
 
     def totals(self, group: Hashable) -> dict[str, float]:
         """Every sum and count of one group (zeros for an unseen group), plus ``n``."""
-        values = self.groups.get(group) or [0.0] * (
-            1 + len(self.sum_fields) + len(self.count_tests)
-        )
+        values = self.groups.get(group) or [0.0] * (1 + len(self.sum_fields) + len(self.count_tests))
         names = ("n", *self.sum_fields, *(name for name, _ in self.count_tests))
         return dict(zip(names, values, strict=True))
 

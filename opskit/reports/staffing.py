@@ -14,18 +14,14 @@ from __future__ import annotations
 import math
 
 
-def required_hours(
-    forecast_completed: float, aht_seconds: float, target_utilization: float
-) -> float | None:
+def required_hours(forecast_completed: float, aht_seconds: float, target_utilization: float) -> float | None:
     """Productive hours needed to complete the forecast at the target utilization."""
     if not target_utilization:
         return None
     return forecast_completed * aht_seconds / 3600 / target_utilization
 
 
-def required_fte(
-    required_productive_hours: float | None, paid_hours_per_fte: float, shrinkage: float
-) -> float | None:
+def required_fte(required_productive_hours: float | None, paid_hours_per_fte: float, shrinkage: float) -> float | None:
     """FTE needed once shrinkage (training, meetings, absence, ...) is taken out of paid hours."""
     available = paid_hours_per_fte * (1 - shrinkage)
     if required_productive_hours is None or available <= 0:

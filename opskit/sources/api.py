@@ -92,9 +92,7 @@ class ApiClient:
                 response = self.http.get(url, params=params, timeout=self.timeout)
             except requests.ConnectionError as exc:
                 if attempt == 0 and "refused" in str(exc).lower():
-                    raise SourceUnavailable(
-                        f"cannot reach {self.base_url} (connection refused)"
-                    ) from None
+                    raise SourceUnavailable(f"cannot reach {self.base_url} (connection refused)") from None
                 problem = f"no answer from {url} ({type(exc).__name__})"
                 self._wait(self.backoff * 2**attempt, attempt)
                 continue
@@ -123,9 +121,7 @@ class ApiClient:
                 raise DataError(f"{url} did not answer with JSON") from None
         raise SourceUnavailable(f"{problem}, after {self.retries + 1} attempts")
 
-    def pages(
-        self, path: str, params: dict[str, Any] | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Each page's ``data``, following ``next_cursor`` until it is null."""
         params = dict(params or {})
         while True:

@@ -171,5 +171,3 @@ def browser_processes() -> list[psutil.Process]:
         if "chrom" in name or "playwright" in name or "node" in name:
             found.append(p)
     return found
-
-

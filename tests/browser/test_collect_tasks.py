@@ -53,13 +53,9 @@ def test_pull_api_writes_exactly_the_export(console, make_ctx, tmp_path, monkeyp
     assert result.rows == rows and result.summary["pages"] == -(-rows // 100)
 
 
-def test_pull_api_honours_retry_after_and_retries_server_errors(
-    make_console, make_ctx, monkeypatch
-):
+def test_pull_api_honours_retry_after_and_retries_server_errors(make_console, make_ctx, monkeypatch):
     clock = FakeClock()
-    console = make_console(
-        clock=clock, api_rate_per_second=1, api_burst=2, error_rate=0.3, error_seed=5
-    )
+    console = make_console(clock=clock, api_rate_per_second=1, api_burst=2, error_rate=0.3, error_seed=5)
     sleep = FakeSleep(clock)
     monkeypatch.setattr(api_client, "_sleep", sleep)
     result = pull_api(make_ctx(console), period=WEEK, page_size=50)
@@ -88,18 +84,14 @@ def test_pull_api_never_leaves_a_partial_file(make_console, make_ctx, monkeypatc
 
 def test_pull_api_wrong_token_is_a_config_error(console, make_ctx, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, "not-the-token")
-    with pytest.raises(
-        ConfigError, match=r"refused the API token \(HTTP 401\)\. Check the source's"
-    ):
+    with pytest.raises(ConfigError, match=r"refused the API token \(HTTP 401\)\. Check the source's"):
         pull_api(make_ctx(console), period=WEEK)
 
 
 def test_sla_watch_alerts_only_on_changes(console, make_ctx):
     queues = json.loads(
         __import__("requests")
-        .get(
-            console.url + "/api/v1/queues", headers={"Authorization": f"Bearer {console.api_token}"}
-        )
+        .get(console.url + "/api/v1/queues", headers={"Authorization": f"Bearer {console.api_token}"})
         .text
     )
     busiest = max(queues["data"], key=lambda r: r["backlog"])
@@ -111,15 +103,19 @@ def test_sla_watch_alerts_only_on_changes(console, make_ctx):
     )
     assert first.summary["breaches"] == [busiest["queue_id"]]
     [alert] = first.summary["alerts"]
-    assert (
-        alert["from"] == "ok" and alert["to"] == "breach" and alert["queue"] == busiest["queue_id"]
-    )
+    assert alert["from"] == "ok" and alert["to"] == "breach" and alert["queue"] == busiest["queue_id"]
     assert alert["reasons"] == [f"backlog {busiest['backlog']} > {busiest['backlog'] - 1}"]
     # In the email's terms (opskit/delivery/pipeline.py): one change is one row to deliver, and the breach a miss.
     assert first.rows == 1 and first.summary["kpis"][0]["value"] == 1
-    assert first.summary["missed_targets"] == [{
-        "where": busiest["name"], "metric": "Backlog (cases)", "actual": busiest["backlog"],
-        "target": busiest["backlog"] - 1, "direction": "lower_is_better"}]
+    assert first.summary["missed_targets"] == [
+        {
+            "where": busiest["name"],
+            "metric": "Backlog (cases)",
+            "actual": busiest["backlog"],
+            "target": busiest["backlog"] - 1,
+            "direction": "lower_is_better",
+        }
+    ]
     assert first.summary["drivers"][0]["label"].endswith(": ok → breach")
     again = sla_watch(
         make_ctx(console),
@@ -192,26 +188,19 @@ def _write_project_config(tmp_project, console, selectors: dict[str, str] | None
 @pytest.mark.browser
 def test_export_cases_end_to_end_through_the_runner(run_cli, tmp_project, console, credentials):
     _write_project_config(tmp_project, console)
-    result = run_cli(
-        "run", "export_cases", "--param", "period=2026-W46", "--param", "publish=true", "--json"
-    )
+    result = run_cli("run", "export_cases", "--param", "period=2026-W46", "--param", "publish=true", "--json")
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["status"] == "succeeded", record["error"]
     published = tmp_project.root / "data" / "cases" / "2026-W46.csv"
     out = Path(record["result"]["files"][0])
     assert out.name == "cases_2026-11-09_2026-11-15_20261116T0000.csv"
-    assert (
-        published.read_bytes()
-        == (out if out.is_absolute() else tmp_project.root / out).read_bytes()
-    )
+    assert published.read_bytes() == (out if out.is_absolute() else tmp_project.root / out).read_bytes()
     assert record["result"]["summary"]["rows"] == record["result"]["rows"] > 500
 
 
 @pytest.mark.browser
-def test_alternative_layout_is_fixed_by_config_selectors(
-    run_cli, tmp_project, make_console, credentials
-):
+def test_alternative_layout_is_fixed_by_config_selectors(run_cli, tmp_project, make_console, credentials):
     console = make_console(alt_layout=True)
     _write_project_config(tmp_project, console)
     out = run_cli("run", "export_cases", "--param", "period=2026-W46", "--json")
@@ -236,9 +225,7 @@ def test_alternative_layout_is_fixed_by_config_selectors(
         "total_count": "#result-count",
     }
     _write_project_config(tmp_project, console, alt)
-    fixed = json.loads(
-        run_cli("run", "export_cases", "--param", "period=2026-W46", "--json").stdout
-    )
+    fixed = json.loads(run_cli("run", "export_cases", "--param", "period=2026-W46", "--json").stdout)
     assert fixed["status"] == "succeeded", fixed["error"]
     assert fixed["result"]["rows"] > 500
 
@@ -277,9 +264,7 @@ def test_sigterm_to_the_worker_closes_the_browser(tmp_project, console, credenti
     try:
         parent = psutil.Process(runner.pid)
         worker = wait_for(
-            lambda: next(
-                (p for p in parent.children() if "opskit.engine.worker" in " ".join(p.cmdline())), None
-            ),
+            lambda: next((p for p in parent.children() if "opskit.engine.worker" in " ".join(p.cmdline())), None),
             what="the worker",
         )
         browsers = wait_for(

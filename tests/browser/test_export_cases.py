@@ -66,9 +66,7 @@ def test_export_matches_the_console_and_reuses_the_saved_login(make_console, mak
     assert browser_processes() == []
 
 
-def test_several_queues_are_exported_separately_and_merged_with_an_xlsx(
-    console, make_ctx, tmp_path
-):
+def test_several_queues_are_exported_separately_and_merged_with_an_xlsx(console, make_ctx, tmp_path):
     queues = ("search-de-hate", "search-id-spam")
     result = export_cases(make_ctx(console), period=WEEK, queues=queues, format="both")
     csv_path, xlsx_path = result.files
@@ -93,9 +91,7 @@ def test_unknown_queue_fails_at_once_with_close_matches(console, make_ctx):
         export_cases(make_ctx(console), period=WEEK, queues=("search-de-hat",))
 
 
-def test_wrong_password_quotes_the_page_and_leaves_no_password_anywhere(
-    console, make_ctx, monkeypatch, caplog
-):
+def test_wrong_password_quotes_the_page_and_leaves_no_password_anywhere(console, make_ctx, monkeypatch, caplog):
     old = make_ctx(console).folder.parent / "old-run" / "failure"
     old.mkdir(parents=True)
     os.utime(old, (0, 0))  # a failure folder from long ago: pruned when the next session starts
@@ -139,9 +135,7 @@ def test_session_expiring_mid_task_signs_in_again_and_finishes(make_console, mak
     console = make_console(clock=clock, session_seconds=600)
     # the session ends right after the search, so the export's form post meets the sign-in page
     console.requests.hook = lambda method, path, query: (
-        clock.advance(601)
-        if path == "/cases" and "date_from" in query and not clock.moved
-        else None
+        clock.advance(601) if path == "/cases" and "date_from" in query and not clock.moved else None
     )
     result = export_cases(make_ctx(console), period=WEEK)
     assert clock.moved == 1
@@ -185,10 +179,7 @@ def test_background_export_waits_for_the_status_page(make_console, make_ctx, tmp
     console = make_console(export_sync_limit=100)
     result = export_cases(make_ctx(console), period=WEEK)
     assert console.requests.counts[("GET", "/exports/")] == 0  # (paths carry the job id)
-    assert any(
-        path.startswith("/exports/") and path.endswith("/download")
-        for _, path in console.requests.counts
-    )
+    assert any(path.startswith("/exports/") and path.endswith("/download") for _, path in console.requests.counts)
     assert result.files[0].read_bytes() == expected_csv(console, tmp_path)
 
 
@@ -243,9 +234,7 @@ def test_console_not_running_is_one_line(make_ctx, console):
 def test_one_time_code_second_step(make_console, make_ctx, monkeypatch, tmp_path):
     console = make_console(otp="424242")
     monkeypatch.setenv("TEST_OTP", "424242")
-    result = export_cases(
-        make_ctx(console, browser={"login": {"otp_env": "TEST_OTP"}}), period=WEEK
-    )
+    result = export_cases(make_ctx(console, browser={"login": {"otp_env": "TEST_OTP"}}), period=WEEK)
     assert console.requests.counts[("POST", "/login/otp")] == 1
     assert result.files[0].read_bytes() == expected_csv(console, tmp_path)
 
@@ -265,9 +254,7 @@ def test_one_time_code_second_step(make_console, make_ctx, monkeypatch, tmp_path
         ),
     ],
 )
-def test_one_time_code_problems_are_explained(
-    make_console, make_ctx, monkeypatch, otp_env, message
-):
+def test_one_time_code_problems_are_explained(make_console, make_ctx, monkeypatch, otp_env, message):
     console = make_console(otp="424242")
     monkeypatch.setenv("TEST_OTP", "wrong-otp-code-81")
     ctx = make_ctx(console, browser={"login": {"otp_env": otp_env}})
@@ -324,12 +311,21 @@ def test_date_by_both_with_padding_exports_every_case_a_report_of_the_week_needs
     lo = (WEEK.start - timedelta(days=1)).isoformat()
     hi = (WEEK.end + timedelta(days=2)).isoformat()  # the day after the padded last day, exclusive
     with sqlite3.connect(console.db_path) as db:
-        expected = {str(r[0]) for r in db.execute(
-            "SELECT case_id FROM cases WHERE (created_at >= ? AND created_at < ?) "
-            "OR (completed_at >= ? AND completed_at < ?)", (lo, hi, lo, hi))}
-        created_before = {str(r[0]) for r in db.execute(
-            "SELECT case_id FROM cases WHERE created_at < ? AND completed_at >= ? AND completed_at < ?",
-            (lo, lo, hi))}
+        expected = {
+            str(r[0])
+            for r in db.execute(
+                "SELECT case_id FROM cases WHERE (created_at >= ? AND created_at < ?) "
+                "OR (completed_at >= ? AND completed_at < ?)",
+                (lo, hi, lo, hi),
+            )
+        }
+        created_before = {
+            str(r[0])
+            for r in db.execute(
+                "SELECT case_id FROM cases WHERE created_at < ? AND completed_at >= ? AND completed_at < ?",
+                (lo, lo, hi),
+            )
+        }
     assert len(ids) == len(set(ids)) == result.rows  # each case once
     assert set(ids) == expected
     assert created_before and created_before <= set(ids)  # completed in the week, created before it

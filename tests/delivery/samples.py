@@ -16,24 +16,51 @@ def report_context(**overrides):
         "period_label": "Week 2026-W46 (9-15 Nov)",
         "summary": "AHT rose 9% week over week, mostly because volume moved to the DE comment queue.",
         "kpis": [
-            {"label": "Completed", "value": 184_233, "kind": "num", "change": 0.042,
-             "direction": "higher_is_better"},
-            {"label": "AHT", "value": 52.4, "kind": "duration", "change": 0.091,
-             "direction": "lower_is_better", "target": 50},
-            {"label": "SLA attainment", "value": 0.9345, "kind": "pct", "change": -0.012,
-             "direction": "higher_is_better", "target": 0.95},
-            {"label": "UPH", "value": 61.8, "kind": "rate", "change": -0.035,
-             "direction": "higher_is_better"},
-            {"label": "Accuracy", "value": 0.972, "kind": "pct", "change": 0.003,
-             "direction": "higher_is_better", "target": 0.97},
-            {"label": "Backlog", "value": 3_812, "kind": "num", "change": None,
-             "direction": "lower_is_better"},
+            {"label": "Completed", "value": 184_233, "kind": "num", "change": 0.042, "direction": "higher_is_better"},
+            {
+                "label": "AHT",
+                "value": 52.4,
+                "kind": "duration",
+                "change": 0.091,
+                "direction": "lower_is_better",
+                "target": 50,
+            },
+            {
+                "label": "SLA attainment",
+                "value": 0.9345,
+                "kind": "pct",
+                "change": -0.012,
+                "direction": "higher_is_better",
+                "target": 0.95,
+            },
+            {"label": "UPH", "value": 61.8, "kind": "rate", "change": -0.035, "direction": "higher_is_better"},
+            {
+                "label": "Accuracy",
+                "value": 0.972,
+                "kind": "pct",
+                "change": 0.003,
+                "direction": "higher_is_better",
+                "target": 0.97,
+            },
+            {"label": "Backlog", "value": 3_812, "kind": "num", "change": None, "direction": "lower_is_better"},
         ],
         "missed": [
-            {"where": "DE comments", "metric": "SLA attainment", "actual": 0.874, "target": 0.95,
-             "kind": "pct", "attainment": 0.92},
-            {"where": "BR search", "metric": "AHT", "actual": 71.0, "target": 55, "kind": "duration",
-             "attainment": 0.775},
+            {
+                "where": "DE comments",
+                "metric": "SLA attainment",
+                "actual": 0.874,
+                "target": 0.95,
+                "kind": "pct",
+                "attainment": 0.92,
+            },
+            {
+                "where": "BR search",
+                "metric": "AHT",
+                "actual": 71.0,
+                "target": 55,
+                "kind": "duration",
+                "attainment": 0.775,
+            },
         ],
         "drivers": [
             {"label": "Mix: volume moved to DE comments", "share": 0.61, "note": "higher AHT queue"},
@@ -84,5 +111,4 @@ def trend_series():
     weeks = [start + timedelta(weeks=i) for i in range(12)]
     aht = [48.1, 47.6, 49.0, 48.4, 47.9, 48.8, 49.5, 48.0, 47.2, 47.8, 48.1, 52.4]
     target = [50.0] * 12
-    return {"AHT (s)": list(zip(weeks, aht, strict=True)),
-            "Target": list(zip(weeks, target, strict=True))}
+    return {"AHT (s)": list(zip(weeks, aht, strict=True)), "Target": list(zip(weeks, target, strict=True))}

@@ -43,10 +43,18 @@ def browser():
 @pytest.mark.browser
 @pytest.mark.parametrize(
     ("template", "context"),
-    [("email/report.html", report_context(chart_cid="trend@opskit", warnings=["rows 41% below"],
-                                          summary='<img src="https://tracker.example/p.gif"> hi')),
-     ("email/failure_alert.html", failure_context()),
-     ("email/no_data.html", no_data_context())],
+    [
+        (
+            "email/report.html",
+            report_context(
+                chart_cid="trend@opskit",
+                warnings=["rows 41% below"],
+                summary='<img src="https://tracker.example/p.gif"> hi',
+            ),
+        ),
+        ("email/failure_alert.html", failure_context()),
+        ("email/no_data.html", no_data_context()),
+    ],
 )
 def test_email_html_loads_no_external_resource(browser, template, context):
     html = Renderer(timezone="Europe/Berlin").render_email(template, context).html

@@ -30,14 +30,30 @@ def test_all_checks_pass():
     [
         (Gates(min_rows=2000), facts(), None, "1,000 rows (expected at least 2,000)"),
         (Gates(min_rows=10, max_rows=500), facts(), None, "1,000 rows (expected 10..500)"),
-        (Gates(max_drop=0.3), facts(rows=600), {"rows": 1000},
-         "600 rows, 40% below the last good run's 1,000 (at most 30% fewer allowed)"),
-        (Gates(max_rise=1.0), facts(rows=2500), {"rows": 1000},
-         "2,500 rows, +150% against the last good run's 1,000 (at most 100% more allowed)"),
-        (Gates(required_columns=["case_id", "decision", "vendor"]), facts(), None,
-         "missing column(s): decision, vendor"),
-        (Gates(max_age="26h"), facts(newest=NOW - timedelta(hours=30)), None,
-         "newest data is 30.0h old (at most 26h allowed)"),
+        (
+            Gates(max_drop=0.3),
+            facts(rows=600),
+            {"rows": 1000},
+            "600 rows, 40% below the last good run's 1,000 (at most 30% fewer allowed)",
+        ),
+        (
+            Gates(max_rise=1.0),
+            facts(rows=2500),
+            {"rows": 1000},
+            "2,500 rows, +150% against the last good run's 1,000 (at most 100% more allowed)",
+        ),
+        (
+            Gates(required_columns=["case_id", "decision", "vendor"]),
+            facts(),
+            None,
+            "missing column(s): decision, vendor",
+        ),
+        (
+            Gates(max_age="26h"),
+            facts(newest=NOW - timedelta(hours=30)),
+            None,
+            "newest data is 30.0h old (at most 26h allowed)",
+        ),
         (Gates(max_age="1d"), facts(newest=None), None, "no timestamp in the data to check freshness against"),
     ],
 )
@@ -59,8 +75,9 @@ def test_a_drop_within_the_limit_passes_and_no_previous_run_skips_the_check():
     assert verdict.action == "send" and verdict.checks == []
 
 
-@pytest.mark.parametrize(("empty", "action", "deliver"),
-                         [("notice", "notice", True), ("skip", "skip", False), ("fail", "fail", False)])
+@pytest.mark.parametrize(
+    ("empty", "action", "deliver"), [("notice", "notice", True), ("skip", "skip", False), ("fail", "fail", False)]
+)
 def test_empty_result_follows_the_empty_policy(empty, action, deliver):
     gates = Gates(min_rows=100, max_drop=0.3, empty=empty)
     verdict = evaluate_gates(gates, facts(rows=0), {"rows": 1000}, now=NOW)
@@ -83,21 +100,29 @@ def test_freshness_accepts_iso_strings_and_needs_now():
         evaluate_gates(gates, facts())
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [("30m", timedelta(minutes=30)), ("26h", timedelta(hours=26)), ("2d", timedelta(days=2)),
-                          (90, timedelta(seconds=90))])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("26h", timedelta(hours=26)),
+        ("2d", timedelta(days=2)),
+        (90, timedelta(seconds=90)),
+    ],
+)
 def test_max_age_accepts_what_analysts_write(value, expected):
     assert Gates(max_age=value).max_age == expected
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_age": "soon"}, "'soon' is not a duration (use 30m, 26h or 2d)"),
-     ({"min_rows": 10, "max_rows": 5}, "min_rows (10) is above max_rows (5)"),
-     ({"max_drop": 30}, "less than or equal to 1"),
-     ({"on_fail": "ignore"}, "Input should be 'fail' or 'warn'"),
-     ({"empty": "send"}, "Input should be 'notice', 'skip' or 'fail'"),
-     ({"min_row": 5}, "Extra inputs are not permitted")],
+    [
+        ({"max_age": "soon"}, "'soon' is not a duration (use 30m, 26h or 2d)"),
+        ({"min_rows": 10, "max_rows": 5}, "min_rows (10) is above max_rows (5)"),
+        ({"max_drop": 30}, "less than or equal to 1"),
+        ({"on_fail": "ignore"}, "Input should be 'fail' or 'warn'"),
+        ({"empty": "send"}, "Input should be 'notice', 'skip' or 'fail'"),
+        ({"min_row": 5}, "Extra inputs are not permitted"),
+    ],
 )
 def test_bad_gate_settings_are_rejected(kwargs, message):
     with pytest.raises(ValidationError, match=re.escape(message)):

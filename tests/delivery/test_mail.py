@@ -27,24 +27,44 @@ def parse(message):
 
 
 def simple(**kw):
-    values = dict(sender="Ops Reports <reports@example.com>", to=["Lead <lead@example.com>"],
-                  subject="Weekly W46", text="plain body", html="<html><body><p>html body</p></body></html>",
-                  now=NOW)
+    values = dict(
+        sender="Ops Reports <reports@example.com>",
+        to=["Lead <lead@example.com>"],
+        subject="Weekly W46",
+        text="plain body",
+        html="<html><body><p>html body</p></body></html>",
+        now=NOW,
+    )
     values.update(kw)
     return build_message(**values)
 
 
 @pytest.mark.parametrize(
-    "text", ["lead@example.com", "Lead Name <lead@example.com>", '"Doe, Jane" <jane.doe+ops@mail.example.co.uk>',
-             "ops@localhost"]
+    "text",
+    [
+        "lead@example.com",
+        "Lead Name <lead@example.com>",
+        '"Doe, Jane" <jane.doe+ops@mail.example.co.uk>',
+        "ops@localhost",
+    ],
 )
 def test_parse_address_accepts_usual_forms(text):
     assert parse_address(text).addr_spec.count("@") == 1
 
 
 @pytest.mark.parametrize(
-    "text", ["bob@", "@example.com", "bob", "bob@example", "a@b.com, c@d.com", "Bob <bob@@x.com>",
-             "bob..x@example.com", "", "bob@example.com\nBcc: evil@x.com"]
+    "text",
+    [
+        "bob@",
+        "@example.com",
+        "bob",
+        "bob@example",
+        "a@b.com, c@d.com",
+        "Bob <bob@@x.com>",
+        "bob..x@example.com",
+        "",
+        "bob@example.com\nBcc: evil@x.com",
+    ],
 )
 def test_parse_address_rejects_malformed_and_names_it(text):
     with pytest.raises(ConfigError, match="is not an email address. use name@example.com"):
@@ -139,15 +159,26 @@ def test_naive_now_is_refused():
 def test_envelope_has_to_cc_and_bcc_once():
     msg = simple(to=["A <a@example.com>", "b@example.com"], cc=["b@example.com", "c@example.com"])
     assert envelope_recipients(msg, ["Secret <d@example.com>", "a@example.com"]) == [
-        "a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+        "d@example.com",
+    ]
 
 
 def test_oversized_message_links_attachments_from_the_shared_folder(workbook, tmp_path):
     shared = tmp_path / "share"
     built = build_message_ex(
-        sender="reports@example.com", to=["lead@example.com"], subject="s", text="body\n",
-        html="<html><body><p>report</p></body></html>", attachments=[workbook], now=NOW,
-        max_bytes=3000, shared_folder=shared, shared_folder_url="https://files.example.com/ops",
+        sender="reports@example.com",
+        to=["lead@example.com"],
+        subject="s",
+        text="body\n",
+        html="<html><body><p>report</p></body></html>",
+        attachments=[workbook],
+        now=NOW,
+        max_bytes=3000,
+        shared_folder=shared,
+        shared_folder_url="https://files.example.com/ops",
         shared_subdir="weekly_emea/run-1",
     )
     msg = parse(built.message)

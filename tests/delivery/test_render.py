@@ -60,24 +60,35 @@ def tmp_renderer(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "args", "expected"),
-    [(1234567, (), "1,234,567"), (1234.56, (1,), "1,234.6"), (None, (), "n/a"), (float("nan"), (), "n/a"),
-     (0, (), "0")],
+    [
+        (1234567, (), "1,234,567"),
+        (1234.56, (1,), "1,234.6"),
+        (None, (), "n/a"),
+        (float("nan"), (), "n/a"),
+        (0, (), "0"),
+    ],
 )
 def test_num(value, args, expected):
     assert num(value, *args) == expected
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(0.9345, "93.5%"), (1, "100.0%"), (0, "0.0%"), (None, "n/a")]
-)
+@pytest.mark.parametrize(("value", "expected"), [(0.9345, "93.5%"), (1, "100.0%"), (0, "0.0%"), (None, "n/a")])
 def test_pct(value, expected):
     assert pct(value) == expected
 
 
 @pytest.mark.parametrize(
     ("seconds", "expected"),
-    [(0, "0s"), (45, "45s"), (192, "3m 12s"), (3900, "1h 05m"), (90000, "25h 00m"), (52.4, "52s"),
-     (-75, "-1m 15s"), (None, "n/a")],
+    [
+        (0, "0s"),
+        (45, "45s"),
+        (192, "3m 12s"),
+        (3900, "1h 05m"),
+        (90000, "25h 00m"),
+        (52.4, "52s"),
+        (-75, "-1m 15s"),
+        (None, "n/a"),
+    ],
 )
 def test_duration(seconds, expected):
     assert duration(seconds) == expected
@@ -108,8 +119,11 @@ def test_delta_in_html_is_coloured_markup(tmp_renderer, change, direction, kind,
 
 @pytest.mark.parametrize(
     ("change", "direction", "expected"),
-    [(0.052, "higher_is_better", "▲ 5.2% (better)"), (0.052, "lower_is_better", "▲ 5.2% (worse)"),
-     (None, "higher_is_better", "n/a")],
+    [
+        (0.052, "higher_is_better", "▲ 5.2% (better)"),
+        (0.052, "lower_is_better", "▲ 5.2% (worse)"),
+        (None, "higher_is_better", "n/a"),
+    ],
 )
 def test_delta_in_text_says_better_or_worse(tmp_renderer, change, direction, expected):
     root, r = tmp_renderer
@@ -183,8 +197,11 @@ def test_subject_template_errors_name_the_subject(renderer):
 
 @pytest.mark.parametrize(
     ("template", "context"),
-    [("email/report.html", report_context()), ("email/failure_alert.html", failure_context()),
-     ("email/no_data.html", no_data_context())],
+    [
+        ("email/report.html", report_context()),
+        ("email/failure_alert.html", failure_context()),
+        ("email/no_data.html", no_data_context()),
+    ],
 )
 def test_every_email_template_renders_html_and_its_own_text(renderer, template, context):
     email = renderer.render_email(template, context)
@@ -223,9 +240,11 @@ def test_report_without_missed_targets_says_so(renderer):
 
 @pytest.mark.parametrize("payload", HOSTILE)
 def test_hostile_data_is_text_in_html_never_markup(renderer, payload):
-    ctx = report_context(summary=payload, drivers=[{"label": payload, "share": 0.5, "note": payload}],
-                         missed=[{"where": payload, "metric": "AHT", "actual": 1, "target": 2,
-                                  "kind": "num", "attainment": 0.5}])
+    ctx = report_context(
+        summary=payload,
+        drivers=[{"label": payload, "share": 0.5, "note": payload}],
+        missed=[{"where": payload, "metric": "AHT", "actual": 1, "target": 2, "kind": "num", "attainment": 0.5}],
+    )
     email = renderer.render_email("email/report.html", ctx)
     doc = parse_html(email.html)
     assert "script" not in doc.tags
@@ -236,24 +255,34 @@ def test_hostile_data_is_text_in_html_never_markup(renderer, payload):
 
 
 def test_hostile_data_in_failure_alert_log_lines_is_escaped(renderer):
-    email = renderer.render_email("email/failure_alert.html",
-                                  failure_context(cause=HOSTILE[0], log_lines=[HOSTILE[1]]))
+    email = renderer.render_email("email/failure_alert.html", failure_context(cause=HOSTILE[0], log_lines=[HOSTILE[1]]))
     doc = parse_html(email.html)
     assert "script" not in doc.tags and doc.tags.count("img") == 0
     assert HOSTILE[0] in doc.text and HOSTILE[1] in doc.text
 
 
 def test_markdown_documents_are_not_escaped_and_html_documents_are(renderer):
-    md = renderer.render_document("attribution.md", {
-        "title": "AHT <up>", "period_label": "W46", "baseline_label": "W45", "metric": "AHT",
-        "total_change": 4.1, "unit": "s", "rows": [
-            {"segment": "DE comments", "mix": 2.0, "rate": 1.5, "interaction": 0.6, "share": 1.0}],
-        "job": "j", "run_id": "r", "generated_at": datetime(2026, 11, 16, tzinfo=UTC),
-    })
+    md = renderer.render_document(
+        "attribution.md",
+        {
+            "title": "AHT <up>",
+            "period_label": "W46",
+            "baseline_label": "W45",
+            "metric": "AHT",
+            "total_change": 4.1,
+            "unit": "s",
+            "rows": [{"segment": "DE comments", "mix": 2.0, "rate": 1.5, "interaction": 0.6, "share": 1.0}],
+            "job": "j",
+            "run_id": "r",
+            "generated_at": datetime(2026, 11, 16, tzinfo=UTC),
+        },
+    )
     assert "# AHT <up>" in md
     assert "| DE comments |" in md
-    html = renderer.render_document("docs/weekly_review.html", {
-        **report_context(summary="<b>bold</b>"), "sections": [{"heading": "Notes", "body": "<i>x</i>"}]})
+    html = renderer.render_document(
+        "docs/weekly_review.html",
+        {**report_context(summary="<b>bold</b>"), "sections": [{"heading": "Notes", "body": "<i>x</i>"}]},
+    )
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
 
 

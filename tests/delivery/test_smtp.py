@@ -21,8 +21,14 @@ NOW = datetime(2026, 11, 16, 7, 2, tzinfo=UTC)
 
 
 def message(n: int = 1, **kw):
-    values = dict(sender="Ops Reports <reports@example.com>", to=["lead@example.com"],
-                  subject=f"Report {n}", text=f"body {n}\n", html=f"<p>body {n}</p>", now=NOW)
+    values = dict(
+        sender="Ops Reports <reports@example.com>",
+        to=["lead@example.com"],
+        subject=f"Report {n}",
+        text=f"body {n}\n",
+        html=f"<p>body {n}</p>",
+        now=NOW,
+    )
     values.update(kw)
     return build_message(**values)
 
@@ -33,11 +39,22 @@ def test_report_email_end_to_end_over_starttls_with_auth(smtp, tmp_path, workboo
     from opskit.delivery.charts import trend_chart_png
 
     settings = smtp.settings(tmp_path / "outbox")
-    job_email = JobEmail(to=["Lead <lead@example.com>"], cc=["team@example.com"], bcc=["audit@example.com"],
-                         subject="{{ title }} - {{ period_label }}", attach=["*.xlsx"])
+    job_email = JobEmail(
+        to=["Lead <lead@example.com>"],
+        cc=["team@example.com"],
+        bcc=["audit@example.com"],
+        subject="{{ title }} - {{ period_label }}",
+        attach=["*.xlsx"],
+    )
     composed = compose_email(
-        Renderer(timezone="Europe/Berlin"), job_email, settings, context=report_context(),
-        job="weekly_emea", run_id="run-1", now=NOW, files=[workbook],
+        Renderer(timezone="Europe/Berlin"),
+        job_email,
+        settings,
+        context=report_context(),
+        job="weekly_emea",
+        run_id="run-1",
+        now=NOW,
+        files=[workbook],
         chart_png=trend_chart_png(trend_series(), "AHT"),
     )
     entry = deliver(settings, composed, job="weekly_emea", run_id="run-1")
@@ -123,8 +140,9 @@ def test_login_refused_keeps_mail_pending_and_never_shows_the_password(smtp, tmp
     with caplog.at_level(logging.DEBUG):
         entry = deliver(settings, message())
     assert entry.status == OutboxStatus.PENDING
-    assert entry.last_error == (f"SMTP login to 127.0.0.1:{smtp.port} refused "
-                                "(535 5.7.8 Authentication credentials invalid)")
+    assert entry.last_error == (
+        f"SMTP login to 127.0.0.1:{smtp.port} refused (535 5.7.8 Authentication credentials invalid)"
+    )
     assert smtp.received == [] and set(smtp.logins) == {"ops-bot:refused"}  # smtplib tries PLAIN, LOGIN
     index_bytes = (settings.outbox_dir / "index.sqlite3").read_bytes()
     assert SMTP_PASSWORD.encode() not in index_bytes
@@ -154,13 +172,15 @@ def test_untrusted_certificate_is_refused(smtp, tmp_path):
 
 def test_connection_dropped_mid_send_keeps_it_pending_and_resends_once(dropping_server, smtp, tmp_path):
     outbox_dir = tmp_path / "outbox"
-    dropper = smtp.settings(outbox_dir, port=dropping_server.port, security="none",
-                            username_env=None, password_env=None)
+    dropper = smtp.settings(
+        outbox_dir, port=dropping_server.port, security="none", username_env=None, password_env=None
+    )
     entry = deliver(dropper, message())
     assert dropping_server.dropped.is_set()
     assert entry.status == OutboxStatus.PENDING
-    assert entry.last_error == (f"SMTP server 127.0.0.1:{dropping_server.port} closed the connection "
-                                "before accepting the message")
+    assert entry.last_error == (
+        f"SMTP server 127.0.0.1:{dropping_server.port} closed the connection before accepting the message"
+    )
     assert entry.phase is None
 
     report = send_pending(smtp.settings(outbox_dir))
@@ -265,8 +285,9 @@ def test_bcc_header_is_refused_by_the_outbox(tmp_path):
 
 def test_no_answer_after_the_whole_message_is_uncertain_never_resent_by_itself(silent_server, smtp, tmp_path):
     outbox_dir = tmp_path / "outbox"
-    silent = smtp.settings(outbox_dir, port=silent_server.port, security="none",
-                           username_env=None, password_env=None, timeout_s=1)
+    silent = smtp.settings(
+        outbox_dir, port=silent_server.port, security="none", username_env=None, password_env=None, timeout_s=1
+    )
     entry = deliver(silent, message())
     assert silent_server.dropped.is_set()
     assert entry.status == OutboxStatus.UNCERTAIN  # the server may have queued it

@@ -78,8 +78,7 @@ def test_500_then_200_retries_with_backoff(hook, caplog):
     hook.script = [500, 503, 200]
     waits: list[float] = []
     with caplog.at_level(logging.DEBUG):
-        attempts = post_alert(settings(), "Job failed", "weekly_emea: console down", {"run": "r1"},
-                              sleep=waits.append)
+        attempts = post_alert(settings(), "Job failed", "weekly_emea: console down", {"run": "r1"}, sleep=waits.append)
     assert attempts == 3 and len(hook.bodies) == 3
     assert waits == [0.5, 1.0]  # exponential backoff
     # opskit never logs the URL at any level; urllib3 logs request lines at DEBUG only (the
@@ -144,8 +143,10 @@ def test_payload_shapes(hook):
     assert lark["card"]["elements"][0]["text"] == {"tag": "plain_text", "content": "cause <script>x</script>"}
     card = teams["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert card["content"]["body"][2] == {"type": "FactSet", "facts": [
-        {"title": "job", "value": "weekly\\_emea"}, {"title": "run", "value": "<b>r1</b>"}]}
+    assert card["content"]["body"][2] == {
+        "type": "FactSet",
+        "facts": [{"title": "job", "value": "weekly\\_emea"}, {"title": "run", "value": "<b>r1</b>"}],
+    }
 
 
 def test_no_webhook_configured_only_logs(caplog):

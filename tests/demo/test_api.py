@@ -52,9 +52,7 @@ def test_case_cursor_pagination_covers_every_row_exactly_once(console, sql):
 def test_case_rows_carry_the_export_fields(console, sql):
     row = _get(console, "/cases", limit=1).json()["data"][0]
     assert row["case_id"] == 1
-    db = sql.execute(
-        "SELECT content_text, username, queue_id FROM cases WHERE case_id = 1"
-    ).fetchone()
+    db = sql.execute("SELECT content_text, username, queue_id FROM cases WHERE case_id = 1").fetchone()
     assert (row["content_text"], row["username"], row["queue_id"]) == db
     assert {"queue_name", "channel", "market", "vendor", "site"} <= set(row)
 
@@ -79,10 +77,7 @@ def test_shifts_and_targets_and_queues(console, sql):
         cursor = body["next_cursor"]
         if cursor is None:
             break
-    assert (
-        len(shifts)
-        == sql.execute("SELECT count(*) FROM shifts WHERE date >= '2026-11-09'").fetchone()[0]
-    )
+    assert len(shifts) == sql.execute("SELECT count(*) FROM shifts WHERE date >= '2026-11-09'").fetchone()[0]
     assert len({(s["moderator_id"], s["date"]) for s in shifts}) == len(shifts)
     targets = _get(console, "/targets", period="2026-W46", metric="aht").json()["data"]
     assert targets and all(t["direction"] == "lower_is_better" for t in targets)
@@ -96,8 +91,6 @@ def test_rate_limit_answers_429_with_retry_after(make_console):
     assert [_get(server, "/targets", period="x").status_code for _ in range(2)] == [200, 200]
     limited = _get(server, "/targets", period="x")
     assert limited.status_code == 429
-    assert (
-        limited.headers["Retry-After"] == "1" and limited.json()["error"] == "rate limit exceeded"
-    )
+    assert limited.headers["Retry-After"] == "1" and limited.json()["error"] == "rate limit exceeded"
     clock.advance(1.0)
     assert _get(server, "/targets", period="x").status_code == 200

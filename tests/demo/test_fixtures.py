@@ -14,9 +14,7 @@ from demo.fixtures import BROKEN_WORKBOOK, write_cases_csv, write_vendor_workboo
 
 def test_cases_csv_equals_the_console_export_rows(console_db, sql, tmp_path):
     out = tmp_path / "cases.csv"
-    n = write_cases_csv(
-        console_db, out, start="2026-11-09", end=date(2026, 11, 15), vendor="Lumen BPO"
-    )
+    n = write_cases_csv(console_db, out, start="2026-11-09", end=date(2026, 11, 15), vendor="Lumen BPO")
     with open(out, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     expected = sql.execute("""
@@ -41,19 +39,13 @@ def test_one_messy_workbook_per_vendor_and_one_broken_file(workbooks):
     assert len(names) == 5 and BROKEN_WORKBOOK in names
     with pytest.raises(zipfile.BadZipFile):
         openpyxl.load_workbook([p for p in workbooks if p.name == BROKEN_WORKBOOK][0])
-    books = {
-        p.name.split("_")[0].lower(): openpyxl.load_workbook(p)
-        for p in workbooks
-        if p.name != BROKEN_WORKBOOK
-    }
+    books = {p.name.split("_")[0].lower(): openpyxl.load_workbook(p) for p in workbooks if p.name != BROKEN_WORKBOOK}
     lumen = books["lumen"].active
     assert lumen["A5"].value == "Date" and lumen["B5"].value == "Agent ID"
     assert "E4:G4" in {str(r) for r in lumen.merged_cells.ranges}
     assert lumen["A6"].value.count("/") == 2  # dd/mm/yyyy text
     assert isinstance(books["atlascx"].active["A5"].value, int)  # an Excel serial date
-    hidden = [
-        ws.title for wb in books.values() for ws in wb.worksheets if ws.sheet_state == "hidden"
-    ]
+    hidden = [ws.title for wb in books.values() for ws in wb.worksheets if ws.sheet_state == "hidden"]
     assert hidden == ["lookup", "lookup"]
 
 

@@ -48,8 +48,7 @@ def test_small_data_set_has_the_documented_shape(small):
     vendors = {v for (v,) in conn.execute("SELECT DISTINCT vendor FROM moderators")}
     sites = conn.execute("SELECT count(DISTINCT site) FROM moderators").fetchone()[0]
     done, sampled, open_ = conn.execute(
-        "SELECT sum(completed_at IS NOT NULL), sum(qa_sampled),"
-        " sum(completed_at IS NULL) FROM cases"
+        "SELECT sum(completed_at IS NOT NULL), sum(qa_sampled), sum(completed_at IS NULL) FROM cases"
     ).fetchone()
     assert 20 <= n_queues <= 40
     assert channels == {"search", "comment", "messaging", "account"}
@@ -67,12 +66,7 @@ def test_small_data_set_has_the_documented_shape(small):
         ).fetchone()[0]
         == 0
     )
-    assert (
-        conn.execute(
-            "SELECT count(*) FROM cases WHERE qa_sampled = 0 AND qa_correct IS NOT NULL"
-        ).fetchone()[0]
-        == 0
-    )
+    assert conn.execute("SELECT count(*) FROM cases WHERE qa_sampled = 0 AND qa_correct IS NOT NULL").fetchone()[0] == 0
     conn.close()
 
 
@@ -177,6 +171,4 @@ def test_command_line_writes_a_database(tmp_path, capsys):
 
     assert main(["--db", str(tmp_path / "c.db"), "--seed", "3", "--scale", "300"]) == 0
     assert "cases" in capsys.readouterr().out
-    assert (
-        sqlite3.connect(tmp_path / "c.db").execute("SELECT count(*) FROM cases").fetchone()[0] > 200
-    )
+    assert sqlite3.connect(tmp_path / "c.db").execute("SELECT count(*) FROM cases").fetchone()[0] > 200

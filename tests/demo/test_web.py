@@ -105,9 +105,7 @@ def test_one_time_code_step(make_console, tmp_path):
         data={"csrf_token": token, "username": server.username, "password": server.password},
     )
     assert resp.url.endswith("/login/otp") and 'id="otp"' in resp.text
-    assert http.get(server.url + "/queues").url.startswith(
-        server.url + "/login"
-    )  # not signed in yet
+    assert http.get(server.url + "/queues").url.startswith(server.url + "/login")  # not signed in yet
     token = csrf_of(resp.text)
     wrong = http.post(server.url + "/login/otp", data={"csrf_token": token, "otp": "000000"})
     assert "Invalid one-time code" in wrong.text
@@ -120,9 +118,7 @@ def test_one_time_code_step(make_console, tmp_path):
 
 def test_queue_dashboard_backlog_matches_the_database(console, sql):
     html = sign_in(console).get(console.url + "/queues").text
-    shown = dict(
-        re.findall(r'<tr data-queue-id="([^"]+)">.*?<td class="backlog">(\d+)</td>', html, re.S)
-    )
+    shown = dict(re.findall(r'<tr data-queue-id="([^"]+)">.*?<td class="backlog">(\d+)</td>', html, re.S))
     expected = dict(
         sql.execute(
             "SELECT q.queue_id, count(c.case_id) FROM queues q LEFT JOIN cases c"
@@ -166,9 +162,7 @@ def test_pages_together_list_every_matching_case_once(console, sql):
     http = sign_in(console)
     seen, page = [], 1
     while True:
-        html = http.get(
-            console.url + "/cases", params={**WEEK, "market": "ID", "per_page": 100, "page": page}
-        ).text
+        html = http.get(console.url + "/cases", params={**WEEK, "market": "ID", "per_page": 100, "page": page}).text
         seen += [int(x) for x in re.findall(r'<tr data-case-id="(\d+)">', html)]
         if 'id="page-next"' not in html:
             break
@@ -188,11 +182,7 @@ def test_user_content_is_escaped_never_rendered_as_markup(console, sql):
     case_id = sql.execute(
         "SELECT min(case_id) FROM cases WHERE content_text = ?", ("<img src=x onerror=alert(1)>",)
     ).fetchone()[0]
-    html = (
-        sign_in(console)
-        .get(console.url + "/cases", params={"per_page": 500, "page": (case_id - 1) // 500 + 1})
-        .text
-    )
+    html = sign_in(console).get(console.url + "/cases", params={"per_page": 500, "page": (case_id - 1) // 500 + 1}).text
     assert f'data-case-id="{case_id}"' in html
     assert "<img src=x" not in html and "<script>alert" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -206,10 +196,7 @@ def _export(http, url, fmt, args) -> requests.Response:
 def test_csv_export_equals_the_database_rows(console, sql):
     resp = _export(sign_in(console), console.url, "csv", {**WEEK, "market": "US"})
     assert resp.status_code == 200
-    assert (
-        resp.headers["Content-Disposition"]
-        == 'attachment; filename="cases_2026-11-09_2026-11-15_20261116T0000.csv"'
-    )
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="cases_2026-11-09_2026-11-15_20261116T0000.csv"'
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8"), newline="")))
     expected = _sql_cases(
         sql,
@@ -222,27 +209,18 @@ def test_csv_export_equals_the_database_rows(console, sql):
 
 def test_xlsx_export_equals_the_database_rows_and_has_no_formulas(console, sql, tmp_path):
     resp = _export(sign_in(console), console.url, "xlsx", WEEK)
-    assert resp.headers["Content-Disposition"].endswith(
-        "cases_2026-11-09_2026-11-15_20261116T0000.xlsx"
-    )
+    assert resp.headers["Content-Disposition"].endswith("cases_2026-11-09_2026-11-15_20261116T0000.xlsx")
     path = tmp_path / "export.xlsx"
     path.write_bytes(resp.content)
     ws = openpyxl.load_workbook(path)["cases"]
     cells = list(ws.iter_rows(min_row=2))
-    expected = _sql_cases(
-        sql, "WHERE c.created_at >= ? AND c.created_at < ?", ("2026-11-09", "2026-11-16")
-    )
+    expected = _sql_cases(sql, "WHERE c.created_at >= ? AND c.created_at < ?", ("2026-11-09", "2026-11-16"))
     # openpyxl shows
     # Excel's escape for a carriage return literally; Excel and calamine read it back as CR
     assert [[c.value for c in row] for row in cells] == [
         [v.replace("\r", "_x000D_") if isinstance(v, str) else v for v in row] for row in expected
     ]
-    risky = [
-        c
-        for row in cells
-        for c in row
-        if isinstance(c.value, str) and c.value.startswith(FORMULA_START)
-    ]
+    risky = [c for row in cells for c in row if isinstance(c.value, str) and c.value.startswith(FORMULA_START)]
     assert len(risky) > 0
     assert {c.data_type for c in risky} == {"s"}
     assert not any(c.data_type == "f" for row in cells for c in row)
@@ -265,29 +243,19 @@ def test_large_export_is_prepared_in_the_background(make_console, sql):
     assert link and "refresh" not in page
     download = http.get(server.url + link.group(1))
     assert download.headers["Content-Disposition"].startswith("attachment")
-    assert (
-        "cases_2026-11-09_2026-11-15_20261116T0000.csv" in download.headers["Content-Disposition"]
-    )
+    assert "cases_2026-11-09_2026-11-15_20261116T0000.csv" in download.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8"), newline="")))
-    expected = _sql_cases(
-        sql, "WHERE c.created_at >= ? AND c.created_at < ?", ("2026-11-09", "2026-11-16")
-    )
+    expected = _sql_cases(sql, "WHERE c.created_at >= ? AND c.created_at < ?", ("2026-11-09", "2026-11-16"))
     assert len(expected) > 100
     assert [int(r[0]) for r in rows[1:]] == [r[0] for r in expected]
 
 
 def test_targets_and_productivity_pages(console, sql):
     http = sign_in(console)
-    targets = http.get(
-        console.url + "/targets", params={"period": "2026-W46", "level": "vendor"}
-    ).text
-    n_targets = sql.execute(
-        "SELECT count(*) FROM targets WHERE period = '2026-W46' AND level = 'vendor'"
-    ).fetchone()[0]
+    targets = http.get(console.url + "/targets", params={"period": "2026-W46", "level": "vendor"}).text
+    n_targets = sql.execute("SELECT count(*) FROM targets WHERE period = '2026-W46' AND level = 'vendor'").fetchone()[0]
     assert targets.count("<tr><td>2026-W46</td><td>vendor</td>") == n_targets > 0
-    prod = http.get(
-        console.url + "/productivity", params={"date_from": "2026-11-15", "date_to": "2026-11-15"}
-    ).text
+    prod = http.get(console.url + "/productivity", params={"date_from": "2026-11-15", "date_to": "2026-11-15"}).text
     shifts = sql.execute("SELECT count(*) FROM shifts WHERE date = '2026-11-15'").fetchone()[0]
     assert _total(prod, "prod-total-count") == shifts > 0
     assert 'id="productivity-table"' in prod
@@ -315,9 +283,7 @@ def test_error_rate_answers_with_500s(make_console):
     always = make_console(error_rate=1.0)
     page = requests.get(always.url + "/login")
     assert page.status_code == 500 and 'id="server-error"' in page.text
-    api = requests.get(
-        always.url + "/api/v1/queues", headers={"Authorization": f"Bearer {always.api_token}"}
-    )
+    api = requests.get(always.url + "/api/v1/queues", headers={"Authorization": f"Bearer {always.api_token}"})
     assert api.status_code == 500 and "error" in api.json()
     half = make_console(error_rate=0.5, error_seed=3)
     codes = [requests.get(half.url + "/login").status_code for _ in range(30)]
@@ -334,12 +300,6 @@ def test_early_expiry_ends_the_session_after_a_few_pages(make_console):
 
 
 def test_hostile_strings_round_trip_through_the_csv_export(console, sql):
-    rows = list(
-        csv.reader(
-            io.StringIO(
-                _export(sign_in(console), console.url, "csv", {}).content.decode(), newline=""
-            )
-        )
-    )
+    rows = list(csv.reader(io.StringIO(_export(sign_in(console), console.url, "csv", {}).content.decode(), newline="")))
     texts = {r[14] for r in rows[1:]}
     assert set(content.HOSTILE_TEXTS) <= texts

@@ -88,9 +88,7 @@ def test_hidden_sheet_is_skipped_and_noted_unless_included():
 
 
 def test_unicode_sheet_name_can_be_named():
-    table = read_table(
-        CORPUS / "poi__unicodeSheetName.xlsx", sheet="sheet・1", header=False, types={"A": "int"}
-    )
+    table = read_table(CORPUS / "poi__unicodeSheetName.xlsx", sheet="sheet・1", header=False, types={"A": "int"})
     assert table.sheet == "Sheet・1"
     assert [r["A"] for r in table.rows][:3] == [1, 2, 3]
 

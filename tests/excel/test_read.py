@@ -86,9 +86,7 @@ def test_two_row_header_under_merged_cell(tmp_path):
 def test_two_row_header_in_csv_without_merge_information(tmp_path):
     path = tmp_path / "v.csv"
     path.write_text("Case ID,Handle time,\n,Total,Avg\nC1,0:10:00,0:02:00\n", encoding="utf-8")
-    table = read_table(
-        path, aliases=ALIASES, types={"handle_seconds": "seconds", "avg_seconds": "seconds"}
-    )
+    table = read_table(path, aliases=ALIASES, types={"handle_seconds": "seconds", "avg_seconds": "seconds"})
     assert table.rows == [{"case_id": "C1", "handle_seconds": 600.0, "avg_seconds": 120.0}]
 
 
@@ -96,9 +94,7 @@ def test_missing_required_column_names_it_and_the_columns_found(tmp_path):
     path = _xlsx(tmp_path / "v.xlsx", [["Ticket #", "Cases"], ["T1", 1]])
     with pytest.raises(
         DataError,
-        match=re.escape(
-            "v.xlsx: sheet 'Data' lacks required column(s) date (found: 'Ticket #', 'Cases')"
-        ),
+        match=re.escape("v.xlsx: sheet 'Data' lacks required column(s) date (found: 'Ticket #', 'Cases')"),
     ):
         read_table(path, aliases=ALIASES, required=["case_id", "date"])
 
@@ -123,9 +119,7 @@ def test_rejected_rows_are_reported_and_the_rest_is_read(tmp_path):
     assert str(table.rejected[0]) == "Data, row 3, column handled: expected a number, got 'many'"
 
 
-@pytest.mark.parametrize(
-    ("dayfirst", "expected"), [(True, date(2026, 4, 3)), (False, date(2026, 3, 4))]
-)
+@pytest.mark.parametrize(("dayfirst", "expected"), [(True, date(2026, 4, 3)), (False, date(2026, 3, 4))])
 def test_dayfirst_decides_ambiguous_dates(tmp_path, dayfirst, expected):
     path = _xlsx(tmp_path / "v.xlsx", [["Case ID", "Date"], ["A", "03/04/2026"]])
     table = read_table(path, aliases=ALIASES, types={"date": "date"}, dayfirst=dayfirst)
@@ -172,9 +166,7 @@ def test_first_sheet_with_the_required_columns_is_chosen(tmp_path):
 
 def test_unknown_sheet_suggests_the_close_name(tmp_path):
     path = _xlsx(tmp_path / "v.xlsx", [["Case ID"], ["x"]])
-    with pytest.raises(
-        DataError, match=r"has no sheet 'Dta' \(sheets: 'Data'\)\. Did you mean 'Data'\?"
-    ):
+    with pytest.raises(DataError, match=r"has no sheet 'Dta' \(sheets: 'Data'\)\. Did you mean 'Data'\?"):
         read_table(path, sheet="Dta")
 
 
@@ -194,9 +186,7 @@ def test_formulas_read_as_cached_values(tmp_path):
 def test_csv_with_bom_semicolons_and_european_header(tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes("\ufeffCase ID;Cases;Date\nA;1 204;16.11.2026\nB;7;17.11.2026\n".encode())
-    table = read_table(
-        path, aliases=ALIASES, types={"handled": "int", "date": "date"}, dayfirst=True
-    )
+    table = read_table(path, aliases=ALIASES, types={"handled": "int", "date": "date"}, dayfirst=True)
     assert table.rows == [
         {"case_id": "A", "handled": 1204, "date": date(2026, 11, 16)},
         {"case_id": "B", "handled": 7, "date": date(2026, 11, 17)},
@@ -217,9 +207,7 @@ def test_tsv_and_windows_1252_csv(tmp_path):
 
 def test_stream_yields_rows_lazily_and_fills_rejections(tmp_path):
     path = tmp_path / "big.csv"
-    path.write_text(
-        "Case ID,Cases\n" + "".join(f"C{i},{i if i != 5 else 'x'}\n" for i in range(10))
-    )
+    path.write_text("Case ID,Cases\n" + "".join(f"C{i},{i if i != 5 else 'x'}\n" for i in range(10)))
     table = read_table(path, aliases=ALIASES, types={"handled": "int"}, stream=True)
     assert not isinstance(table.rows, list)
     rows = list(table.rows)
@@ -284,9 +272,5 @@ def test_datetimes_get_the_zone_when_asked(tmp_path):
     from zoneinfo import ZoneInfo
 
     path = _xlsx(tmp_path / "v.xlsx", [["Case ID", "Created"], ["A", datetime(2026, 3, 29, 2, 30)]])
-    table = read_table(
-        path, aliases=ALIASES, types={"Created": "datetime"}, tz=ZoneInfo("Europe/Berlin")
-    )
-    assert table.rows[0]["Created"] == datetime(
-        2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")
-    )
+    table = read_table(path, aliases=ALIASES, types={"Created": "datetime"}, tz=ZoneInfo("Europe/Berlin"))
+    assert table.rows[0]["Created"] == datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))

@@ -72,9 +72,7 @@ def test_charts_in_a_template_are_refused(tmp_path):
 
 
 def test_images_in_a_template_are_refused(tmp_path):
-    template = shutil.copy(
-        "/work/shared/corpus/xlsx/phpss__issue.3654_flexcel_images.xlsx", tmp_path / "img.xlsx"
-    )
+    template = shutil.copy("/work/shared/corpus/xlsx/phpss__issue.3654_flexcel_images.xlsx", tmp_path / "img.xlsx")
     with pytest.raises(TemplateError, match=r"contains .*26 images"):
         fill_template(template, tmp_path / "out.xlsx")
 

@@ -180,11 +180,7 @@ def test_illegal_xml_characters_are_stripped_not_fatal(tmp_path):
 
 def test_formula_wrapper_is_the_only_way_to_a_formula(tmp_path):
     rows = [{"a": 2, "b": Formula("A2*2")}, {"a": 3, "b": "=A3*2"}]
-    ws = _load(
-        Report("x")
-        .sheet("S", rows, [Column("a", type="int"), Column("b")])
-        .save(tmp_path / "r.xlsx")
-    )["S"]
+    ws = _load(Report("x").sheet("S", rows, [Column("a", type="int"), Column("b")]).save(tmp_path / "r.xlsx"))["S"]
     assert ws["B2"].value == "=A2*2" and ws["B2"].data_type == "f"
     assert ws["B3"].value == "=A3*2" and ws["B3"].data_type == "s"
 
@@ -256,8 +252,7 @@ def test_summary_change_is_in_points_for_percentages_and_relative_otherwise(tmp_
 
     from opskit.excel import KPI, Report
 
-    kpis = [KPI("SLA attainment", 0.73, previous=0.72, type="percent"),
-            KPI("Completed", 110, previous=100, type="int")]
+    kpis = [KPI("SLA attainment", 0.73, previous=0.72, type="percent"), KPI("Completed", 110, previous=100, type="int")]
     assert kpis[0].change == pytest.approx(1.0) and kpis[1].change == pytest.approx(0.1)
     path = Report("t").summary(kpis).save(tmp_path / "s.xlsx")
     ws = load_workbook(path)["Summary"]

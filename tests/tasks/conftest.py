@@ -42,9 +42,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> ConsoleData:
     from demo.generate import generate
 
     root = tmp_path_factory.mktemp("console")
-    db = generate(
-        root / "console.db", seed=7, days=28, start=date(2026, 10, 19), scale=SCALE
-    ).db_path
+    db = generate(root / "console.db", seed=7, days=28, start=date(2026, 10, 19), scale=SCALE).db_path
     data = root / "data"
     (data / "cases").mkdir(parents=True)
     write_cases_csv(db, data / "cases" / "2026-W46.csv", start="2026-11-09", end="2026-11-15")
@@ -84,10 +82,6 @@ def utc_bounds(start: date, end_exclusive: date, tz: ZoneInfo = BERLIN) -> tuple
     """Local-midnight bounds as the stored UTC text, for SQL over the console database."""
 
     def stamp(d: date) -> str:
-        return (
-            datetime(d.year, d.month, d.day, tzinfo=tz)
-            .astimezone(UTC)
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-        )
+        return datetime(d.year, d.month, d.day, tzinfo=tz).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     return stamp(start), stamp(end_exclusive)

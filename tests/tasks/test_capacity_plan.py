@@ -28,9 +28,7 @@ def load_task():
 @pytest.fixture(scope="module")
 def plan(console, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cap")
-    write_staffing_workbook(
-        console.db, console.data_dir / "staffing.xlsx", first_week=date(2026, 11, 16), weeks=4
-    )
+    write_staffing_workbook(console.db, console.data_dir / "staffing.xlsx", first_week=date(2026, 11, 16), weeks=4)
     ctx = make_ctx(tmp, console.data_dir, tz=UTC)
     return load_task()(ctx, weeks=2, cases=str(console.all_cases))
 

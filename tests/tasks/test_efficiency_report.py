@@ -14,9 +14,7 @@ from opskit import DataError, Period
 from opskit.reports.metrics import percentile_inc
 from tests.tasks.conftest import BERLIN, make_ctx, utc_bounds
 
-W46 = utc_bounds(
-    __import__("datetime").date(2026, 11, 9), __import__("datetime").date(2026, 11, 16)
-)
+W46 = utc_bounds(__import__("datetime").date(2026, 11, 9), __import__("datetime").date(2026, 11, 16))
 
 
 def load_task():
@@ -69,9 +67,7 @@ def test_vendor_metrics_match_sql(report, console):
     result, wb = report
     ws = wb["By vendor"]
     header = [c.value for c in ws[1]]
-    rows = {
-        r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
-    }
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
     expected = by_vendor_sql(console)
     # cases nobody picked up yet count as incoming for "(unassigned)", never as completed
     assert set(rows) == set(expected) | {"(unassigned)"} and "Lumen BPO" in rows
@@ -87,14 +83,11 @@ def test_queue_incoming_sla_and_tat_match_sql(report, console):
     _, wb = report
     ws = wb["By queue"]
     header = [c.value for c in ws[1]]
-    rows = {
-        r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
-    }
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
     lo, hi = W46
     incoming = dict(
         console.sql(
-            "SELECT queue_id, count(*) FROM cases WHERE created_at >= ? AND "
-            "created_at < ? GROUP BY 1",
+            "SELECT queue_id, count(*) FROM cases WHERE created_at >= ? AND created_at < ? GROUP BY 1",
             lo,
             hi,
         )
@@ -122,8 +115,7 @@ def test_summary_kpis_week_over_week_and_email_shapes(report, console):
     kpis = {k["label"]: k for k in s["kpis"]}
     lo, hi = W46
     n, handle = console.sql(
-        "SELECT count(*), sum(handle_seconds) FROM cases WHERE completed_at >= ?"
-        " AND completed_at < ?",
+        "SELECT count(*), sum(handle_seconds) FROM cases WHERE completed_at >= ? AND completed_at < ?",
         lo,
         hi,
     )[0]
@@ -156,10 +148,7 @@ def test_summary_kpis_week_over_week_and_email_shapes(report, console):
     assert wb.sheetnames[0] == "Summary"
     row = {c[0].value: c for c in summary.iter_rows(min_row=2)}
     assert row["AHT (s)"][1].value == pytest.approx(handle / n)
-    assert (
-        row["AHT (s)"][6].value == "missed"
-        and row["AHT (s)"][3].number_format == "+0.0%;-0.0%;0.0%"
-    )
+    assert row["AHT (s)"][6].value == "missed" and row["AHT (s)"][3].number_format == "+0.0%;-0.0%;0.0%"
 
 
 def test_workbook_layout(report):
@@ -211,13 +200,7 @@ def test_hostile_names_are_text_not_formulas(console, tmp_path):
     ctx = make_ctx(tmp_path, console.data_dir)
     result = load_task()(ctx, period=week("2026-W46"), cases=str(out))
     wb = load_workbook(result.files[0])
-    cells = [
-        c
-        for ws in wb
-        for row in ws.iter_rows()
-        for c in row
-        if isinstance(c.value, str) and c.value[:1] in "=@"
-    ]
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value[:1] in "=@"]
     assert {c.value for c in cells} >= {'=HYPERLINK("http://x","y")', "@SUM(A1:A9)"}
     assert all(c.data_type == "s" and c.quotePrefix for c in cells)
 

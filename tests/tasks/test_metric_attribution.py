@@ -38,9 +38,7 @@ def test_by_vendor_lumen_is_the_top_rate_driver(console, tmp_path):
     result = run(console, tmp_path, by="vendor")
     a = result.summary["attribution"]
     # the README's figures for scale 6,000 (UTC weeks): 122.0 -> 141.4 s, Lumen rate +10.4 s
-    assert a["baseline"] == pytest.approx(122.0, abs=0.05) and a["current"] == pytest.approx(
-        141.4, abs=0.05
-    )
+    assert a["baseline"] == pytest.approx(122.0, abs=0.05) and a["current"] == pytest.approx(141.4, abs=0.05)
     assert a["top_rate"] == "Lumen BPO" and a["top_rate_effect"] == pytest.approx(10.4, abs=0.05)
     assert a["mix"] + a["rate"] + a["interaction"] == pytest.approx(a["total"])
     lumen = console.sql(
@@ -55,9 +53,7 @@ def test_by_vendor_lumen_is_the_top_rate_driver(console, tmp_path):
     rows = [dict(zip(header, r, strict=True)) for r in seg.iter_rows(min_row=2, values_only=True)]
     totals = [abs(r["Total effect"]) for r in rows]
     assert totals == sorted(totals, reverse=True)  # largest contribution first
-    assert next(r for r in rows if r["Vendor"] == "Lumen BPO")["AHT 2026-W46"] == pytest.approx(
-        lumen
-    )
+    assert next(r for r in rows if r["Vendor"] == "Lumen BPO")["AHT 2026-W46"] == pytest.approx(lumen)
     assert sum(r["Share of change"] for r in rows) == pytest.approx(1.0)
     assert seg.freeze_panes == "A2" and seg["D2"].number_format == "0.0%"
     assert any(r.type == "dataBar" for cf in seg.conditional_formatting for r in cf.rules)
@@ -89,9 +85,7 @@ def test_sla_and_accuracy_attributions_add_up(console, tmp_path):
 
 def test_explicit_baseline_and_missing_data(console, tmp_path):
     ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
-    result = load_task()(
-        ctx, current=week("2026-W46"), baseline=week("2026-W44"), cases=str(console.all_cases)
-    )
+    result = load_task()(ctx, current=week("2026-W46"), baseline=week("2026-W44"), cases=str(console.all_cases))
     assert result.summary["baseline"] == "2026-W44"
     with pytest.raises(DataError, match="no AHT in 2026-W40"):
         load_task()(ctx, current=week("2026-W41"), cases=str(console.all_cases))
@@ -107,9 +101,7 @@ def test_runs_through_the_cli(run_cli, tmp_project, console):
           data: {console.data_dir}
     """)
     )
-    result = run_cli(
-        "run", "metric_attribution", "-p", "by=channel", "--as-of", "2026-11-16T08:00", "--json"
-    )
+    result = run_cli("run", "metric_attribution", "-p", "by=channel", "--as-of", "2026-11-16T08:00", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
     record = json.loads(result.stdout)
     # default files: cases/2026-W46.csv and cases/2026-W45.csv (exported by created day)

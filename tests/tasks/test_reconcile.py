@@ -17,9 +17,7 @@ KEYS = ("date", "moderator_id", "queue_id")
 def load_task():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "t_reconcile", Path(__file__).parents[2] / "tasks" / "reconcile.py"
-    )
+    spec = importlib.util.spec_from_file_location("t_reconcile", Path(__file__).parents[2] / "tasks" / "reconcile.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.reconcile
@@ -29,9 +27,7 @@ def load_task():
 def northwind(console, tmp_path):
     from demo.fixtures import write_vendor_workbooks
 
-    paths = write_vendor_workbooks(
-        console.db, tmp_path / "data", date_from="2026-11-09", date_to="2026-11-15"
-    )
+    paths = write_vendor_workbooks(console.db, tmp_path / "data", date_from="2026-11-09", date_to="2026-11-15")
     return next(p for p in paths if p.name.startswith("northwind"))
 
 
@@ -81,9 +77,7 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path)
         " AND completed_at < '2026-11-16') GROUP BY substr(completed_at, 1, 10), moderator_id,"
         " queue_id)"
     )[0][0]
-    assert (
-        s["only_left"] == only_left_sql + 1
-    )  # the other weeks + the row deleted from the workbook
+    assert s["only_left"] == only_left_sql + 1  # the other weeks + the row deleted from the workbook
     out = load_workbook(result.files[0])
     assert out.sheetnames == ["Summary", "By group", "Only in left", "Only in right", "Differences"]
     diff = out["Differences"]
@@ -119,9 +113,7 @@ def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp
     from demo.fixtures import write_vendor_workbooks
 
     data = tmp_path / "data"
-    write_vendor_workbooks(
-        console.db, data / "inbox" / "vendors", date_from="2026-11-09", date_to="2026-11-15"
-    )
+    write_vendor_workbooks(console.db, data / "inbox" / "vendors", date_from="2026-11-09", date_to="2026-11-15")
     tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n")
     consolidated = json.loads(run_cli("run", "vendor_consolidation", "--json").stdout)
     master = consolidated["result"]["files"][0]

@@ -28,13 +28,12 @@ def test_all_sources_up(run_cli, tmp_project, http_server):
 
 def test_a_source_that_is_down_fails_the_run_with_a_readable_summary(run_cli, tmp_project, http_server):
     closed = f"http://127.0.0.1:{free_port()}/"
-    config_with_sources(tmp_project, {"console": http_server(), "vendor": http_server({"/": 503}),
-                                      "wiki": closed})
+    config_with_sources(tmp_project, {"console": http_server(), "vendor": http_server({"/": 503}), "wiki": closed})
     result = run_cli("run", "check")
     assert result.exit_code == 1
     first = result.stdout.splitlines()[0]
     assert "failed" in first
-    assert ("2 of 3 source(s) failed: vendor: HTTP 503 from http://127.0.0.1:" in first)
+    assert "2 of 3 source(s) failed: vendor: HTTP 503 from http://127.0.0.1:" in first
     assert f"wiki: cannot reach {closed} (connection refused)" in first
 
 

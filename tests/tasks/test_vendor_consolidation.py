@@ -116,13 +116,9 @@ def test_a_file_already_archived_is_not_read_again(console, inbox, tmp_path):
     load_task()(ctx)
     archived = data / "inbox" / "archive" / paths[0].name
     shutil.copy(archived, data / "inbox" / "vendors" / "lumen_resent.xlsx")
-    again = load_task()(
-        make_ctx(tmp_path, data, tz=UTC, scheduled_for=datetime(2026, 11, 17, 7, tzinfo=UTC))
-    )
+    again = load_task()(make_ctx(tmp_path, data, tz=UTC, scheduled_for=datetime(2026, 11, 17, 7, tzinfo=UTC)))
     assert again.rows == 0 and again.summary["skipped"] == 1 and again.summary["archived"] == 0
-    assert again.summary["files"][0]["reason"] == (
-        f"already processed (same content as inbox/archive/{paths[0].name})"
-    )
+    assert again.summary["files"][0]["reason"] == (f"already processed (same content as inbox/archive/{paths[0].name})")
     assert (data / "inbox" / "quarantine" / "lumen_resent.xlsx").exists()
     assert archived.exists()  # never deleted
 
@@ -151,12 +147,8 @@ def test_aliases_file_maps_a_new_layout(console, tmp_path):
     assert result.rows == 1
     rows = list(load_workbook(result.files[0])["Master"].iter_rows(min_row=2, values_only=True))
     assert rows[0][1] == "ACME Moderation" and rows[0][5] == 4
-    rejected = list(
-        load_workbook(result.files[1])["Rejected rows"].iter_rows(min_row=2, values_only=True)
-    )
-    assert rejected == [
-        ("acme_week46.csv", rejected[0][1], 3, "handled", "handled is empty or negative")
-    ]
+    rejected = list(load_workbook(result.files[1])["Rejected rows"].iter_rows(min_row=2, values_only=True))
+    assert rejected == [("acme_week46.csv", rejected[0][1], 3, "handled", "handled is empty or negative")]
 
 
 def test_runs_through_the_cli(run_cli, tmp_project, console, inbox):
