@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from opskit.errors import ConfigError
+from opskit.files import PRIVATE_FILE, atomic_path
+from opskit.redact import Redactor
+from opskit.result import Result
 
 if TYPE_CHECKING:
     import requests
@@ -25,45 +27,6 @@ if TYPE_CHECKING:
     from opskit.config.model import SourceConfig
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-
-
-@dataclass
-class Result:
-    """What a task produced: files, a row count, and a short summary that is stored with the run."""
-
-    files: list[Path] = field(default_factory=list)
-    rows: int | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"files": [str(f) for f in self.files], "rows": self.rows, "summary": self.summary}
-
-
-class Redactor(logging.Filter):
-    """Replaces every known secret value in log records with ``***``."""
-
-    def __init__(self, secrets: set[str] | None = None):
-        super().__init__()
-        self.secrets = {s for s in (secrets or set()) if len(s) >= 4}
-
-    def add(self, value: str) -> None:
-        if value and len(value) >= 4:
-            self.secrets.add(value)
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.msg, record.args = self.redact(message), None
-            if record.exc_text:
-                record.exc_text = self.redact(record.exc_text)
-        return True
 
 
 @dataclass
@@ -181,17 +144,12 @@ class RunContext:
         file where a reader would find it.
         """
         final = Path(target) if Path(target).is_absolute() else self.folder / target
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        self._temp_files.add(tmp)
-        try:
-            yield tmp
-            os.replace(tmp, final)
-        finally:
-            self._temp_files.discard(tmp)
-            tmp.unlink(missing_ok=True)
+        with atomic_path(final, mode=PRIVATE_FILE) as tmp:
+            self._temp_files.add(tmp)
+            try:
+                yield tmp
+            finally:
+                self._temp_files.discard(tmp)
 
     def cleanup(self) -> None:
         """Remove temporary files of outputs that never completed (an interrupted run)."""

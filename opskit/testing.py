@@ -168,7 +168,8 @@ class ContextFactory:
         """
         from zoneinfo import ZoneInfo
 
-        from opskit.context import LOG_FORMAT, Redactor, RunContext
+        from opskit.context import LOG_FORMAT, RunContext
+        from opskit.redact import Redactor
 
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz or self.timezone))
         when = scheduled_for or DEFAULT_SCHEDULED_FOR

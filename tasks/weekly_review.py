@@ -19,8 +19,8 @@ def weekly_review(ctx: RunContext, *, title: str = "Weekly operations review") -
     """
     from opskit.delivery.pipeline import human_period, summary_sections, trend_chart
     from opskit.delivery.render import Renderer, html_to_pdf
-    from opskit.engine.worker import merged_summary
     from opskit.period import Period
+    from opskit.result import merged_summary
 
     if not ctx.steps:
         raise TaskError("weekly_review has nothing to review: run it as a later step of a job")

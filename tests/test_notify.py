@@ -621,9 +621,9 @@ def test_a_broken_trend_leaves_the_chart_out_and_says_why(tmp_project):
 def context_for(project, summary):
     """report_context() for a stored run of a job whose task returned ``summary``."""
     from opskit.config.model import load_config
-    from opskit.context import Redactor
     from opskit.delivery.pipeline import DeliveryLog, report_context
     from opskit.engine.history import RunStore
+    from opskit.redact import Redactor
 
     configure(project, job("weekly"))
     config = load_config(project.config)

@@ -14,22 +14,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from opskit.files import atomic_path, private_dir
+
 log = logging.getLogger(__name__)
 
 FAILURE_DIR = "failure"
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
 
 
 def state_file(var_dir: Path, source: str) -> Path:
@@ -40,14 +34,8 @@ def state_file(var_dir: Path, source: str) -> Path:
 def save_storage_state(context: Any, path: Path) -> None:
     """Write the context's cookies and storage to ``path`` atomically, mode 0600."""
     private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)  # mkstemp creates the file with mode 0600
-    try:
-        context.storage_state(path=tmp)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        context.storage_state(path=str(tmp))
 
 
 def prune_failures(runs_dir: Path, keep: timedelta, *, current: Path | None = None) -> list[Path]:

@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from opskit.context import Redactor
 from opskit.errors import OpskitError, UsageError, did_you_mean
+from opskit.redact import Redactor
 
 if TYPE_CHECKING:
     from opskit.config.model import Config, JobConfig
@@ -106,17 +106,6 @@ def secret_redactor(config: Config) -> Redactor:
         if name and os.environ.get(name):
             redactor.add(os.environ[name])
     return redactor
-
-
-def scrub(value: Any, redactor: Redactor) -> Any:
-    """``value`` with every secret replaced by ``***`` in every string, however deeply nested."""
-    if isinstance(value, str):
-        return redactor.redact(value)
-    if isinstance(value, Mapping):
-        return {k: scrub(v, redactor) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v, redactor) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------------------ settings, renderer

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +26,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from opskit.errors import ConfigError, TaskError
+from opskit.files import SHARED_FILE, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -321,14 +320,8 @@ def _copy_to_shared(path: Path, folder: Path, subdir: str, url: str | None) -> L
     target_dir = folder / subdir if subdir else folder
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / path.name
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=target_dir)
-    os.close(fd)
-    try:
+    with atomic_path(target, mode=SHARED_FILE) as tmp:  # shared on purpose: readers follow the link
         shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     rel = f"{subdir.strip('/')}/{path.name}" if subdir else path.name
     link = f"{url.rstrip('/')}/{quote(rel)}" if url else str(target)
     return LinkedFile(name=path.name, path=target, url=link, size=target.stat().st_size)

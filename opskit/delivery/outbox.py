@@ -19,7 +19,6 @@ import logging
 import os
 import secrets
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from opskit.delivery.mail import envelope_recipients, message_bytes
 from opskit.errors import UsageError
+from opskit.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class Outbox:
         now = now or _utcnow()
         msg_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         path = self.dir / f"{msg_id}.eml"
-        _atomic_write(path, message_bytes(message))
+        atomic_write(path, message_bytes(message))
         recipients = envelope_recipients(message, bcc)
         with closing(self._connect()) as db, db:
             db.execute(
@@ -275,19 +275,6 @@ def _bare(address: str) -> str:
     from email.utils import parseaddr
 
     return parseaddr(address)[1]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 try:  # POSIX

@@ -68,20 +68,20 @@ from opskit.delivery.alerts import (  # noqa: F401  (outbox_command, send_pendin
     job_renderer,
     mail_settings,
     outbox_command,
-    scrub,
     secret_redactor,
     send_email,
     send_pending_mail,
 )
 from opskit.engine.history import RunStatus, utcnow
 from opskit.errors import TaskError
+from opskit.redact import scrub
 
 if TYPE_CHECKING:
     from opskit.config.model import Config, JobConfig
-    from opskit.context import Redactor
     from opskit.delivery.gates import GateVerdict
     from opskit.engine.history import RunRecord, RunStore
     from opskit.period import Period
+    from opskit.redact import Redactor
 
 log = logging.getLogger(__name__)
 

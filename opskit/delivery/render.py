@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from opskit.delivery.charts import trend_chart_png  # noqa: F401  (re-exported: charts belong to rendering)
 from opskit.errors import ConfigError, TaskError
+from opskit.files import atomic_path
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -289,23 +289,16 @@ def html_to_pdf(
     from opskit.browser.chromium import launch_options
 
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         if browser is not None:
-            _print_pdf(browser, html, tmp_name, page_format, landscape)
+            _print_pdf(browser, html, str(tmp), page_format, landscape)
         else:
             with sync_playwright() as pw:
                 own = pw.chromium.launch(**launch_options(pw))
                 try:
-                    _print_pdf(own, html, tmp_name, page_format, landscape)
+                    _print_pdf(own, html, str(tmp), page_format, landscape)
                 finally:
                     own.close()
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -319,9 +319,9 @@ def kill_tree(pid: int, *, grace: float = 3.0) -> None:
 
     try:
         parent = psutil.Process(pid)
-    except psutil.NoSuchProcess:
+        procs = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:  # it ended on its own meanwhile (its children were its to stop)
         return
-    procs = [*parent.children(recursive=True), parent]
     for p in procs:
         try:
             p.terminate()

@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from opskit.config.model import Config, load_config
-from opskit.context import LOG_FORMAT, Redactor, Result, RunContext
+from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import RunStatus, RunStore
 from opskit.errors import OpskitError
+from opskit.redact import Redactor
+from opskit.result import Result, as_result, merge_results
 from opskit.tasks import Registry, discover
 
 
@@ -210,7 +212,7 @@ class _StepRunner:
                 what,
                 self.record.scheduled_for.astimezone(self.tz).isoformat(timespec="minutes"),
             )
-            self.results[label] = _as_result(spec.func(self.ctx, **params))
+            self.results[label] = as_result(spec.func(self.ctx, **params))
             self.ctx.cleanup()
         self.current = None
         if not self.chained:
@@ -228,35 +230,6 @@ class _StepRunner:
             self.ctx.cleanup()
 
 
-def merge_results(results: dict[str, Result], report_step: str | None = None) -> dict[str, Any]:
-    """One result for a chain: every step's files, and the row count and summary keys of the LAST step
-    that gives them. Later steps build on earlier ones and are closer to what people read: the report's
-    period ("2026-W46") wins over the export's two weeks, the attribution's drivers over a report's."""
-    files = [str(f) for r in results.values() for f in r.files]
-    report = results.get(report_step or "")
-    rows = (
-        report.rows
-        if report is not None and report.rows is not None
-        else next((r.rows for r in reversed(results.values()) if r.rows is not None), None)
-    )
-    summary = merged_summary(results.values(), report=report)
-    summary["steps"] = {label: {"rows": r.rows, "files": [str(f) for f in r.files]} for label, r in results.items()}
-    return {"files": files, "rows": rows, "summary": summary}
-
-
-def merged_summary(results: Any, *, report: Result | None = None) -> dict[str, Any]:
-    """Summaries merged key by key; the last result with a non-empty value for a key wins, except that
-    the job's ``report_step`` (when it names one) wins every key it gives."""
-    summary: dict[str, Any] = {}
-    for r in results:
-        for key, value in r.summary.items():
-            if value not in (None, [], {}, "") or key not in summary:
-                summary[key] = value
-    if report is not None:
-        summary.update({k: v for k, v in report.summary.items() if v not in (None, [], {}, "")})
-    return summary
-
-
 def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
@@ -271,16 +244,6 @@ def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:
         root.addHandler(handler)
     os.chmod(log_path, 0o600)
     return logging.getLogger("opskit.run")
-
-
-def _as_result(outcome: Any) -> Result:
-    if isinstance(outcome, Result):
-        return outcome
-    if outcome is None:
-        return Result()
-    if isinstance(outcome, dict):
-        return Result(summary=outcome)
-    return Result(summary={"value": str(outcome)})
 
 
 def _artifacts(folder: Path) -> list[str]:

@@ -16,11 +16,10 @@ memory through ``stream.py``; smaller ones go through openpyxl cell by cell.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from opskit.excel import stream
 from opskit.excel.safe import Formula, clean_text, needs_quote
+from opskit.files import atomic_path
 
 STREAM_ABOVE = 20_000
 FORMATS = {
@@ -153,29 +153,6 @@ class _SheetSpec:
     stream: bool
     chart: dict[str, Any] | None = None
     kpis: list[KPI] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path in the target's folder, moved onto ``path`` only if the block succeeds.
-
-    A crash or exception leaves no half-written file where a reader would find it.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as handle:
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp's 0600 would surprise whoever shares the folder
-        os.replace(tmp_path, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:

@@ -17,8 +17,9 @@ from demo.generate import generate
 from demo.server import ConsoleServer
 from opskit.config.browser import BrowserSettings
 from opskit.config.model import SourceConfig
-from opskit.context import Redactor, RunContext
+from opskit.context import RunContext
 from opskit.period import Period
+from opskit.redact import Redactor
 from tests.conftest import wait_for  # noqa: F401 (re-exported for the browser tests)
 
 SCALE = 3000

@@ -1,0 +1,64 @@
+"""Writing files so that no reader ever finds half of one, and nobody else can read run data.
+
+One rule for every file opskit writes: it is written to a temporary name in the target's folder, flushed
+to disk, and renamed into place only when complete, so a crash, an exception or Ctrl-C leaves either the
+old file or the new one, never a torn one. Files that can hold run data (workbooks, emails, logs, state,
+saved sign-ins, artifacts, the history) are owner-only: files ``0600``, folders ``0700``. T&S data is
+sensitive, and a report folder is shared on purpose (a share, a mail link), never by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+PRIVATE_FILE = 0o600
+"""The mode of every file opskit writes that can hold run data."""
+PRIVATE_DIR = 0o700
+"""The mode of every folder opskit creates for run data."""
+SHARED_FILE = 0o644
+"""The one exception: a file copied into ``email.shared_folder`` is there to be read through its link."""
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` (and its parents) if needed, and make it owner-only."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    with contextlib.suppress(PermissionError):  # a folder we do not own (e.g. /tmp) keeps its mode
+        os.chmod(folder, PRIVATE_DIR)
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, mode: int = PRIVATE_FILE, suffix: str = ".part") -> Iterator[Path]:
+    """A temporary path beside ``target``, renamed onto it only if the block succeeds.
+
+    Whatever writes the temporary path (``open``, openpyxl's ``save``, Playwright's ``storage_state``)
+    may replace it; the final file gets ``mode`` either way. When the block raises, the temporary file
+    is removed and ``target`` is untouched.
+    """
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:  # on disk before it has the final name
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(target: str | os.PathLike[str], data: bytes | str, *, mode: int = PRIVATE_FILE) -> Path:
+    """Write ``data`` (text is UTF-8) to ``target`` atomically; returns the target's path."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(target, mode=mode) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+    return Path(target)
