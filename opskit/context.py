@@ -22,9 +22,9 @@ from opskit.redact import Redactor
 from opskit.result import Result
 
 if TYPE_CHECKING:
-    import requests
-
     from opskit.config.model import SourceConfig
+    from opskit.sources.api import ApiClient
+    from opskit.sources.http import RetryingSession
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -93,13 +93,28 @@ class RunContext:
         return self.sources[name]
 
     @property
-    def http(self) -> requests.Session:
-        """A requests Session with timeouts, retries with backoff on 429/5xx (honouring Retry-After)."""
+    def http(self) -> RetryingSession:
+        """A requests Session with a default timeout, retrying connection errors, 429 and 5xx with backoff
+        (honouring Retry-After) by ``opskit.sources.retry``'s rules. Created on first use."""
         if self._http is None:
-            from opskit.sources.http import make_session
+            from opskit.sources.http import RetryingSession  # requests loads only when used (start-up time)
 
-            self._http = make_session()
+            self._http = RetryingSession()
         return self._http
+
+    def api(self, source: str, *, retries: int = 5) -> ApiClient:
+        """A client for ``source``'s JSON API: its url, bearer token, timeout and TLS setting from config.yaml.
+
+        The token is read from the source's ``token_env`` with ``secret`` (so it is redacted from every
+        log line); a source without ``token_env`` gets a client that sends none. Requests are retried by
+        ``opskit.sources.retry``'s rules (``retries`` extra attempts). Use it in a ``with`` block, or
+        ``close()`` it, so its connections are released.
+        """
+        from opskit.sources.api import ApiClient  # requests loads only when a task asks (start-up time)
+
+        src = self.source(source)
+        token = self.secret(src.token_env) if src.token_env else None
+        return ApiClient(src.url, token, timeout=src.timeout.total_seconds(), retries=retries, verify=src.verify_tls)
 
     def browser(self, source: str | None = None, **kwargs: Any) -> Any:
         """A Playwright page for ``source`` (logged in per its recipe), as a context manager.

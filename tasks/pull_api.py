@@ -26,19 +26,13 @@ def pull_api(
         period: Days whose created cases to pull (UTC days, as the console filters).
         page_size: Cases per request (1-5000).
     """
-    from opskit.sources.api import CASE_COLUMNS, ApiClient
+    from opskit.sources import CASE_COLUMNS  # requests loads only when the task runs
 
-    src = ctx.source(source)
-    if not src.token_env:
+    if not ctx.source(source).token_env:
         raise DataError(f"source '{source}' has no token_env for its API")
     if not 1 <= page_size <= 5000:
         raise DataError(f"page_size must be between 1 and 5000, not {page_size}")
-    client = ApiClient(
-        src.url,
-        ctx.secret(src.token_env),
-        timeout=src.timeout.total_seconds(),
-        verify=src.verify_tls,
-    )
+    client = ctx.api(source)
     name = f"cases_{period.label}_api.csv"
     rows = pages = 0
     expected = set(CASE_COLUMNS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from opskit import Result, RunContext, SourceUnavailable, task
+from opskit import DataError, Result, RunContext, task
 
 QUEUE_COLUMNS = ("queue_id", "name", "channel", "market", "policy_area", "sla_hours", "priority")
 TARGET_COLUMNS = ("period", "level", "key", "metric", "value", "direction")
@@ -22,11 +22,9 @@ def pull_reference(ctx: RunContext, *, source: str = "console") -> Result:
         source: The tool in config.yaml whose API serves /api/v1/queues and /api/v1/targets (bearer
             token from its token_env).
     """
-    config = ctx.source(source)
-    token = ctx.secret(config.token_env) if config.token_env else None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    queues = _get(ctx, f"{config.url.rstrip('/')}/api/v1/queues", headers)
-    targets = _get(ctx, f"{config.url.rstrip('/')}/api/v1/targets", headers)
+    with ctx.api(source) as api:
+        queues = _data(api.get("/api/v1/queues"), "/api/v1/queues")
+        targets = _data(api.get("/api/v1/targets"), "/api/v1/targets")
     files = [_write(ctx, "queues.csv", QUEUE_COLUMNS, queues), _write(ctx, "targets.csv", TARGET_COLUMNS, targets)]
     ctx.log.info("%d queues and %d targets from %s", len(queues), len(targets), source)
     return Result(
@@ -34,16 +32,10 @@ def pull_reference(ctx: RunContext, *, source: str = "console") -> Result:
     )
 
 
-def _get(ctx: RunContext, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    import requests
-
-    try:
-        response = ctx.http.get(url, headers=headers)
-    except requests.RequestException as exc:
-        raise SourceUnavailable(f"cannot reach {url} ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise SourceUnavailable(f"{url} answered HTTP {response.status_code}")
-    return list(response.json()["data"])
+def _data(body: Any, path: str) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise DataError(f"{path} answered without a 'data' list")
+    return list(body["data"])
 
 
 def _write(ctx: RunContext, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Any:

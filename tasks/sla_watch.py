@@ -31,23 +31,11 @@ def sla_watch(
         thresholds: Per-queue overrides as QUEUE:backlog=N and/or QUEUE:oldest=HOURS, e.g.
             "search-de-hate:backlog=200:oldest=4" (a YAML list, or comma-separated with --param).
     """
-    from opskit.sources.api import ApiClient
-
     overrides = _parse_thresholds(thresholds)
-    src = ctx.source(source)
-    if not src.token_env:
+    if not ctx.source(source).token_env:
         raise UsageError(f"source '{source}' has no token_env for its API")
-    client = ApiClient(
-        src.url,
-        ctx.secret(src.token_env),
-        timeout=src.timeout.total_seconds(),
-        retries=2,
-        verify=src.verify_tls,
-    )
-    try:
+    with ctx.api(source, retries=2) as client:
         body = client.get("/api/v1/queues")
-    finally:
-        client.close()
     previous = ctx.load_state().get("states", {})
     states, changes, breaches, snapshot = {}, [], [], []
     for row in body["data"]:

@@ -28,10 +28,11 @@ def source_check(
         tls_warn_days: Fail when an https certificate expires within this many days.
         max_latency_ms: Fail when a source takes longer than this to answer.
     """
-    from opskit.sources.http import make_session
+    from opskit.sources import Backoff, RetryingSession  # requests loads only when the task runs
 
     names = list(sources) or sorted(ctx.sources)
-    with make_session(retries=1, backoff=0.2) as http:  # a check reports; the job's retries retry
+    # One retry at most: a check reports what it sees; the job's own retries come back later.
+    with RetryingSession(backoff=Backoff(attempts=2, first=0.2)) as http:
         checks = [_check(ctx, http, name, tls_warn_days, max_latency_ms) for name in names]
     with ctx.output("source_check.json") as tmp:
         tmp.write_text(json.dumps(checks, indent=2))

@@ -39,6 +39,7 @@ from opskit.browser.artifacts import (
     state_file,
 )
 from opskit.errors import OpskitError, SourceUnavailable, TaskError, UsageError, did_you_mean
+from opskit.sources.retry import Backoff, call_with_retries
 
 if TYPE_CHECKING:
     from opskit.config.browser import BrowserSettings
@@ -104,6 +105,8 @@ class Session:
         self.staged_traces: list[Path] = []
         self._selectors = self.settings.selector_map()
         self._login_path = urlsplit(self.url(self.settings.login.path)).path
+        # A server that just failed gets a moment: 0.2 s, 0.4 s, 0.8 s ... (``retries`` re-tries at most).
+        self._backoff = Backoff(attempts=self.settings.retries + 1, first=0.2, cap=5.0)
 
     # --- names and places ------------------------------------------------------------------
     def selector(self, name: str) -> str:
@@ -136,22 +139,27 @@ class Session:
         A server error (5xx) is retried up to ``retries`` times with backoff; then ServerError.
         """
         url = self.url(path)
-        for attempt in range(self.settings.retries + 1):
+
+        def open_once() -> Any:
             self.step = _Step(f"open {path}")
+            response = self.page.goto(url)
+            self._check_page(response)
+            return response
+
+        def attempt() -> Any:
             try:
-                response = self.page.goto(url)
-                self._check_page(response)
-                return response
-            except ServerError as exc:
-                if attempt == self.settings.retries:
-                    exc.retried = True  # type: ignore[attr-defined]  # run() must not retry it again
-                    raise
-                _backoff(attempt)
+                return open_once()
             except SessionExpired:
                 if not self.auto_login or self.logins > self.settings.retries:
                     raise
                 self.login()  # the sign-in form carries ?next=, but a fresh goto is simplest
-        raise AssertionError("unreachable")
+                return open_once()
+
+        try:
+            return call_with_retries(attempt, self._backoff, retry_on_exception=_server_error)
+        except ServerError as exc:
+            exc.retried = True  # type: ignore[attr-defined]  # run() must not retry it again
+            raise
 
     def click(self, name: str, *, navigates: bool = True) -> None:
         """Click an element; by default wait for the page it leads to, and check it."""
@@ -267,19 +275,26 @@ class Session:
         At most ``retries`` re-runs. Use it around steps that post forms (an export), which cannot
         simply be reloaded after signing in again.
         """
-        for attempt in range(self.settings.retries + 1):
+        expired = False
+
+        def attempt() -> T:
+            nonlocal expired
+            if expired:
+                log.info("session of %s ended during '%s'; signing in again", self.name, self.step)
+                expired = False
+                self.login()
             try:
                 return step()
             except SessionExpired:
-                if not self.auto_login or attempt == self.settings.retries:
-                    raise
-                log.info("session of %s ended during '%s'; signing in again", self.name, self.step)
-                self.login()
-            except ServerError as exc:
-                if attempt == self.settings.retries or getattr(exc, "retried", False):
-                    raise
-                _backoff(attempt)
-        raise AssertionError("unreachable")
+                expired = True
+                raise
+
+        def worth_retrying(exc: BaseException) -> bool:
+            if isinstance(exc, SessionExpired):
+                return self.auto_login
+            return _server_error(exc) and not getattr(exc, "retried", False)
+
+        return call_with_retries(attempt, self._backoff, retry_on_exception=worth_retrying)
 
     # --- signing in ------------------------------------------------------------------------
     def login(self) -> None:
@@ -294,14 +309,7 @@ class Session:
         self._pause_trace()
         self.logins += 1
         log.info("signing in to %s (%s)", self.name, self.url(recipe.path))
-        for attempt in range(self.settings.retries + 1):
-            try:
-                self._login_once(user, password)
-                break
-            except ServerError:
-                if attempt == self.settings.retries:
-                    raise
-                _backoff(attempt)
+        call_with_retries(lambda: self._login_once(user, password), self._backoff, retry_on_exception=_server_error)
         save_storage_state(self.context, self.state_path)
         self._resume_trace()
 
@@ -596,6 +604,5 @@ def _left(deadline: float) -> float:
     return max(1.0, (deadline - time.monotonic()) * 1000)
 
 
-def _backoff(attempt: int) -> None:
-    # a server that just failed gets a moment: 0.2 s, 0.4 s, 0.8 s ... (bounded by the retry count)
-    time.sleep(0.2 * 2**attempt)
+def _server_error(exc: BaseException) -> bool:
+    return isinstance(exc, ServerError)
