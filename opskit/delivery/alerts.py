@@ -25,9 +25,9 @@ from opskit.errors import OpskitError, UsageError, did_you_mean
 from opskit.redact import Redactor
 
 if TYPE_CHECKING:
+    from opskit.config.email import EmailSettings
     from opskit.config.model import Config, JobConfig
     from opskit.delivery.compose import ComposedEmail
-    from opskit.delivery.mail import EmailSettings
     from opskit.delivery.outbox import OutboxEntry
     from opskit.delivery.render import Renderer
     from opskit.delivery.smtp import SendReport

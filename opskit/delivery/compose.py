@@ -2,7 +2,7 @@
 
 The parts live in their own modules (``mail`` builds, ``outbox`` keeps, ``smtp`` sends, ``webhooks``
 posts chat alerts, ``gates`` decides whether to send at all); this module strings them together the way a
-job run uses them, and re-exports what the CLI and config need.
+job run uses them, and re-exports what the CLI needs (the settings are config.yaml's, in ``opskit.config``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from opskit.delivery.mail import EmailSettings, InlineImage, JobEmail, LinkedFile, build_message, build_message_ex
+from opskit.config.email import EmailSettings, JobEmail
+from opskit.delivery.mail import InlineImage, LinkedFile, build_message, build_message_ex
 from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus, list_outbox
 from opskit.delivery.smtp import SendReport, flush_outbox, send_one, send_pending
 from opskit.errors import TaskError
