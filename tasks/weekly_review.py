@@ -17,9 +17,9 @@ def weekly_review(ctx: RunContext, *, title: str = "Weekly operations review") -
     Args:
         title: The document's title.
     """
-    from opskit.delivery.pipeline import human_period, summary_sections, trend_chart
     from opskit.delivery.render import Renderer, html_to_pdf
-    from opskit.period import Period
+    from opskit.delivery.report import summary_sections, trend_chart
+    from opskit.period import Period, human_period
     from opskit.result import merged_summary
 
     if not ctx.steps:

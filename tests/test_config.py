@@ -186,6 +186,25 @@ def test_a_timeout_must_be_positive(tmp_path, value):
     assert first_error(path).startswith("config.yaml:4: jobs.a.timeout:")
 
 
+def test_email_settings_resolve_their_folders_against_the_config_not_the_cwd(tmp_path):
+    path = write(
+        tmp_path,
+        f"""\
+email:
+  outbox_dir: mail/out
+  tls_ca_file: certs/company.pem
+  shared_folder: {tmp_path / "share"}
+""",
+    )
+    config = load_config(path, environ={})
+    settings = config.email_settings()
+    root = path.resolve().parent
+    assert settings.outbox_dir == root / "mail" / "out" == config.outbox_dir
+    assert settings.tls_ca_file == root / "certs" / "company.pem"
+    assert settings.shared_folder == tmp_path / "share"  # absolute: kept as written
+    assert config.settings.email.tls_ca_file == Path("certs/company.pem")  # the loaded config is unchanged
+
+
 def test_a_sources_browser_durations_read_like_every_other_duration(tmp_path):
     source = "sources:\n  console:\n    url: http://127.0.0.1\n    browser:\n      download_timeout: {}\n"
     config = load_config(write(tmp_path, source.format("1h30m")), environ={})

@@ -210,6 +210,16 @@ class Config:
     def outbox_dir(self) -> Path:
         return self._resolve(self.settings.email.outbox_dir)
 
+    def email_settings(self) -> EmailSettings:
+        """``email:`` with its folders resolved against the config's folder (not the cwd), as delivery uses it."""
+        settings = self.settings.email
+        update: dict[str, Any] = {"outbox_dir": self.outbox_dir}
+        for key in ("tls_ca_file", "shared_folder"):
+            path = getattr(settings, key)
+            if path is not None and not Path(path).is_absolute():
+                update[key] = self.root / path
+        return settings.model_copy(update=update)
+
     @property
     def history_path(self) -> Path:
         return self.var_dir / "history.sqlite"

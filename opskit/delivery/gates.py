@@ -10,7 +10,8 @@ columns, freshness). ``evaluate_gates`` turns the result's facts into a verdict 
 - ``skip``   the result is empty and ``empty: skip``: send nothing.
 
 An empty result is judged by ``empty`` alone: the other checks say nothing useful about zero rows.
-The settings (``Gates``, a job's ``gates:``) are config.yaml's, in ``opskit.config.gates``.
+The settings (``Gates``, a job's ``gates:``) are config.yaml's, in ``opskit.config.gates``; ``judge`` applies
+them to a finished run, reading the facts from its result and the last good run from the history.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from opskit.errors import TaskError
 
 if TYPE_CHECKING:
     from opskit.config.gates import Gates
+    from opskit.config.model import JobConfig
+    from opskit.engine.history import RunRecord, RunStore
 
 Action = Literal["send", "warn", "fail", "notice", "skip"]
+SUCCEEDED = "succeeded"  # RunStatus.SUCCEEDED: a StrEnum, compared as the string it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +145,35 @@ def _freshness(max_age: timedelta, newest: Any, now: datetime | None) -> GateChe
     hours = age.total_seconds() / 3600
     limit = max_age.total_seconds() / 3600
     return GateCheck("freshness", age <= max_age, f"newest data is {hours:.1f}h old (at most {limit:g}h allowed)")
+
+
+def judge(store: RunStore, job_name: str, job: JobConfig, record: RunRecord) -> GateVerdict | None:
+    """The job's gates applied to the run's facts, or None when the job has no gates.
+
+    Facts that cannot be checked (no ``rows`` from the task, a ``newest`` that is not a datetime)
+    fail the gates: a report nobody could check is not sent as if it had passed.
+    """
+    if job.gates is None:
+        return None
+    result = record.result or {}
+    summary = result.get("summary") or {}
+    facts = {"rows": result.get("rows"), "columns": summary.get("columns"), "newest": summary.get("newest")}
+    try:
+        return evaluate_gates(job.gates, facts, previous_facts(store, job_name, record), now=record.scheduled_for)
+    except (TaskError, ValueError, TypeError) as exc:
+        check = GateCheck("facts", False, f"the result cannot be checked: {exc}")
+        return GateVerdict("fail", [check])
+
+
+def previous_facts(store: RunStore, job_name: str, record: RunRecord) -> dict[str, Any] | None:
+    """The last good run's facts: the newest earlier run of the job that succeeded, had rows, and
+    whose report was not held back by a gate."""
+    for run in store.list(job=job_name, status=SUCCEEDED, limit=50):
+        if run.id == record.id or run.queued_at > record.queued_at:
+            continue
+        if ((run.delivery or {}).get("gates") or {}).get("action") == "fail":
+            continue
+        rows = (run.result or {}).get("rows")
+        if isinstance(rows, int) and not isinstance(rows, bool) and rows > 0:
+            return {"rows": rows}
+    return None
