@@ -35,7 +35,8 @@ The gates read ``Result.rows``. The subject template (``email.subject``) sees ``
 ``scheduled_for`` (in the job's timezone) and ``result`` (``rows``, ``files``, ``summary``). Text
 from the summary is escaped in HTML (autoescape): content from users is hostile by nature.
 
-Documents show the same sections as the email (``summary_sections``, ``trend_chart``).
+Documents show the same sections as the email (``summary_sections``, ``trend_chart``); tasks reach them
+through ``RunContext.summary_sections``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
   ``opskit/delivery/__init__.py`` documents), never one above it, not even inside a function.
 - Delivery never imports the engine at run time (the engine calls delivery, not the other way round).
 - Config imports nothing but config and ``opskit.errors``: no delivery, no browser code.
+- The weekly review task imports only the public surface.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ LAYERS = [
     "record",
 ]
 DELIVERY = [f"opskit.delivery.{name}" for name in LAYERS]
+PUBLIC_FOR_TASKS = ("opskit", "opskit.excel", "opskit.reports", "opskit.browser")
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,20 @@ def test_config_imports_only_config_and_errors(graph):
         if not (target.startswith("opskit.config.") or target == "opskit.errors")
     ]
     assert found == []
+
+
+def _public(module: str) -> bool:
+    return module == "opskit" or any(module == p or module.startswith(p + ".") for p in PUBLIC_FOR_TASKS[1:])
+
+
+def test_the_weekly_review_imports_only_the_public_surface():
+    tree = ast.parse((REPO / "tasks" / "weekly_review.py").read_text(encoding="utf-8"))
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            problems += [a.name for a in node.names if a.name.split(".")[0] == "opskit" and not _public(a.name)]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "opskit":
+            if not _public(node.module or ""):
+                problems.append(node.module)
+            problems += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert problems == []
