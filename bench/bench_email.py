@@ -39,9 +39,9 @@ def main() -> None:
     from aiosmtpd.controller import Controller
     from openpyxl import Workbook
 
+    from opskit.config.email import EmailSettings, JobEmail
     from opskit.delivery.charts import trend_chart_png
     from opskit.delivery.compose import compose_email, deliver
-    from opskit.delivery.mail import EmailSettings, JobEmail
     from opskit.delivery.render import Renderer
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_email_"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from opskit.errors import ConfigError
 from opskit.files import PRIVATE_FILE, atomic_path
 from opskit.redact import Redactor
-from opskit.result import Result
+from opskit.result import Result, merged_summary
 
 if TYPE_CHECKING:
     from opskit.config.model import SourceConfig
@@ -165,6 +165,67 @@ class RunContext:
                 yield tmp
             finally:
                 self._temp_files.discard(tmp)
+
+    def steps_summary(self) -> dict[str, Any]:
+        """The summaries of the steps before this one, merged as the run's result merges them: the job's
+        ``report_step`` wins every key it gives, the other steps fill in. Empty outside a job with steps."""
+        return merged_summary(self.steps.values(), report=self.steps.get(self.report_step or ""))
+
+    def summary_sections(self, summary: Mapping[str, Any]) -> dict[str, Any]:
+        """What the report email shows of a summary, for a document of the same run: ``kpis``, ``missed``
+        and ``drivers`` (checked and filled in as the email has them; README, "What a report task
+        returns"), and ``chart_data_uri``, the trend as an inline PNG ("" when there is none).
+
+        Raises:
+            TaskError: the summary does not follow the convention; the message names the key.
+        """
+        import base64
+
+        # deferred: `import opskit` (every task module, `runner.py list`) does not load delivery
+        from opskit.delivery.report import summary_sections, trend_chart
+
+        chart = trend_chart(summary)
+        uri = "data:image/png;base64," + base64.b64encode(chart).decode() if chart else ""
+        return {**summary_sections(summary), "chart_data_uri": uri}
+
+    def render(self, template: str, context: Mapping[str, Any] | None = None) -> str:
+        """A template from templates/ (e.g. ``docs/weekly_review.html``), rendered in the job's timezone.
+
+        The template also sees ``job``, ``run_id`` and ``generated_at`` (the scheduled time) unless
+        ``context`` gives its own. HTML templates are autoescaped: text from a source never becomes markup.
+
+        Raises:
+            TemplateError: the template is missing, does not parse, or uses a name it was not given.
+        """
+        from opskit.delivery.render import Renderer  # deferred, as in summary_sections
+
+        values = {"job": self.job or self.task, "run_id": self.run_id, "generated_at": self.scheduled_for}
+        return Renderer(timezone=self.tz).render(template, {**values, **(context or {})})
+
+    def render_pdf(
+        self,
+        template: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        name: str,
+        page_format: str = "A4",
+        landscape: bool = False,
+    ) -> Path:
+        """``render`` an HTML template and print it to PDF in headless Chromium, as ``name`` in the run folder.
+
+        Written like every output (``output``): under a temporary name, renamed into place once complete,
+        so a failed or interrupted print leaves what was there before, never half a PDF.
+
+        Raises:
+            TemplateError: as ``render``.
+            BrowserMissing: no Chromium to print with; the message says what to install.
+        """
+        from opskit.delivery.render import html_to_pdf  # deferred, as in summary_sections
+
+        html = self.render(template, context)
+        with self.output(name) as tmp:
+            html_to_pdf(html, tmp, page_format=page_format, landscape=landscape)
+        return self.path(name)
 
     def cleanup(self) -> None:
         """Remove temporary files of outputs that never completed (an interrupted run)."""

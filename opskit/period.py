@@ -117,6 +117,12 @@ class Period:
             return f"{self.start.year}-{self.start.month:02d}"
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
+    @property
+    def human_label(self) -> str:
+        """The period as people say it, for titles: "Mon 16 Nov 2026", "Week 2026-W46 (9-15 Nov)",
+        "November 2026", "1-15 Nov 2026". Report emails and documents head their pages with it."""
+        return human_period(self)
+
     def previous(self) -> Period:
         """The period of the same length just before this one (a month before a whole month)."""
         if self.label == f"{self.start.year}-{self.start.month:02d}" and self.days > 1:
@@ -146,6 +152,24 @@ class Period:
             _validate_period,
             serialization=core_schema.plain_serializer_function_ser_schema(str),
         )
+
+
+def human_period(period: Period) -> str:
+    """``period.human_label``: a day, an ISO week with its dates, a whole month, or a span of days."""
+    s, e = period.start, period.end
+    if s == e:
+        return f"{s:%a} {s.day} {s:%b %Y}"
+    if period.label == f"{s.year}-{s.month:02d}":
+        return f"{s:%B %Y}"
+    if s.year != e.year:
+        span, year = f"{s.day} {s:%b %Y}-{e.day} {e:%b %Y}", ""
+    elif s.month != e.month:
+        span, year = f"{s.day} {s:%b}-{e.day} {e:%b}", f" {e.year}"
+    else:
+        span, year = f"{s.day}-{e.day} {e:%b}", f" {e.year}"
+    if "-W" in period.label:
+        return f"Week {period.label} ({span})"
+    return span + year
 
 
 def _validate_period(value: Any, info: Any) -> Period:

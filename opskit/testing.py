@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from opskit.config.email import EmailSettings
     from opskit.config.model import SourceConfig
     from opskit.context import Result, RunContext
-    from opskit.delivery.mail import EmailSettings
     from opskit.tasks import Registry, TaskSpec
 
 DEFAULT_SCHEDULED_FOR = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
@@ -354,7 +354,7 @@ class SmtpServer:
 
     def email_settings(self, outbox_dir: Path, **overrides: Any) -> EmailSettings:
         """EmailSettings that send through this server, keeping the outbox in ``outbox_dir``."""
-        from opskit.delivery.mail import EmailSettings
+        from opskit.config.email import EmailSettings
 
         values: dict[str, Any] = dict(
             backend="smtp",

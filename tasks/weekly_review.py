@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-
-from opskit import Result, RunContext, TaskError, task
+from opskit import Period, Result, RunContext, TaskError, task
 
 
 @task
@@ -17,39 +15,29 @@ def weekly_review(ctx: RunContext, *, title: str = "Weekly operations review") -
     Args:
         title: The document's title.
     """
-    from opskit.delivery.pipeline import human_period, summary_sections, trend_chart
-    from opskit.delivery.render import Renderer, html_to_pdf
-    from opskit.period import Period
-    from opskit.result import merged_summary
-
     if not ctx.steps:
         raise TaskError("weekly_review has nothing to review: run it as a later step of a job")
     # merged as the run's result is: the job's report step first, the others fill in
-    summary = merged_summary(ctx.steps.values(), report=ctx.steps.get(ctx.report_step or ""))
+    summary = ctx.steps_summary()
     period = summary.get("period")
     label = str(period or "")
     if period:
         try:
-            label = human_period(Period.parse(str(period), tz=ctx.tz, scheduled_for=ctx.scheduled_for))
+            label = Period.parse(str(period), tz=ctx.tz, scheduled_for=ctx.scheduled_for).human_label
         except ValueError:
             pass
-    chart = trend_chart(summary)
     narrative = [{"heading": "What changed", "body": str(summary["narrative"])}] if summary.get("narrative") else []
-    html = Renderer(timezone=ctx.tz).render_document(
-        "weekly_review.html",
+    name = f"weekly_review_{period or ctx.scheduled_for.date()}.pdf"
+    path = ctx.render_pdf(
+        "docs/weekly_review.html",
         {
             "title": title,
             "period_label": label,
             "summary": summary.get("headline", ""),
-            **summary_sections(summary),
+            **ctx.summary_sections(summary),
             "sections": narrative,
-            "chart_data_uri": "data:image/png;base64," + base64.b64encode(chart).decode() if chart else "",
-            "job": ctx.job or ctx.task,
-            "run_id": ctx.run_id,
-            "generated_at": ctx.scheduled_for,
         },
+        name=name,
     )
-    name = f"weekly_review_{period or ctx.scheduled_for.date()}.pdf"
-    path = html_to_pdf(html, ctx.path(name))
     ctx.log.info("wrote %s", name)
     return Result(files=[path], summary={"review_pdf": name})

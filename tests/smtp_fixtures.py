@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.delivery.mail import EmailSettings
+from opskit.config.email import EmailSettings
 
 SMTP_USER = "ops-bot"
 SMTP_PASSWORD = "s3cret-Pa55word!"

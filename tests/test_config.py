@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pytest
 
 from opskit.config.model import check_config, load_config
 from opskit.errors import ConfigError
+from tests.conftest import REPO
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
@@ -181,3 +184,58 @@ def test_a_secret_in_job_parameters_is_refused_because_parameters_are_stored(tmp
 def test_a_timeout_must_be_positive(tmp_path, value):
     path = write(tmp_path, f"jobs:\n  a:\n    task: t\n    timeout: {value}\n")
     assert first_error(path).startswith("config.yaml:4: jobs.a.timeout:")
+
+
+def test_email_settings_resolve_their_folders_against_the_config_not_the_cwd(tmp_path):
+    path = write(
+        tmp_path,
+        f"""\
+email:
+  outbox_dir: mail/out
+  tls_ca_file: certs/company.pem
+  shared_folder: {tmp_path / "share"}
+""",
+    )
+    config = load_config(path, environ={})
+    settings = config.email_settings()
+    root = path.resolve().parent
+    assert settings.outbox_dir == root / "mail" / "out" == config.outbox_dir
+    assert settings.tls_ca_file == root / "certs" / "company.pem"
+    assert settings.shared_folder == tmp_path / "share"  # absolute: kept as written
+    assert config.settings.email.tls_ca_file == Path("certs/company.pem")  # the loaded config is unchanged
+
+
+def test_a_sources_browser_durations_read_like_every_other_duration(tmp_path):
+    source = "sources:\n  console:\n    url: http://127.0.0.1\n    browser:\n      download_timeout: {}\n"
+    config = load_config(write(tmp_path, source.format("1h30m")), environ={})
+    assert config.settings.sources["console"].browser.download_timeout == timedelta(hours=1, minutes=30)
+    message = first_error(write(tmp_path, source.format("soon")))
+    assert message == (
+        "config.yaml:5: sources.console.browser.download_timeout: "
+        "'soon' is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)"
+    )
+
+
+def test_the_config_package_names_its_settings_and_loads_none_of_them_until_asked():
+    code = (
+        "import sys, opskit.config, opskit.config.file\n"
+        "before = 'pydantic' in sys.modules\n"
+        "from opskit.config import Config, EmailSettings, Gates, JobEmail, WebhookSettings, load_config\n"
+        "print(before, 'pydantic' in sys.modules, Config.__module__, EmailSettings.__module__, Gates.__module__,"
+        " WebhookSettings.__module__, load_config.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.split() == [
+        "False",
+        "True",
+        "opskit.config.model",
+        "opskit.config.email",
+        "opskit.config.gates",
+        "opskit.config.chat",
+        "opskit.config.model",
+    ]
+    import opskit.config
+
+    assert all(getattr(opskit.config, name) is not None for name in opskit.config.__all__)
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        opskit.config.Nope  # noqa: B018

@@ -490,6 +490,20 @@ def test_resend_puts_a_failed_message_back_to_pending(run_cli, tmp_project):
     assert outbox.get(msg_id).status == OutboxStatus.PENDING
 
 
+def test_resending_a_kept_message_says_that_the_outbox_backend_keeps_it(run_cli, tmp_project):
+    configure(tmp_project, job("weekly", email=REPORT_EMAIL))
+    _, run_id = run_job(run_cli, "weekly")
+    msg_id = history(tmp_project).get(run_id).delivery["emails"][0]["outbox_id"]
+    result = run_cli("outbox", "--resend", msg_id)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"message {msg_id} is pending again: Efficiency 2026-W46 (Week 2026-W46 (9-15 Nov))",
+        "email.backend is 'outbox': it stays in the outbox folder",
+    ]
+    sent = run_cli("outbox", "--send")
+    assert sent.exit_code == 0 and sent.stdout.startswith("email.backend is 'outbox': mail stays in ")
+
+
 def test_a_missing_smtp_login_keeps_mail_pending_and_the_daemon_sends_it_later(
     run_cli, tmp_project, smtp_stopped, monkeypatch
 ):
@@ -621,7 +635,8 @@ def test_a_broken_trend_leaves_the_chart_out_and_says_why(tmp_project):
 def context_for(project, summary):
     """report_context() for a stored run of a job whose task returned ``summary``."""
     from opskit.config.model import load_config
-    from opskit.delivery.pipeline import DeliveryLog, report_context
+    from opskit.delivery.record import DeliveryLog
+    from opskit.delivery.report import report_context
     from opskit.engine.history import RunStore
     from opskit.redact import Redactor
 
@@ -655,8 +670,7 @@ def context_for(project, summary):
     ],
 )
 def test_periods_read_as_people_name_them(text, label):
-    from opskit.delivery.pipeline import human_period
-    from opskit.period import Period
+    from opskit.period import Period, human_period
 
     period = Period.parse(text, tz=ZoneInfo("Europe/Berlin"), scheduled_for=datetime(2026, 11, 18, tzinfo=UTC))
     assert human_period(period) == label

@@ -387,7 +387,7 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.delivery.pipeline import outbox_command
+    from opskit.cli.outbox import outbox_command  # deferred: `list` must not load delivery
 
     return outbox_command(_load(config_path), args)
 

@@ -20,9 +20,10 @@ not a code change::
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from opskit.config.types import Duration
 
 # The Moderation Console's normal layout (demo/README.md, "Selectors"). Every element has an id.
 DEFAULT_SELECTORS: dict[str, str] = {
@@ -60,16 +61,6 @@ DEFAULT_SELECTORS: dict[str, str] = {
     "productivity_table": "#productivity-table",
     "logout": "#logout",
 }
-
-
-def _duration(value: Any) -> Any:
-    # config.py imports this module, so its converter is imported when a value is validated.
-    from opskit.config.model import as_timedelta
-
-    return as_timedelta(value)
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class LoginRecipe(BaseModel):

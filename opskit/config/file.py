@@ -1,6 +1,6 @@
 """Reading config.yaml's text: YAML with line numbers, ``${VAR}`` interpolation, and ``.env``.
 
-Kept apart from the pydantic models in config.py so that ``runner.py list`` can read the jobs without
+Kept apart from the pydantic models in model.py so that ``runner.py list`` can read the jobs without
 paying for validation (it must start in under 0.3 s); ``validate`` and every run validate fully.
 """
 

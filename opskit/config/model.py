@@ -14,57 +14,20 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from opskit.config.browser import BrowserSettings
+from opskit.config.chat import WebhookSettings
+from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
-from opskit.delivery.chat import WebhookSettings
-from opskit.delivery.gates import Gates
-from opskit.delivery.mail import EmailSettings, JobEmail
+from opskit.config.gates import Gates
+from opskit.config.types import POSITIVE, Duration, Strict, Timezone
 from opskit.errors import ConfigError, did_you_mean
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-def as_timedelta(value: Any) -> Any:
-    """Accept what analysts write: ``90`` (seconds), ``90s``, ``30m``, ``2h``, ``1h30m``, ``7d``."""
-    if isinstance(value, timedelta) or value is None:
-        return value
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"{value!r} is a negative duration")
-        return timedelta(seconds=value)
-    m = _DURATION.match(str(value))
-    if not m or not any(m.groups()):
-        raise ValueError(f"'{value}' is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
-
-
-def as_timezone(value: Any) -> Any:
-    if isinstance(value, ZoneInfo):
-        return value
-    try:
-        return ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        from zoneinfo import available_timezones
-
-        hint = did_you_mean(str(value), available_timezones()) or "Use an IANA name such as Europe/Berlin"
-        raise ValueError(f"unknown timezone '{value}'. {hint}") from None
-
-
-Duration = Annotated[timedelta, BeforeValidator(as_timedelta)]
-Timezone = Annotated[ZoneInfo, BeforeValidator(as_timezone)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
 
 
 class Paths(Strict):
@@ -74,9 +37,6 @@ class Paths(Strict):
     runs: Path | None = None  # default: <var>/runs
     data: Path = Path(DEFAULT_PATHS["data"])
     tasks: Path = Path(DEFAULT_PATHS["tasks"])
-
-
-POSITIVE = timedelta(seconds=1)
 
 
 class Defaults(Strict):
@@ -249,6 +209,16 @@ class Config:
     @property
     def outbox_dir(self) -> Path:
         return self._resolve(self.settings.email.outbox_dir)
+
+    def email_settings(self) -> EmailSettings:
+        """``email:`` with its folders resolved against the config's folder (not the cwd), as delivery uses it."""
+        settings = self.settings.email
+        update: dict[str, Any] = {"outbox_dir": self.outbox_dir}
+        for key in ("tls_ca_file", "shared_folder"):
+            path = getattr(settings, key)
+            if path is not None and not Path(path).is_absolute():
+                update[key] = self.root / path
+        return settings.model_copy(update=update)
 
     @property
     def history_path(self) -> Path:

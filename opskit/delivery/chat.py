@@ -2,7 +2,8 @@
 
 The webhook URL is a secret (anyone holding it can post): it comes from an environment variable and never
 appears in a log line or an error message. Posts are retried with exponential backoff on 429, 5xx,
-timeouts and dropped connections, a bounded number of times; other answers fail at once.
+timeouts and dropped connections, a bounded number of times; other answers fail at once. The settings
+(``WebhookSettings``, config.yaml's ``chat:``) are in ``opskit.config.chat``.
 """
 
 from __future__ import annotations
@@ -12,26 +13,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from opskit.errors import ConfigError, DeliveryError
 
+if TYPE_CHECKING:
+    from opskit.config.chat import WebhookSettings
+
 log = logging.getLogger(__name__)
-
-
-class WebhookSettings(BaseModel):
-    """Where chat alerts go. Without any, alerts are only logged."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["slack", "lark", "teams"]
-    url_env: str
-    timeout_s: float = Field(10.0, gt=0)
-    max_attempts: int = Field(4, ge=1, le=10)
-    backoff_s: float = Field(1.0, ge=0)
-    """First wait between attempts; doubles each time, capped at 30 s (a Retry-After too)."""
 
 
 def slack_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, Any]:

@@ -1,47 +1,31 @@
-"""Delivery in one call: compose a job's email from its template, save it to the outbox, send it.
+"""One message, from template to outbox: render it, build it, save it, and (SMTP backend) send it.
 
-The parts live in their own modules (``mail`` builds, ``outbox`` keeps, ``smtp`` sends, ``webhooks``
-posts chat alerts, ``gates`` decides whether to send at all); this module strings them together the way a
-job run uses them, and re-exports what the CLI and config need.
+``compose_email`` renders a job's email (HTML, text and subject) and builds the MIME message before anything
+is sent; ``deliver`` saves a message to the outbox and sends it; ``send_email`` does both for the pipeline
+without ever raising, writing what happened into the run's ``DeliveryLog``. What to send, and when, is
+decided above (``pipeline``, ``alerts``); the parts below are ``render``, ``mail``, ``outbox`` and ``smtp``.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from opskit.delivery.mail import EmailSettings, InlineImage, JobEmail, LinkedFile, build_message, build_message_ex
-from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus, list_outbox
-from opskit.delivery.smtp import SendReport, flush_outbox, send_one, send_pending
-from opskit.errors import TaskError
+from opskit.delivery.mail import InlineImage, LinkedFile, build_message_ex
+from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
+from opskit.delivery.record import DeliveryLog, one_line
+from opskit.delivery.render import Renderer, TemplateError
+from opskit.delivery.smtp import send_one
+from opskit.errors import OpskitError, TaskError
 
 if TYPE_CHECKING:
-    from opskit.delivery.render import Renderer
-
-__all__ = [
-    "ComposedEmail",
-    "EmailSettings",
-    "JobEmail",
-    "InlineImage",
-    "Outbox",
-    "OutboxEntry",
-    "OutboxStatus",
-    "SendReport",
-    "build_message",
-    "compose_email",
-    "deliver",
-    "flush_outbox",
-    "list_outbox",
-    "resolve_attachments",
-    "send_pending",
-    "should_email",
-]
+    from opskit.config.email import EmailSettings, JobEmail
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +139,76 @@ def deliver(
         return send_one(settings, entry.id)
     outbox.set_state(entry.id, OutboxStatus.KEPT)  # the .eml file is the delivery
     return outbox.get(entry.id)
+
+
+def send_email(
+    settings: EmailSettings,
+    dlog: DeliveryLog,
+    kind: str,
+    compose: Callable[[], ComposedEmail],
+    *,
+    job: str,
+    run_id: str,
+    now: datetime,
+) -> OutboxEntry | None:
+    """Compose a message, save it to the outbox and (SMTP backend) send it; never raises.
+
+    A template error is a bug, not a delivery problem: it is logged at ERROR and recorded with
+    ``bug: true`` so that it stands out in ``runner.py show``. A send that fails leaves the message
+    pending in the outbox with its error (``send_pending`` retries it).
+
+    Returns:
+        The outbox entry, or None when the message could not be built.
+    """
+    try:
+        composed = compose()
+    except TemplateError as exc:
+        log.error("run %s: the %s email's template is broken (a bug): %s", run_id, kind, exc)
+        dlog.error("compose", exc, kind=kind, bug=True)
+        return None
+    except OpskitError as exc:
+        log.error("run %s: the %s email could not be built: %s", run_id, kind, exc)
+        dlog.error("compose", exc, kind=kind)
+        return None
+    entry = _save_and_send(settings, dlog, kind, composed, job=job, run_id=run_id, now=now)
+    if entry is not None:
+        dlog.emails.append(
+            {
+                "kind": kind,
+                "outbox_id": entry.id,
+                "status": str(entry.status),
+                "recipients": len(entry.recipients),
+                "error": entry.last_error,
+            }
+        )
+        if entry.status != "sent" and settings.backend == "smtp":
+            log.warning(
+                "run %s: %s email %s stays %s in the outbox: %s", run_id, kind, entry.id, entry.status, entry.last_error
+            )
+    return entry
+
+
+def _save_and_send(
+    settings: EmailSettings,
+    dlog: DeliveryLog,
+    kind: str,
+    composed: ComposedEmail,
+    *,
+    job: str,
+    run_id: str,
+    now: datetime,
+) -> OutboxEntry | None:
+    try:
+        return deliver(settings, composed, job=job, run_id=run_id, now=now)
+    except OpskitError as exc:
+        # e.g. the SMTP login variables are not set: the message is in the outbox already (saved
+        # before any send); give it this clear error instead of "interrupted while sending".
+        log.error("run %s: the %s email could not be sent: %s", run_id, kind, exc)
+        dlog.error("send", exc, kind=kind)
+        outbox = Outbox(settings.outbox_dir)
+        message_id = str(composed.message["Message-ID"] or "")
+        for entry in outbox.entries():
+            if entry.message_id == message_id and entry.status == OutboxStatus.PENDING:
+                outbox.set_state(entry.id, OutboxStatus.PENDING, error=one_line(exc))
+                return outbox.get(entry.id)
+        return None

@@ -10,68 +10,26 @@ columns, freshness). ``evaluate_gates`` turns the result's facts into a verdict 
 - ``skip``   the result is empty and ``empty: skip``: send nothing.
 
 An empty result is judged by ``empty`` alone: the other checks say nothing useful about zero rows.
+The settings (``Gates``, a job's ``gates:``) are config.yaml's, in ``opskit.config.gates``; ``judge`` applies
+them to a finished run, reading the facts from its result and the last good run from the history.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from opskit.errors import TaskError
 
+if TYPE_CHECKING:
+    from opskit.config.gates import Gates
+    from opskit.config.model import JobConfig
+    from opskit.engine.history import RunRecord, RunStore
+
 Action = Literal["send", "warn", "fail", "notice", "skip"]
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
-
-
-def parse_age(value: Any) -> timedelta:
-    """ "30m", "26h", "2d", a number of seconds, or a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION_RE.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (use 30m, 26h or 2d)")
-    amount, unit = float(match[1]), match[2]
-    return (
-        timedelta(minutes=amount)
-        if unit in ("m", "min")
-        else (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
-    )
-
-
-class Gates(BaseModel):
-    """A job's quality gates (config.yaml ``gates:``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    min_rows: int | None = Field(None, ge=0)
-    max_rows: int | None = Field(None, ge=0)
-    max_drop: float | None = Field(None, gt=0, le=1)
-    """At most this fraction below the last good run's rows (0.3 = no more than 30% fewer)."""
-    max_rise: float | None = Field(None, gt=0)
-    """At most this fraction above the last good run's rows (1.0 = at most double)."""
-    required_columns: list[str] = []
-    max_age: timedelta | None = None
-    """The newest timestamp in the data must be at most this old when the job runs ("26h")."""
-    on_fail: Literal["fail", "warn"] = "fail"
-    empty: Literal["notice", "skip", "fail"] = "notice"
-
-    @field_validator("max_age", mode="before")
-    @classmethod
-    def _age(cls, value: Any) -> timedelta | None:
-        return None if value is None else parse_age(value)
-
-    @model_validator(mode="after")
-    def _range(self) -> Gates:
-        if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
-            raise ValueError(f"min_rows ({self.min_rows}) is above max_rows ({self.max_rows})")
-        return self
+SUCCEEDED = "succeeded"  # RunStatus.SUCCEEDED: a StrEnum, compared as the string it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +145,35 @@ def _freshness(max_age: timedelta, newest: Any, now: datetime | None) -> GateChe
     hours = age.total_seconds() / 3600
     limit = max_age.total_seconds() / 3600
     return GateCheck("freshness", age <= max_age, f"newest data is {hours:.1f}h old (at most {limit:g}h allowed)")
+
+
+def judge(store: RunStore, job_name: str, job: JobConfig, record: RunRecord) -> GateVerdict | None:
+    """The job's gates applied to the run's facts, or None when the job has no gates.
+
+    Facts that cannot be checked (no ``rows`` from the task, a ``newest`` that is not a datetime)
+    fail the gates: a report nobody could check is not sent as if it had passed.
+    """
+    if job.gates is None:
+        return None
+    result = record.result or {}
+    summary = result.get("summary") or {}
+    facts = {"rows": result.get("rows"), "columns": summary.get("columns"), "newest": summary.get("newest")}
+    try:
+        return evaluate_gates(job.gates, facts, previous_facts(store, job_name, record), now=record.scheduled_for)
+    except (TaskError, ValueError, TypeError) as exc:
+        check = GateCheck("facts", False, f"the result cannot be checked: {exc}")
+        return GateVerdict("fail", [check])
+
+
+def previous_facts(store: RunStore, job_name: str, record: RunRecord) -> dict[str, Any] | None:
+    """The last good run's facts: the newest earlier run of the job that succeeded, had rows, and
+    whose report was not held back by a gate."""
+    for run in store.list(job=job_name, status=SUCCEEDED, limit=50):
+        if run.id == record.id or run.queued_at > record.queued_at:
+            continue
+        if ((run.delivery or {}).get("gates") or {}).get("action") == "fail":
+            continue
+        rows = (run.result or {}).get("rows")
+        if isinstance(rows, int) and not isinstance(rows, bool) and rows > 0:
+            return {"rows": rows}
+    return None

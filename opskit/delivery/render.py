@@ -15,12 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from opskit.delivery.charts import trend_chart_png  # noqa: F401  (re-exported: charts belong to rendering)
+from opskit.browser.chromium import launch_options
 from opskit.errors import ConfigError, TaskError
 from opskit.files import atomic_path
+
+if TYPE_CHECKING:
+    from opskit.config.model import Config, JobConfig
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -255,6 +258,11 @@ class Renderer:
         return self._where(frames[-1].filename, frames[-1].lineno) if frames else None
 
 
+def job_renderer(config: Config, job: JobConfig | None) -> Renderer:
+    """The templates beside config.yaml first, then the built-in ones; times in the job's timezone."""
+    return Renderer(timezone=config.job_timezone(job), extra_dirs=(config.root / "templates",))
+
+
 def inline_css(html: str) -> str:
     """Move <style> rules into style="" attributes, as Outlook and Gmail need; never fetch anything.
 
@@ -285,8 +293,6 @@ def html_to_pdf(
         BrowserMissing: no Chromium to drive; the message says what to install.
     """
     from playwright.sync_api import sync_playwright
-
-    from opskit.browser.chromium import launch_options
 
     out = Path(out_path)
     with atomic_path(out) as tmp:

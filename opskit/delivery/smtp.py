@@ -33,10 +33,13 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from opskit.delivery.mail import EmailSettings
 from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
 from opskit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from opskit.config.email import EmailSettings
 
 log = logging.getLogger(__name__)
 

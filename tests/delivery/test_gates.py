@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from opskit.delivery.gates import Gates, evaluate_gates
+from opskit.config.gates import Gates
+from opskit.delivery.gates import evaluate_gates
 from opskit.errors import TaskError
 
 NOW = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)

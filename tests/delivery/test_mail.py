@@ -7,15 +7,8 @@ from email.parser import BytesParser
 import pytest
 from pydantic import ValidationError
 
-from opskit.delivery.mail import (
-    EmailSettings,
-    InlineImage,
-    JobEmail,
-    build_message,
-    build_message_ex,
-    envelope_recipients,
-    parse_address,
-)
+from opskit.config.email import EmailSettings, JobEmail, parse_address
+from opskit.delivery.mail import InlineImage, build_message, build_message_ex, envelope_recipients
 from opskit.errors import ConfigError, TaskError
 
 NOW = datetime(2026, 11, 16, 7, 2, tzinfo=UTC)

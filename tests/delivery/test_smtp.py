@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from opskit.config.email import JobEmail
 from opskit.delivery.compose import compose_email, deliver
-from opskit.delivery.mail import JobEmail, build_message
+from opskit.delivery.mail import build_message
 from opskit.delivery.outbox import Outbox, OutboxStatus, list_outbox
 from opskit.delivery.render import Renderer
 from opskit.delivery.smtp import send_one, send_pending

@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import ValidationError
 
-from opskit.delivery.chat import WebhookSettings, post_alert
+from opskit.config.chat import WebhookSettings
+from opskit.delivery.chat import post_alert
 from opskit.errors import ConfigError, DeliveryError
 
 from .conftest import free_port

@@ -1,0 +1,101 @@
+"""``runner.py outbox``: list the mail in the outbox, ``--send`` pending mail, ``--resend ID`` one message.
+
+A command-line face on ``opskit.delivery``'s outbox and SMTP sender: it reads and prints, and the outbox
+decides. Exit codes: 0, or 1 when ``--send`` left messages pending, failed or uncertain; a bad ``--status``
+or an unknown message id is a usage error (2, printed by ``main``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit.delivery.outbox import Outbox, OutboxStatus, list_outbox
+from opskit.delivery.smtp import send_pending
+from opskit.errors import UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    from opskit.config.email import EmailSettings
+    from opskit.config.model import Config
+
+
+def outbox_command(config: Config, args: Any) -> int:
+    """``runner.py outbox``: list the messages, ``--send`` pending mail, ``--resend ID`` one.
+
+    Exit codes: 0, or 1 when ``--send`` left messages pending, failed or uncertain.
+    """
+    settings = config.email_settings()
+    folder = config.outbox_dir
+    if args.resend:
+        entry = Outbox(folder).resend(args.resend)
+        print(f"message {entry.id} is pending again: {entry.subject}")
+        if not args.send:
+            print(
+                "it is sent by the scheduler, or now with `runner.py outbox --send`"
+                if settings.backend == "smtp"
+                else "email.backend is 'outbox': it stays in the outbox folder"
+            )
+            return 0
+    if args.send:
+        return _send(settings, folder)
+    return _list(config, folder, args.status, bool(args.json))
+
+
+def _list(config: Config, folder: Path, status: str | None, as_json: bool) -> int:
+    statuses = [s.value for s in OutboxStatus]
+    if status and status not in statuses:
+        raise UsageError(
+            f"--status '{status}' is not a message status",
+            hint=did_you_mean(status, statuses) or f"Use one of {', '.join(statuses)}",
+        )
+    entries = list_outbox(folder, status) if (folder / "index.sqlite3").exists() else []
+    if as_json:
+        rows = [{**e.to_dict(), "recipients_count": len(e.recipients)} for e in entries]
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not entries:
+        print(f"no {status + ' ' if status else ''}messages in the outbox ({folder})")
+        return 0
+    tz = config.settings.timezone
+    print(f"{'ID':<24}  {'CREATED':<16}  {'STATUS':<9}  {'TRIES':>5}  {'JOB':<20}  {'RCPT':>4}  SUBJECT")
+    for e in entries:
+        print(
+            f"{e.id:<24}  {e.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {e.status:<9}  "
+            f"{e.attempts:>5}  {(e.job or '-')[:20]:<20}  {len(e.recipients):>4}  "
+            f"{e.subject}"
+        )
+        if e.last_error and e.status != OutboxStatus.SENT:
+            print(f"{'':<24}  last error: {e.last_error}")
+    print(f"{len(entries)} message(s) in {folder}")
+    return 0
+
+
+def _send(settings: EmailSettings, folder: Path) -> int:
+    if settings.backend != "smtp":
+        print(
+            f"email.backend is 'outbox': mail stays in {folder} by design, one .eml file per "
+            "message that any mail client opens; there is no server to send to "
+            "(set email.backend: smtp to send mail)"
+        )
+        return 0
+    waiting = (
+        [e for e in Outbox(folder).entries() if e.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
+        if (folder / "index.sqlite3").exists()
+        else []
+    )
+    if not waiting:
+        print(f"nothing pending in {folder}")
+        return 0
+    report = send_pending(settings)
+    outcome = {
+        mid: name for name in ("sent", "pending", "failed", "uncertain", "busy") for mid in getattr(report, name)
+    }
+    for e in waiting:
+        state = outcome.get(e.id, "skipped")
+        line = f"{state:<9}  {e.id}  {e.subject} ({len(e.recipients)} recipient(s))"
+        if e.id in report.errors:
+            line += f": {report.errors[e.id]}"
+        print(line)
+    print(f"total: {report.summary()}")
+    return 0 if report.ok else 1
