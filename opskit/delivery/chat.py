@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_WAIT_S = 30.0
+"""The longest wait between two attempts, also when the chat's Retry-After asks for more."""
+
 
 def slack_payload(title: str, text: str, fields: Mapping[str, str]) -> dict[str, Any]:
     def esc(s: str) -> str:  # Slack mrkdwn: these three are the control characters
@@ -129,45 +132,33 @@ def post_alert(
     url = os.environ.get(settings.url_env)
     if not url:
         raise ConfigError(f"chat webhook: environment variable {settings.url_env} is not set")
-    import requests
+    import requests  # loaded only when an alert is posted (start-up time of the CLI)
+
+    from opskit.sources.http import RetryingSession  # with requests, for the same reason
+    from opskit.sources.retry import Backoff
 
     payload = PAYLOADS[settings.kind](title, text, fields)
-    delay = settings.backoff_s
-    last = ""
-    for attempt in range(1, settings.max_attempts + 1):
-        wait = delay
+    tries = settings.max_attempts
+    backoff = Backoff(attempts=tries, first=settings.backoff_s, cap=MAX_WAIT_S)
+    with RetryingSession(backoff=backoff, timeout=settings.timeout_s, sleep=sleep) as session:
         try:
-            resp = requests.post(url, json=payload, timeout=settings.timeout_s)
+            resp = session.post(url, json=payload)
         except requests.Timeout:
-            last = f"timed out after {settings.timeout_s:g}s"
+            raise DeliveryError(
+                f"{settings.kind} webhook: timed out after {settings.timeout_s:g}s after {tries} attempts"
+            ) from None
         except requests.ConnectionError:
-            last = "connection failed"
-        else:
-            if resp.status_code < 300:
-                _check_lark(settings, resp)
-                log.info("%s alert posted (attempt %d): %s", settings.kind, attempt, title)
-                return attempt
-            last = f"HTTP {resp.status_code}"
-            if resp.status_code != 429 and resp.status_code < 500:
-                raise DeliveryError(
-                    f"{settings.kind} webhook refused the alert ({last}); check the URL in {settings.url_env}"
-                )
-            retry_after = resp.headers.get("Retry-After", "")
-            if retry_after.isdigit():
-                wait = float(retry_after)
-        if attempt < settings.max_attempts:
-            wait = min(wait, 30.0)
-            log.warning(
-                "%s webhook: %s (attempt %d/%d); retrying in %.1fs",
-                settings.kind,
-                last,
-                attempt,
-                settings.max_attempts,
-                wait,
-            )
-            sleep(wait)
-            delay = min(delay * 2, 30.0)
-    raise DeliveryError(f"{settings.kind} webhook: {last} after {settings.max_attempts} attempts")
+            raise DeliveryError(f"{settings.kind} webhook: connection failed after {tries} attempts") from None
+        attempts = session.last_attempts
+    if resp.status_code == 429 or resp.status_code >= 500:
+        raise DeliveryError(f"{settings.kind} webhook: HTTP {resp.status_code} after {tries} attempts")
+    if resp.status_code >= 300:
+        raise DeliveryError(
+            f"{settings.kind} webhook refused the alert (HTTP {resp.status_code}); check the URL in {settings.url_env}"
+        )
+    _check_lark(settings, resp)
+    log.info("%s alert posted (attempt %d): %s", settings.kind, attempts, title)
+    return attempts
 
 
 def _check_lark(settings: WebhookSettings, resp: Any) -> None:

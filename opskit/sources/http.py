@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -50,6 +51,8 @@ class RetryingSession(requests.Session):
         super().__init__()
         self.backoff, self.timeout, self.retry_refused = backoff, timeout, retry_refused
         self.on_wait, self.sleep = on_wait, sleep
+        self.last_attempts = 0
+        """How many attempts the last request took (for "posted after 3 attempts")."""
         self.headers["User-Agent"] = USER_AGENT
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -61,15 +64,20 @@ class RetryingSession(requests.Session):
                 return False
             return self.retry_refused or not _refused(exc)
 
+        # Only the host goes into log lines: paths and queries can hold tokens (a chat webhook's does).
+        host = urlsplit(url if isinstance(url, str) else url.decode()).netloc
         attempt = retrying(
             self.backoff,
             retry_on_exception=worth_retrying,
             retry_on_result=lambda response: response.status_code in RETRY_STATUSES,
-            describe=lambda state: f"{method!s} {url!s}: {_what(state)}",
+            describe=lambda state: f"{method!s} {host}: {_what(state)}",
             on_wait=self.on_wait,
             sleep=self.sleep,
         )
-        return attempt(super().request, method, url, *args, **kwargs)  # type: ignore[no-any-return]
+        try:
+            return attempt(super().request, method, url, *args, **kwargs)  # type: ignore[no-any-return]
+        finally:
+            self.last_attempts = int(attempt.statistics.get("attempt_number", 1))
 
 
 def _what(state: Any) -> str:
