@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opskit.engine.daemon import Scheduler
+from opskit.engine.executors import Executor, RunHandle
 from opskit.engine.history import RunStore
 from opskit.errors import UsageError
 
@@ -22,9 +23,14 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @dataclass
-class FakeHandle:
+class FakeHandle(RunHandle):
+    run_id: str = ""
     code: int | None = None
     killed: bool = False
+
+    @property
+    def where(self) -> str:
+        return f"fake {self.run_id}"
 
     def poll(self) -> int | None:
         return self.code
@@ -38,13 +44,13 @@ class FakeHandle:
 
 
 @dataclass
-class FakeExecutor:
+class FakeExecutor(Executor):
     """Hands out handles the test finishes by writing the outcome into the history, as a worker does."""
 
     started: list = field(default_factory=list)
 
-    def __call__(self, record, config):
-        handle = FakeHandle()
+    def start(self, record, config, *, options=None):
+        handle = FakeHandle(record.id)
         self.started.append((record, handle))
         return handle
 
@@ -72,7 +78,7 @@ def make(project_root: Path, jobs: str, *, scheduler: str = "") -> tuple[Schedul
         + textwrap.indent(textwrap.dedent(jobs), "  ")
     )
     executor = FakeExecutor()
-    return Scheduler(config, launcher=executor), executor
+    return Scheduler(config, executor=executor), executor
 
 
 def at(*args: int, tz=BERLIN) -> datetime:

@@ -1,9 +1,10 @@
 """The scheduler daemon (``runner.py schedule``): fires jobs on their timetables and never loses a slot.
 
 It runs in the foreground (systemd, a container, tmux) and logs each decision. Each run executes in its own
-child process through the executor, so a task that crashes, hangs or eats memory cannot take the daemon
-down. Only the outermost loop (``run_forever``) reads the real clock; ``tick(now)`` does one round of work
-at a given instant, which is how the tests drive it with a fake clock.
+process through the executor (by default the pre-forked one that ``make_executor`` gives the scheduler),
+so a task that crashes, hangs or eats memory cannot take the daemon down. Only the outermost loop
+(``run_forever``) reads the real clock; ``tick(now)`` does one round of work at a given instant, which is
+how the tests drive it with a fake clock.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from opskit.config.model import Config, check_config
-from opskit.engine.executor import PlannedRun, backoff_delay, plan_run, should_retry
+from opskit.delivery import pipeline
+from opskit.delivery.chat import post_alert
+from opskit.engine import executors
+from opskit.engine.attempts import backoff_delay, prune_old_runs, record_silent_exit, should_retry
+from opskit.engine.checks import validate_all
+from opskit.engine.executors import Executor, Purpose, RunHandle
 from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.planning import PlannedRun, plan_run
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
-from opskit.engine.zygote import ZygoteLauncher
 from opskit.errors import OpskitError, UsageError
 from opskit.tasks import Registry, discover
 
@@ -46,23 +52,10 @@ start within milliseconds of it. A run prepared but not started by a stop or a r
 MAX_IDLE_SLEEP = 1.0
 
 
-class Handle(Protocol):
-    """A run executing somewhere; the executor decides where."""
-
-    def poll(self) -> int | None: ...
-
-    def kill(self) -> None: ...
-
-    def terminate(self) -> None: ...
-
-
-Launcher = Callable[[RunRecord, Config], Handle]
-
-
 @dataclass
 class _Running:
     record: RunRecord
-    handle: Handle
+    handle: RunHandle
     plan: PlannedRun
     started: datetime
     usual_s: float | None
@@ -116,35 +109,18 @@ class SchedulerLock:
             self._fd = None
 
 
-def process_launcher(record: RunRecord, config: Config) -> Handle:
-    """The real executor: a child process per run, in its own session so a kill reaches its whole tree."""
-    from opskit.engine.executor import kill_tree, start_attempt
-
-    attempt = start_attempt(record, config, timeout=timedelta(days=365), new_session=True)
-
-    class _Proc:
-        def poll(self) -> int | None:
-            return attempt.proc.poll()
-
-        def kill(self) -> None:
-            kill_tree(attempt.proc.pid)
-            attempt.proc.wait()
-
-        def terminate(self) -> None:
-            try:
-                os.killpg(attempt.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    return _Proc()
-
-
 @dataclass
 class Scheduler:
-    """Fires the jobs of one config on their timetables. Drive it with ``tick(now)`` or ``run_forever``."""
+    """Fires the jobs of one config on their timetables. Drive it with ``tick(now)`` or ``run_forever``.
+
+    Args:
+        config_path: The config.yaml to load (and reload when it changes).
+        executor: Where runs execute; by default ``start`` asks ``make_executor`` for the scheduler's.
+        on_dispatch: Called with each run handed to the executor (benchmarks measure with it).
+    """
 
     config_path: Path
-    launcher: Launcher = field(default_factory=ZygoteLauncher)
+    executor: Executor | None = None
     on_dispatch: Callable[[RunRecord, datetime], None] | None = None
     config: Config = field(init=False)
     store: RunStore = field(init=False)
@@ -171,6 +147,12 @@ class Scheduler:
     _started_at: datetime | None = field(init=False, default=None)
     _lock: SchedulerLock | None = field(init=False, default=None)
 
+    @property
+    def _executor(self) -> Executor:
+        if self.executor is None:  # chosen in start(), once the config is loaded
+            raise RuntimeError("the scheduler has not started")
+        return self.executor
+
     # -- life cycle --
 
     def start(self, now: datetime, *, lock: bool = True) -> None:
@@ -181,6 +163,8 @@ class Scheduler:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
         self.store = RunStore(self.config.history_path)
+        if self.executor is None:
+            self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
         abandoned = self.store.mark_dead_runs_abandoned(now=now)
         for run_id in abandoned:
             log.warning("run %s was running when its process died: marked abandoned", run_id)
@@ -232,8 +216,7 @@ class Scheduler:
             log.warning("run %s terminated by shutdown", run_id)
             del self.running[run_id]
             self._release(running.record.job)
-        if isinstance(self.launcher, ZygoteLauncher):
-            self.launcher.close()
+        self._executor.close()
         self.store.scheduler_stopped(now=now)
         self.store.close()
         if self._lock:
@@ -298,8 +281,6 @@ class Scheduler:
             self._post_alerts()
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
-            from opskit.engine.executor import prune_old_runs
-
             prune_old_runs(self.config, self.store, now)
         self._last_tick = now
 
@@ -507,13 +488,19 @@ class Scheduler:
             if job and job in self._running_jobs:
                 continue  # overlap: queue waits for the previous run of the same job
             self.queue.remove(queued)
-            handle = self.launcher(queued.record, self.config)
+            handle = self._executor.start(queued.record, self.config)
             self.running[queued.record.id] = _Running(queued.record, handle, queued.plan, now, None)
             if job:
                 self._running_jobs.add(job)
             if self.on_dispatch:
                 self.on_dispatch(queued.record, now)
-            log.info("%s: run %s started (%d running)", queued.plan.name, queued.record.id, len(self.running))
+            log.info(
+                "%s: run %s started on %s (%d running)",
+                queued.plan.name,
+                queued.record.id,
+                handle.where,
+                len(self.running),
+            )
 
     def _reap(self, now: datetime) -> None:
         for run_id, running in list(self.running.items()):
@@ -527,16 +514,13 @@ class Scheduler:
                         error=f"timed out after {running.plan.timeout}; its processes were killed",
                     )
                     running.handle.kill()
-                    log.warning("run %s timed out after %s: killed", run_id, running.plan.timeout)
+                    log.warning(
+                        "run %s timed out after %s: killed (%s)", run_id, running.plan.timeout, running.handle.where
+                    )
                 else:
                     continue
-            elif code != 0:
-                self.store.finish(
-                    run_id,
-                    RunStatus.FAILED,
-                    only_if_unfinished=True,
-                    error=f"the run's process exited with code {code} without recording a result",
-                )
+            else:
+                record_silent_exit(self.store, run_id, code)
             del self.running[run_id]
             self._release(running.record.job)
             self._finished(self.store.get(run_id), running.plan, now)
@@ -560,9 +544,7 @@ class Scheduler:
             log.info("%s: retry %d of %d in %.0fs", name, record.attempt, plan.retries, delay)
             return
         try:
-            from opskit.delivery.pipeline import after_run
-
-            after_run(self.config, self.store, record)
+            pipeline.after_run(self.config, self.store, record)
         except Exception:  # delivery must never take the scheduler down
             log.exception("%s: delivery after run %s failed", name, record.id)
 
@@ -603,8 +585,6 @@ class Scheduler:
         chat = self.config.settings.chat
         if chat is None:
             return
-        from opskit.delivery.chat import post_alert
-
         for job, text in alerts:
             try:
                 post_alert(chat, f"opskit scheduler: {job or 'scheduler'}", text, {"job": job or "-"})
@@ -614,19 +594,13 @@ class Scheduler:
     def _send_mail(self, now: datetime) -> None:
         self._last_mail = now
         try:
-            from opskit.delivery import pipeline as notify
-
-            sender = getattr(notify, "send_pending_mail", None)
-            if sender is not None:
-                sender(self.config)
+            pipeline.send_pending_mail(self.config)
         except Exception:
             log.exception("sending pending mail failed; it stays in the outbox")
 
     # -- config --
 
     def _load_or_raise(self) -> Config:
-        from opskit.engine.checks import validate_all
-
         problems, config = check_config(self.config_path)
         if problems or config is None:
             raise problems[0]
@@ -673,8 +647,7 @@ class Scheduler:
             self.store.set_last_slots(first_sight)
         self.timetables = timetables
         self._applied = True
-        if isinstance(self.launcher, ZygoteLauncher):  # it loaded the previous config: a new one for this
-            self.launcher.restart(config)
+        self._executor.reload(config)  # a warm executor loaded the previous config
         self._discard_prepared()
         self.next_due = {name: self._next_due(name, now) for name in timetables}
 
