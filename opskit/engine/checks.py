@@ -13,6 +13,7 @@ from typing import Any
 
 from opskit.config.model import Config, check_config
 from opskit.engine.history import utcnow
+from opskit.engine.scheduling import job_timetable
 from opskit.errors import ConfigError, OpskitError, did_you_mean
 from opskit.tasks import Registry, discover
 
@@ -91,8 +92,6 @@ def _validate_step(
 
 
 def _check_schedule(config: Config, name: str) -> list[OpskitError]:
-    from opskit.engine.scheduling import job_timetable
-
     try:
         job_timetable(config, name)
     except ConfigError as exc:
