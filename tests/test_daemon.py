@@ -585,7 +585,7 @@ def test_the_scheduler_drives_its_executor_start_reload_and_stop(project, caplog
           schedule: "30 8 * * *"
     """,
     )
-    caplog.set_level("INFO", logger="opskit.engine.daemon")
+    caplog.set_level("INFO", logger="opskit.engine")
     s.start(at(2026, 11, 16, 9, 0), lock=False)
     assert s.executor is ex and [c.path for c in ex.reloaded] == [project / "config.yaml"]
     s.tick(at(2026, 11, 17, 8, 30))

@@ -31,6 +31,26 @@ def validate_all(config_path: Path) -> tuple[list[OpskitError], str]:
     return found, summary
 
 
+def load_valid_config(config_path: Path) -> Config:
+    """The config, when the file and every job in it are valid: what the scheduler starts and reloads with.
+
+    Raises:
+        OpskitError: the first problem; with several, its hint counts the others (``validate`` lists them).
+    """
+    problems, config = check_config(config_path)
+    if problems or config is None:
+        raise problems[0]
+    job_problems, _ = validate_all(config_path)
+    if job_problems:
+        first = job_problems[0]
+        if len(job_problems) > 1:
+            first.hint = (
+                first.hint + ". " if first.hint else ""
+            ) + f"({len(job_problems) - 1} more: run `runner.py validate`)"
+        raise first
+    return config
+
+
 def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitError]:
     job = config.jobs[name]
     problems: list[OpskitError] = []
