@@ -96,7 +96,7 @@ class _Tasks:
 def serve(config_path: Path, requests_fd: int, replies_fd: int) -> int:
     """Load once, then fork a child per requested run until the requests pipe closes."""
     # The signals a fresh worker would start with, restored in each child.
-    inherited = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    inherited: dict[int, Any] = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     # A terminal's Ctrl-C or systemd's SIGTERM is for the daemon, which closes our pipe when it is done
     # (and still needs us to report the exit codes of the runs it waits for meanwhile).
     for signum in inherited:
