@@ -6,6 +6,7 @@ real child processes for timeouts, signals, the lock and crash recovery.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opskit.engine.daemon import Scheduler
+from opskit.engine.executors import Executor, RunHandle
 from opskit.engine.history import RunStore
 from opskit.errors import UsageError
 
@@ -22,31 +24,47 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @dataclass
-class FakeHandle:
+class FakeHandle(RunHandle):
+    run_id: str = ""
     code: int | None = None
     killed: bool = False
+    calls: list = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return f"fake {self.run_id}"
 
     def poll(self) -> int | None:
         return self.code
 
     def kill(self) -> None:
+        self.calls.append("kill")
         self.killed = True
         self.code = -9
 
     def terminate(self) -> None:
+        self.calls.append("terminate")
         self.code = -15
 
 
 @dataclass
-class FakeExecutor:
+class FakeExecutor(Executor):
     """Hands out handles the test finishes by writing the outcome into the history, as a worker does."""
 
     started: list = field(default_factory=list)
+    reloaded: list = field(default_factory=list)
+    closed: bool = False
 
-    def __call__(self, record, config):
-        handle = FakeHandle()
+    def start(self, record, config, *, options=None):
+        handle = FakeHandle(record.id)
         self.started.append((record, handle))
         return handle
+
+    def reload(self, config):
+        self.reloaded.append(config)
+
+    def close(self):
+        self.closed = True
 
     def finish(
         self,
@@ -72,7 +90,7 @@ def make(project_root: Path, jobs: str, *, scheduler: str = "") -> tuple[Schedul
         + textwrap.indent(textwrap.dedent(jobs), "  ")
     )
     executor = FakeExecutor()
-    return Scheduler(config, launcher=executor), executor
+    return Scheduler(config, executor=executor), executor
 
 
 def at(*args: int, tz=BERLIN) -> datetime:
@@ -556,3 +574,29 @@ def test_a_slot_that_came_due_while_the_loop_was_busy_runs_late_instead_of_being
     s.tick(at(2026, 11, 16, 8, 29, 50))
     s.tick(at(2026, 11, 16, 8, 33))  # the loop was stuck for three minutes (a slow mail server)
     assert [(r.trigger, r.scheduled_for) for r, _ in ex.started] == [("schedule", at(2026, 11, 16, 8, 30))]
+
+
+def test_the_scheduler_drives_its_executor_start_reload_and_stop(project, caplog):
+    s, ex = make(
+        project,
+        """
+        daily:
+          task: kitchen_sink
+          schedule: "30 8 * * *"
+    """,
+    )
+    caplog.set_level("INFO", logger="opskit.engine")
+    s.start(at(2026, 11, 16, 9, 0), lock=False)
+    assert s.executor is ex and [c.path for c in ex.reloaded] == [project / "config.yaml"]
+    s.tick(at(2026, 11, 17, 8, 30))
+    ((record, handle),) = ex.started
+    assert f"daily: run {record.id} started on fake {record.id} (1 running)" in caplog.text
+    config = project / "config.yaml"
+    config.write_text(config.read_text().replace('"30 8 * * *"', '"45 8 * * *"'))
+    os.utime(config, (1, 1))  # a new mtime whatever the clock's resolution
+    s.tick(at(2026, 11, 17, 8, 31))
+    assert len(ex.reloaded) == 2 and ex.reloaded[1] is s.config  # the executor hears of the new config
+    s.stop(at(2026, 11, 17, 8, 32))
+    assert handle.calls == ["terminate", "kill"] and ex.closed
+    with RunStore(project / "var" / "history.sqlite") as store:
+        assert store.get(record.id).error == "terminated: the scheduler shut down before the run ended"

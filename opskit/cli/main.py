@@ -242,7 +242,9 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.engine.executor import execute, plan_run
+    # Imported here, not at the top: every command loads this module, and `list` must stay free of pydantic.
+    from opskit.engine.attempts import execute
+    from opskit.engine.planning import plan_run
     from opskit.tasks import discover
 
     config = _load(config_path)

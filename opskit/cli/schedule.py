@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from opskit.config.model import Config, load_config
+from opskit.engine.history import RunStatus, RunStore, Trigger
+from opskit.engine.planning import plan_run
+from opskit.engine.scheduling import job_timetable
 from opskit.errors import UsageError, did_you_mean
+from opskit.tasks import discover
 
 STALE_AFTER = timedelta(minutes=2)
 """A heartbeat older than this means the scheduler is not running (it beats every 10 s)."""
 
 
 def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
+    # Here, not at the top: the daemon brings the executors and delivery, which next/pause/status never use.
     from opskit.engine.daemon import Scheduler
 
     handler = logging.StreamHandler(sys.stderr)
@@ -31,8 +36,6 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.engine.scheduling import job_timetable
-
     config = load_config(config_path)
     names = [args.job] if args.job else [n for n, j in config.jobs.items() if j.schedule]
     if args.job and args.job not in config.jobs:
@@ -74,8 +77,6 @@ def cmd_resume(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _set_paused(job: str, config_path: Path, paused: bool) -> int:
-    from opskit.engine.history import RunStore
-
     config = load_config(config_path)
     if job not in config.jobs:
         raise UsageError(f"unknown job '{job}'", hint=did_you_mean(job, config.jobs))
@@ -89,9 +90,6 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.engine.history import RunStatus, RunStore
-    from opskit.engine.scheduling import job_timetable
-
     config = load_config(config_path)
     now = datetime.now(UTC)
     problems: list[str] = []
@@ -135,10 +133,8 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.engine.executor import execute, plan_run
-    from opskit.engine.history import RunStore, Trigger
-    from opskit.engine.scheduling import job_timetable
-    from opskit.tasks import discover
+    # Here, not at the top: the executors and delivery, which next/pause/status never use.
+    from opskit.engine.attempts import execute
 
     config = load_config(config_path)
     if args.job not in config.jobs:

@@ -13,6 +13,7 @@ from typing import Any
 
 from opskit.config.model import Config, check_config
 from opskit.engine.history import utcnow
+from opskit.engine.scheduling import job_timetable
 from opskit.errors import ConfigError, OpskitError, did_you_mean
 from opskit.tasks import Registry, discover
 
@@ -28,6 +29,26 @@ def validate_all(config_path: Path) -> tuple[list[OpskitError], str]:
         found.extend(validate_job(config, registry, name))
     summary = f"{len(config.jobs)} job(s), {len(registry.tasks)} task(s)"
     return found, summary
+
+
+def load_valid_config(config_path: Path) -> Config:
+    """The config, when the file and every job in it are valid: what the scheduler starts and reloads with.
+
+    Raises:
+        OpskitError: the first problem; with several, its hint counts the others (``validate`` lists them).
+    """
+    problems, config = check_config(config_path)
+    if problems or config is None:
+        raise problems[0]
+    job_problems, _ = validate_all(config_path)
+    if job_problems:
+        first = job_problems[0]
+        if len(job_problems) > 1:
+            first.hint = (
+                first.hint + ". " if first.hint else ""
+            ) + f"({len(job_problems) - 1} more: run `runner.py validate`)"
+        raise first
+    return config
 
 
 def validate_job(config: Config, registry: Registry, name: str) -> list[OpskitError]:
@@ -91,8 +112,6 @@ def _validate_step(
 
 
 def _check_schedule(config: Config, name: str) -> list[OpskitError]:
-    from opskit.engine.scheduling import job_timetable
-
     try:
         job_timetable(config, name)
     except ConfigError as exc:

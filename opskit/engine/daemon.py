@@ -1,15 +1,16 @@
 """The scheduler daemon (``runner.py schedule``): fires jobs on their timetables and never loses a slot.
 
-It runs in the foreground (systemd, a container, tmux) and logs each decision. Each run executes in its own
-child process through the executor, so a task that crashes, hangs or eats memory cannot take the daemon
-down. Only the outermost loop (``run_forever``) reads the real clock; ``tick(now)`` does one round of work
-at a given instant, which is how the tests drive it with a fake clock.
+It runs in the foreground (systemd, a container, tmux) and logs each decision. This module decides which
+runs exist (a slot fires, is caught up after downtime, or is skipped with a reason) and follows changes to
+the config; the run queue (runqueue.py) starts them through the executor (by default the pre-forked one
+``make_executor`` gives the scheduler), watches and reaps them, so a task that crashes, hangs or eats
+memory cannot take the daemon down. Only the outermost loop (``run_forever``) reads the real clock;
+``tick(now)`` does one round of work at a given instant, which is how the tests drive it with a fake clock.
 """
 
 from __future__ import annotations
 
 import collections
-import fcntl
 import logging
 import os
 import random
@@ -19,15 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from opskit.config.model import Config, check_config
-from opskit.engine.executor import PlannedRun, backoff_delay, plan_run, should_retry
+from opskit.config.model import Config
+from opskit.delivery import pipeline
+from opskit.delivery.chat import post_alert
+from opskit.engine import executors
+from opskit.engine.attempts import prune_old_runs
+from opskit.engine.checks import load_valid_config
+from opskit.engine.executors import Executor, Purpose
 from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.lock import SchedulerLock
+from opskit.engine.planning import PlannedRun, plan_run
+from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
-from opskit.engine.zygote import ZygoteLauncher
-from opskit.errors import OpskitError, UsageError
+from opskit.errors import OpskitError
 from opskit.tasks import Registry, discover
 
 log = logging.getLogger(__name__)
@@ -46,108 +54,22 @@ start within milliseconds of it. A run prepared but not started by a stop or a r
 MAX_IDLE_SLEEP = 1.0
 
 
-class Handle(Protocol):
-    """A run executing somewhere; the executor decides where."""
-
-    def poll(self) -> int | None: ...
-
-    def kill(self) -> None: ...
-
-    def terminate(self) -> None: ...
-
-
-Launcher = Callable[[RunRecord, Config], Handle]
-
-
-@dataclass
-class _Running:
-    record: RunRecord
-    handle: Handle
-    plan: PlannedRun
-    started: datetime
-    usual_s: float | None
-    overrun_alerted: bool = False
-
-
-@dataclass
-class _Queued:
-    record: RunRecord
-    plan: PlannedRun
-    not_before: datetime
-    late_alerted: bool = False
-
-
-@dataclass
-class _Retry:
-    due: datetime
-    plan: PlannedRun
-    attempt: int
-
-
-class SchedulerLock:
-    """One scheduler per history database: an exclusive lock on ``<var>/scheduler.lock`` holding our pid."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise UsageError(
-                f"another scheduler (pid {other}) is already running on this history "
-                f"({self.path.parent / 'history.sqlite'})",
-                hint="Stop it first, or give this one its own paths.var",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        os.fsync(fd)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def process_launcher(record: RunRecord, config: Config) -> Handle:
-    """The real executor: a child process per run, in its own session so a kill reaches its whole tree."""
-    from opskit.engine.executor import kill_tree, start_attempt
-
-    attempt = start_attempt(record, config, timeout=timedelta(days=365), new_session=True)
-
-    class _Proc:
-        def poll(self) -> int | None:
-            return attempt.proc.poll()
-
-        def kill(self) -> None:
-            kill_tree(attempt.proc.pid)
-            attempt.proc.wait()
-
-        def terminate(self) -> None:
-            try:
-                os.killpg(attempt.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    return _Proc()
-
-
 @dataclass
 class Scheduler:
-    """Fires the jobs of one config on their timetables. Drive it with ``tick(now)`` or ``run_forever``."""
+    """Fires the jobs of one config on their timetables. Drive it with ``tick(now)`` or ``run_forever``.
+
+    Args:
+        config_path: The config.yaml to load (and reload when it changes).
+        executor: Where runs execute; by default ``start`` asks ``make_executor`` for the scheduler's.
+        on_dispatch: Called with each run handed to the executor (benchmarks measure with it).
+    """
 
     config_path: Path
-    launcher: Launcher = field(default_factory=ZygoteLauncher)
+    executor: Executor | None = None
     on_dispatch: Callable[[RunRecord, datetime], None] | None = None
     config: Config = field(init=False)
     store: RunStore = field(init=False)
+    runs: RunQueue = field(init=False)
     registry: Registry = field(init=False)
     timetables: dict[str, Timetable] = field(init=False, default_factory=dict)
     next_due: dict[str, datetime] = field(init=False, default_factory=dict)
@@ -155,11 +77,6 @@ class Scheduler:
     prepared: dict[str, tuple[datetime, PlannedRun, RunRecord]] = field(init=False, default_factory=dict)
     _alerts: list[tuple[str | None, str]] = field(init=False, default_factory=list)
     _paused_jobs: set[str] = field(init=False, default_factory=set)
-    _busy: collections.Counter[str] = field(init=False, default_factory=collections.Counter)
-    _running_jobs: set[str] = field(init=False, default_factory=set)
-    running: dict[str, _Running] = field(init=False, default_factory=dict)
-    queue: collections.deque[_Queued] = field(init=False, default_factory=collections.deque)
-    retries: list[_Retry] = field(init=False, default_factory=list)
     stopping: threading.Event = field(init=False, default_factory=threading.Event)
     _config_mtime: float = field(init=False, default=0.0)
     _last_config_check: datetime | None = field(init=False, default=None)
@@ -171,16 +88,32 @@ class Scheduler:
     _started_at: datetime | None = field(init=False, default=None)
     _lock: SchedulerLock | None = field(init=False, default=None)
 
+    @property
+    def running(self) -> dict[str, Running]:
+        """The runs on the executor, by run id."""
+        return self.runs.running
+
+    @property
+    def queue(self) -> collections.deque[Queued]:
+        return self.runs.queue
+
+    @property
+    def retries(self) -> list[Retry]:
+        return self.runs.retries
+
     # -- life cycle --
 
     def start(self, now: datetime, *, lock: bool = True) -> None:
         """Load and check the config, take the lock, recover from a previous crash."""
-        self.config = self._load_or_raise()
+        self.config = load_valid_config(self.config_path)
         self._config_mtime = self.config_path.stat().st_mtime
         if lock:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
         self.store = RunStore(self.config.history_path)
+        if self.executor is None:
+            self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
+        self.runs = RunQueue(self.store, self.executor, self.config, self._alert, self.on_dispatch)
         abandoned = self.store.mark_dead_runs_abandoned(now=now)
         for run_id in abandoned:
             log.warning("run %s was running when its process died: marked abandoned", run_id)
@@ -203,7 +136,7 @@ class Scheduler:
             if record not in early:
                 self._requeue(record, now)
         for run_id in abandoned:  # their owners hear of it, as of any failed run
-            self._finished(self.store.get(run_id), None, now)
+            self.runs.finished(self.store.get(run_id), None, now)
         self.heartbeat(now)
         log.info(
             "scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)",
@@ -219,21 +152,8 @@ class Scheduler:
     def stop(self, now: datetime) -> None:
         """Terminate what still runs, record it, and release the lock."""
         self._discard_prepared()
-        for running in list(self.running.values()):
-            running.handle.terminate()
-        for run_id, running in list(self.running.items()):
-            running.handle.kill()
-            self.store.finish(
-                run_id,
-                RunStatus.FAILED,
-                only_if_unfinished=True,
-                error="terminated: the scheduler shut down before the run ended",
-            )
-            log.warning("run %s terminated by shutdown", run_id)
-            del self.running[run_id]
-            self._release(running.record.job)
-        if isinstance(self.launcher, ZygoteLauncher):
-            self.launcher.close()
+        self.runs.stop_all()
+        self.runs.executor.close()
         self.store.scheduler_stopped(now=now)
         self.store.close()
         if self._lock:
@@ -262,7 +182,7 @@ class Scheduler:
         if self.running:
             log.info("stopping: waiting up to %s for %d running run(s)", grace, len(self.running))
         while self.running and clock() < deadline:
-            self._reap(clock())
+            self.runs.reap(clock())
             threading.Event().wait(POLL_WHILE_RUNNING)
 
     # -- one round --
@@ -280,16 +200,14 @@ class Scheduler:
                         fired[name] = last
                 if fired:
                     self.store.set_last_slots(fired)
-        for retry in [r for r in self.retries if r.due <= now]:
-            self.retries.remove(retry)
-            self._enqueue(retry.plan, Trigger.RETRY, now, attempt=retry.attempt)
-        self._reap(now)
-        self._dispatch(now)
+        self.runs.queue_due_retries(now)
+        self.runs.reap(now)
+        self.runs.dispatch(now, self.stopping)
         for name in due:  # slots fired on the fast path learn their following slot now
             if self.next_due[name] <= now:
                 self.next_due[name] = self._next_due(name, now)
         self._prepare(now)
-        self._watch(now)
+        self.runs.watch(now)
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self.heartbeat(now)
         if self._last_mail is None or now - self._last_mail >= MAIL_EVERY:
@@ -298,8 +216,6 @@ class Scheduler:
             self._post_alerts()
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
-            from opskit.engine.executor import prune_old_runs
-
             prune_old_runs(self.config, self.store, now)
         self._last_tick = now
 
@@ -308,7 +224,7 @@ class Scheduler:
         if self.running:
             return POLL_WHILE_RUNNING
         wake = [d for d in self.next_due.values() if d is not None]
-        wake += [r.due for r in self.retries] + [q.not_before for q in self.queue]
+        wake += self.runs.wake_times()
         if not wake:
             return MAX_IDLE_SLEEP
         return max(0.0, min(MAX_IDLE_SLEEP, (min(wake) - now).total_seconds()))
@@ -394,19 +310,18 @@ class Scheduler:
 
     def _fire_prepared(self, name: str, job: Any, paused: bool, now: datetime) -> None:
         slot, plan, record = self.prepared.pop(name)
-        busy = self._busy[name] and job.overlap == "skip"
+        busy = self.runs.busy(name) and job.overlap == "skip"
         if paused or busy:
             reason = (
                 "the job is paused (runner.py resume)"
                 if paused
-                else f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)"
+                else f"the previous run ({self.runs.busy_run(name)}) was still going (overlap: skip)"
             )
             self.store.finish(record.id, RunStatus.SKIPPED, error=reason, now=now)
             log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
             return
         jitter = job.jitter.total_seconds() * random.random()
-        self.queue.append(_Queued(record, plan, slot + timedelta(seconds=jitter)))
-        self._busy[name] += 1
+        self.runs.add(record, plan, slot + timedelta(seconds=jitter))
 
     def _discard_prepared(self, name: str | None = None) -> None:
         names = [name] if name else list(self.prepared)
@@ -414,22 +329,12 @@ class Scheduler:
         if dropped:
             self.store.discard_unstarted(dropped)
 
-    def _busy_run(self, name: str) -> str:
-        return next(
-            iter(
-                [r.record.id for r in self.running.values() if r.record.job == name]
-                + [q.record.id for q in self.queue if q.record.job == name]
-            ),
-            "?",
-        )
-
     def _plan_and_enqueue(self, name: str, slot: datetime, trigger: Trigger, now: datetime) -> None:
         job = self.config.jobs[name]
         # Caught-up slots (catch_up: all) queue behind each other: they are one backlog, not overlaps.
-        if self._busy[name] and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
-            self._skip(
-                name, slot, trigger, f"the previous run ({self._busy_run(name)}) was still going (overlap: skip)", now
-            )
+        if self.runs.busy(name) and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
+            reason = f"the previous run ({self.runs.busy_run(name)}) was still going (overlap: skip)"
+            self._skip(name, slot, trigger, reason, now)
             return
         self._discard_prepared(name)  # a slot handled the slow way (after downtime) is planned afresh
         try:
@@ -449,24 +354,7 @@ class Scheduler:
             log.error("%s: slot %s cannot run: %s", name, _local(slot), exc)
             return
         jitter = job.jitter.total_seconds() * random.random()
-        self._enqueue(plan, trigger, now, not_before=slot + timedelta(seconds=jitter))
-
-    def _enqueue(
-        self, plan: PlannedRun, trigger: Trigger, now: datetime, *, attempt: int = 1, not_before: datetime | None = None
-    ) -> None:
-        record = self.store.create(
-            job=plan.job,
-            task=plan.task_label,
-            params=plan.params_json(),
-            trigger=trigger,
-            attempt=attempt,
-            scheduled_for=plan.scheduled_for,
-            folder_root=self.config.runs_dir,
-            now=now,
-        )
-        self.queue.append(_Queued(record, plan, not_before or now))
-        self._busy[plan.job or ""] += 1
-        log.info("%s: run %s queued for slot %s (%s)", plan.name, record.id, _local(plan.scheduled_for), trigger)
+        self.runs.enqueue(plan, trigger, now, not_before=slot + timedelta(seconds=jitter))
 
     def _requeue(self, record: RunRecord, now: datetime) -> None:
         """A run left queued by a previous scheduler starts again (same row: never a second run)."""
@@ -475,8 +363,7 @@ class Scheduler:
         except OpskitError as exc:
             self.store.finish(record.id, RunStatus.FAILED, error=f"could not be started: {exc}")
             return
-        self.queue.append(_Queued(record, plan, now))
-        self._busy[plan.job or ""] += 1
+        self.runs.add(record, plan, now)
         log.info("run %s was still queued from the previous scheduler: queued again", record.id)
 
     def _skip(self, name: str, slot: datetime, trigger: Trigger, reason: str, now: datetime) -> None:
@@ -494,104 +381,7 @@ class Scheduler:
         )
         log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
 
-    # -- starting and reaping runs --
-
-    def _dispatch(self, now: datetime) -> None:
-        limit = self.config.settings.scheduler.max_concurrent_runs
-        for queued in list(self.queue):
-            if len(self.running) >= limit or self.stopping.is_set():
-                return
-            if queued.not_before > now:
-                continue
-            job = queued.record.job
-            if job and job in self._running_jobs:
-                continue  # overlap: queue waits for the previous run of the same job
-            self.queue.remove(queued)
-            handle = self.launcher(queued.record, self.config)
-            self.running[queued.record.id] = _Running(queued.record, handle, queued.plan, now, None)
-            if job:
-                self._running_jobs.add(job)
-            if self.on_dispatch:
-                self.on_dispatch(queued.record, now)
-            log.info("%s: run %s started (%d running)", queued.plan.name, queued.record.id, len(self.running))
-
-    def _reap(self, now: datetime) -> None:
-        for run_id, running in list(self.running.items()):
-            code = running.handle.poll()
-            if code is None:
-                if now - running.started > running.plan.timeout:
-                    self.store.finish(
-                        run_id,
-                        RunStatus.TIMED_OUT,
-                        only_if_unfinished=True,
-                        error=f"timed out after {running.plan.timeout}; its processes were killed",
-                    )
-                    running.handle.kill()
-                    log.warning("run %s timed out after %s: killed", run_id, running.plan.timeout)
-                else:
-                    continue
-            elif code != 0:
-                self.store.finish(
-                    run_id,
-                    RunStatus.FAILED,
-                    only_if_unfinished=True,
-                    error=f"the run's process exited with code {code} without recording a result",
-                )
-            del self.running[run_id]
-            self._release(running.record.job)
-            self._finished(self.store.get(run_id), running.plan, now)
-
-    def _release(self, job: str | None) -> None:
-        self._busy[job or ""] -= 1
-        self._running_jobs.discard(job or "")
-
-    def _finished(self, record: RunRecord, plan: PlannedRun | None, now: datetime) -> None:
-        name = record.job or record.task
-        log.info(
-            "%s: run %s %s%s",
-            name,
-            record.id,
-            record.status,
-            f" in {record.duration_s:.1f}s" if record.duration_s is not None else "",
-        )
-        if plan is not None and should_retry(record, record.attempt, plan.retries):
-            delay = backoff_delay(plan.retry_backoff, record.attempt)
-            self.retries.append(_Retry(now + timedelta(seconds=delay), plan, record.attempt + 1))
-            log.info("%s: retry %d of %d in %.0fs", name, record.attempt, plan.retries, delay)
-            return
-        try:
-            from opskit.delivery.pipeline import after_run
-
-            after_run(self.config, self.store, record)
-        except Exception:  # delivery must never take the scheduler down
-            log.exception("%s: delivery after run %s failed", name, record.id)
-
-    # -- watching for silence --
-
-    def _watch(self, now: datetime) -> None:
-        settings = self.config.settings.scheduler
-        for running in self.running.values():
-            elapsed = (now - running.started).total_seconds()
-            if elapsed < 60.0 or running.overrun_alerted or not running.record.job:
-                continue
-            if running.usual_s is None:  # looked up once the run is long enough to matter
-                running.usual_s = self.store.usual_duration(running.record.job) or 0.0
-            usual = running.usual_s
-            if usual and elapsed > usual * settings.overrun_factor:
-                running.overrun_alerted = True
-                self._alert(
-                    running.record.job,
-                    f"run {running.record.id} has run {elapsed:.0f}s, {elapsed / usual:.1f}x its usual {usual:.0f}s",
-                )
-        for queued in self.queue:
-            waited = now - max(queued.not_before, queued.record.queued_at)
-            if not queued.late_alerted and waited > settings.start_deadline:
-                queued.late_alerted = True
-                self._alert(
-                    queued.record.job,
-                    f"run {queued.record.id} has waited {waited} to start "
-                    f"(max_concurrent_runs {settings.max_concurrent_runs} busy)",
-                )
+    # -- alerts and mail --
 
     def _alert(self, job: str | None, text: str) -> None:
         """Log now; post to chat at the end of the tick (never while holding the history's write lock)."""
@@ -603,8 +393,6 @@ class Scheduler:
         chat = self.config.settings.chat
         if chat is None:
             return
-        from opskit.delivery.chat import post_alert
-
         for job, text in alerts:
             try:
                 post_alert(chat, f"opskit scheduler: {job or 'scheduler'}", text, {"job": job or "-"})
@@ -614,31 +402,11 @@ class Scheduler:
     def _send_mail(self, now: datetime) -> None:
         self._last_mail = now
         try:
-            from opskit.delivery import pipeline as notify
-
-            sender = getattr(notify, "send_pending_mail", None)
-            if sender is not None:
-                sender(self.config)
+            pipeline.send_pending_mail(self.config)
         except Exception:
             log.exception("sending pending mail failed; it stays in the outbox")
 
     # -- config --
-
-    def _load_or_raise(self) -> Config:
-        from opskit.engine.checks import validate_all
-
-        problems, config = check_config(self.config_path)
-        if problems or config is None:
-            raise problems[0]
-        job_problems, _ = validate_all(self.config_path)
-        if job_problems:
-            first = job_problems[0]
-            if len(job_problems) > 1:
-                first.hint = (
-                    first.hint + ". " if first.hint else ""
-                ) + f"({len(job_problems) - 1} more: run `runner.py validate`)"
-            raise first
-        return config
 
     def _apply(self, config: Config, now: datetime) -> None:
         self.config = config
@@ -673,8 +441,8 @@ class Scheduler:
             self.store.set_last_slots(first_sight)
         self.timetables = timetables
         self._applied = True
-        if isinstance(self.launcher, ZygoteLauncher):  # it loaded the previous config: a new one for this
-            self.launcher.restart(config)
+        self.runs.config = config
+        self.runs.executor.reload(config)  # a warm executor loaded the previous config
         self._discard_prepared()
         self.next_due = {name: self._next_due(name, now) for name in timetables}
 
@@ -695,7 +463,7 @@ class Scheduler:
             return
         self._config_mtime = mtime
         try:
-            config = self._load_or_raise()
+            config = load_valid_config(self.config_path)
         except OpskitError as exc:
             log.error("config changed but is not valid; still running the previous one: %s", exc)
             return

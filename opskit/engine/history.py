@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opskit.errors import UsageError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -311,8 +313,6 @@ class RunStore:
                 "SELECT * FROM runs WHERE id LIKE ? ORDER BY id DESC LIMIT 2", (f"%{run_id}%",)
             ).fetchall()
             if len(matches) != 1:
-                from opskit.errors import UsageError
-
                 raise UsageError(
                     f"no run '{run_id}' in the history",
                     hint="List runs with `runner.py history`"

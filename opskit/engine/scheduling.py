@@ -15,6 +15,7 @@ from opskit.config.model import Config, JobConfig
 from opskit.engine.calendars import Calendar
 from opskit.engine.history import Trigger
 from opskit.engine.timetable import Timetable, parse_schedule
+from opskit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ def job_timetable(config: Config, name: str) -> Timetable | None:
     calendar = None
     if job.calendar is not None:
         calendar = Calendar(job.calendar.market, job.calendar.subdiv, extra_holidays=tuple(job.calendar.holidays))
-    from opskit.errors import ConfigError
-
     try:
         return parse_schedule(
             job.schedule,

@@ -1,0 +1,52 @@
+"""Executors: where and how a run executes, chosen in exactly one place, ``make_executor``.
+
+The engine hands a run to an ``Executor`` and watches the ``RunHandle`` it returns (base.py). Two
+implementations today, both local:
+
+- ``ProcessExecutor`` (process.py): a fresh ``python -m opskit.engine.worker`` per run.
+- ``ForkedExecutor`` (forked.py): runs forked by a warm zygote (zygote.py), for the scheduler; when the
+  zygote cannot start a run it goes to the ``ProcessExecutor`` it was given, through the same seam.
+
+A distributed executor (Celery workers, routed by queue) is a third implementation of ``Executor``, and
+this function is the one place that would pick it.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from opskit.engine.executors.base import Executor, RunHandle
+from opskit.engine.executors.forked import ForkedExecutor
+from opskit.engine.executors.process import ProcessExecutor
+
+if TYPE_CHECKING:
+    from opskit.config.model import Config
+
+__all__ = ["Executor", "Purpose", "RunHandle", "make_executor"]
+
+
+class Purpose(enum.StrEnum):
+    """Who asks for an executor, which decides the kind it gets."""
+
+    SCHEDULER = "scheduler"
+    """The daemon: many runs, in the background, started on time; start-up cost matters."""
+    FOREGROUND = "foreground"
+    """``runner.py run`` and ``backfill``: one run at a time that a person waits for at a terminal."""
+
+
+def make_executor(config: Config, *, purpose: Purpose) -> Executor:
+    """The executor for ``purpose`` under ``config``: the only place where that choice is made.
+
+    Args:
+        config: The loaded config (a later ``executor:`` section would be read here).
+        purpose: Who will start runs with it.
+
+    Returns:
+        A new executor; the caller closes it when done.
+    """
+    if purpose is Purpose.SCHEDULER:
+        # Runs forked by a zygote in sessions of their own; the plain worker when the zygote cannot.
+        return ForkedExecutor(fallback=ProcessExecutor(own_session=True))
+    # In the terminal's process group, so that Ctrl-C reaches the run as it reaches runner.py.
+    return ProcessExecutor(own_session=False)

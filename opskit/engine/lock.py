@@ -1,0 +1,51 @@
+"""One scheduler per run history: an exclusive lock file beside the history, holding the owner's pid.
+
+Two schedulers on one history would both fire every slot. The lock is an ``flock`` on
+``<var>/scheduler.lock``, so it is released by the kernel when the process dies, however it dies: a crashed
+scheduler never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from opskit.errors import UsageError
+
+
+class SchedulerLock:
+    """One scheduler per history database: an exclusive lock on ``<var>/scheduler.lock`` holding our pid."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or say which scheduler holds it.
+
+        Raises:
+            UsageError: another scheduler (its pid in the message) holds it.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UsageError(
+                f"another scheduler (pid {other}) is already running on this history "
+                f"({self.path.parent / 'history.sqlite'})",
+                hint="Stop it first, or give this one its own paths.var",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
