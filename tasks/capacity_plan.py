@@ -40,7 +40,7 @@ def capacity_plan(
         service_goal: Erlang C service-level goal (0.8 = 80% answered in time).
         answer_seconds: Erlang C answer-time threshold.
     """
-    from opskit.reports.metrics import agents_for_service_level, required_fte, required_hours
+    from opskit.reports.staffing import agents_for_service_level, required_fte, required_hours
 
     today = ctx.scheduled_for.astimezone(ctx.tz).date()
     monday = today - timedelta(days=today.weekday())

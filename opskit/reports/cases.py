@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from opskit.errors import DataError
-from opskit.reports.metrics import HIGHER, LOWER, percentile_inc, ratio
+from opskit.reports import formulas
+from opskit.reports.formulas import HIGHER, LOWER, ratio
 
 NEEDED = (
     "case_id",
@@ -139,19 +140,19 @@ class Totals:
         self.tat.extend(other.tat)
 
     def metrics(self, *, sla: bool = True, productive_seconds: float | None = None) -> dict[str, Any]:
-        """DOMAIN.md metrics; a ratio over zero is None. TAT percentiles in hours (PERCENTILE.INC)."""
+        """The DOMAIN.md metrics of these totals, by ``opskit.reports.formulas``; a ratio over zero is None."""
         tat = sorted(self.tat) if self.tat else []
         return {
             "incoming": self.incoming,
             "completed": self.completed,
-            "aht": ratio(self.handle, self.completed),
-            "sla_attainment": ratio(self.within_sla, self.completed) if sla else None,
-            "accuracy": ratio(self.correct, self.graded),
-            "tat_p50": percentile_inc(tat, 0.5),
-            "tat_p90": percentile_inc(tat, 0.9),
-            "escalation_rate": ratio(self.escalated, self.completed),
-            "overturn_rate": ratio(self.overturned, self.appealed),
-            "uph": (ratio(self.completed, productive_seconds / 3600) if productive_seconds else None),
+            "aht": formulas.aht(self.handle, self.completed),
+            "sla_attainment": formulas.sla_attainment(self.within_sla, self.completed) if sla else None,
+            "accuracy": formulas.accuracy(self.correct, self.graded),
+            "tat_p50": formulas.percentile_inc(tat, 0.5),
+            "tat_p90": formulas.percentile_inc(tat, 0.9),
+            "escalation_rate": formulas.escalation_rate(self.escalated, self.completed),
+            "overturn_rate": formulas.overturn_rate(self.overturned, self.appealed),
+            "uph": formulas.uph(self.completed, productive_seconds),
         }
 
 
@@ -225,6 +226,7 @@ def scan_cases(
     epochs: dict[str, float] = {}
     local_days: dict[str, date] = {}
     sla = sla_hours or {}
+    within_sla = formulas.within_sla  # a local name: it runs once per completed case
     newest = ""
     rows = 0
     columns: list[str] = []
@@ -326,7 +328,7 @@ def scan_cases(
                         f"{path.name}, line {reader.line_num}: handle_seconds {row[i_handle]!r} is not a number"
                     ) from None
                 limit = sla.get(queue_id)
-                within = limit is not None and tat <= limit
+                within = within_sla(tat, limit)
                 for name, lo, hi in bounds:
                     if lo <= done < hi:
                         groups = fine[name]
@@ -342,7 +344,7 @@ def scan_cases(
                         if row[i_app] == "1":
                             totals.appealed += 1
                             totals.overturned += row[i_ovt] == "1"
-                        if row[i_qs] == "1" and row[i_qc] != "":
+                        if row[i_qs] == "1" and row[i_qc] != "":  # graded: sampled, with a result
                             totals.graded += 1
                             totals.correct += row[i_qc] == "1"
                 if t0 and t0 <= done < t1:
@@ -579,11 +581,9 @@ def write_staffing_workbook(
 
 def email_change(metric: str, value: float | None, previous: float | None) -> float | None:
     """The email's change: percentage points (as a ratio) for pct metrics, relative for others."""
-    if value is None or previous is None:
-        return None
     if METRICS[metric][1] == "pct":
-        return value - previous
-    return ratio(value - previous, abs(previous))
+        return formulas.point_change(value, previous)
+    return formulas.change(value, previous)
 
 
 def cut_rows(
@@ -631,8 +631,6 @@ def misses(
     rows: Iterable[Mapping[str, Any]], dim: str, targets: Mapping[tuple[str, str, str], Target]
 ) -> list[dict[str, Any]]:
     """Every metric of every row that misses its target: where, metric, actual, target, attainment."""
-    from opskit.reports.metrics import target_attainment
-
     out = []
     level = "all" if dim == "all" else dim
     for row in rows:
@@ -641,7 +639,7 @@ def misses(
             actual = row.get(metric)
             if t is None or actual is None:
                 continue
-            attainment = target_attainment(actual, t.value, t.direction)
+            attainment = formulas.target_attainment(actual, t.value, t.direction)
             if attainment is not None and attainment < 1:
                 where = (
                     "Overall"

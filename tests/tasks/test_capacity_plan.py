@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from opskit.reports.cases import write_staffing_workbook
-from opskit.reports.metrics import agents_for_service_level
+from opskit.reports.staffing import agents_for_service_level
 from tests.tasks.conftest import make_ctx
 
 
