@@ -26,9 +26,8 @@ def demo_start(today: date) -> date:
 
 def prepare_data(data_dir: Path, today: date) -> Path:
     """The console's database (regenerated when it does not end last Sunday), and the files other jobs read."""
-    from demo.fixtures import write_vendor_workbooks
+    from demo.fixtures import write_staffing_workbook, write_vendor_workbooks
     from demo.generate import generate
-    from opskit.reports.cases import write_staffing_workbook
 
     start = demo_start(today)
     db_path = data_dir / "console.db"

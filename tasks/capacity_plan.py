@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.reports.cases import existing, scan_cases
+from opskit.reports import existing, read_rows, scan_cases
 
 
 @task(schedule_hint="0 7 * * MON")
@@ -40,7 +40,7 @@ def capacity_plan(
         service_goal: Erlang C service-level goal (0.8 = 80% answered in time).
         answer_seconds: Erlang C answer-time threshold.
     """
-    from opskit.reports.staffing import agents_for_service_level, required_fte, required_hours
+    from opskit.reports import agents_for_service_level, required_fte, required_hours
 
     today = ctx.scheduled_for.astimezone(ctx.tz).date()
     monday = today - timedelta(days=today.weekday())
@@ -139,15 +139,13 @@ def capacity_plan(
 
 
 def _supply(path: Path) -> dict[tuple[str, str], float]:
-    from opskit.reports.cases import _rows
-
     if not path.is_file():
         raise DataError(
             f"staffing file not found: {path}",
             hint="A workbook or CSV with week, vendor, queue_id, fte",
         )
     out: dict[tuple[str, str], float] = {}
-    for r in _rows(path, ("week", "queue_id", "fte")):
+    for r in read_rows(path, ("week", "queue_id", "fte")):
         key = (str(r["week"]), str(r["queue_id"]))
         out[key] = out.get(key, 0.0) + float(r["fte"] or 0)
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.reports.cases import (
+from opskit.reports import (
     CUTS,
     METRICS,
     cut_rows,
@@ -126,7 +126,7 @@ def efficiency_report(
     ]
     top = []
     if has_prev:
-        from opskit.reports.attribution import attribute
+        from opskit.reports import attribute
 
         attr = attribute(segments(scan, "previous", "vendor", "aht"), segments(scan, "current", "vendor", "aht"))
         top = drivers(attr, "aht", "vendor") if attr else []

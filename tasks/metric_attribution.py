@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.reports.cases import (
+from opskit.reports import (
     ATTRIBUTABLE,
     drivers,
     existing,
@@ -69,7 +69,7 @@ def metric_attribution(
         tz=ctx.tz,
         sla_hours=sla,
     )
-    from opskit.reports.attribution import attribute
+    from opskit.reports import attribute
 
     before, after = (segments(scan, w, by, metric) for w in ("baseline", "current"))
     attr = attribute(before, after)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
-from opskit.reports.cases import VENDOR_ALIASES, VENDOR_TYPES
+from opskit.reports import VENDOR_ALIASES, VENDOR_TYPES
 
 
 @task

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
-from opskit.reports.cases import VENDOR_ALIASES as ALIASES
-from opskit.reports.cases import VENDOR_TYPES as TYPES
+from opskit.reports import VENDOR_ALIASES as ALIASES
+from opskit.reports import VENDOR_TYPES as TYPES
 
 VENDORS = {
     "Lumen BPO": ["lumen*"],

@@ -19,7 +19,7 @@ import pytest
 
 from opskit import Period
 from opskit.reports import metrics as m
-from opskit.reports.cases import NEEDED, UNASSIGNED, scan_cases
+from opskit.reports.scan import NEEDED, UNASSIGNED, scan_cases
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SCHEDULED = datetime(2026, 11, 16, 7, tzinfo=UTC)
