@@ -152,7 +152,8 @@ def _supply(path: Path) -> dict[tuple[str, str], float]:
 
 
 def _workbook(ctx: RunContext, tmp: Path, rows: list[dict[str, Any]], short: list[dict]) -> None:
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
+    from opskit.reports import KPI
 
     weeks = sorted({r["week"] for r in rows})
     report = Report(

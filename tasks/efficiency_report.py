@@ -166,7 +166,8 @@ def _workbook(
     trend: list[dict[str, Any]],
     notes: list[str],
 ) -> None:
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
+    from opskit.reports import KPI
 
     types = {"num": "int", "duration": "float", "pct": "percent", "rate": "float"}
     report = Report(

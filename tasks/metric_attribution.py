@@ -142,7 +142,8 @@ def _workbook(
     before: dict,
     after: dict,
 ) -> None:
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
+    from opskit.reports import KPI
 
     label = ATTRIBUTABLE[metric][0]
     kind, eff = ("float", "#,##0.00") if metric == "aht" else ("percent", "+0.00%;-0.00%;0.00%")

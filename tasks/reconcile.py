@@ -240,7 +240,8 @@ def _workbook(
     differing: list,
     groups: list[dict[str, Any]],
 ) -> None:
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
+    from opskit.reports import KPI
 
     report = Report(
         "Reconciliation",

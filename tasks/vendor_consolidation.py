@@ -278,7 +278,8 @@ def _move(path: Path, folder: Path, reason: str | None) -> Path:
 
 
 def _master(ctx: RunContext, rows: list[dict], files: list[dict]) -> Path:
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
+    from opskit.reports import KPI
 
     report = Report(
         "Vendor daily reports, merged",
@@ -317,7 +318,8 @@ def _master(ctx: RunContext, rows: list[dict], files: list[dict]) -> Path:
 
 
 def _report(ctx: RunContext, vendor: str, bad: list[dict], files: list[dict]) -> Path:
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
+    from opskit.reports import KPI
 
     mine = [f for f in files if f["vendor"] == vendor and f["status"] == "archived"]
     report = Report(f"Validation report: {vendor}", subject=vendor, created=ctx.scheduled_for)

@@ -9,7 +9,7 @@ A report task imports what it needs from here (docs/reports.md is the guide)::
 - The case scan: ``scan_cases`` -> ``CaseScan`` of ``Totals`` per group and window.
 - Inputs: ``case_exports``, ``read_optional``, ``read_queues``, ``read_targets``, ``read_shifts``, ...
 - Report rows and summaries: ``cut_rows``, ``misses``, ``metric_kpis``, ``email_kpis``, ...
-- Workbooks: ``report_for``, ``cut_columns``, ``save_report`` (on top of ``opskit.excel``).
+- Workbooks: ``KPI``, ``report_for``, ``cut_columns``, ``save_report`` (on top of ``opskit.excel``).
 - Attribution, staffing, reconciliation, vendor reports.
 
 The names are imported lazily (PEP 562), so ``import opskit.reports`` costs nothing until a name is used.
@@ -74,6 +74,7 @@ _WHERE = {
     "metric_kpis": "summary",
     # the standard workbook
     "KIND_TYPES": "workbook",
+    "KPI": "workbook",
     "add_exceptions": "workbook",
     "add_notes": "workbook",
     "cut_columns": "workbook",
@@ -128,6 +129,7 @@ __all__ = [
     "INTEGER_COLUMNS",
     "Inbox",
     "KIND_TYPES",
+    "KPI",
     "LOWER",
     "METRICS",
     "NEEDED",
@@ -281,6 +283,7 @@ if TYPE_CHECKING:
     )
     from opskit.reports.workbook import (
         KIND_TYPES,
+        KPI,
         add_exceptions,
         add_notes,
         cut_columns,

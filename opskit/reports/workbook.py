@@ -1,9 +1,10 @@
 """The standard report workbook: headline KPIs on a Summary sheet, a sheet per cut, exceptions, notes.
 
 ``opskit.excel.Report`` writes any workbook; these helpers give the report tasks one shape: tagged
-with the task and the job, a Summary of KPIs, a sheet per cut whose metric columns turn red or
-green against each row's own target, the missed targets, the notes that say what was left out, and
-an atomic save into the run folder.
+with the task and the job, a Summary of ``KPI``s (change and target attainment by the DOMAIN.md
+formulas, which is why KPI lives here and not in the excel layer), a sheet per cut whose metric
+columns turn red or green against each row's own target, the missed targets, the notes that say what
+was left out, and an atomic save into the run folder.
 
 Example:
     report = report_for(ctx, f"Moderation efficiency {period.label}", task="efficiency_report",
@@ -17,15 +18,53 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.reports.formulas import HIGHER, change, point_change, target_attainment
+
 if TYPE_CHECKING:
     from opskit.context import RunContext
-    from opskit.excel import KPI, Column, Report
+    from opskit.excel import Column, Report
 
 # The email's KPI kinds as workbook column types (a duration KPI is seconds, shown as a number).
 KIND_TYPES = {"num": "int", "duration": "float", "pct": "percent", "rate": "float"}
+
+
+@dataclass(frozen=True, slots=True)
+class KPI:
+    """A headline number for the Summary sheet (``Report.summary``), with its previous value and target.
+
+    Args:
+        name: The metric as the reader knows it ("AHT (s)").
+        value: This period's value; None shows "n/a".
+        previous: The previous period's value, for the change.
+        target: The target; attainment and met/missed are shown when given.
+        direction: higher_is_better or lower_is_better, for the attainment.
+        type: The workbook column type of the value (int, float, percent, seconds, ...).
+    """
+
+    name: str
+    value: float | None
+    previous: float | None = None
+    target: float | None = None
+    direction: str = HIGHER
+    type: str = "float"
+
+    @property
+    def change(self) -> float | None:
+        """Change against the previous period: in percentage points for a percentage (73.0% after
+        72.0% is +1.0 pp, as the email says), relative otherwise; None with nothing to compare."""
+        if self.type == "percent":
+            points = point_change(self.value, self.previous)
+            return None if points is None else points * 100
+        return change(self.value, self.previous)
+
+    @property
+    def attainment(self) -> float | None:
+        """actual / target (higher is better) or target / actual (lower is better); >= 1 is met."""
+        return target_attainment(self.value, self.target, self.direction)
 
 
 def report_for(
@@ -55,8 +94,6 @@ def save_report(ctx: RunContext, report: Report, name: str) -> Path:
 
 def workbook_kpis(kpis: Iterable[Mapping[str, Any]]) -> list[KPI]:
     """The email's KPI tiles (``summary.metric_kpis``) as Summary sheet KPIs, with previous and target."""
-    from opskit.excel import KPI  # start-up, as in report_for
-
     return [
         KPI(
             k["label"],
