@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.excel import csv_to_xlsx
 from opskit.reports import INTEGER_COLUMNS
 
 
@@ -84,6 +83,8 @@ def export_cases(
         with ctx.output(ctx.data_dir / "cases" / f"{period.label}.csv") as tmp:
             shutil.copyfile(csv_path, tmp)
     if format in ("xlsx", "both"):
+        from opskit.excel import csv_to_xlsx  # here, not at the top: `runner.py list` imports every task
+
         xlsx = csv_path.with_suffix(".xlsx")
         with ctx.output(xlsx) as tmp:
             csv_to_xlsx(csv_path, tmp, integers=INTEGER_COLUMNS)  # text never becomes a formula

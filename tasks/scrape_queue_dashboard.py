@@ -6,7 +6,6 @@ from datetime import UTC
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
-from opskit.excel import append_rows
 
 # dashboard header text -> history column (and whether the value is a number)
 _COLUMNS = {
@@ -58,6 +57,8 @@ def scrape_queue_dashboard(
         )
     snapshot_at = as_of or ctx.scheduled_for.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = [[snapshot_at, *(_value(r[headers.index(h)], num) for h, (_, num) in _COLUMNS.items())] for r in cells]
+    from opskit.excel import append_rows  # here, not at the top: `runner.py list` imports every task
+
     path = ctx.data_dir / history
     with ctx.output(path) as tmp:  # created with HEADER the first time; text is stored as text
         append_rows(path, tmp, rows, header=HEADER)

@@ -83,6 +83,7 @@ _WHERE = {
     "workbook_kpis": "workbook",
     # attribution
     "ATTRIBUTABLE": "explain",
+    "add_attribution": "explain",
     "Attribution": "attribution",
     "SegmentEffect": "attribution",
     "attribute": "attribution",
@@ -105,7 +106,7 @@ _WHERE = {
     "Reconciliation": "reconciliation",
     "keyed_sums": "reconciliation",
     "parse_filters": "reconciliation",
-    "reconcile": "reconciliation",
+    "reconcile_sums": "reconciliation",
     # vendor daily reports
     "VENDOR_ALIASES": "vendor",
     "VENDOR_FIELDS": "vendor",
@@ -119,6 +120,9 @@ _WHERE = {
     "is_case_export": "vendor",
     "read_vendor_report": "vendor",
     "vendor_of": "vendor",
+    "vendor_columns": "vendor",
+    "rejection_columns": "vendor",
+    "vendor_settings": "vendor",
 }
 __all__ = [
     "ATTRIBUTABLE",
@@ -142,6 +146,7 @@ __all__ = [
     "VENDOR_FIELDS",
     "VENDOR_FILES",
     "VENDOR_TYPES",
+    "add_attribution",
     "add_exceptions",
     "add_notes",
     "agents_for_service_level",
@@ -190,7 +195,8 @@ __all__ = [
     "read_staffing",
     "read_targets",
     "read_vendor_report",
-    "reconcile",
+    "reconcile_sums",
+    "rejection_columns",
     "report_for",
     "required_fte",
     "required_hours",
@@ -204,15 +210,16 @@ __all__ = [
     "target_attainment",
     "targets_for",
     "utc_stamp",
+    "vendor_columns",
     "vendor_of",
+    "vendor_settings",
     "week_start",
     "weekly_requirement",
     "weeks_before",
     "workbook_kpis",
 ]
-# No module here is named like a name above (``drivers`` lives in explain.py, ``reconcile`` in
-# reconciliation.py): importing a submodule sets it as an attribute of the package, and would
-# then shadow the function of the same name.
+# No module here is named like a name above (``drivers`` lives in explain.py): importing a
+# submodule sets it as an attribute of the package, and would then shadow the function of that name.
 
 if TYPE_CHECKING:
     from opskit.reports import formulas, metrics
@@ -220,6 +227,7 @@ if TYPE_CHECKING:
     from opskit.reports.cuts import METRICS, check_cuts, cut_rows, daily_rows, misses, productive_by
     from opskit.reports.explain import (
         ATTRIBUTABLE,
+        add_attribution,
         attribute_windows,
         attribution_facts,
         attribution_kpi,
@@ -248,7 +256,7 @@ if TYPE_CHECKING:
         week_start,
         weeks_before,
     )
-    from opskit.reports.reconciliation import Reconciliation, keyed_sums, parse_filters, reconcile
+    from opskit.reports.reconciliation import Reconciliation, keyed_sums, parse_filters, reconcile_sums
     from opskit.reports.scan import CUTS, INTEGER_COLUMNS, NEEDED, UNASSIGNED, CaseScan, Totals, scan_cases, utc_stamp
     from opskit.reports.staffing import (
         agents_for_service_level,
@@ -279,7 +287,10 @@ if TYPE_CHECKING:
         file_sha256,
         is_case_export,
         read_vendor_report,
+        rejection_columns,
+        vendor_columns,
         vendor_of,
+        vendor_settings,
     )
     from opskit.reports.workbook import (
         KIND_TYPES,

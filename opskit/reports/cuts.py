@@ -8,7 +8,7 @@ and the email. ``METRICS`` is the catalogue they share: label, the email's kind,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opskit.errors import DataError
@@ -145,8 +145,3 @@ def daily_rows(scan: CaseScan, *, sla: bool, days: Period | None = None) -> list
         for d, t in sorted(scan.daily.items())
         if days is None or d in days
     ]
-
-
-def overall_rows(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-    """The one row of an ``all`` cut, or an empty mapping when the window had no cases."""
-    return rows[0] if rows else {}

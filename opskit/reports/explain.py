@@ -3,16 +3,21 @@
 ``opskit.reports.attribution.attribute`` splits the change of a volume-weighted metric into mix,
 rate and interaction (DOMAIN.md). Here that meets the case scan: ``segments`` gives each segment's
 volume and level in one window, ``attribute_windows`` compares two windows, ``drivers`` picks the
-largest single effects in plain words, and ``narrative`` writes the Markdown an analyst would.
+largest single effects in plain words, ``narrative`` writes the Markdown an analyst would, and
+``add_attribution`` lays it all out in a workbook.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.reports.attribution import Attribution, Segments, attribute
 from opskit.reports.formulas import HIGHER, LOWER, ratio
 from opskit.reports.scan import CaseScan
+from opskit.reports.workbook import KPI
+
+if TYPE_CHECKING:
+    from opskit.excel import Report
 
 # metric -> (label, volume field, value field, more means)
 ATTRIBUTABLE = {
@@ -195,3 +200,45 @@ def segment_rows(attr: Attribution, before: Segments, after: Segments) -> list[d
         }
         for s in attr.segments
     ]
+
+
+def add_attribution(
+    report: Report,
+    attr: Attribution,
+    metric: str,
+    by: str,
+    before: Segments,
+    after: Segments,
+    *,
+    baseline: str,
+    current: str,
+) -> Report:
+    """The attribution workbook's sheets: a Summary (the level, its change, and the three effects) and
+    "Segments", one row per segment with both periods' volume, share and level and its effects."""
+    from opskit.excel import Column  # start-up: opskit.excel.write loads when a workbook is made
+
+    label = ATTRIBUTABLE[metric][0]
+    kind, effect = ("float", "#,##0.00") if metric == "aht" else ("percent", "+0.00%;-0.00%;0.00%")
+    direction = LOWER if metric == "aht" else HIGHER
+    report.summary(
+        [
+            KPI(label, attr.current, previous=attr.baseline, type=kind, direction=direction),
+            *(KPI(f"{name} effect", getattr(attr, name), type=kind) for name in ("mix", "rate", "interaction")),
+            KPI("Total change", attr.total, type=kind),
+        ]
+    )
+    columns = [
+        Column("segment", by.capitalize(), "str"),
+        Column("volume0", f"Volume {baseline}", "int"),
+        Column("volume1", f"Volume {current}", "int"),
+        Column("weight0", f"Share {baseline}", "percent"),
+        Column("weight1", f"Share {current}", "percent"),
+        Column("metric0", f"{label} {baseline}", kind),
+        Column("metric1", f"{label} {current}", kind),
+        Column("mix", "Mix effect", kind, number_format=effect),
+        Column("rate", "Rate effect", kind, number_format=effect),
+        Column("interaction", "Interaction", kind, number_format=effect),
+        Column("total", "Total effect", kind, number_format=effect, data_bar=True),
+        Column("share", "Share of change", "percent"),
+    ]
+    return report.sheet("Segments", segment_rows(attr, before, after), columns)

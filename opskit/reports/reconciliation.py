@@ -1,7 +1,7 @@
 """Reconciliation (DOMAIN.md): two datasets compared on key columns, with the differences per group.
 
 "Why does the vendor's workbook say 10,412 cases and the platform export 10,377?" Each side is summed
-by key (``keyed_sums``); ``reconcile`` then finds the keys on one side only and the keys whose compared
+by key (``keyed_sums``); ``reconcile_sums`` then finds the keys on one side only and the keys whose compared
 fields differ by more than a tolerance (absolute, or relative to the left side), and summarises them
 per group. The left side is the reference.
 """
@@ -70,7 +70,7 @@ def _beyond(diff: float, base: float, tolerance: float, relative: bool) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
-    """What ``reconcile`` found. ``left``/``right`` are the summed sides; key lists are in discovery order."""
+    """What ``reconcile_sums`` found. ``left``/``right`` are the summed sides; key lists are in discovery order."""
 
     keys: tuple[str, ...]
     compare: tuple[str, ...]
@@ -160,7 +160,7 @@ class Reconciliation:
         return rows
 
 
-def reconcile(
+def reconcile_sums(
     left: Sums,
     right: Sums,
     *,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from opskit.errors import DataError
 
 if TYPE_CHECKING:
-    from opskit.excel import Table
+    from opskit.excel import Column, Table
 
 # DOMAIN.md "vendor daily report" fields and the spellings vendors use for them
 VENDOR_ALIASES: dict[str, list[str]] = {
@@ -86,6 +87,30 @@ def vendor_of(filename: str, vendors: Mapping[str, Iterable[str]] = VENDOR_FILES
     return Path(filename).stem.split("_")[0]
 
 
+def vendor_settings(path: Path | None) -> tuple[dict[str, list[str]], dict[str, list[str]], bool]:
+    """Header aliases, vendor file globs and ``dayfirst``: the defaults, with a settings file merged over them.
+
+    The file (JSON, or YAML for any other suffix) may hold ``{"aliases": {field: [headers]}, "vendors":
+    {name: [file globs]}, "dayfirst": true}``: its aliases are added to the built-in spellings, its
+    vendors replace or add file patterns. Without a file, the defaults (and dayfirst) apply.
+    """
+    names = {k: list(v) for k, v in VENDOR_ALIASES.items()}
+    vendors = {k: list(v) for k, v in VENDOR_FILES.items()}
+    if path is None:
+        return names, vendors, True
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+    else:
+        import yaml  # only for a YAML settings file
+
+        data = yaml.safe_load(text) or {}
+    for field_name, spellings in (data.get("aliases") or {}).items():
+        names.setdefault(field_name, []).extend(spellings)
+    vendors.update(data.get("vendors") or {})
+    return names, vendors, bool(data.get("dayfirst", True))
+
+
 def read_vendor_report(
     path: Path,
     *,
@@ -115,6 +140,29 @@ def complete_vendor_row(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("productive_seconds") is None and row.get("productive_hours") is not None:
         row["productive_seconds"] = row["productive_hours"] * 3600
     return row
+
+
+def vendor_columns() -> list[Column]:
+    """The columns of a merged master sheet: VENDOR_FIELDS (dates as dates, counts as whole numbers,
+    times as seconds) and the ``source_file`` each row came from."""
+    from opskit.excel import Column  # start-up: opskit.excel loads when a workbook is made
+
+    types = {"date": "date", "handled": "int", "handle_seconds": "seconds", "productive_seconds": "seconds"}
+    types |= {"qa_sampled": "int", "qa_correct": "int"}
+    return [Column(k, k, types.get(k, "str")) for k in (*VENDOR_FIELDS, "source_file")]
+
+
+def rejection_columns() -> list[Column]:
+    """The columns of a sheet of rejected rows (``check_vendor_rows``): file, sheet, row, column, reason."""
+    from opskit.excel import Column  # start-up, as in vendor_columns
+
+    return [
+        Column("file", "File", "str"),
+        Column("sheet", "Sheet", "str"),
+        Column("row", "Row", "int"),
+        Column("column", "Column", "str"),
+        Column("reason", "Reason", "str"),
+    ]
 
 
 def _problem(out: Mapping[str, Any], seen: set[tuple[Any, ...]]) -> tuple[str, str] | None:
