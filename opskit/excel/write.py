@@ -16,6 +16,7 @@ memory through ``stream.py``; smaller ones go through openpyxl cell by cell.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tempfile
@@ -313,8 +314,6 @@ class Report:
         register the styles; their ``style_id`` is the xf index it writes to styles.xml, and
         ``stream.splice`` drops the samples when it puts the rendered rows in their place.
         """
-        import itertools
-
         from openpyxl.utils import get_column_letter
 
         self._header(ws, spec.columns)
