@@ -46,9 +46,8 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": result.rows}
 
 
 def prepare(scale: int) -> tuple[Path, Path]:
-    from demo.fixtures import write_cases_csv
+    from demo.fixtures import write_cases_csv, write_queues_csv, write_targets_csv
     from demo.generate import generate
-    from opskit.reports.cases import write_queues_csv, write_targets_csv
 
     folder = ROOT / "bench" / "out" / f"reports_{scale}"
     data = folder / "data"

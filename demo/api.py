@@ -14,8 +14,8 @@ import hmac
 
 from flask import Blueprint, abort, jsonify, request
 
-from demo.app import _filter, console, db
 from demo.db import EXPORT_COLUMNS, TARGET_COLUMNS, iso, select_cases, select_targets
+from demo.state import case_filter, console, db
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 5000
@@ -97,7 +97,7 @@ def queues():
 
 @api.get("/cases")
 def cases():
-    flt = _filter(request.args)
+    flt = case_filter(request.args)
     after, limit = _cursor_in("case"), _limit()
     rows = list(select_cases(db(), flt, after_id=after, limit=limit + 1))
     more = len(rows) > limit

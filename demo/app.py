@@ -10,14 +10,11 @@ from __future__ import annotations
 import hmac
 import io
 import logging
-import random
 import secrets
 import sqlite3
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 
@@ -36,19 +33,11 @@ from flask import (
     url_for,
 )
 
-from demo.db import (
-    DECISIONS,
-    CaseFilter,
-    connect,
-    count_cases,
-    iso,
-    parse_iso,
-    read_meta,
-    select_cases,
-    select_targets,
-)
-from demo.export import ExportJobs, csv_chunks, export_filename, write_xlsx
-from demo.settings import ConsoleSettings, RateLimiter
+from demo.api import api
+from demo.db import DECISIONS, connect, count_cases, select_cases, select_targets
+from demo.export import csv_chunks, export_filename, write_xlsx
+from demo.settings import ConsoleSettings
+from demo.state import Console, case_filter, console, db
 
 log = logging.getLogger(__name__)
 
@@ -92,125 +81,6 @@ LOGIN_ERROR = "Invalid username or password"
 OTP_ERROR = "Invalid one-time code"
 CSRF_ERROR = "CSRF token missing or invalid"
 EXPIRED = "Your session has expired. Please sign in again."
-
-
-class Console:
-    """Per-app state: settings, the data's time frame, export jobs, the rate limiter."""
-
-    def __init__(self, db_path: Path, settings: ConsoleSettings):
-        self.db_path, self.settings = db_path, settings
-        conn = connect(db_path)
-        try:
-            self.meta = read_meta(conn)
-            self.queues = [
-                dict(
-                    zip(
-                        (
-                            "queue_id",
-                            "name",
-                            "channel",
-                            "market",
-                            "policy_area",
-                            "sla_hours",
-                            "priority",
-                        ),
-                        row,
-                        strict=True,
-                    )
-                )
-                for row in conn.execute("SELECT * FROM queues ORDER BY queue_id")
-            ]
-            self.vendors = [v for (v,) in conn.execute("SELECT DISTINCT vendor FROM moderators ORDER BY 1")]
-        finally:
-            conn.close()
-        self.markets = sorted({q["market"] for q in self.queues})
-        self.data_start = date.fromisoformat(self.meta["start"])
-        self.data_end = date.fromisoformat(self.meta["end"]) - timedelta(days=1)  # last day, inclusive
-        end = datetime.combine(date.fromisoformat(self.meta["end"]), datetime.min.time(), UTC)
-        self.now = settings.now or end
-        self._tmp = None
-        if settings.export_dir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="console-exports-")
-        self.exports = ExportJobs(db_path, Path(settings.export_dir or self._tmp.name))
-        burst = settings.api_burst or max(1, int(settings.api_rate_per_second))
-        self.limiter = RateLimiter(settings.api_rate_per_second, burst, settings.clock)
-        self._rng = random.Random(settings.error_seed)
-        self._lock = threading.Lock()
-        self._dashboard: list[dict] | None = None
-
-    def close(self) -> None:
-        """Remove the console's own export folder (when it made one)."""
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def fail_now(self) -> bool:
-        """Whether the error-rate switch picks this request for a simulated 500."""
-        if self.settings.error_rate <= 0:
-            return False
-        with self._lock:
-            return self._rng.random() < self.settings.error_rate
-
-    def dashboard(self, conn: sqlite3.Connection) -> list[dict]:
-        """Each queue's backlog, oldest age, incoming and completed in the last 24 h, SLA status."""
-        if self._dashboard is not None:  # the data never change under a running console
-            return self._dashboard
-        now, since = iso(self.now), iso(self.now - timedelta(hours=24))
-        backlog = {
-            q: (n, oldest)
-            for q, n, oldest in conn.execute(
-                "SELECT queue_id, count(*), min(created_at) FROM cases WHERE created_at <= ?"
-                " AND (completed_at IS NULL OR completed_at > ?) GROUP BY queue_id",
-                (now, now),
-            )
-        }
-        incoming = dict(
-            conn.execute(
-                "SELECT queue_id, count(*) FROM cases WHERE created_at > ? AND created_at <= ? GROUP BY 1",
-                (since, now),
-            )
-        )
-        completed = dict(
-            conn.execute(
-                "SELECT queue_id, count(*) FROM cases WHERE completed_at > ? AND completed_at <= ? GROUP BY 1",
-                (since, now),
-            )
-        )
-        rows = []
-        for q in self.queues:
-            n, oldest = backlog.get(q["queue_id"], (0, None))
-            age = (self.now - parse_iso(oldest)).total_seconds() / 3600 if oldest else None
-            status = (
-                "breached"
-                if age is not None and age > q["sla_hours"]
-                else "at risk"
-                if age is not None and age > 0.75 * q["sla_hours"]
-                else "on track"
-            )
-            rows.append(
-                {
-                    **q,
-                    "backlog": n,
-                    "oldest_age_hours": None if age is None else round(age, 2),
-                    "incoming_24h": incoming.get(q["queue_id"], 0),
-                    "completed_24h": completed.get(q["queue_id"], 0),
-                    "sla_status": status,
-                }
-            )
-        self._dashboard = rows
-        return rows
-
-
-def console() -> Console:
-    from flask import current_app
-
-    return current_app.extensions["console"]
-
-
-def db() -> sqlite3.Connection:
-    if "db" not in g:
-        g.db = connect(console().db_path)
-    return g.db
 
 
 def _csrf_token() -> str:
@@ -360,7 +230,7 @@ def create_app(db_path: str | Path, settings: ConsoleSettings | Mapping[str, obj
     @app.get("/cases")
     @login_required
     def cases():
-        flt = _filter(request.args)
+        flt = case_filter(request.args)
         page = max(1, _int(request.args.get("page"), 1))
         per_page = min(500, max(1, _int(request.args.get("per_page"), settings.page_size)))
         total = count_cases(db(), flt)
@@ -384,7 +254,7 @@ def create_app(db_path: str | Path, settings: ConsoleSettings | Mapping[str, obj
     def export():
         if not _csrf_ok():
             abort(400, CSRF_ERROR)
-        flt = _filter(request.form)
+        flt = case_filter(request.form)
         fmt = request.form.get("format", "csv")
         if fmt not in ("csv", "xlsx"):
             abort(400, f"format must be csv or xlsx, not {fmt!r}")
@@ -468,8 +338,6 @@ def create_app(db_path: str | Path, settings: ConsoleSettings | Mapping[str, obj
             pages=max(1, -(-total // settings.page_size)),
         )
 
-    from demo.api import api
-
     app.register_blueprint(api)
     return app
 
@@ -518,13 +386,6 @@ def productivity_rows(
             }
         )
     return rows, total
-
-
-def _filter(args: Mapping[str, str]) -> CaseFilter:
-    try:
-        return CaseFilter.from_args(args)
-    except ValueError as exc:
-        abort(400, str(exc))
 
 
 def _int(text: str | None, default: int) -> int:

@@ -1,5 +1,6 @@
 """Fixture files straight from a generated database, without the web app: the console's case export
-as CSV, and the messy daily-report workbooks that vendors send.
+as CSV, the side inputs the report tasks read (queues, targets, shifts, a vendor staffing plan), and
+the messy daily-report workbooks that vendors send.
 
 Each vendor has its own layout (DOMAIN.md "vendor daily report": one row per moderator, queue and
 day), the kind of mess the workbook readers must survive: title rows and a logo note above the
@@ -11,10 +12,12 @@ truncated zip).
 
 from __future__ import annotations
 
+import csv
 import sqlite3
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from demo.db import CaseFilter, connect, select_cases
 from demo.export import write_csv
@@ -57,6 +60,96 @@ def write_cases_csv(
         return write_csv(select_cases(conn, flt), Path(out_path))
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- side inputs
+
+
+def _export(db_path: Path | str, out: Path | str, sql: str, params: Sequence[Any] = ()) -> int:
+    """Write a query's result as CSV with its column names as the header; returns the rows written."""
+    conn = sqlite3.connect(str(db_path))
+    try:
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        with open(out, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            n = 0
+            for row in cursor:
+                writer.writerow(row)
+                n += 1
+        return n
+    finally:
+        conn.close()
+
+
+def write_queues_csv(db_path: Path | str, out: Path | str) -> int:
+    """The console's queues (queue_id, name, channel, market, sla_hours, priority) as CSV."""
+    return _export(
+        db_path,
+        out,
+        "SELECT queue_id, name, channel, market, policy_area, sla_hours, priority FROM queues ORDER BY queue_id",
+    )
+
+
+def write_targets_csv(db_path: Path | str, out: Path | str) -> int:
+    """The console's targets table as CSV (global key is 'all')."""
+    return _export(
+        db_path,
+        out,
+        "SELECT period, level, key, metric, value, direction FROM targets ORDER BY period, level, key, metric",
+    )
+
+
+def write_shifts_csv(db_path: Path | str, out: Path | str, *, start: date, end: date) -> int:
+    """Shift rows with the moderator's vendor and site, for UTC days start..end inclusive."""
+    return _export(
+        db_path,
+        out,
+        "SELECT s.*, m.vendor, m.site FROM shifts s JOIN moderators m "
+        "USING (moderator_id) WHERE s.date BETWEEN ? AND ? ORDER BY s.date, moderator_id",
+        (start.isoformat(), end.isoformat()),
+    )
+
+
+def write_staffing_workbook(
+    db_path: Path | str, out: Path | str, *, first_week: date, weeks: int = 4, factor: float = 1.0
+) -> int:
+    """A vendor staffing plan (week, vendor, queue_id, fte) for ``weeks`` weeks from ``first_week``.
+
+    Supply per vendor and queue is the vendor's moderators split over queues by last week's handle
+    time in the data, times ``factor``: enough to make some queues short and others over.
+    """
+    from openpyxl import Workbook
+
+    conn = sqlite3.connect(str(db_path))
+    try:
+        last = conn.execute("SELECT max(completed_at) FROM cases").fetchone()[0]
+        since = (datetime.fromisoformat(last[:10]) - timedelta(days=7)).strftime("%Y-%m-%d")
+        shares = conn.execute(
+            "SELECT m.vendor, c.queue_id, sum(c.handle_seconds) * 1.0 / sum(sum(c.handle_seconds)) "
+            "OVER (PARTITION BY m.vendor), count(DISTINCT m.moderator_id) FROM cases c "
+            "JOIN moderators m USING (moderator_id) WHERE c.completed_at >= ? GROUP BY 1, 2",
+            (since,),
+        ).fetchall()
+        heads = dict(conn.execute("SELECT vendor, count(*) FROM moderators GROUP BY vendor"))
+    finally:
+        conn.close()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Staffing"
+    ws.append(["week", "vendor", "queue_id", "fte"])
+    n = 0
+    for w in range(weeks):
+        iso = (first_week + timedelta(weeks=w)).isocalendar()
+        for vendor, queue_id, share, _ in sorted(shares):
+            ws.append([f"{iso.year}-W{iso.week:02d}", vendor, queue_id, round(heads[vendor] * share * factor, 2)])
+            n += 1
+    wb.save(out)
+    return n
+
+
+# --------------------------------------------------------------------------- vendor daily reports
 
 
 def vendor_report_rows(conn: sqlite3.Connection, date_from: date, date_to: date) -> list[dict]:

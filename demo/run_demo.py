@@ -14,6 +14,13 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from demo.fixtures import write_staffing_workbook, write_vendor_workbooks
+from demo.generate import generate
+from demo.server import ConsoleServer
+from opskit.cli.main import main as runner
+from opskit.config.model import load_config
+from opskit.engine.history import RunStore
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SCALE = 50_000
 DEMO_SEED = 7
@@ -26,10 +33,6 @@ def demo_start(today: date) -> date:
 
 def prepare_data(data_dir: Path, today: date) -> Path:
     """The console's database (regenerated when it does not end last Sunday), and the files other jobs read."""
-    from demo.fixtures import write_vendor_workbooks
-    from demo.generate import generate
-    from opskit.reports.cases import write_staffing_workbook
-
     start = demo_start(today)
     db_path = data_dir / "console.db"
     stamp = data_dir / "console.db.start"
@@ -51,9 +54,6 @@ def prepare_data(data_dir: Path, today: date) -> Path:
 
 def main() -> int:
     os.chdir(REPO)
-    from demo.server import ConsoleServer
-    from opskit.cli.main import main as runner
-
     started = time.monotonic()
     data_dir = REPO / "data"
     db_path = prepare_data(data_dir, date.today())
@@ -73,9 +73,6 @@ def main() -> int:
 
 
 def _where_to_look(code: int) -> None:
-    from opskit.config.model import load_config
-    from opskit.engine.history import RunStore
-
     config = load_config(REPO / "config.yaml", environ={**os.environ})
     with RunStore(config.history_path) as store:
         record = store.list(job="weekly-ops-review", limit=1)[0]

@@ -105,7 +105,7 @@ class ConsoleServer:
 
 def main(argv: list[str] | None = None) -> int:
     """Generate a data set into ``--data-dir`` if there is none, then serve until Ctrl-C."""
-    from demo.generate import generate
+    from demo.generate import generate  # numpy: only when the console is started from the command line
 
     parser = argparse.ArgumentParser(prog="python -m demo.server", description=main.__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="folder for console.db")

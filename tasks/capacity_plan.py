@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.reports.cases import existing, scan_cases
+from opskit.reports import (
+    KPI,
+    case_exports,
+    data_file,
+    email_kpi,
+    iso_week,
+    read_staffing,
+    report_for,
+    save_report,
+    scan_cases,
+    week_start,
+    weekly_requirement,
+    weeks_before,
+)
 
 
 @task(schedule_hint="0 7 * * MON")
@@ -40,166 +51,85 @@ def capacity_plan(
         service_goal: Erlang C service-level goal (0.8 = 80% answered in time).
         answer_seconds: Erlang C answer-time threshold.
     """
-    from opskit.reports.metrics import agents_for_service_level, required_fte, required_hours
+    from opskit.excel import Column  # here, not at the top: `runner.py list` imports every task
 
-    today = ctx.scheduled_for.astimezone(ctx.tz).date()
-    monday = today - timedelta(days=today.weekday())
+    monday = week_start(ctx.scheduled_for.astimezone(ctx.tz).date())
     history = Period(monday - timedelta(weeks=history_weeks), monday - timedelta(days=1))
-    labels = [
-        Period(monday - timedelta(weeks=w), monday - timedelta(weeks=w, days=-6)).label
-        for w in range(1, history_weeks + 1)
-    ]
-    files = (
-        [ctx.data_dir / c.strip() for c in cases.split(",") if c.strip()]
-        if cases
-        else existing(ctx.data_dir / "cases" / f"{label}.csv" for label in labels)
-    )
-    if not files or not all(f.is_file() for f in files):
+    # the forecast divides by history_weeks: only whole weeks, never a chain's shorter export
+    files = case_exports(ctx, cases, weeks_before(monday, history_weeks), from_steps=False)
+    if not files:
         raise DataError(f"no case history for {history.label}", hint="Pass cases=<export CSV>")
-    scan = scan_cases(files, windows={"history": history.bounds(ctx.tz)}, tz=ctx.tz)
-    supply = _supply(ctx.data_dir / staffing)
-    plan_weeks = [monday + timedelta(weeks=w) for w in range(weeks)]
-    rows: list[dict[str, Any]] = []
+    scan = scan_cases(files, windows={"history": history}, tz=ctx.tz)
+    hint = "A workbook or CSV with week, vendor, queue_id, fte"
+    supply = read_staffing(data_file(ctx, staffing, "staffing", hint=hint))
+    plan_weeks = [iso_week(monday + timedelta(weeks=w)) for w in range(weeks)]
+    rows = []
     for queue_id, totals in sorted(scan.cut("history", "queue").items()):
         name, channel, _ = scan.queues.get(queue_id, ("", "", ""))
         volume = totals.completed / history_weeks
         aht = totals.handle / totals.completed if totals.completed else 0.0
-        if channel in realtime and volume and aht:
-            agents = agents_for_service_level(volume / (7 * 48), 1800, aht, service_goal, answer_seconds)
-            need = required_fte(agents * 168.0, paid_hours, shrinkage)
-            model = f"Erlang C ({agents} agents 24/7)"
-        else:
-            need = required_fte(required_hours(volume, aht, target_utilization), paid_hours, shrinkage)
-            model = "workload"
-        for start in plan_weeks:
-            iso = start.isocalendar()
-            week = f"{iso.year}-W{iso.week:02d}"
+        need, model = weekly_requirement(
+            volume,
+            aht,
+            realtime=channel in realtime,
+            target_utilization=target_utilization,
+            paid_hours=paid_hours,
+            shrinkage=shrinkage,
+            service_goal=service_goal,
+            answer_seconds=answer_seconds,
+        )
+        for week in plan_weeks:
             have = supply.get((week, queue_id), 0.0)
             rows.append(
-                {
-                    "week": week,
-                    "queue_id": queue_id,
-                    "queue": name,
-                    "channel": channel,
-                    "model": model,
-                    "forecast": volume,
-                    "aht": aht,
-                    "required": need or 0.0,
-                    "supply": have,
-                    "gap": have - (need or 0.0),
-                }
+                {"week": week, "queue_id": queue_id, "queue": name, "channel": channel, "model": model}
+                | {"forecast": volume, "aht": aht, "required": need, "supply": have, "gap": have - need}
             )
     short = [r for r in rows if r["gap"] < 0]
-    path = ctx.path(f"capacity_plan_{plan_weeks[0].isoformat()}.xlsx")
-    with ctx.output(path) as tmp:
-        _workbook(ctx, tmp, rows, short)
-    summary = {
-        "period": f"{rows[0]['week']}..{rows[-1]['week']}" if rows else None,
-        "kpis": [
-            {
-                "label": "Required FTE (week 1)",
-                "value": sum(r["required"] for r in rows if r["week"] == rows[0]["week"]),
-                "kind": "rate",
-                "change": None,
-                "direction": "lower_is_better",
-            },
-            {
-                "label": "Supply FTE (week 1)",
-                "value": sum(r["supply"] for r in rows if r["week"] == rows[0]["week"]),
-                "kind": "rate",
-                "change": None,
-                "direction": "higher_is_better",
-            },
-            {
-                "label": "Queue-weeks short",
-                "value": len(short),
-                "kind": "num",
-                "change": None,
-                "direction": "lower_is_better",
-            },
-        ]
-        if rows
-        else [],
-        "missed_targets": [
-            {
-                "where": f"{r['queue'] or r['queue_id']} {r['week']}",
-                "metric": "FTE",
-                "actual": r["supply"],
-                "target": r["required"],
-                "kind": "rate",
-                "attainment": r["supply"] / r["required"],
-            }
-            for r in short
-        ],
-        "drivers": [],
-        "columns": scan.columns,
-        "newest": scan.newest.isoformat() if scan.newest else None,
-    }
-    return Result(files=[path], rows=len(rows), summary=summary)
+    shown = plan_weeks if rows else []
 
+    def total(key: str, week: str) -> float:
+        return sum(r[key] for r in rows if r["week"] == week)
 
-def _supply(path: Path) -> dict[tuple[str, str], float]:
-    from opskit.reports.cases import _rows
-
-    if not path.is_file():
-        raise DataError(
-            f"staffing file not found: {path}",
-            hint="A workbook or CSV with week, vendor, queue_id, fte",
-        )
-    out: dict[tuple[str, str], float] = {}
-    for r in _rows(path, ("week", "queue_id", "fte")):
-        key = (str(r["week"]), str(r["queue_id"]))
-        out[key] = out.get(key, 0.0) + float(r["fte"] or 0)
-    return out
-
-
-def _workbook(ctx: RunContext, tmp: Path, rows: list[dict[str, Any]], short: list[dict]) -> None:
-    from opskit.excel import KPI, Column, Report
-
-    weeks = sorted({r["week"] for r in rows})
-    report = Report(
-        "Capacity plan",
-        subject=f"{weeks[0]}..{weeks[-1]}" if weeks else None,
-        keywords=tuple(x for x in ("capacity_plan", ctx.job) if x),
-        created=ctx.scheduled_for,
-    )
+    subject = f"{shown[0]}..{shown[-1]}" if shown else None
+    report = report_for(ctx, "Capacity plan", task="capacity_plan", subject=subject)
     report.summary(
-        [
-            KPI(
-                f"Required FTE {w}",
-                sum(r["required"] for r in rows if r["week"] == w),
-                type="float",
-            )
-            for w in weeks
-        ]
-        + [KPI(f"Gap FTE {w}", sum(r["gap"] for r in rows if r["week"] == w), type="float") for w in weeks]
+        [KPI(f"Required FTE {w}", total("required", w)) for w in shown]
+        + [KPI(f"Gap FTE {w}", total("gap", w)) for w in shown]
         + [KPI("Queue-weeks short", len(short), target=0, direction="lower_is_better", type="int")]
     )
-    report.sheet(
-        "Gap",
-        rows,
-        [
-            Column("week", "Week", "str"),
-            Column("queue_id", "Queue ID", "str"),
-            Column("queue", "Queue", "str"),
-            Column("channel", "Channel", "str"),
-            Column("model", "Model", "str"),
-            Column("forecast", "Forecast cases/week", "int", number_format="#,##0"),
-            Column("aht", "AHT (s)", "float"),
-            Column("required", "Required FTE", "float"),
-            Column("supply", "Supply FTE", "float"),
-            Column("gap", "Gap FTE", "float", target=0.0, direction="higher_is_better"),
-        ],
-    )
-    report.sheet(
-        "Shortfalls",
-        short,
-        [
-            Column("week", "Week", "str"),
-            Column("queue", "Queue", "str"),
-            Column("required", "Required FTE", "float"),
-            Column("supply", "Supply FTE", "float"),
-            Column("gap", "Gap FTE", "float", target=0.0),
-        ],
-    )
-    report.save(tmp)
+    week, queue = Column("week", "Week", "str"), Column("queue", "Queue", "str")
+    required, supplied = Column("required", "Required FTE", "float"), Column("supply", "Supply FTE", "float")
+    gap_columns = [
+        week,
+        Column("queue_id", "Queue ID", "str"),
+        queue,
+        Column("channel", "Channel", "str"),
+        Column("model", "Model", "str"),
+        Column("forecast", "Forecast cases/week", "int", number_format="#,##0"),
+        Column("aht", "AHT (s)", "float"),
+        required,
+        supplied,
+        Column("gap", "Gap FTE", "float", target=0.0, direction="higher_is_better"),
+    ]
+    report.sheet("Gap", rows, gap_columns)
+    report.sheet("Shortfalls", short, [week, queue, required, supplied, Column("gap", "Gap FTE", "float", target=0.0)])
+    path = save_report(ctx, report, f"capacity_plan_{monday.isoformat()}.xlsx")
+    first = shown[0] if shown else ""
+    kpis = [
+        email_kpi("Required FTE (week 1)", total("required", first), "rate", "lower_is_better"),
+        email_kpi("Supply FTE (week 1)", total("supply", first), "rate", "higher_is_better"),
+        email_kpi("Queue-weeks short", len(short), "num", "lower_is_better"),
+    ]
+    misses = [
+        {"where": f"{r['queue'] or r['queue_id']} {r['week']}", "metric": "FTE", "actual": r["supply"]}
+        | {"target": r["required"], "kind": "rate", "attainment": r["supply"] / r["required"]}
+        for r in short
+    ]
+    summary = {
+        "period": subject,
+        "kpis": kpis if rows else [],
+        "missed_targets": misses,
+        "drivers": [],
+        **scan.gate_facts(),
+    }
+    return Result(files=[path], rows=len(rows), summary=summary)

@@ -11,16 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opskit import DataError, Period, Result, RunContext, task
-
-_NUMERIC = {
-    "case_id",
-    "handle_seconds",
-    "qa_sampled",
-    "qa_correct",
-    "escalated",
-    "appealed",
-    "overturned",
-}
+from opskit.reports import INTEGER_COLUMNS
 
 
 @task(schedule_hint="0 6 * * MON")
@@ -92,7 +83,12 @@ def export_cases(
         with ctx.output(ctx.data_dir / "cases" / f"{period.label}.csv") as tmp:
             shutil.copyfile(csv_path, tmp)
     if format in ("xlsx", "both"):
-        files.append(_write_xlsx(ctx, csv_path, header))
+        from opskit.excel import csv_to_xlsx  # here, not at the top: `runner.py list` imports every task
+
+        xlsx = csv_path.with_suffix(".xlsx")
+        with ctx.output(xlsx) as tmp:
+            csv_to_xlsx(csv_path, tmp, integers=INTEGER_COLUMNS)  # text never becomes a formula
+        files.append(xlsx)
     if format == "xlsx":
         files.remove(csv_path)
         csv_path.unlink()
@@ -156,39 +152,6 @@ def _merge(ctx: RunContext, parts: list[Path], name: str) -> Path:
     for part in parts:
         part.unlink()
     return ctx.path(name)
-
-
-def _write_xlsx(ctx: RunContext, csv_path: Path, header: list[str]) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    from opskit.excel.safe import safe_text
-
-    target = csv_path.with_suffix(".xlsx")
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("cases")
-    ws.freeze_panes = "A2"
-    numeric = [name in _NUMERIC for name in header]
-    with open(csv_path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        ws.append(next(reader))
-        for row in reader:
-            cells: list[Any] = []
-            for value, is_number in zip(row, numeric, strict=False):
-                if value == "":
-                    cells.append(None)
-                elif is_number and value.lstrip("-").isdigit():
-                    cells.append(int(value))
-                else:
-                    text, quoted = safe_text(value)
-                    cell = WriteOnlyCell(ws, value=text)
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
-                    cell.quotePrefix = quoted
-                    cells.append(cell)
-            ws.append(cells)
-    with ctx.output(target) as tmp:
-        wb.save(tmp)
-    return target
 
 
 def _describe(period: Period, queue: str, market: str, vendor: str) -> str:

@@ -57,7 +57,11 @@ def scrape_queue_dashboard(
         )
     snapshot_at = as_of or ctx.scheduled_for.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = [[snapshot_at, *(_value(r[headers.index(h)], num) for h, (_, num) in _COLUMNS.items())] for r in cells]
-    path = _append(ctx, ctx.data_dir / history, rows)
+    from opskit.excel import append_rows  # here, not at the top: `runner.py list` imports every task
+
+    path = ctx.data_dir / history
+    with ctx.output(path) as tmp:  # created with HEADER the first time; text is stored as text
+        append_rows(path, tmp, rows, header=HEADER)
     ctx.log.info("appended %d queues as of %s to %s", len(rows), snapshot_at, path.name)
     return Result(
         files=[path],
@@ -79,39 +83,3 @@ def _value(text: str, number: bool) -> Any:
     except ValueError:
         return text
     return int(value) if value.is_integer() and "." not in text else value
-
-
-def _append(ctx: RunContext, path: Any, rows: list[list[Any]]) -> Any:
-    from openpyxl import Workbook, load_workbook
-
-    from opskit.excel.safe import safe_text
-
-    if path.exists():
-        wb = load_workbook(path)
-        ws = wb["history"] if "history" in wb.sheetnames else wb.active
-        found = [c.value for c in ws[1]]
-        if found != HEADER:
-            raise DataError(
-                f"{path.name} has the header {found}, not {HEADER}",
-                hint="Move the file away to start a new history",
-            )
-    else:
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "history"
-        ws.append(HEADER)
-        ws.freeze_panes = "A2"
-    for row in rows:
-        index = ws.max_row + 1
-        for column, value in enumerate(row, 1):
-            cell = ws.cell(row=index, column=column)
-            if isinstance(value, str):
-                text, quoted = safe_text(value)
-                cell.value = text
-                cell.data_type = "s"  # text stays text even when it starts with = + - @
-                cell.quotePrefix = quoted
-            else:
-                cell.value = value
-    with ctx.output(path) as tmp:
-        wb.save(tmp)
-    return path

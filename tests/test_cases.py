@@ -1,4 +1,4 @@
-"""opskit.reports.cases reads case exports strictly: a malformed row is a DataError naming the line, never a
+"""opskit.reports.scan reads case exports strictly: a malformed row is a DataError naming the line, never a
 silently misfiled case or a traceback."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from opskit.errors import DataError
-from opskit.reports.cases import NEEDED, scan_cases
+from opskit.reports.scan import NEEDED, scan_cases
 
 WINDOW = {"current": (datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))}
 

@@ -1,7 +1,15 @@
-"""The workbook layer: read vendor tables, write formatted reports, fill templates.
+"""The workbook layer: read vendor tables, write formatted reports, fill templates, write plain data.
 
-The names below are imported lazily (PEP 562), so ``import opskit.excel`` costs nothing until a
-function is used; openpyxl and calamine load inside the functions that need them.
+- ``Report`` and ``Column``: analyst-grade report workbooks (the headline numbers of
+  ``Report.summary`` are ``opskit.reports.KPI``s: change and attainment are metric formulas);
+- ``read_table``: one table out of a messy vendor workbook or CSV, with the rows it rejected;
+- ``fill_template``: an analyst's own template, named ranges and tables filled;
+- ``csv_to_xlsx`` and ``append_rows``: plain data workbooks (an export, a growing history);
+- ``put_value``, ``safe_text``, ``Formula``: cell values that never run as formulas.
+
+docs/reports.md is the guide. The names below are imported lazily (PEP 562), so ``import
+opskit.excel`` costs nothing until a function is used; openpyxl and calamine load inside the
+functions that need them. The excel layer never imports opskit.reports (reports build on it).
 """
 
 from __future__ import annotations
@@ -12,15 +20,18 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Column",
     "Formula",
-    "KPI",
     "Rejection",
     "Report",
+    "SummaryItem",
     "Table",
     "TemplateError",
     "WorkbookError",
+    "append_rows",
     "atomic_path",
+    "csv_to_xlsx",
     "fill_template",
     "inspect_file",
+    "put_value",
     "read_table",
     "safe_text",
 ]
@@ -33,21 +44,26 @@ _WHERE = {
     "TemplateError": "errors",
     "inspect_file": "check",
     "Formula": "safe",
+    "put_value": "safe",
     "safe_text": "safe",
-    "Column": "write",
-    "KPI": "write",
+    "Column": "columns",
     "Report": "write",
+    "SummaryItem": "write",
     "atomic_path": "write",
     "fill_template": "template",
+    "append_rows": "plain",
+    "csv_to_xlsx": "plain",
 }
 
 if TYPE_CHECKING:
     from opskit.excel.check import inspect_file
+    from opskit.excel.columns import Column
     from opskit.excel.errors import TemplateError, WorkbookError
+    from opskit.excel.plain import append_rows, csv_to_xlsx
     from opskit.excel.read import Rejection, Table, read_table
-    from opskit.excel.safe import Formula, safe_text
+    from opskit.excel.safe import Formula, put_value, safe_text
     from opskit.excel.template import fill_template
-    from opskit.excel.write import KPI, Column, Report, atomic_path
+    from opskit.excel.write import Report, SummaryItem, atomic_path
 
 
 def __getattr__(name: str) -> Any:

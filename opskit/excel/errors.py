@@ -10,7 +10,8 @@ class WorkbookError(DataError):
 
     ``where`` is the file name, so the message reads ``vendor.xlsx: is an .xls (Excel 97-2003) file``.
     ``kind`` is a short machine-readable reason (``xls``, ``encrypted``, ``ods``, ``corrupt``,
-    ``bad_xml``, ``entity``, ``missing_part``, ``not_workbook``, ``too_large``, ``unreadable``).
+    ``bad_xml``, ``entity``, ``missing_part``, ``not_workbook``, ``too_large``, ``unreadable``, and
+    ``header`` for a history workbook whose columns are not the ones being appended).
     """
 
     def __init__(

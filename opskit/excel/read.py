@@ -1,9 +1,9 @@
 """Read one table out of a vendor workbook or CSV: find the header, map it, convert, report rejects.
 
-Values come through python-calamine (about 12x faster than openpyxl read_only), and calamine also
-gives merged ranges and sheet visibility, so openpyxl is only the fallback for the few files calamine
-cannot parse (e.g. UTF-16 XML parts). Every file first passes ``check.inspect_file``, which refuses
-.xls, encrypted, .ods, damaged and hostile files with one clear ``WorkbookError``.
+The rows come from ``sheets.py`` (python-calamine, openpyxl as the fallback, or CSV text); this
+module finds the header among titles and logos, maps it through aliases, converts the values and
+keeps the rows it rejects. Every file first passes ``check.inspect_file``, which refuses .xls,
+encrypted, .ods, damaged and hostile files with one clear ``WorkbookError``.
 
 Example:
     table = read_table("vendor.xlsx", aliases={"case_id": ["Ticket #", "Case ID"]},
@@ -14,25 +14,19 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import logging
 import os
 import re
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from opskit.errors import DataError, did_you_mean
+from opskit.errors import DataError
 from opskit.excel.check import inspect_file
-from opskit.excel.errors import WorkbookError
-from opskit.excel.types import EPOCH_1900, EPOCH_1904, Context, converter, excel_error
-
-log = logging.getLogger(__name__)
+from opskit.excel.sheets import Sheet, csv_sheet, open_book, pick_sheets
+from opskit.excel.types import Context, converter, excel_error
 
 _TOTAL_RE = re.compile(
     r"^\s*(grand\s+total|sub\s*-?\s*total|totals?|sum|overall|gesamt|summe)"
@@ -96,209 +90,6 @@ def snake(header: object) -> str:
     """A readable key for a column without an alias: "Avg. Handle Time (s)" -> "avg_handle_time_s"."""
     text = str(header).casefold().replace("#", " num ").replace("%", " pct ")
     return re.sub(r"[\W_]+", "_", text).strip("_") or "column"
-
-
-# --------------------------------------------------------------------------- sources
-
-
-@dataclass(slots=True)
-class _Sheet:
-    """Rows of one sheet, whatever the backend: (row number, values) pairs plus merged ranges."""
-
-    name: str
-    rows: Iterator[tuple[int, list[Any]]]
-    merges: list[tuple[int, int, int, int]]  # (first row, first col, last row, last col), 1-based
-    epoch: Any = EPOCH_1900
-    empty: bool = False
-
-
-def _pick(
-    names: Sequence[str],
-    visible: Sequence[bool],
-    worksheet: Sequence[bool],
-    sheet: str | int | None,
-    include_hidden: bool,
-    path: Path,
-    notes: list[str],
-) -> list[int]:
-    """Indexes of the sheets to try, in order."""
-    if isinstance(sheet, int):
-        if not -len(names) <= sheet < len(names):
-            raise DataError(f"has no sheet number {sheet} (it has {len(names)})", where=path.name)
-        return [sheet % len(names)]
-    if isinstance(sheet, str):
-        wanted = sheet.strip().casefold()
-        for i, name in enumerate(names):
-            if name.strip().casefold() == wanted:
-                if not visible[i]:
-                    notes.append(f"sheet {name!r} is hidden; read because it was named")
-                return [i]
-        raise DataError(
-            f"has no sheet {sheet!r} (sheets: {', '.join(map(repr, names))})",
-            where=path.name,
-            hint=did_you_mean(sheet, names),
-        )
-    order = []
-    for i, name in enumerate(names):
-        if not worksheet[i]:
-            notes.append(f"skipped chart sheet {name!r}")
-        elif visible[i] or include_hidden:
-            order.append(i)
-        else:
-            notes.append(f"skipped hidden sheet {name!r}")
-    if not order:
-        raise DataError("has no visible sheet (use include_hidden=True to read hidden ones)", where=path.name)
-    return order
-
-
-class _Calamine:
-    def __init__(self, path: Path, date1904: bool):
-        import python_calamine
-
-        self.epoch = EPOCH_1904 if date1904 else EPOCH_1900
-        self.book = python_calamine.CalamineWorkbook.from_path(str(path))
-        meta = self.book.sheets_metadata
-        self.names = [m.name for m in meta]
-        self.visible = [str(m.visible).endswith(".Visible") for m in meta]
-        self.worksheet = [str(m.typ).endswith("WorkSheet") for m in meta]
-
-    def sheet(self, index: int) -> _Sheet:
-        ws = self.book.get_sheet_by_index(index)
-        start = ws.start or (0, 0)
-        r0, c0 = start
-        merges = [(a[0] + 1, a[1] + 1, b[0] + 1, b[1] + 1) for a, b in (ws.merged_cell_ranges or [])]
-
-        def rows() -> Iterator[tuple[int, list[Any]]]:
-            pad = [None] * c0
-            for number, values in enumerate(ws.iter_rows(), start=r0 + 1):
-                yield number, (pad + values if c0 else values)
-
-        return _Sheet(self.names[index], rows() if ws.start else iter(()), merges, self.epoch)
-
-
-class _Openpyxl:
-    """Fallback for workbooks calamine cannot parse; openpyxl's warnings become notes."""
-
-    def __init__(self, path: Path, date1904: bool, notes: list[str]):
-        import openpyxl
-
-        self.notes = notes
-        small = path.stat().st_size < 8 * 1024 * 1024  # full mode keeps merged ranges
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            self.book = openpyxl.load_workbook(path, read_only=not small, data_only=True)
-        for warning in caught:
-            notes.append(f"openpyxl: {warning.message}")
-        self.epoch = EPOCH_1904 if self.book.epoch.year == 1904 else EPOCH_1900
-        self.names = [ws.title for ws in self.book.worksheets]
-        self.visible = [ws.sheet_state == "visible" for ws in self.book.worksheets]
-        self.worksheet = [True] * len(self.names)
-
-    def sheet(self, index: int) -> _Sheet:
-        ws = self.book.worksheets[index]
-        merges = (
-            [(m.min_row, m.min_col, m.max_row, m.max_col) for m in getattr(ws, "merged_cells", ()).ranges]
-            if hasattr(ws, "merged_cells")
-            else []
-        )
-
-        def rows() -> Iterator[tuple[int, list[Any]]]:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                    yield number, list(values)
-
-        return _Sheet(ws.title, rows(), merges, self.epoch)
-
-
-def _open_book(path: Path, date1904: bool, notes: list[str], error_cells: bool = False) -> _Calamine | _Openpyxl:
-    """calamine first; openpyxl when calamine fails or would blank error cells (#N/A)."""
-    failures: list[str] = []
-    order = ("openpyxl", "calamine") if error_cells else ("calamine", "openpyxl")
-    for backend in order:
-        try:
-            if backend == "calamine":
-                book: _Calamine | _Openpyxl = _Calamine(path, date1904)
-            else:
-                book = _Openpyxl(path, date1904, notes)
-        except Exception as exc:  # each library has its own exception types for odd packages
-            if type(exc).__name__ == "PasswordError":
-                raise WorkbookError("is password-protected (encrypted)", where=path.name, kind="encrypted") from None
-            missing = re.search(r"There is no item named '([^']+)'|File not found '([^']+)'", str(exc))
-            if missing:
-                raise WorkbookError(
-                    f"is not a complete Excel workbook (part {missing[1] or missing[2]} is missing)",
-                    where=path.name,
-                    kind="missing_part",
-                    hint="open and re-save it in Excel, or ask for it again",
-                ) from None
-            failures.append(
-                f"{backend}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                if str(exc)
-                else f"{backend}: {type(exc).__name__}"
-            )
-            log.debug("%s could not read %s: %s", backend, path.name, failures[-1])
-            continue
-        if backend == "openpyxl" and not error_cells:
-            notes.append(f"read with openpyxl because calamine could not ({failures[0]})")
-        elif backend == "calamine" and error_cells:
-            notes.append(
-                f"error cells (#N/A, #DIV/0!, ...) read as empty: openpyxl could not read the workbook ({failures[0]})"
-            )
-        return book
-    raise WorkbookError(
-        f"cannot be read as a workbook ({'; '.join(failures)})",
-        where=path.name,
-        kind="unreadable",
-        hint="open and re-save it in Excel",
-    )
-
-
-def _csv_sheet(path: Path, notes: list[str]) -> tuple[_Sheet, io.TextIOBase]:
-    with open(path, "rb") as handle:
-        sample = handle.read(1 << 20)
-    encoding = "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        try:
-            sample.decode("utf-8-sig") if len(sample) < (1 << 20) else sample[:-4].decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = "cp1252"
-            notes.append("not UTF-8; read as Windows-1252")
-    text = open(path, encoding=encoding, errors="replace", newline="")  # noqa: SIM115 closed by caller
-    first = text.readline()
-    delimiter = None
-    if first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
-        delimiter = first.strip()[4]  # Excel's "sep=;" hint line
-        skip = 1
-    else:
-        text.seek(0)
-        skip = 0
-    if delimiter is None:
-        if path.suffix.lower() in {".tsv", ".tab"}:
-            delimiter = "\t"
-        else:
-            head = "".join(itertools.islice(text, 20))
-            text.seek(0)
-            try:
-                delimiter = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-            except csv.Error:
-                delimiter = ","
-    reader = csv.reader(text, delimiter=delimiter)
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        try:
-            for record in reader:
-                yield reader.line_num + skip, record
-        except csv.Error as exc:
-            raise WorkbookError(
-                f"is not valid CSV near line {reader.line_num + skip} ({exc})",
-                where=path.name,
-                kind="unreadable",
-            ) from None
-
-    return _Sheet(path.stem, rows(), []), text
 
 
 # --------------------------------------------------------------------------- header
@@ -489,12 +280,12 @@ def read_table(
     notes: list[str] = []
     closer: Callable[[], None] = lambda: None  # noqa: E731
     if kind.kind == "csv":
-        sheet_src, handle = _csv_sheet(path, notes)
+        sheet_src, handle = csv_sheet(path, notes)
         closer = handle.close
-        candidates: Iterator[_Sheet] = iter([sheet_src])
+        candidates: Iterator[Sheet] = iter([sheet_src])
     else:
-        book = _open_book(path, kind.date1904, notes, kind.error_cells)
-        order = _pick(book.names, book.visible, book.worksheet, sheet, include_hidden, path, notes)
+        book = open_book(path, kind.date1904, notes, kind.error_cells)
+        order = pick_sheets(book.names, book.visible, book.worksheet, sheet, include_hidden, path, notes)
         candidates = (book.sheet(i) for i in order)
     failures: list[str] = []
     try:
@@ -550,7 +341,7 @@ def _closing(rows: Iterator[dict[str, Any]], closer: Callable[[], None]) -> Iter
 
 
 def _locate(
-    src: _Sheet, alias_map: dict[str, str], search: int
+    src: Sheet, alias_map: dict[str, str], search: int
 ) -> tuple[int, int, list[str], list[tuple[int, list[Any]]]] | None:
     buffered = list(itertools.islice(src.rows, search + 1))
     if not any(_filled(v) for _, v in buffered):
@@ -575,7 +366,7 @@ def _locate(
     return header_number, n_rows, names, rest
 
 
-def _letters(src: _Sheet) -> tuple[int, int, list[str], list[tuple[int, list[Any]]]] | None:
+def _letters(src: Sheet) -> tuple[int, int, list[str], list[tuple[int, list[Any]]]] | None:
     from openpyxl.utils import get_column_letter
 
     buffered = list(itertools.islice(src.rows, 1000))

@@ -6,12 +6,16 @@ typed or imported ("CSV injection"). The writer stores such text as a string cel
 ``inlineStr``, never ``<f>``) *and* with the ``quotePrefix`` style, the apostrophe Excel itself shows
 for text that would otherwise be interpreted; so even a program that re-parses the text keeps it text.
 Formulas exist only where the report builder means them: ``Formula("SUBTOTAL(109,B2:B9)")``.
+
+``put_value`` writes one value into an openpyxl cell by these rules; every writer of the excel layer
+(reports, templates, plain data sheets) goes through it or through the same rules in ``stream.py``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # Characters XML 1.0 forbids (openpyxl's ILLEGAL_CHARACTERS_RE, plus lone surrogates and U+FFFE/F).
 ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -57,3 +61,23 @@ def safe_text(text: str) -> tuple[str, bool]:
     """(text fit for a cell, whether it must carry the quotePrefix style)."""
     text = clean_text(text)
     return text, needs_quote(text)
+
+
+def put_value(cell: Any, value: Any) -> None:
+    """Write ``value`` into an openpyxl cell (normal or write-only), keeping the cell's style.
+
+    Text is always a string cell, cleaned of characters XML cannot hold, with the quotePrefix style
+    when a spreadsheet program would read it as a formula; only a ``Formula`` becomes a formula. An
+    aware datetime keeps its wall-clock time (Excel has no time zones).
+    """
+    if isinstance(value, Formula):
+        cell.value = value.formula
+    elif isinstance(value, str):
+        text = clean_text(value)
+        cell.value = text
+        cell.data_type = "s"  # never "f", whatever the text starts with
+        cell.quotePrefix = needs_quote(text)
+    else:
+        if getattr(value, "tzinfo", None) is not None:
+            value = value.replace(tzinfo=None)
+        cell.value = value

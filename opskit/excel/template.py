@@ -24,8 +24,8 @@ from typing import Any
 from opskit.excel.check import inspect_file
 from opskit.excel.errors import TemplateError
 from opskit.excel.read import normalize
-from opskit.excel.safe import Formula, clean_text, needs_quote
-from opskit.excel.write import atomic_path
+from opskit.excel.safe import put_value
+from opskit.files import atomic_path
 
 # Parts openpyxl cannot round-trip faithfully, with the words an analyst would use for them.
 _LOST_PARTS = [
@@ -52,21 +52,6 @@ def lost_on_save(path: str | os.PathLike[str]) -> dict[str, int]:
                     found[label] = found.get(label, 0) + 1
                     break
     return found
-
-
-def _put(cell: Any, value: Any) -> None:
-    """Write a value, keeping the template's style; text from data never becomes a formula."""
-    if isinstance(value, Formula):
-        cell.value = value.formula
-    elif isinstance(value, str):
-        text = clean_text(value)
-        cell.value = text
-        cell.data_type = "s"
-        cell.quotePrefix = needs_quote(text)
-    else:
-        if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
-            value = value.replace(tzinfo=None)
-        cell.value = value
 
 
 def fill_template(
@@ -153,7 +138,7 @@ def _fill_name(workbook: Any, template: Path, name: str, value: Any) -> None:
         )
     for r, row in enumerate(grid):
         for c, item in enumerate(row):
-            _put(cells[r][c], item)
+            put_value(cells[r][c], item)
 
 
 def _fill_table(workbook: Any, template: Path, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -216,7 +201,7 @@ def _fill_table(workbook: Any, template: Path, name: str, rows: Sequence[Mapping
             if r != first:  # the first data row's formatting, before the value's own flags
                 ws.cell(r, c)._style = copy(ws.cell(first, c)._style)
             if c in by_column:
-                _put(ws.cell(r, c), by_column[c])
+                put_value(ws.cell(r, c), by_column[c])
             elif c in formulas:
                 origin = f"{get_column_letter(c)}{first}"
                 ws.cell(r, c).value = Translator(formulas[c], origin=origin).translate_formula(

@@ -3,7 +3,7 @@
 Example:
     report = Report("Efficiency", subject="2026-W46", keywords=("weekly_emea",), created=now)
     report.summary([KPI("AHT", 212.0, previous=198.0, target=220, direction="lower_is_better",
-                        type="seconds")])
+                        type="seconds")])   # KPI from opskit.reports
     report.sheet("By queue", rows, [Column("queue", "Queue"), Column("aht", "AHT (s)", "float",
                  target=220, direction="lower_is_better"), Column("sla", "SLA", "percent",
                  target=0.95)], totals=True)
@@ -16,129 +16,50 @@ memory through ``stream.py``; smaller ones go through openpyxl cell by cell.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from opskit.excel import stream
+from opskit.excel.columns import FORMATS, SCALES, SUBTOTAL, Column, fit_width
 from opskit.excel.safe import Formula, clean_text, needs_quote
 from opskit.files import atomic_path
 
+__all__ = ["STREAM_ABOVE", "Report", "SummaryItem", "atomic_path"]
+
 STREAM_ABOVE = 20_000
-FORMATS = {
-    "int": "#,##0",
-    "float": "#,##0.00",
-    "percent": "0.0%",
-    "date": "yyyy-mm-dd",
-    "datetime": "yyyy-mm-dd hh:mm",
-    "duration": "[h]:mm:ss",
-    "hours": "#,##0.0",
-    "str": "General",
-    "auto": "General",
-    "seconds": "#,##0",
-}
-SCALES = {"duration": 86400.0, "hours": 3600.0}  # inputs are seconds
-NUMERIC = {"int", "float", "percent", "duration", "hours", "seconds"}
-SUBTOTAL = {"sum": 109, "average": 101, "count": 103, "min": 105, "max": 104}
 RED, GREEN = ("FFC7CE", "9C0006"), ("C6EFCE", "006100")
 HEADER_FILL = "1F4E78"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of a report sheet.
+class SummaryItem(Protocol):
+    """What ``Report.summary`` writes of each headline number (``opskit.reports.KPI`` is one).
 
-    Args:
-        key: The row dict key (or position, for sequence rows) holding the value.
-        header: The header text; the key when omitted.
-        type: str, int, float, percent (a ratio shown as %), date, datetime, duration (seconds shown
-            as [h]:mm:ss), hours (seconds shown as hours), seconds, or auto.
-        number_format: Overrides the type's format.
-        width: Column width in characters; fitted to the header and values when omitted.
-        target: A number, or the key of another column holding each row's target; cells that miss
-            it turn red and cells that meet it green.
-        direction: higher_is_better or lower_is_better, for ``target``.
-        data_bar: Show a data bar in the cells.
-        total: sum, average, count, min or max in the totals row (SUBTOTAL, so filters apply);
-            numeric columns other than percent default to sum.
-        na: Text for an empty value (a ratio with a zero denominator); "n/a" for numeric types.
+    The excel layer only lays the numbers out; what a change or an attainment *is* (points or
+    relative, direction-aware ratios) is defined with the metrics, in opskit.reports.
     """
 
-    key: str
-    header: str | None = None
-    type: str = "auto"
-    number_format: str | None = None
-    width: float | None = None
-    target: float | str | None = None
-    direction: str = "higher_is_better"
-    data_bar: bool = False
-    total: str | None = None
-    na: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.type not in FORMATS:
-            raise ValueError(f"unknown column type {self.type!r} (use {', '.join(FORMATS)})")
-        if self.direction not in {"higher_is_better", "lower_is_better"}:
-            raise ValueError(f"direction must be higher_is_better or lower_is_better, not {self.direction!r}")
-        if self.total is not None and self.total not in SUBTOTAL:
-            raise ValueError(f"total must be one of {', '.join(SUBTOTAL)}, not {self.total!r}")
-
     @property
-    def title(self) -> str:
-        return self.header if self.header is not None else str(self.key)
-
+    def name(self) -> str: ...
     @property
-    def fmt(self) -> str:
-        return self.number_format or FORMATS[self.type]
-
+    def value(self) -> float | None: ...
     @property
-    def empty_text(self) -> str:
-        if self.na is not None:
-            return self.na
-        return "n/a" if self.type in NUMERIC else ""
-
+    def previous(self) -> float | None: ...
     @property
-    def total_function(self) -> str | None:
-        if self.total:
-            return self.total
-        return "sum" if self.type in NUMERIC - {"percent"} else None
-
-
-@dataclass(frozen=True, slots=True)
-class KPI:
-    """A headline number for the Summary sheet, with its previous value and target."""
-
-    name: str
-    value: float | None
-    previous: float | None = None
-    target: float | None = None
-    direction: str = "higher_is_better"
-    type: str = "float"
-
+    def target(self) -> float | None: ...
     @property
-    def change(self) -> float | None:
-        """Change against the previous period: in percentage points for a percentage (73.0% after
-        72.0% is +1.0 pp, as the email says), relative otherwise; None with nothing to compare."""
-        if self.value is None or self.previous is None:
-            return None
-        if self.type == "percent":
-            return (self.value - self.previous) * 100
-        if not self.previous:
-            return None
-        return (self.value - self.previous) / abs(self.previous)
-
+    def type(self) -> str: ...
     @property
-    def attainment(self) -> float | None:
-        """actual / target (higher is better) or target / actual (lower is better); >= 1 is met."""
-        from opskit.reports.metrics import target_attainment
-
-        return target_attainment(self.value, self.target, self.direction)
+    def change(self) -> float | None: ...
+    @property
+    def attainment(self) -> float | None: ...
 
 
 @dataclass(slots=True)
@@ -152,7 +73,7 @@ class _SheetSpec:
     totals: bool
     stream: bool
     chart: dict[str, Any] | None = None
-    kpis: list[KPI] = field(default_factory=list)
+    kpis: list[SummaryItem] = field(default_factory=list)
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
@@ -184,7 +105,7 @@ class Report:
         self._sheets: list[_SheetSpec] = []
         self._names: set[str] = set()
 
-    def summary(self, kpis: Sequence[KPI], *, name: str = "Summary") -> Report:
+    def summary(self, kpis: Sequence[SummaryItem], *, name: str = "Summary") -> Report:
         """The first sheet: each KPI with its previous value, change, target and attainment."""
         columns = [
             Column("metric", "Metric", "str"),
@@ -320,8 +241,6 @@ class Report:
         if self.created is not None:
             created = self.created
             if created.tzinfo is not None:
-                from datetime import UTC
-
                 created = created.astimezone(UTC).replace(tzinfo=None)
             props.created = props.modified = created
 
@@ -395,8 +314,6 @@ class Report:
         register the styles; their ``style_id`` is the xf index it writes to styles.xml, and
         ``stream.splice`` drops the samples when it puts the rendered rows in their place.
         """
-        import itertools
-
         from openpyxl.utils import get_column_letter
 
         self._header(ws, spec.columns)
@@ -439,7 +356,7 @@ class Report:
         last = get_column_letter(len(columns))
         for i, column in enumerate(columns):
             values = [(r.get(column.key) if isinstance(r, dict) else (r[i] if i < len(r) else None)) for r in sample]
-            ws.column_dimensions[get_column_letter(i + 1)].width = column.width or _fit(column, values)
+            ws.column_dimensions[get_column_letter(i + 1)].width = column.width or fit_width(column, values)
         if spec.freeze:
             ws.freeze_panes = spec.freeze
         if spec.totals and n > 0:
@@ -556,25 +473,6 @@ class Report:
             chart.add_data(data, titles_from_data=True)
             chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
         ws.add_chart(chart, f"{get_column_letter(width + 2)}2")
-
-
-def _fit(column: Column, values: Sequence[Any]) -> float:
-    longest = min(len(column.title), 30) + 2
-    for value in values:
-        if value is None:
-            size = len(column.empty_text)
-        elif isinstance(value, datetime):
-            size = 16
-        elif isinstance(value, date):
-            size = 10
-        elif isinstance(value, bool):
-            size = 5
-        elif isinstance(value, int | float):
-            size = 8 if column.type in {"percent", "duration"} else len(f"{value:,.2f}")
-        else:
-            size = max((len(line) for line in str(value).splitlines()), default=0)
-        longest = max(longest, size + 1)
-    return float(min(max(longest, 8), 60))
 
 
 def _keyed(sample: Sequence[Any]) -> bool:

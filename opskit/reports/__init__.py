@@ -1,1 +1,320 @@
-"""The Trust & Safety metrics of DOMAIN.md (one home), attribution, staffing and report-building helpers."""
+"""The DOMAIN.md metrics (one home), the case scan, report inputs, and the helpers report tasks are made of.
+
+A report task imports what it needs from here (docs/reports.md is the guide)::
+
+    from opskit.reports import case_exports, cut_rows, scan_cases, save_report
+
+- ``formulas``: every DOMAIN.md formula over sums and counts (``formulas.aht(handle, completed)``);
+  ``metrics``: the same metrics over plain rows. Both namespaces are exported as modules.
+- The case scan: ``scan_cases`` -> ``CaseScan`` of ``Totals`` per group and window.
+- Inputs: ``case_exports``, ``read_optional``, ``read_queues``, ``read_targets``, ``read_shifts``, ...
+- Report rows and summaries: ``cut_rows``, ``misses``, ``metric_kpis``, ``email_kpis``, ...
+- Workbooks: ``KPI``, ``report_for``, ``cut_columns``, ``save_report`` (on top of ``opskit.excel``).
+- Attribution, staffing, reconciliation, vendor reports.
+
+The names are imported lazily (PEP 562), so ``import opskit.reports`` costs nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    # formulas and metrics, as namespaces and the formulas whose names are unambiguous
+    "formulas": None,
+    "metrics": None,
+    "HIGHER": "formulas",
+    "LOWER": "formulas",
+    "change": "formulas",
+    "percentile_inc": "formulas",
+    "point_change": "formulas",
+    "ratio": "formulas",
+    "target_attainment": "formulas",
+    # the case scan
+    "CUTS": "scan",
+    "INTEGER_COLUMNS": "scan",
+    "NEEDED": "scan",
+    "UNASSIGNED": "scan",
+    "CaseScan": "scan",
+    "Totals": "scan",
+    "scan_cases": "scan",
+    "utc_stamp": "scan",
+    # inputs
+    "Target": "inputs",
+    "case_exports": "inputs",
+    "data_file": "inputs",
+    "data_path": "inputs",
+    "existing": "inputs",
+    "iso_week": "inputs",
+    "read_optional": "inputs",
+    "read_queues": "inputs",
+    "read_rows": "inputs",
+    "read_shifts": "inputs",
+    "read_staffing": "inputs",
+    "read_targets": "inputs",
+    "step_exports": "inputs",
+    "targets_for": "inputs",
+    "week_start": "inputs",
+    "weeks_before": "inputs",
+    # report rows
+    "METRICS": "cuts",
+    "check_cuts": "cuts",
+    "cut_rows": "cuts",
+    "daily_rows": "cuts",
+    "misses": "cuts",
+    "productive_by": "cuts",
+    # the email's summary
+    "email_change": "summary",
+    "email_drivers": "summary",
+    "email_kpi": "summary",
+    "email_kpis": "summary",
+    "email_misses": "summary",
+    "email_series": "summary",
+    "metric_kpis": "summary",
+    # the standard workbook
+    "KIND_TYPES": "workbook",
+    "KPI": "workbook",
+    "add_exceptions": "workbook",
+    "add_notes": "workbook",
+    "cut_columns": "workbook",
+    "report_for": "workbook",
+    "save_report": "workbook",
+    "workbook_kpis": "workbook",
+    # attribution
+    "ATTRIBUTABLE": "explain",
+    "add_attribution": "explain",
+    "Attribution": "attribution",
+    "SegmentEffect": "attribution",
+    "attribute": "attribution",
+    "attribute_windows": "explain",
+    "attribution_facts": "explain",
+    "attribution_kpi": "explain",
+    "drivers": "explain",
+    "narrative": "explain",
+    "segment_rows": "explain",
+    "segments": "explain",
+    "show": "explain",
+    # staffing
+    "agents_for_service_level": "staffing",
+    "erlang_c": "staffing",
+    "required_fte": "staffing",
+    "required_hours": "staffing",
+    "service_level": "staffing",
+    "weekly_requirement": "staffing",
+    # reconciliation
+    "Reconciliation": "reconciliation",
+    "keyed_sums": "reconciliation",
+    "parse_filters": "reconciliation",
+    "reconcile_sums": "reconciliation",
+    # vendor daily reports
+    "VENDOR_ALIASES": "vendor",
+    "VENDOR_FIELDS": "vendor",
+    "VENDOR_FILES": "vendor",
+    "VENDOR_TYPES": "vendor",
+    "Inbox": "vendor",
+    "case_export_rows": "vendor",
+    "check_vendor_rows": "vendor",
+    "complete_vendor_row": "vendor",
+    "file_sha256": "vendor",
+    "is_case_export": "vendor",
+    "read_vendor_report": "vendor",
+    "vendor_of": "vendor",
+    "vendor_columns": "vendor",
+    "rejection_columns": "vendor",
+    "vendor_settings": "vendor",
+}
+__all__ = [
+    "ATTRIBUTABLE",
+    "Attribution",
+    "CUTS",
+    "CaseScan",
+    "HIGHER",
+    "INTEGER_COLUMNS",
+    "Inbox",
+    "KIND_TYPES",
+    "KPI",
+    "LOWER",
+    "METRICS",
+    "NEEDED",
+    "Reconciliation",
+    "SegmentEffect",
+    "Target",
+    "Totals",
+    "UNASSIGNED",
+    "VENDOR_ALIASES",
+    "VENDOR_FIELDS",
+    "VENDOR_FILES",
+    "VENDOR_TYPES",
+    "add_attribution",
+    "add_exceptions",
+    "add_notes",
+    "agents_for_service_level",
+    "attribute",
+    "attribute_windows",
+    "attribution_facts",
+    "attribution_kpi",
+    "case_export_rows",
+    "case_exports",
+    "change",
+    "check_cuts",
+    "check_vendor_rows",
+    "complete_vendor_row",
+    "cut_columns",
+    "cut_rows",
+    "daily_rows",
+    "data_file",
+    "data_path",
+    "drivers",
+    "email_change",
+    "email_drivers",
+    "email_kpi",
+    "email_kpis",
+    "email_misses",
+    "email_series",
+    "erlang_c",
+    "existing",
+    "file_sha256",
+    "formulas",
+    "is_case_export",
+    "iso_week",
+    "keyed_sums",
+    "metric_kpis",
+    "metrics",
+    "misses",
+    "narrative",
+    "parse_filters",
+    "percentile_inc",
+    "point_change",
+    "productive_by",
+    "ratio",
+    "read_optional",
+    "read_queues",
+    "read_rows",
+    "read_shifts",
+    "read_staffing",
+    "read_targets",
+    "read_vendor_report",
+    "reconcile_sums",
+    "rejection_columns",
+    "report_for",
+    "required_fte",
+    "required_hours",
+    "save_report",
+    "scan_cases",
+    "segment_rows",
+    "segments",
+    "service_level",
+    "show",
+    "step_exports",
+    "target_attainment",
+    "targets_for",
+    "utc_stamp",
+    "vendor_columns",
+    "vendor_of",
+    "vendor_settings",
+    "week_start",
+    "weekly_requirement",
+    "weeks_before",
+    "workbook_kpis",
+]
+# No module here is named like a name above (``drivers`` lives in explain.py): importing a
+# submodule sets it as an attribute of the package, and would then shadow the function of that name.
+
+if TYPE_CHECKING:
+    from opskit.reports import formulas, metrics
+    from opskit.reports.attribution import Attribution, SegmentEffect, attribute
+    from opskit.reports.cuts import METRICS, check_cuts, cut_rows, daily_rows, misses, productive_by
+    from opskit.reports.explain import (
+        ATTRIBUTABLE,
+        add_attribution,
+        attribute_windows,
+        attribution_facts,
+        attribution_kpi,
+        drivers,
+        narrative,
+        segment_rows,
+        segments,
+        show,
+    )
+    from opskit.reports.formulas import HIGHER, LOWER, change, percentile_inc, point_change, ratio, target_attainment
+    from opskit.reports.inputs import (
+        Target,
+        case_exports,
+        data_file,
+        data_path,
+        existing,
+        iso_week,
+        read_optional,
+        read_queues,
+        read_rows,
+        read_shifts,
+        read_staffing,
+        read_targets,
+        step_exports,
+        targets_for,
+        week_start,
+        weeks_before,
+    )
+    from opskit.reports.reconciliation import Reconciliation, keyed_sums, parse_filters, reconcile_sums
+    from opskit.reports.scan import CUTS, INTEGER_COLUMNS, NEEDED, UNASSIGNED, CaseScan, Totals, scan_cases, utc_stamp
+    from opskit.reports.staffing import (
+        agents_for_service_level,
+        erlang_c,
+        required_fte,
+        required_hours,
+        service_level,
+        weekly_requirement,
+    )
+    from opskit.reports.summary import (
+        email_change,
+        email_drivers,
+        email_kpi,
+        email_kpis,
+        email_misses,
+        email_series,
+        metric_kpis,
+    )
+    from opskit.reports.vendor import (
+        VENDOR_ALIASES,
+        VENDOR_FIELDS,
+        VENDOR_FILES,
+        VENDOR_TYPES,
+        Inbox,
+        case_export_rows,
+        check_vendor_rows,
+        complete_vendor_row,
+        file_sha256,
+        is_case_export,
+        read_vendor_report,
+        rejection_columns,
+        vendor_columns,
+        vendor_of,
+        vendor_settings,
+    )
+    from opskit.reports.workbook import (
+        KIND_TYPES,
+        KPI,
+        add_exceptions,
+        add_notes,
+        cut_columns,
+        report_for,
+        save_report,
+        workbook_kpis,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'opskit.reports' has no attribute {name!r}")
+    module = _WHERE[name]
+    if module is None:  # a submodule exported as a namespace
+        value = importlib.import_module(f"opskit.reports.{name}")
+    else:
+        value = getattr(importlib.import_module(f"opskit.reports.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

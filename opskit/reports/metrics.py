@@ -1,39 +1,61 @@
-"""The Trust & Safety metrics of shared/docs/DOMAIN.md, as plain functions over plain rows.
+"""The DOMAIN.md metrics as plain functions over plain rows, for small data and for tests.
 
 Rows are mappings (dicts, or anything with ``.get``) with the DOMAIN.md field names; times are
 datetimes. Callers cut rows to a group; functions that depend on the period take ``start``/``end``
-(half-open: start <= t < end). A ratio whose denominator is zero is ``None`` (shown as "n/a"),
-never 0 and never an exception.
+(half-open: start <= t < end). Each function counts, then calls its formula in
+``opskit.reports.formulas``, the one home of the definitions that the streaming case scan
+(``opskit.reports.scan``) uses as well; a ratio whose denominator is zero is ``None`` ("n/a").
 
-Attribution of a change (mix/rate/interaction) lives in ``opskit.reports.attribution`` and staffing
-(workload model, Erlang C) in ``opskit.reports.staffing``; both are re-exported here.
+The formulas that already take sums (``uph``, ``utilization``, ``shrinkage``, ``percentile_inc``,
+``target_attainment``, ``change``, ``ratio``) are the formulas themselves, re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from opskit.reports.attribution import Attribution, SegmentEffect, attribute  # noqa: F401  (re-export)
-from opskit.reports.staffing import (  # noqa: F401  (re-export)
-    agents_for_service_level,
-    erlang_c,
-    required_fte,
-    required_hours,
-    service_level,
+from opskit.reports import formulas
+from opskit.reports.formulas import (
+    HIGHER,
+    LOWER,
+    change,
+    percentile_inc,
+    ratio,
+    shrinkage,
+    target_attainment,
+    uph,
+    utilization,
 )
 
+__all__ = [
+    "HIGHER",
+    "LOWER",
+    "Accumulator",
+    "accuracy",
+    "aht",
+    "backlog",
+    "change",
+    "completed",
+    "escalation_rate",
+    "incoming",
+    "oldest_age_hours",
+    "overturn_rate",
+    "percentile_inc",
+    "ratio",
+    "shift_totals",
+    "shrinkage",
+    "sla_attainment",
+    "target_attainment",
+    "tat_hours",
+    "tat_percentile",
+    "uph",
+    "uph_from_rows",
+    "utilization",
+]
+
 Row = Mapping[str, Any]
-HIGHER, LOWER = "higher_is_better", "lower_is_better"
-
-
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    """numerator / denominator, or None when the denominator is zero or missing."""
-    if numerator is None or not denominator:
-        return None
-    return numerator / denominator
 
 
 def _in(moment: datetime | None, start: datetime | None, end: datetime | None) -> bool:
@@ -44,10 +66,6 @@ def _in(moment: datetime | None, start: datetime | None, end: datetime | None) -
 
 def _done(rows: Iterable[Row], start: datetime | None, end: datetime | None) -> Iterable[Row]:
     return (r for r in rows if _in(r.get("completed_at"), start, end))
-
-
-def _hours(seconds: float) -> float:
-    return seconds / 3600
 
 
 # --------------------------------------------------------------------------- volume and backlog
@@ -90,12 +108,7 @@ def aht(cases: Iterable[Row], start: datetime | None = None, end: datetime | Non
     for r in _done(cases, start, end):
         total += r.get("handle_seconds") or 0
         count += 1
-    return ratio(total, count)
-
-
-def uph(completed_cases: int, productive_seconds: float) -> float | None:
-    """Cases per productive hour: completed / (productive seconds / 3600)."""
-    return ratio(completed_cases, _hours(productive_seconds) if productive_seconds else 0)
+    return formulas.aht(total, count)
 
 
 def uph_from_rows(
@@ -111,16 +124,6 @@ def uph_from_rows(
     return uph(completed(cases, start, end), sum(s.get("productive_seconds") or 0 for s in shifts))
 
 
-def utilization(handle_seconds: float, productive_seconds: float) -> float | None:
-    """Handle time / productive time."""
-    return ratio(handle_seconds, productive_seconds)
-
-
-def shrinkage(scheduled_seconds: float, productive_seconds: float) -> float | None:
-    """(scheduled - productive) / scheduled."""
-    return ratio(scheduled_seconds - productive_seconds, scheduled_seconds)
-
-
 def shift_totals(shifts: Iterable[Row]) -> tuple[float, float]:
     """(sum of scheduled_seconds, sum of productive_seconds) over shift rows."""
     scheduled = productive = 0.0
@@ -134,21 +137,21 @@ def shift_totals(shifts: Iterable[Row]) -> tuple[float, float]:
 
 
 def accuracy(cases: Iterable[Row]) -> float | None:
-    """QA-correct cases / QA-sampled cases whose ``qa_correct`` is filled in."""
+    """QA-correct cases / QA-sampled cases whose ``qa_correct`` is filled in.
+
+    Pass the cases completed in the period: a QA result belongs to the period of its decision.
+    """
     correct = graded = 0
     for r in cases:
         if r.get("qa_sampled") and r.get("qa_correct") is not None:
             graded += 1
             correct += bool(r["qa_correct"])
-    return ratio(correct, graded)
+    return formulas.accuracy(correct, graded)
 
 
 def tat_hours(case: Row) -> float | None:
     """Turnaround of a completed case in hours (completed_at - created_at); None while open."""
-    created, done = case.get("created_at"), case.get("completed_at")
-    if created is None or done is None:
-        return None
-    return (done - created).total_seconds() / 3600
+    return formulas.turnaround_hours(case.get("created_at"), case.get("completed_at"))
 
 
 def sla_attainment(
@@ -167,23 +170,8 @@ def sla_attainment(
     for r in _done(cases, start, end):
         count += 1
         limit = sla_hours.get(r.get("queue_id")) if isinstance(sla_hours, Mapping) else sla_hours
-        tat = tat_hours(r)
-        if limit is not None and tat is not None and tat <= limit:
-            within += 1
-    return ratio(within, count)
-
-
-def percentile_inc(values: Sequence[float] | Iterable[float], q: float) -> float | None:
-    """The q-th percentile (0 <= q <= 1) with linear interpolation, as Excel's PERCENTILE.INC."""
-    if not 0 <= q <= 1:
-        raise ValueError(f"percentile {q!r} is not between 0 and 1")
-    ordered = sorted(v for v in values if v is not None)
-    if not ordered:
-        return None
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        within += formulas.within_sla(tat_hours(r), limit)
+    return formulas.sla_attainment(within, count)
 
 
 def tat_percentile(
@@ -199,37 +187,17 @@ def escalation_rate(cases: Iterable[Row], start: datetime | None = None, end: da
     for r in _done(cases, start, end):
         count += 1
         escalated += bool(r.get("escalated"))
-    return ratio(escalated, count)
+    return formulas.escalation_rate(escalated, count)
 
 
 def overturn_rate(cases: Iterable[Row]) -> float | None:
-    """Overturned / appealed."""
+    """Overturned / appealed. Pass the cases completed in the period, as for ``accuracy``."""
     overturned = appealed = 0
     for r in cases:
         if r.get("appealed"):
             appealed += 1
             overturned += bool(r.get("overturned"))
-    return ratio(overturned, appealed)
-
-
-def target_attainment(actual: float | None, target: float | None, direction: str = HIGHER) -> float | None:
-    """actual / target when higher is better, target / actual when lower is better; >= 1 is met.
-
-    None when either is missing or the denominator is zero (a lower-is-better actual of 0 is
-    perfect, but the ratio is undefined: the caller shows "n/a" and can treat it as met).
-    """
-    if direction not in (HIGHER, LOWER):
-        raise ValueError(f"direction must be {HIGHER} or {LOWER}, not {direction!r}")
-    if actual is None or target is None:
-        return None
-    return ratio(actual, target) if direction == HIGHER else ratio(target, actual)
-
-
-def change(current: float | None, previous: float | None) -> float | None:
-    """Relative change (current - previous) / |previous|, e.g. week over week."""
-    if current is None or previous is None:
-        return None
-    return ratio(current - previous, abs(previous))
+    return formulas.overturn_rate(overturned, appealed)
 
 
 # --------------------------------------------------------------------------- streaming aggregation

@@ -88,3 +88,32 @@ def agents_for_service_level(
         if agents > max_agents:
             raise ValueError(f"more than {max_agents} agents needed")
     return math.ceil(round(agents / (1 - shrinkage), 9))
+
+
+def weekly_requirement(
+    volume: float,
+    aht_seconds: float,
+    *,
+    realtime: bool,
+    target_utilization: float,
+    paid_hours: float,
+    shrinkage: float,
+    service_goal: float,
+    answer_seconds: float,
+) -> tuple[float, str]:
+    """Required FTE for a queue's weekly volume, and the model that gave it.
+
+    Real-time queues (with volume and AHT) use Erlang C on half-hours, with the week's arrivals spread
+    evenly over its 336 half-hours and the queue staffed 24/7 (168 hours); the others use the workload
+    model. Both then take shrinkage out of the paid hours. A requirement that cannot be computed
+    (zero target utilization, no available hours) is 0.
+
+    Returns:
+        (required FTE, "workload" or "Erlang C (<agents> agents 24/7)").
+    """
+    if realtime and volume and aht_seconds:
+        agents = agents_for_service_level(volume / (7 * 48), 1800, aht_seconds, service_goal, answer_seconds)
+        need = required_fte(agents * 168.0, paid_hours, shrinkage)
+        return need or 0.0, f"Erlang C ({agents} agents 24/7)"
+    need = required_fte(required_hours(volume, aht_seconds, target_utilization), paid_hours, shrinkage)
+    return need or 0.0, "workload"

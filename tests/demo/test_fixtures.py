@@ -1,4 +1,5 @@
-"""Fixture files without the web app: the cases CSV and the vendors' messy workbooks."""
+"""Fixture files without the web app: the cases CSV, the report tasks' side inputs, the vendors' messy
+workbooks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from datetime import date
 import openpyxl
 import pytest
 
-from demo.fixtures import BROKEN_WORKBOOK, write_cases_csv, write_vendor_workbooks
+from demo.fixtures import (
+    BROKEN_WORKBOOK,
+    write_cases_csv,
+    write_queues_csv,
+    write_shifts_csv,
+    write_staffing_workbook,
+    write_targets_csv,
+    write_vendor_workbooks,
+)
+from opskit.reports import read_queues, read_shifts, read_staffing, read_targets
 
 
 def test_cases_csv_equals_the_console_export_rows(console_db, sql, tmp_path):
@@ -66,3 +76,19 @@ def test_lumen_totals_row_matches_its_rows(workbooks):
     total = next(r for r in values if r[0] == "TOTAL")
     data = [r for r in values if r[0] and r[0] != "TOTAL"]
     assert int(total[4].replace(",", "")) == sum(int(r[4].replace(",", "")) for r in data)
+
+
+def test_side_inputs_read_back_with_the_report_readers(console_db, sql, tmp_path):
+    """What the demo writes is what the report tasks read: queues, targets, shifts, a staffing plan."""
+    assert write_queues_csv(console_db, tmp_path / "queues.csv") == len(read_queues(tmp_path / "queues.csv")) > 0
+    assert write_targets_csv(console_db, tmp_path / "targets.csv") == len(read_targets(tmp_path / "targets.csv"))
+    week = (date(2026, 11, 9), date(2026, 11, 15))
+    assert write_shifts_csv(console_db, tmp_path / "shifts.csv", start=week[0], end=week[1]) > 0
+    productive = sum(read_shifts(tmp_path / "shifts.csv", *week).values())
+    expected = sql.execute(
+        "SELECT sum(productive_seconds) FROM shifts WHERE date BETWEEN '2026-11-09' AND '2026-11-15'"
+    ).fetchone()[0]
+    assert productive == expected > 0
+    rows = write_staffing_workbook(console_db, tmp_path / "staffing.xlsx", first_week=date(2026, 11, 16), weeks=2)
+    plan = read_staffing(tmp_path / "staffing.xlsx")
+    assert rows > 0 and {week for week, _ in plan} == {"2026-W47", "2026-W48"}

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from opskit.excel import KPI, Column, Formula, Report, atomic_path
+from opskit.excel import Column, Formula, Report, atomic_path
+from opskit.reports import KPI
 
 HOSTILE = [
     '=HYPERLINK("http://evil","x")',
@@ -251,7 +252,8 @@ def test_sheet_names_are_made_valid_and_unique(tmp_path):
 def test_summary_change_is_in_points_for_percentages_and_relative_otherwise(tmp_path):
     from openpyxl import load_workbook
 
-    from opskit.excel import KPI, Report
+    from opskit.excel import Report
+    from opskit.reports import KPI
 
     kpis = [KPI("SLA attainment", 0.73, previous=0.72, type="percent"), KPI("Completed", 110, previous=100, type="int")]
     assert kpis[0].change == pytest.approx(1.0) and kpis[1].change == pytest.approx(0.1)

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from demo.fixtures import write_queues_csv, write_shifts_csv, write_targets_csv
 from opskit import RunContext
-from opskit.reports.cases import write_queues_csv, write_shifts_csv, write_targets_csv
 
 SCALE = 6000
 BERLIN = ZoneInfo("Europe/Berlin")

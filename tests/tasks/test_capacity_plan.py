@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from opskit.reports.cases import write_staffing_workbook
-from opskit.reports.metrics import agents_for_service_level
+from demo.fixtures import write_staffing_workbook
+from opskit.reports import agents_for_service_level
 from tests.tasks.conftest import make_ctx
 
 

@@ -1,0 +1,244 @@
+"""What a report reads: its case exports, found by period, and the small side inputs beside them.
+
+Report tasks take file names as parameters (``cases=``, ``queues=``, ``targets=``, ``shifts=``),
+relative to the data folder, with defaults that are the files other jobs publish there
+(``data/cases/<period>.csv`` from export_cases, ``queues.csv`` and ``targets.csv`` from
+pull_reference). The helpers here turn those parameters into paths and rows, with the same errors
+everywhere: a file the user named that is missing is a ``DataError`` naming the path; a default
+that is missing is left out, with a note for the report.
+
+Example:
+    files = case_exports(ctx, cases, [period, period.previous()])
+    sla = read_optional(ctx, queues, "queues.csv", read_queues, what="SLA attainment", notes=notes)
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from opskit.errors import DataError
+from opskit.period import Period
+from opskit.reports.formulas import HIGHER, LOWER
+
+if TYPE_CHECKING:
+    from opskit.context import RunContext
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- finding files
+
+
+def data_path(ctx: RunContext, name: str | Path) -> Path:
+    """``name`` as given when absolute, else inside the data folder."""
+    path = Path(name)
+    return path if path.is_absolute() else ctx.data_dir / path
+
+
+def data_file(ctx: RunContext, name: str | Path, what: str = "", *, hint: str | None = None) -> Path:
+    """A file the user named, which must exist: ``DataError("<what> file not found: <path>")`` if not."""
+    path = data_path(ctx, name)
+    if not path.is_file():
+        raise DataError(f"{what + ' ' if what else ''}file not found: {path}", hint=hint)
+    return path
+
+
+def existing(paths: Iterable[Path]) -> list[Path]:
+    """The paths that exist, in order, without repeats."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_file() and p not in out:
+            out.append(p)
+    return out
+
+
+def step_exports(steps: Mapping[str, Any]) -> list[Path]:
+    """Case exports (``cases*.csv``) that earlier steps of the same run produced, in step order.
+
+    This is how a chain hands data on: ``export_cases`` downloads, ``efficiency_report`` reads it.
+    """
+    found: list[Path] = []
+    for result in steps.values():
+        for f in getattr(result, "files", []):
+            path = Path(f)
+            if path.suffix.lower() == ".csv" and path.name.startswith("cases") and path.is_file():
+                found.append(path)
+    return found
+
+
+def case_exports(
+    ctx: RunContext, cases: str, periods: Iterable[Period | str], *, from_steps: bool = True
+) -> list[Path]:
+    """The case export CSVs a report reads, in this order of preference.
+
+    1. The files named in ``cases`` (comma-separated, relative to the data folder); each must exist.
+    2. The exports earlier steps of the same run produced (``step_exports``), unless ``from_steps``
+       is False: a report whose arithmetic assumes whole periods (capacity_plan's weeks of history)
+       must not take a chain's shorter export instead.
+    3. ``data/cases/<period label>.csv`` for each of ``periods`` that exists.
+
+    Returns:
+        The paths; empty when nothing was named and nothing was found (the task says what is missing).
+
+    Raises:
+        DataError: a named file does not exist.
+    """
+    if cases:
+        paths = [data_path(ctx, p.strip()) for p in cases.split(",") if p.strip()]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise DataError(f"case export not found: {', '.join(missing)}")
+        return paths
+    found = step_exports(ctx.steps) if from_steps else []
+    return found or existing(ctx.data_dir / "cases" / f"{p}.csv" for p in periods)
+
+
+def read_optional(
+    ctx: RunContext,
+    given: str,
+    default: str,
+    reader: Callable[[Path], T],
+    *,
+    what: str,
+    notes: list[str],
+) -> T | None:
+    """Read an optional side input: the named file (which must exist), else the default if present.
+
+    A missing default is not an error: the report leaves ``what`` out and says so in ``notes``
+    ("No queues.csv in the data folder: SLA attainment left out.").
+    """
+    path = data_path(ctx, given or default)
+    if not path.is_file():
+        if given:
+            raise DataError(f"{what} file not found: {path}")
+        notes.append(f"No {default} in the data folder: {what} left out.")
+        return None
+    return reader(path)
+
+
+# --------------------------------------------------------------------------- weeks
+
+
+def iso_week(day: date) -> str:
+    """The ISO week of a day as a period label: "2026-W47"."""
+    iso = day.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def week_start(day: date) -> date:
+    """The Monday of the ISO week of ``day``."""
+    return day - timedelta(days=day.weekday())
+
+
+def weeks_before(monday: date, n: int) -> list[Period]:
+    """The ``n`` whole weeks before the week starting ``monday``, the latest first."""
+    return [Period(monday - timedelta(weeks=w), monday - timedelta(weeks=w, days=-6)) for w in range(1, n + 1)]
+
+
+# --------------------------------------------------------------------------- side inputs
+
+
+def read_rows(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
+    """A small CSV or workbook as dicts, checked to have the ``required`` columns.
+
+    Workbooks go through ``opskit.excel.read_table`` (header found, merged cells and totals rows
+    handled); CSVs through ``csv.DictReader`` (a UTF-8 BOM is fine).
+
+    Raises:
+        DataError: a required column is missing (``WorkbookError`` for an unreadable workbook).
+    """
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        # Here, not at the top: opskit.excel.read costs ~20 ms, and `runner.py list` imports every task.
+        from opskit.excel import read_table
+
+        return list(read_table(path, required=required).rows)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        return list(reader)
+
+
+def read_queues(path: Path) -> dict[str, float]:
+    """queue_id -> sla_hours, from a CSV or workbook with those two columns."""
+    out = {}
+    for r in read_rows(path, ("queue_id", "sla_hours")):
+        if r["queue_id"] not in (None, "") and r["sla_hours"] not in (None, ""):
+            out[str(r["queue_id"])] = float(r["sla_hours"])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One row of the targets table (DOMAIN.md): for ``period``, ``metric`` of ``level``/``key`` is ``value``."""
+
+    period: str
+    level: str
+    key: str
+    metric: str
+    value: float
+    direction: str
+
+
+def read_targets(path: Path) -> list[Target]:
+    """Targets (DOMAIN.md: period, level, key, metric, value, direction) from a CSV or workbook.
+
+    Raises:
+        DataError: a direction other than higher_is_better / lower_is_better, or a value that is not
+            a number, naming the row.
+    """
+    out = []
+    for n, r in enumerate(read_rows(path, ("level", "key", "metric", "value")), start=2):
+        direction = str(r.get("direction") or HIGHER)
+        if direction not in (HIGHER, LOWER):
+            raise DataError(f"{path.name}, row {n}: direction {direction!r} is not {HIGHER} or {LOWER}")
+        try:
+            value = float(r["value"])
+        except (TypeError, ValueError):
+            raise DataError(f"{path.name}, row {n}: value {r['value']!r} is not a number") from None
+        out.append(
+            Target(str(r.get("period") or ""), str(r["level"]), str(r["key"]), str(r["metric"]), value, direction)
+        )
+    return out
+
+
+def targets_for(targets: Iterable[Target], label: str, last_day: date) -> dict[tuple[str, str, str], Target]:
+    """(level, key, metric) -> target for a period: rows for its label, else for the ISO week of its
+    last day, else rows without a period (standing targets). Level ``global`` becomes ``all``."""
+    rank = {label: 0, iso_week(last_day): 1, "": 2}
+    best: dict[tuple[str, str, str], tuple[int, Target]] = {}
+    for t in targets:
+        r = rank.get(t.period)
+        if r is None:
+            continue
+        level = "all" if t.level == "global" else t.level
+        key = (level, "all" if level == "all" else t.key, t.metric)
+        if key not in best or r < best[key][0]:
+            best[key] = (r, t)
+    return {k: t for k, (_, t) in best.items()}
+
+
+def read_shifts(path: Path, first: date, last: date) -> dict[str, float]:
+    """moderator_id -> productive seconds on shift days first..last (shift dates are UTC days)."""
+    out: dict[str, float] = {}
+    for r in read_rows(path, ("moderator_id", "date", "productive_seconds")):
+        day = r["date"] if isinstance(r["date"], date) else date.fromisoformat(str(r["date"])[:10])
+        if first <= day <= last:
+            out[str(r["moderator_id"])] = out.get(str(r["moderator_id"]), 0.0) + float(r["productive_seconds"] or 0)
+    return out
+
+
+def read_staffing(path: Path) -> dict[tuple[str, str], float]:
+    """(ISO week, queue_id) -> planned FTE, summed over vendors, from a workbook or CSV with
+    week, queue_id and fte (the vendors' staffing plan that capacity_plan compares against)."""
+    out: dict[tuple[str, str], float] = {}
+    for r in read_rows(path, ("week", "queue_id", "fte")):
+        key = (str(r["week"]), str(r["queue_id"]))
+        out[key] = out.get(key, 0.0) + float(r["fte"] or 0)
+    return out

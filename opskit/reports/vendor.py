@@ -1,0 +1,349 @@
+"""Vendor daily reports (DOMAIN.md): the spellings vendors use, reading and checking their rows, the inbox.
+
+Every vendor sends one row per moderator, queue and day, but under its own headers, in its own order
+and date format. ``VENDOR_ALIASES`` maps each DOMAIN.md field to the spellings seen so far, so
+``read_vendor_report`` reads any of them into the same fields; ``complete_vendor_row`` fills the totals a
+vendor gives only as an average or in hours; ``check_vendor_rows`` applies the rules a row must pass,
+and names the spreadsheet row of every one that fails. ``case_export_rows`` brings the platform's own
+case export to the same grain, so the two can be reconciled. ``Inbox`` is the folder the files arrive
+in: each file is read once, then archived, or quarantined with its reason; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, tzinfo
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit.errors import DataError
+
+if TYPE_CHECKING:
+    from opskit.excel import Column, Table
+
+# DOMAIN.md "vendor daily report" fields and the spellings vendors use for them
+VENDOR_ALIASES: dict[str, list[str]] = {
+    "date": ["date", "report_date", "Work Date", "Day"],
+    "vendor": ["vendor", "BPO", "partner"],
+    "site": ["site", "location", "Centre", "center"],
+    "moderator_id": ["moderator_id", "Agent ID", "moderator", "Employee #", "Agent"],
+    "queue_id": ["queue_id", "Queue", "Queue Name", "Queue ID"],
+    "handled": ["handled", "Ticket Count", "cases_handled", "Volume", "Handled"],
+    "handle_seconds": ["handle_seconds", "Total Handle Time (h:mm:ss)", "handle_time_sec", "Handle Secs"],
+    "aht_seconds": ["AHT (h:mm:ss)", "AHT", "aht_seconds"],
+    "productive_seconds": ["productive_seconds", "Logged-in Productive (sec)", "prod_time_sec", "Productive Secs"],
+    "productive_hours": ["Productive Hours", "productive_hours"],
+    "qa_sampled": ["qa_sampled", "QA Audited", "qa_checked", "Audits", "QA Sampled"],
+    "qa_correct": ["qa_correct", "QA Passed", "qa_passed", "Audits OK", "QA Correct"],
+}
+VENDOR_TYPES = {
+    "date": "date",
+    "handled": "int",
+    "handle_seconds": "seconds",
+    "aht_seconds": "seconds",
+    "productive_seconds": "float",
+    "productive_hours": "float",
+    "qa_sampled": "int",
+    "qa_correct": "int",
+    "moderator_id": "str",
+    "queue_id": "str",
+    "site": "str",
+    "vendor": "str",
+}
+# The fields of a vendor daily report row, in the master workbook's order.
+VENDOR_FIELDS = (
+    "date",
+    "vendor",
+    "site",
+    "moderator_id",
+    "queue_id",
+    "handled",
+    "handle_seconds",
+    "productive_seconds",
+    "qa_sampled",
+    "qa_correct",
+)
+# Which vendor sent a file, by its name (the vendor column is optional in their reports).
+VENDOR_FILES: dict[str, list[str]] = {
+    "Lumen BPO": ["lumen*"],
+    "Northwind Services": ["northwind*"],
+    "Atlas CX": ["atlas*"],
+    "Kestrel Moderation": ["kestrel*"],
+}
+VENDOR_REQUIRED = ("date", "moderator_id", "queue_id", "handled")
+
+
+def vendor_of(filename: str, vendors: Mapping[str, Iterable[str]] = VENDOR_FILES) -> str:
+    """The vendor whose file-name globs match ``filename``, else the name's first ``_`` part."""
+    for name, globs in vendors.items():
+        if any(fnmatch(filename.lower(), g.lower()) for g in globs):
+            return name
+    return Path(filename).stem.split("_")[0]
+
+
+def vendor_settings(path: Path | None) -> tuple[dict[str, list[str]], dict[str, list[str]], bool]:
+    """Header aliases, vendor file globs and ``dayfirst``: the defaults, with a settings file merged over them.
+
+    The file (JSON, or YAML for any other suffix) may hold ``{"aliases": {field: [headers]}, "vendors":
+    {name: [file globs]}, "dayfirst": true}``: its aliases are added to the built-in spellings, its
+    vendors replace or add file patterns. Without a file, the defaults (and dayfirst) apply.
+    """
+    names = {k: list(v) for k, v in VENDOR_ALIASES.items()}
+    vendors = {k: list(v) for k, v in VENDOR_FILES.items()}
+    if path is None:
+        return names, vendors, True
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+    else:
+        import yaml  # only for a YAML settings file
+
+        data = yaml.safe_load(text) or {}
+    for field_name, spellings in (data.get("aliases") or {}).items():
+        names.setdefault(field_name, []).extend(spellings)
+    vendors.update(data.get("vendors") or {})
+    return names, vendors, bool(data.get("dayfirst", True))
+
+
+def read_vendor_report(
+    path: Path,
+    *,
+    aliases: Mapping[str, list[str]] = VENDOR_ALIASES,
+    dayfirst: bool = True,
+    required: Sequence[str] = VENDOR_REQUIRED,
+) -> Table:
+    """A vendor daily report (workbook or CSV) read into DOMAIN.md fields with ``opskit.excel.read_table``.
+
+    Rows are not completed yet (see ``complete_vendor_row``); rows that cannot be read are in
+    ``table.rejected``. ``dayfirst`` reads 03/11/2026 as 3 November, as the vendors write it.
+
+    Raises:
+        WorkbookError: the file is not a readable workbook; DataError: a required column is missing.
+    """
+    # Here, not at the top: opskit.excel.read costs ~20 ms, and `runner.py list` imports every task.
+    from opskit.excel import read_table
+
+    return read_table(path, aliases=aliases, types=VENDOR_TYPES, dayfirst=dayfirst, required=required)
+
+
+def complete_vendor_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Fill the totals a vendor reports another way: handle seconds from AHT x handled, productive
+    seconds from productive hours. Returns the same row."""
+    if row.get("handle_seconds") is None and row.get("aht_seconds") is not None:
+        row["handle_seconds"] = row["aht_seconds"] * (row.get("handled") or 0)
+    if row.get("productive_seconds") is None and row.get("productive_hours") is not None:
+        row["productive_seconds"] = row["productive_hours"] * 3600
+    return row
+
+
+def vendor_columns() -> list[Column]:
+    """The columns of a merged master sheet: VENDOR_FIELDS (dates as dates, counts as whole numbers,
+    times as seconds) and the ``source_file`` each row came from."""
+    from opskit.excel import Column  # start-up: opskit.excel loads when a workbook is made
+
+    types = {"date": "date", "handled": "int", "handle_seconds": "seconds", "productive_seconds": "seconds"}
+    types |= {"qa_sampled": "int", "qa_correct": "int"}
+    return [Column(k, k, types.get(k, "str")) for k in (*VENDOR_FIELDS, "source_file")]
+
+
+def rejection_columns() -> list[Column]:
+    """The columns of a sheet of rejected rows (``check_vendor_rows``): file, sheet, row, column, reason."""
+    from opskit.excel import Column  # start-up, as in vendor_columns
+
+    return [
+        Column("file", "File", "str"),
+        Column("sheet", "Sheet", "str"),
+        Column("row", "Row", "int"),
+        Column("column", "Column", "str"),
+        Column("reason", "Reason", "str"),
+    ]
+
+
+def _problem(out: Mapping[str, Any], seen: set[tuple[Any, ...]]) -> tuple[str, str] | None:
+    """The first rule a completed row breaks, as (column, reason); None when it passes."""
+    date, moderator, queue = key = (out["date"], out["moderator_id"], out["queue_id"])
+    if date is None:
+        return "date", "date is empty"
+    if not moderator:
+        return "moderator_id", "moderator_id is empty"
+    if not queue:
+        return "queue_id", "queue_id is empty"
+    if out["handled"] is None or out["handled"] < 0:
+        return "handled", "handled is empty or negative"
+    if (out["handle_seconds"] or 0) < 0:
+        return "handle_seconds", "negative handle time"
+    if (out["qa_correct"] or 0) > (out["qa_sampled"] or 0):
+        return "qa_correct", "more QA passes than QA samples"
+    if key in seen:
+        return "moderator_id", f"duplicate of an earlier row for {date}, {moderator}, {queue}"
+    return None
+
+
+def check_vendor_rows(table: Table, vendor: str, filename: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split a vendor report's rows into those that pass and every rejected row, with its place.
+
+    Passing rows carry VENDOR_FIELDS (``vendor`` from the file when its rows have none) and
+    ``source_file``. Rejected rows, from reading and from the rules (dates, ids, non-negative counts, no
+    more QA passes than samples, no duplicate moderator/queue/day), are ``{file, sheet, row, column,
+    reason}`` with the spreadsheet row number, sorted by sheet and row.
+    """
+    bad = [
+        {"file": filename, "sheet": r.sheet, "row": r.row, "column": r.column, "reason": r.reason}
+        for r in table.rejected
+    ]
+    good: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    failed: list[tuple[int, str, str]] = []
+    for i, row in enumerate(table.rows):
+        complete_vendor_row(row)
+        out = {k: row.get(k) for k in VENDOR_FIELDS}
+        out["vendor"] = row.get("vendor") or vendor
+        problem = _problem(out, seen)
+        if problem:
+            failed.append((i, *problem))
+            continue
+        seen.add((out["date"], out["moderator_id"], out["queue_id"]))
+        out["source_file"] = filename
+        good.append(out)
+    if failed:
+        numbers = _row_numbers(table, [i for i, _, _ in failed])
+        bad += [
+            {"file": filename, "sheet": table.sheet, "row": n, "column": col, "reason": why}
+            for n, (_, col, why) in zip(numbers, failed, strict=True)
+        ]
+    bad.sort(key=lambda b: (b["sheet"], b["row"] or 0))
+    return good, bad
+
+
+def _row_numbers(table: Table, indexes: list[int]) -> list[int]:
+    """Spreadsheet row numbers of accepted rows, by their position among the rows read_table kept.
+
+    read_table does not keep row numbers on accepted rows; every raw row after the header is blank,
+    a noted totals/note row, a rejected row, or the next accepted row, in that order.
+    """
+    if table.path.suffix.lower() == ".csv":
+        with open(table.path, newline="", encoding="utf-8-sig") as handle:
+            raw = list(csv.reader(handle))
+    else:
+        from openpyxl import load_workbook  # heavy: only when a workbook has rejected rows
+
+        wb = load_workbook(table.path, read_only=True, data_only=True)
+        raw = [list(r) for r in wb[table.sheet].iter_rows(values_only=True)]
+        wb.close()
+    dropped = {r.row for r in table.rejected} | {int(m[1]) for n in table.notes if (m := re.search(r"\brow (\d+):", n))}
+    accepted = [
+        n
+        for n, values in enumerate(raw, start=1)
+        if n > table.header_row and n not in dropped and any(v not in (None, "") for v in values)
+    ]
+    return [accepted[i] for i in indexes]
+
+
+# --------------------------------------------------------------------------- the platform's side
+
+
+def is_case_export(path: Path) -> bool:
+    """Whether ``path`` is a CSV case export of the console (it has case_id and completed_at)."""
+    if path.suffix.lower() != ".csv":
+        return False
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().strip().split(",")
+    return "case_id" in header and "completed_at" in header
+
+
+def case_export_rows(path: Path, tz: tzinfo) -> list[dict[str, Any]]:
+    """Completed cases with a vendor as vendor daily report rows: one per case, ``handled`` 1, dated by
+    the completion day in ``tz``. Summed by key, they are what each vendor's report should say."""
+    out = []
+    days: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        for r in csv.DictReader(handle):
+            done = r["completed_at"]
+            if not done or not r["vendor"]:
+                continue
+            day = days.get(done[:16])
+            if day is None:
+                moment = datetime.fromisoformat(done[:16] + "+00:00")
+                day = days[done[:16]] = moment.astimezone(tz).date().isoformat()
+            out.append(
+                {
+                    "date": day,
+                    "vendor": r["vendor"],
+                    "site": r["site"],
+                    "moderator_id": r["moderator_id"],
+                    "queue_id": r["queue_id"],
+                    "handled": 1,
+                    "handle_seconds": float(r["handle_seconds"] or 0),
+                    "qa_sampled": int(r["qa_sampled"] or 0),
+                    "qa_correct": int(r["qa_correct"] or 0),
+                }
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- the inbox
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Inbox:
+    """A folder where files arrive, with the folders they leave to; nothing is ever deleted or overwritten.
+
+    Args:
+        folder: Where the files arrive (must exist).
+        archive: Where processed files go; a file whose content is already there was processed before.
+        quarantine: Where unusable files go, each with ``<name>.reason.txt`` beside it.
+
+    Raises:
+        DataError: ``folder`` does not exist.
+    """
+
+    def __init__(self, folder: Path, archive: Path, quarantine: Path):
+        if not folder.is_dir():
+            raise DataError(f"inbox folder not found: {folder}")
+        for f in (archive, quarantine):
+            f.mkdir(parents=True, exist_ok=True)
+        self.folder, self.archive_dir, self.quarantine_dir = folder, archive, quarantine
+        self._archived = {file_sha256(p): p.name for p in archive.iterdir() if p.is_file()}
+
+    def __iter__(self) -> Iterator[Path]:
+        """The waiting files in name order; hidden files (``.name``) are left alone."""
+        return iter(sorted(p for p in self.folder.iterdir() if p.is_file() and p.name[0] != "."))
+
+    def archived_as(self, sha256: str) -> str | None:
+        """The archived file with this content, if any: a re-sent file is not read twice."""
+        return self._archived.get(sha256)
+
+    def archive(self, path: Path, sha256: str) -> Path:
+        """Move a processed file to the archive; returns where it went."""
+        target = _move(path, self.archive_dir, None)
+        self._archived[sha256] = target.name
+        return target
+
+    def quarantine(self, path: Path, reason: str) -> Path:
+        """Move an unusable file to quarantine with ``<name>.reason.txt`` saying why; returns where it went."""
+        return _move(path, self.quarantine_dir, reason)
+
+
+def _move(path: Path, folder: Path, reason: str | None) -> Path:
+    """Move without ever overwriting: a taken name gets the content hash before the suffix."""
+    target = folder / path.name
+    if target.exists():
+        target = folder / f"{path.stem}.{file_sha256(path)[:12]}{path.suffix}"
+    os.replace(path, target)
+    if reason is not None:
+        Path(f"{target}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    return target
