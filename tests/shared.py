@@ -41,11 +41,12 @@ def candidates() -> tuple[Path, ...]:
     found = []
     if os.environ.get("OPSKIT_SHARED"):
         found.append(Path(os.environ["OPSKIT_SHARED"]))
-    found.append(REPO.parent / "shared")
+    # beside the repository, or beside a folder that holds it (a git worktree under <work>/wt/<name>)
+    found.extend(parent / "shared" for parent in REPO.parents)
     origin = _origin_checkout()
-    if origin is not None:
-        found.append(origin.parent / "shared")
-    return tuple(found)
+    if origin is not None:  # a clone of a local checkout: beside that checkout
+        found.extend(parent / "shared" for parent in origin.parents)
+    return tuple(dict.fromkeys(found))
 
 
 @cache

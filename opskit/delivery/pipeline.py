@@ -1,8 +1,8 @@
 """After a run: quality gates, the job's email, and failure alerts (chat and email).
 
 This is delivery's one entry point from the engine. ``after_run`` is called once per run, after its last
-attempt (``opskit.engine.attempts.execute``; the scheduler daemon the same way), and ``send_pending_mail`` now and then by
-the daemon. ``after_run`` never raises: whatever goes wrong is logged and stored with the run
+attempt (``opskit.engine.attempts.execute``; the scheduler daemon the same way), and ``send_pending_mail``
+now and then by the daemon. ``after_run`` never raises: whatever goes wrong is logged and stored with the run
 (``runner.py show RUN`` prints it under ``delivery``). Bare task runs (no job) deliver nothing.
 
 What a job gets, by the run's outcome:
