@@ -199,7 +199,10 @@ def _moderators(rng: np.random.Generator, n_total: int) -> dict:
     for channel, routes in ROUTING.items():
         for vendor, w in routes.items():
             share[vendor] += CHANNELS[channel][0] * w
-    ids, vendor_of, sites, tenure = [], [], [], []
+    ids: list[str] = []
+    vendor_of: list[int] = []
+    sites: list[str] = []
+    tenure: list[int] = []
     for v_idx, (vendor, (v_sites, _, _)) in enumerate(VENDORS.items()):
         n = max(4, round(n_total * share[vendor]))
         site_idx = rng.integers(0, len(v_sites), n)

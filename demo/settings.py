@@ -88,7 +88,7 @@ class ConsoleSettings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise TypeError(f"unknown console setting(s): {', '.join(unknown)}")
-        return replace(self, **values)
+        return replace(self, **values)  # type: ignore[arg-type]  # names checked above; values as given
 
 
 def _parse_now(text: str) -> datetime:

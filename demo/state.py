@@ -58,9 +58,11 @@ class Console:
         end = datetime.combine(date.fromisoformat(self.meta["end"]), datetime.min.time(), UTC)
         self.now = settings.now or end
         self._tmp = None
-        if settings.export_dir is None:
+        export_dir = settings.export_dir
+        if export_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="console-exports-")
-        self.exports = ExportJobs(db_path, Path(settings.export_dir or self._tmp.name))
+            export_dir = Path(self._tmp.name)
+        self.exports = ExportJobs(db_path, Path(export_dir))
         burst = settings.api_burst or max(1, int(settings.api_rate_per_second))
         self.limiter = RateLimiter(settings.api_rate_per_second, burst, settings.clock)
         self._rng = random.Random(settings.error_seed)

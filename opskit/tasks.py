@@ -232,7 +232,7 @@ def _split_list(annotation: Any, value: Any) -> Any:
     return value
 
 
-def _pydantic_message(error: dict[str, Any], value: Any) -> str:
+def _pydantic_message(error: Any, value: Any) -> str:
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
     if message[:1].isupper() and not message.startswith("'"):

@@ -89,8 +89,15 @@ def efficiency_report(
         notes.append("UPH is left out: no shifts file was given (shifts=<file>).")
 
     def rows(window: str, dim: str) -> list[dict]:
-        opts = {"targets": goals[window], "productive": productive[window], "min_cases": min_cases}
-        return cut_rows(scan, window, dim, sla=sla is not None, **opts)
+        return cut_rows(
+            scan,
+            window,
+            dim,
+            sla=sla is not None,
+            targets=goals[window],
+            productive=productive[window],
+            min_cases=min_cases,
+        )
 
     overall, before = rows("current", "all"), rows("previous", "all")
     sheets = {dim: rows("current", dim) for dim in cuts}

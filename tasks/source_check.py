@@ -58,7 +58,7 @@ def source_check(
 
 def _check(ctx: RunContext, http: Any, name: str, tls_warn_days: int, max_latency_ms: int) -> dict:
     source = ctx.source(name)
-    check = {
+    check: dict[str, Any] = {
         "source": name,
         "url": source.url,
         "status": None,
@@ -102,7 +102,7 @@ def _tls_expiry(url: str) -> datetime | None:
     except (OSError, ssl.SSLError):
         return None
     not_after = cert.get("notAfter") if cert else None
-    return datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC) if not_after else None
+    return datetime.fromtimestamp(ssl.cert_time_to_seconds(str(not_after)), UTC) if not_after else None
 
 
 def _reason(exc: Exception) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import inspect
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,29 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# A test that starts processes (runner.py, a worker, the daemon, the zygote) is marked `process`, so that
+# `make test-fast` can leave it out: whole modules say so with `pytestmark`, and any other test whose body
+# runs a job or starts a process is marked by the hook below.
+_STARTS_PROCESSES = re.compile(
+    r"run_cli\(\s*\"(?:run|backfill)\"|run_subprocess|run_job\(|opskit_run\(|subprocess\.|Popen\(|start_daemon\("
+    r"|run_forever\(|execute\("
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None or item.get_closest_marker("process"):
+            continue
+        try:
+            source = inspect.getsource(function)
+        except (OSError, TypeError):
+            continue
+        if _STARTS_PROCESSES.search(source):
+            item.add_marker(pytest.mark.process)
+
+
 FIXTURE_TASKS = REPO / "tests" / "fixtures" / "tasks"
 
 BASE_CONFIG = """\

@@ -20,6 +20,8 @@ from opskit.engine.daemon import Scheduler
 from opskit.engine.history import RunStore
 from tests.conftest import REPO, wait_for
 
+pytestmark = pytest.mark.process  # starts runner.py, workers, the daemon or the zygote
+
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

@@ -26,6 +26,8 @@ from opskit.engine.planning import plan_run
 from opskit.tasks import discover
 from tests.conftest import REPO, wait_for
 
+pytestmark = pytest.mark.process  # starts runner.py, workers, the daemon or the zygote
+
 BERLIN_SLOT = datetime(2026, 11, 18, 2, 30, tzinfo=UTC)
 
 

@@ -15,6 +15,8 @@ from opskit.cli.scaffold import job_yaml, write_all
 from opskit.errors import UsageError
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.process  # starts runner.py, workers, the daemon or the zygote
+
 NEW_FILES = [
     "tasks/backlog_snapshot.py",
     "templates/email/backlog_snapshot.html",

@@ -13,6 +13,7 @@ import opskit.config.file  # noqa: F401  (PyYAML imported once: pytester's inlin
 from tests.conftest import REPO
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.process  # runs pytest on small projects; their tests start runs
 
 TASK = '''
 from opskit import Period, Result, RunContext, task

@@ -26,6 +26,8 @@ from tests.conftest import REPO
 from tests.test_cli import wait_for
 from tests.test_steps import CHAIN
 
+pytestmark = pytest.mark.process  # starts runner.py, workers, the daemon or the zygote
+
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

@@ -70,11 +70,11 @@ def can_apt() -> bool:
 
 def apt_install(packages: tuple[str, ...]) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    quiet = {"stdout": subprocess.DEVNULL}
-    result = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=False, **quiet)
+    quiet = subprocess.DEVNULL
+    result = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=False, stdout=quiet)
     if result.returncode != 0:  # the package lists may be missing or stale on a fresh machine
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=True, **quiet)
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, stdout=quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=True, stdout=quiet)
 
 
 def font_installed(family: str) -> bool:

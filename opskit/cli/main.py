@@ -254,7 +254,7 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
     scheduled_for = _parse_as_of(args.as_of, config.job_timezone(job)) if args.as_of else None
     plan = plan_run(config, registry, args.name, overrides=overrides, scheduled_for=scheduled_for)
     if args.dry_run:
-        summary = {
+        summary: dict[str, Any] = {
             "would_run": plan.name,
             "task": plan.task_label,
             "params": plan.params_json(),

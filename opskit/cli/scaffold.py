@@ -126,11 +126,11 @@ def write_all(contents: dict[Path, str]) -> None:
                 if not folder.exists():
                     folder.mkdir()
                     made_dirs.append(folder)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
-            temps[target] = Path(tmp)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+            temps[target] = Path(tmp_name)
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the files from the team
+            os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp's 0600 would hide the files from the team
         for target, tmp in temps.items():
             existed = target.exists()
             os.replace(tmp, target)

@@ -23,7 +23,7 @@ DEFAULT_PATHS = {"var": "var", "data": "data", "tasks": "tasks"}
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):
     """YAML 1.2 booleans: only true/false are booleans, so ``on: [success]`` keeps the key ``on``."""
 
 

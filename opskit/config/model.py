@@ -289,7 +289,7 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     return problems, (None if problems else config)
 
 
-def _config_error(error: dict[str, Any], lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
+def _config_error(error: Any, lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
     loc = tuple(str(p) for p in error["loc"])
     where = where_in(lines, filename, loc)
     dotted = ".".join(loc)

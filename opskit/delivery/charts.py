@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 PALETTE = ("#2f6fb3", "#8c959f", "#e07b00", "#1a7f37", "#8250df", "#c62828")
 
@@ -45,7 +46,7 @@ def trend_chart_png(
     ax = fig.add_subplot()
     colours = iter(PALETTE)
     for label, points in series.items():
-        xs = [p[0] for p in points]
+        xs: list[Any] = [p[0] for p in points]  # dates: matplotlib's date converter takes them
         ys = [float("nan") if p[1] is None else p[1] for p in points]
         if label in dashed:
             ax.plot(xs, ys, label=label, color="#8c959f", linewidth=1.2, linestyle=(0, (4, 3)))

@@ -183,7 +183,10 @@ def _assemble(headers: dict, text: str, html: str | None, images: list[InlineIma
     msg.set_content(text, subtype="plain", cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", cte="quoted-printable")
-        html_part = msg.get_payload()[1]
+        payload = msg.get_payload()
+        assert isinstance(payload, list)  # multipart/alternative: [text, html]
+        html_part = payload[1]
+        assert isinstance(html_part, EmailMessage)
         for image in images:
             html_part.add_related(
                 image.data,

@@ -178,7 +178,7 @@ def _after_success(
             config, job_name, job, record, redactor, dlog, warnings=verdict.failures if verdict is not None else []
         )
     except TaskError as exc:
-        context, chart = None, None
+        context, chart = None, None  # type: ignore[assignment]  # no report: an alert instead, below
         dlog.error("compose", exc, kind="report")
     files = [Path(f) for f in (record.result or {}).get("files") or []]
     entry = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar as _stdlib_calendar
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -167,6 +168,7 @@ def _load_holidays(market: str, subdiv: str | None, written: str) -> Any:
 
     countries = holidays.list_supported_countries()
     financial = holidays.list_supported_financial()
+    factory: Callable[..., Any]
     if market in countries:
         factory, subdivs = holidays.country_holidays, countries[market]
     elif market in financial:

@@ -7,6 +7,7 @@ history is opened, with the reason, never left ``running`` forever.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import os
@@ -322,8 +323,8 @@ class RunStore:
             row = matches[0]
         return _record(row)
 
-    def list(self, *, job: str | None = None, status: str | None = None, limit: int = 20) -> list[RunRecord]:
-        sql, args = "SELECT * FROM runs WHERE 1=1", []
+    def list(self, *, job: str | None = None, status: str | None = None, limit: int = 20) -> builtins.list[RunRecord]:
+        sql, args = "SELECT * FROM runs WHERE 1=1", builtins.list[Any]()
         if job:
             sql += " AND job=?"
             args.append(job)
@@ -341,7 +342,7 @@ class RunStore:
         )
         return {r["job"]: _record(r) for r in rows}
 
-    def mark_dead_runs_abandoned(self, *, now: datetime | None = None) -> list[str]:
+    def mark_dead_runs_abandoned(self, *, now: datetime | None = None) -> builtins.list[str]:
         """Runs ``running`` on this host whose process is gone become ``abandoned``."""
         host = socket.gethostname()
         rows = self._db.execute(
@@ -358,7 +359,7 @@ class RunStore:
             )
         return [r["id"] for r in dead]
 
-    def prune_run_folders(self, keep: timedelta, *, now: datetime | None = None) -> list[Path]:
+    def prune_run_folders(self, keep: timedelta, *, now: datetime | None = None) -> builtins.list[Path]:
         """Delete run folders of finished runs older than ``keep``; the history rows stay."""
         cutoff = _ts((now or utcnow()) - keep)
         removed = []
@@ -408,7 +409,7 @@ class RunStore:
         ``count_skipped=False`` asks whether it ran (or runs): what backfill wants to know.
         """
         sql = "SELECT 1 FROM runs WHERE job=? AND scheduled_for=? AND trigger IN (?,?,?)"
-        args: list[Any] = [job, _ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL]
+        args: builtins.list[Any] = [job, _ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL]
         if not count_skipped:
             sql += " AND status != ?"
             args.append(RunStatus.SKIPPED)
@@ -446,7 +447,7 @@ class RunStore:
         )
         return {r["job"]: _record(r) for r in rows}
 
-    def discard_unstarted(self, run_ids: list[str]) -> None:
+    def discard_unstarted(self, run_ids: builtins.list[str]) -> None:
         """Delete runs the scheduler created ahead of their slot and never started (a reload or a stop)."""
         with self._write() as db:
             db.executemany(
@@ -454,7 +455,7 @@ class RunStore:
                 [(run_id, RunStatus.QUEUED) for run_id in run_ids],
             )
 
-    def by_status(self, status: RunStatus) -> list[RunRecord]:
+    def by_status(self, status: RunStatus) -> builtins.list[RunRecord]:
         return [
             _record(r) for r in self._db.execute("SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))
         ]

@@ -179,7 +179,7 @@ class _StepRunner:
         self.chained = job is not None and job.steps is not None
         steps = job.step_list if job is not None else None
         plan = (
-            [(s.label, s.task, self.record.params.get(s.label, {})) for s in steps]
+            [(s.label, s.task, self.record.params.get(s.label, {})) for s in steps or ()]
             if self.chained
             else [(self.record.task, (steps[0].task if steps else self.record.task), self.record.params)]
         )

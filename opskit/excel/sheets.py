@@ -125,7 +125,7 @@ class OpenpyxlBook:
     def sheet(self, index: int) -> Sheet:
         ws = self.book.worksheets[index]
         merges = (
-            [(m.min_row, m.min_col, m.max_row, m.max_col) for m in getattr(ws, "merged_cells", ()).ranges]
+            [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
             if hasattr(ws, "merged_cells")
             else []
         )

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-Segments = Mapping[Hashable, tuple[float, float | None]]  # segment -> (volume, metric)
+Segments = Mapping[Any, tuple[float, float | None]]  # segment (any hashable key) -> (volume, metric)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,12 @@ def attribute(baseline: Segments, current: Segments) -> Attribution | None:
         return None
     effects = []
     for key in list(before) + [k for k in after if k not in before]:
-        v0, m0 = before.get(key, (0.0, None))  # type: ignore[arg-type]
-        v1, m1 = after.get(key, (0.0, None))  # type: ignore[arg-type]
+        v0, m0 = before.get(key, (0.0, None))
+        v1, m1 = after.get(key, (0.0, None))
+        # _present keeps segments with a level, so at least one side has one: the other takes it (DOMAIN.md)
         level0 = m0 if m0 is not None else m1
         level1 = m1 if m1 is not None else m0
+        assert level0 is not None and level1 is not None
         w0, w1 = v0 / volume0, v1 / volume1
         mix, rate = (w1 - w0) * level0, w0 * (level1 - level0)
         interaction = (w1 - w0) * (level1 - level0)

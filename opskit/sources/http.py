@@ -55,7 +55,7 @@ class RetryingSession(requests.Session):
         """How many attempts the last request took (for "posted after 3 attempts")."""
         self.headers["User-Agent"] = USER_AGENT
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
 
@@ -75,7 +75,8 @@ class RetryingSession(requests.Session):
             sleep=self.sleep,
         )
         try:
-            return attempt(super().request, method, url, *args, **kwargs)  # type: ignore[no-any-return]
+            response: requests.Response = attempt(super().request, method, url, *args, **kwargs)
+            return response
         finally:
             self.last_attempts = int(attempt.statistics.get("attempt_number", 1))
 

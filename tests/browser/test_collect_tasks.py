@@ -29,6 +29,8 @@ from tests.browser.conftest import (
 )
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # a console with generated data per module (seconds to set up)
+
 
 class FakeSleep:
     """Stands in for time.sleep in the API client and moves the console's clock instead."""

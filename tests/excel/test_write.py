@@ -186,6 +186,7 @@ def test_formula_wrapper_is_the_only_way_to_a_formula(tmp_path):
     assert ws["B3"].value == "=A3*2" and ws["B3"].data_type == "s"
 
 
+@pytest.mark.slow  # 100k streamed rows
 def test_streamed_sheet_from_a_generator_of_sequences(tmp_path):
     columns = [
         Column("id", "ID", "int"),
