@@ -105,18 +105,31 @@ def test_sla_watch_alerts_only_on_changes(console, make_ctx):
     [alert] = first.summary["alerts"]
     assert alert["from"] == "ok" and alert["to"] == "breach" and alert["queue"] == busiest["queue_id"]
     assert alert["reasons"] == [f"backlog {busiest['backlog']} > {busiest['backlog'] - 1}"]
-    # In the email's terms (opskit/delivery/pipeline.py): one change is one row to deliver, and the breach a miss.
-    assert first.rows == 1 and first.summary["kpis"][0]["value"] == 1
-    assert first.summary["missed_targets"] == [
+    # As a status report: one change is one row to deliver; the breach is a check in breach, worst first.
+    assert first.rows == 1 and first.summary["kind"] == "status"
+    assert first.summary["kpis"][0] == {
+        "label": "In breach now",
+        "value": 1,
+        "kind": "num",
+        "change": None,
+        "direction": "lower_is_better",
+        "previous": 0,
+        "change_kind": "num",
+    }
+    breached = [c for c in first.summary["checks"] if c["state"] == "breach"]
+    assert breached == [
         {
             "where": busiest["name"],
             "metric": "Backlog (cases)",
-            "actual": busiest["backlog"],
-            "target": busiest["backlog"] - 1,
+            "value": busiest["backlog"],
+            "limit": busiest["backlog"] - 1,
+            "kind": "num",
             "direction": "lower_is_better",
+            "state": "breach",
         }
     ]
-    assert first.summary["drivers"][0]["label"].endswith(": ok → breach")
+    assert len(first.summary["checks"]) == 2 * len(queues["data"])  # backlog and oldest case, every queue
+    assert first.summary["changes"][0]["from"] == "ok" and first.summary["changes"][0]["to"] == "breach"
     again = sla_watch(
         make_ctx(console),
         max_backlog=10**6,

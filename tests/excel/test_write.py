@@ -232,7 +232,7 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     ("kwargs", "message"),
     [
         ({"type": "money"}, "unknown column type 'money'"),
-        ({"direction": "up"}, "direction must be higher_is_better or lower_is_better, not 'up'"),
+        ({"direction": "up"}, "direction must be higher_is_better, lower_is_better or neutral, not 'up'"),
         ({"total": "median"}, "total must be one of sum, average, count, min, max, not 'median'"),
     ],
 )
