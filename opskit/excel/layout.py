@@ -50,7 +50,7 @@ def page_setup(
 
     wide = n_columns > WIDE_COLUMNS or has_chart
     ws.page_setup.orientation = "landscape" if wide else "portrait"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = 9  # A4 (Worksheet.PAPERSIZE_A4; write-only sheets lack the name)
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToWidth = 1
     # 0 = as many pages tall as the rows need; a chart sheet short enough prints on one page

@@ -7,6 +7,7 @@ A report task imports what it needs from here (docs/reports.md is the guide)::
 - ``formulas``: every DOMAIN.md formula over sums and counts (``formulas.aht(handle, completed)``);
   ``metrics``: the same metrics over plain rows. Both namespaces are exported as modules.
 - The case scan: ``scan_cases`` -> ``CaseScan`` of ``Totals`` per group and window.
+- Headers for people: ``HEADERS``, ``human_header``, ``human_headers``.
 - Inputs: ``case_exports``, ``read_optional``, ``read_queues``, ``read_targets``, ``read_shifts``, ...
 - Report rows and summaries: ``cut_rows``, ``misses``, ``metric_kpis``, ``email_kpis``, ...
 - Workbooks: ``KPI``, ``report_for``, ``cut_columns``, ``save_report`` (on top of ``opskit.excel``).
@@ -41,6 +42,11 @@ _WHERE = {
     "Totals": "scan",
     "scan_cases": "scan",
     "utc_stamp": "scan",
+    # headers for people
+    "HEADERS": "headers",
+    "TIME_FIELDS": "headers",
+    "human_header": "headers",
+    "human_headers": "headers",
     # inputs
     "Target": "inputs",
     "case_exports": "inputs",
@@ -138,6 +144,7 @@ __all__ = [
     "Attribution",
     "CUTS",
     "CaseScan",
+    "HEADERS",
     "HIGHER",
     "INTEGER_COLUMNS",
     "Inbox",
@@ -149,6 +156,7 @@ __all__ = [
     "NEUTRAL",
     "Reconciliation",
     "SegmentEffect",
+    "TIME_FIELDS",
     "Target",
     "Totals",
     "UNASSIGNED",
@@ -188,6 +196,8 @@ __all__ = [
     "existing",
     "file_sha256",
     "formulas",
+    "human_header",
+    "human_headers",
     "is_case_export",
     "iso_week",
     "keyed_sums",
@@ -265,6 +275,7 @@ if TYPE_CHECKING:
         ratio,
         target_attainment,
     )
+    from opskit.reports.headers import HEADERS, TIME_FIELDS, human_header, human_headers
     from opskit.reports.inputs import (
         Target,
         case_exports,

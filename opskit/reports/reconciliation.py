@@ -22,6 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from opskit.errors import DataError
+from opskit.reports.headers import HEADERS
+from opskit.reports.vendor import (
+    VENDOR_ALIASES,
+    case_export_rows,
+    complete_vendor_row,
+    is_case_export,
+    read_vendor_report,
+    vendor_of,
+)
 
 Key = tuple[str, ...]
 Sums = dict[Key, list[float]]
@@ -59,19 +68,13 @@ def read_side(
     Raises:
         DataError: a key or compared column is missing on this side (module docstring).
     """
-    from opskit.reports.vendor import (  # the vendor module reads workbooks; only a reconcile needs it here
-        VENDOR_ALIASES,
-        case_export_rows,
-        complete_vendor_row,
-        is_case_export,
-        read_vendor_report,
-        vendor_of,
-    )
-
     notes: list[str] = []
     if is_case_export(path) and not columns:
         return case_export_rows(path, tz), notes
     aliases = {k: list(v) for k, v in VENDOR_ALIASES.items()}
+    for field, header in HEADERS.items():  # opskit's own workbooks (the vendor master) read back
+        if field in aliases:
+            aliases[field].append(header)
     for field, header in columns.items():
         aliases[field] = [header, *aliases.get(field, [])]
     # totals a vendor gives another way are completed below: handle seconds from AHT x handled

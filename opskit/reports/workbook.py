@@ -184,8 +184,8 @@ def add_drivers(report: Report, top: Sequence[Mapping[str, Any]], share_of: str)
         Column("label", "Driver", "str"),
         Column("effect", "Effect", "str"),
         Column("segment", "Segment", "str"),
-        Column("value", "Effect size", "float"),
-        Column("share", "Share", "percent", number_format="0.0%"),
+        Column("value", "Effect size", "float", na=""),
+        Column("share", "Share", "percent", number_format="0.0%", na=""),
         Column("note", "Why", "str"),
     ]
     report.sheet("Drivers", rows + [{"label": f"Each share is of {share_of}."}], columns, table=False)

@@ -17,7 +17,7 @@ from demo.fixtures import write_cases_csv
 from opskit.errors import ConfigError, SourceUnavailable
 from opskit.sources import api as api_client
 from tasks.pull_api import pull_api
-from tasks.scrape_queue_dashboard import HEADER, scrape_queue_dashboard
+from tasks.scrape_queue_dashboard import FIELDS, scrape_queue_dashboard
 from tasks.sla_watch import sla_watch
 from tests.browser.conftest import (
     PASSWORD_ENV,
@@ -161,7 +161,11 @@ def test_sla_watch_bad_thresholds_are_named(console, make_ctx, item, message):
 
 @pytest.mark.browser
 def test_scrape_queue_dashboard_appends_snapshots_as_text(console, make_ctx):
+    from datetime import datetime
+
     from openpyxl import load_workbook
+
+    from opskit.reports import human_headers
 
     ctx = make_ctx(console)
     first = scrape_queue_dashboard(ctx)
@@ -169,9 +173,15 @@ def test_scrape_queue_dashboard_appends_snapshots_as_text(console, make_ctx):
     path = ctx.data_dir / "queue_history.xlsx"
     ws = load_workbook(path)["history"]
     rows = list(ws.iter_rows(values_only=True))
-    assert list(rows[0]) == HEADER
-    assert len(rows) == 1 + first.rows + second.rows and first.rows == 30
-    assert rows[1][0] == "2026-11-16T00:00:00Z" and isinstance(rows[1][7], int)
+    # headers in words, the snapshot time a real date-time in the job's timezone (UTC here)
+    assert list(rows[0]) == list(human_headers(FIELDS, ctx.tz).values())
+    assert rows[0][0] == "Snapshot at (UTC)" and rows[0][1] == "Queue ID"
+    assert first.rows == 30 and len(rows) == 1 + 30
+    assert rows[1][0] == datetime(2026, 11, 16) and ws["A2"].number_format == "yyyy-mm-dd hh:mm"
+    assert isinstance(rows[1][7], int)
+    # the dashboard did not change between the two runs: nothing is added twice
+    assert second.rows == 0 and second.summary["added"] == 0
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws["A1"].font.name == "Calibri"
     with zipfile.ZipFile(path) as z:
         assert b"<f>" not in z.read("xl/worksheets/sheet1.xml")
     assert browser_processes() == []
