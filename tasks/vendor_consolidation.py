@@ -106,7 +106,11 @@ def vendor_consolidation(
 
     newest = max((r["date"] for r in master), default=None)
     problems = [
-        problem(f["file"], f["reason"], "Fix the file (or ask the vendor for a new one) and put it back in the inbox")
+        problem(
+            f["file"],
+            f["reason"].removeprefix(f"{f['file']}: "),  # the reason may start with the file's name already
+            "Fix the file (or ask the vendor for a new one) and put it back in the inbox",
+        )
         for f in files
         if f["status"] == "quarantined"
     ]

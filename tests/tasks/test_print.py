@@ -15,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from opskit.period import Period
+from tests.libreoffice import convert
 from tests.tasks.conftest import BERLIN, make_ctx
 
 pytestmark = pytest.mark.slow
@@ -94,29 +95,6 @@ def workbooks(console, tmp_path_factory) -> list[Path]:
     return files
 
 
-def to_pdf(paths: list[Path], out: Path) -> dict[Path, Path]:
-    """Each workbook printed by LibreOffice headless, with a private profile (no clash with another soffice)."""
-    soffice = shutil.which("soffice")
-    assert soffice, "LibreOffice is missing: `make test` installs it (scripts/bootstrap.sh)"
-    profile = out / "lo-profile"
-    subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(out),
-            *map(str, paths),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return {p: out / f"{p.stem}.pdf" for p in paths}
-
-
 def pages(pdf: Path) -> list[str]:
     """The text of each page (poppler's pdftotext keeps the layout; pages end with a form feed)."""
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
@@ -140,7 +118,7 @@ def words(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def printed(workbooks, tmp_path_factory):
-    pdfs = to_pdf(workbooks, tmp_path_factory.mktemp("pdf"))
+    pdfs = convert(workbooks, tmp_path_factory.mktemp("pdf"), "pdf")
     return {book: (load_workbook(book), by_sheet(pages(pdf))) for book, pdf in pdfs.items()}
 
 
