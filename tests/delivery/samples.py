@@ -172,12 +172,12 @@ PLAN = {
     "kind": "plan",
     "title": "Capacity plan",
     "period_label": "Weeks 2026-W47 to 2026-W52 (16 Nov – 27 Dec 2026)",
-    "headline": "42.7 FTE short in the first week; Messaging ID scams is staffed at 5% of its need.",
+    "headline": "42.8 FTE short in the first week; Messaging ID scams is staffed at 5% of its need.",
     "horizon": {"first": "2026-W47", "last": "2026-W52", "label": "6 weeks"},
     "kpis": [
         {"label": "Required FTE, 2026-W47", "value": 171.36, "kind": "fte", "direction": "neutral"},
         {"label": "Supply FTE, 2026-W47", "value": 128.6, "kind": "fte", "direction": "neutral"},
-        {"label": "Queue-weeks short", "value": 66, "kind": "num", "direction": "lower_is_better"},
+        {"label": "Queue-weeks short", "value": 15, "kind": "num", "direction": "lower_is_better"},
     ],
     "weeks": [{"week": f"2026-W{w}", "required": 171.36, "supply": 128.6 + (w - 47) * 0.04} for w in range(47, 53)],
     "shortfalls": [
