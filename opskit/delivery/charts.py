@@ -45,7 +45,7 @@ def trend_chart_png(
 
     matplotlib.use("Agg", force=False)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter, DayLocator, MonthLocator, WeekdayLocator
+    from matplotlib.dates import DateFormatter, DayLocator, MonthLocator, WeekdayLocator, date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
@@ -55,7 +55,7 @@ def trend_chart_png(
     ax = fig.add_subplot()
     colours = iter(PALETTE)
     for label, points in series.items():
-        xs = [p[0] for p in points]
+        xs = [date2num(p[0]) for p in points]
         ys = [float("nan") if p[1] is None else p[1] for p in points]
         if label in dashed:
             ax.plot(xs, ys, label=label, color="#8c959f", linewidth=1.2, linestyle=(0, (4, 3)))
@@ -73,7 +73,7 @@ def trend_chart_png(
         ax.xaxis.set_major_locator(MonthLocator(interval=step))
         ax.xaxis.set_major_formatter(DateFormatter("%b %Y"))
     if min(days) == max(days):  # one point: a day either side, not a zero-width axis
-        ax.set_xlim(min(days) - timedelta(days=1), max(days) + timedelta(days=1))
+        ax.set_xlim(date2num(min(days) - timedelta(days=1)), date2num(max(days) + timedelta(days=1)))
     if y_range is not None:
         ax.set_ylim(*y_range)
     if percent:

@@ -222,8 +222,8 @@ def _trend_chart(raw: Any) -> tuple[bytes, str]:
     title = str(raw.get("title") or "") if full else ""
     title = title or ", ".join(label for label in series if label not in dashed) or "Trend"
     percent = bool(raw.get("percent")) if full else False
-    limits = (number(raw.get("y_min"), "summary.trend.y_min"), number(raw.get("y_max"), "summary.trend.y_max"))
-    y_range = limits if full and None not in limits else None
+    low, high = number(raw.get("y_min"), "summary.trend.y_min"), number(raw.get("y_max"), "summary.trend.y_max")
+    y_range = (float(low), float(high)) if full and low is not None and high is not None else None
     return trend_chart_png(series, title, percent=percent, dashed=dashed, y_range=y_range), title
 
 

@@ -116,18 +116,21 @@ class _Package:
         xml = changed.get(part, self.parts[part])
         start, end = xml.index(b"<sheetData"), xml.index(b"</sheetData>") + len(b"</sheetData>")
         body = xml[start:end]
-        kept, data = [], []
+        kept: list[re.Match[bytes]] = []
+        data: list[re.Match[bytes]] = []
         for match in _ROW.finditer(body):
             (kept if int(match.group(1)) <= header_row else data).append(match)
         headers = self._headers([m for m in kept if int(m.group(1)) == header_row])
         if not headers:
             raise self._fail(f"sheet {found!r} has no header in row {header_row}")
         old_last = max((int(m.group(1)) for m in data), default=header_row)
-        first = {}
+        first: dict[str, tuple[str, str | None]] = {}
         if data:
             for cell in _CELL.finditer(data[0].group(0)):
                 attrs = dict(_ATTR.findall(cell.group(1)))
-                letter = re.match(rb"[A-Z]+", attrs[b"r"]).group(0).decode()
+                letter = _letter(attrs)
+                if letter is None:
+                    continue
                 formula = re.search(rb"<f\b[^>]*>(.*?)</f>", cell.group(2) or b"", re.S)
                 first[letter] = (attrs.get(b"s", b"0").decode(), formula.group(1).decode() if formula else None)
         new_rows = self._rows(found, rows, headers, first, header_row)
@@ -161,9 +164,9 @@ class _Package:
         for row in header_rows:
             for cell in _CELL.finditer(row.group(0)):
                 attrs = dict(_ATTR.findall(cell.group(1)))
-                letter = re.match(rb"[A-Z]+", attrs[b"r"]).group(0).decode()
+                letter = _letter(attrs)
                 text = _cell_text(attrs, cell.group(2) or b"", self.strings)
-                if text:
+                if text and letter is not None:
                     found[normalize(text)] = letter
         return found
 
@@ -296,6 +299,8 @@ def _pivot_cache(xml: bytes, moved: _Extension) -> bytes:
         source.group(0), source.group(0).replace(f'ref="{attrs["ref"]}"', f'ref="{moved.ref(attrs["ref"])}"')
     )
     head = re.search(r"<pivotCacheDefinition\b[^>]*>", text)
+    if head is None:
+        return xml
     tag = head.group(0)
     new_tag = re.sub(r'\srefreshOnLoad="[^"]*"', "", tag)
     new_tag = new_tag[:-1] + ' refreshOnLoad="1">' if not new_tag.endswith("/>") else new_tag
@@ -371,11 +376,17 @@ def _cell(ref: str, value: Any, style: str) -> str:
 
 
 def _formula_cell(letter: str, n: int, origin_row: int, formula: str, style: str) -> str:
-    from openpyxl.formula.translate import Translator  # pure Python: no workbook is loaded
+    from openpyxl.formula.translate import Translator  # type: ignore[import-untyped]  # pure Python, no workbook
 
     moved = Translator("=" + _unescape(formula), origin=f"{letter}{origin_row}").translate_formula(f"{letter}{n}")
     s = f' s="{style}"' if style and style != "0" else ""
     return f'<c r="{letter}{n}"{s}><f>{escape(moved[1:])}</f></c>'
+
+
+def _letter(attrs: Mapping[bytes, bytes]) -> str | None:
+    """A cell's column letter from its reference (``r="B7"``); None for a cell written without one."""
+    match = re.match(rb"[A-Z]+", attrs.get(b"r", b""))
+    return match.group(0).decode() if match else None
 
 
 def _col_number(letter: str) -> int:

@@ -24,12 +24,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from opskit.excel import stream
 from opskit.excel.columns import FORMATS, SCALES, SUBTOTAL, Column, fit_width
 from opskit.excel.layout import add_chart, font, page_setup
 from opskit.excel.safe import Formula, clean_text, needs_quote
+from opskit.excel.summary_sheet import SummaryItem, change_format, summary_columns, summary_rows
 from opskit.files import atomic_path
 
 __all__ = ["STREAM_ABOVE", "Report", "SummaryItem", "atomic_path"]
@@ -38,29 +39,6 @@ STREAM_ABOVE = 20_000
 RED, GREEN = ("FFC7CE", "9C0006"), ("C6EFCE", "006100")
 HEADER_FILL = "1F4E78"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-
-
-class SummaryItem(Protocol):
-    """What ``Report.summary`` writes of each headline number (``opskit.reports.KPI`` is one).
-
-    The excel layer only lays the numbers out; what a change or an attainment *is* (points or
-    relative, direction-aware ratios) is defined with the metrics, in opskit.reports.
-    """
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def value(self) -> float | None: ...
-    @property
-    def previous(self) -> float | None: ...
-    @property
-    def target(self) -> float | None: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def change(self) -> float | None: ...
-    @property
-    def attainment(self) -> float | None: ...
 
 
 @dataclass(slots=True)
@@ -120,17 +98,7 @@ class Report:
         value, Target, Attainment and Status when some KPI has a target. ``value_header`` and
         ``previous_header`` name the columns in the report's own terms ("Left", "Right"; "Now").
         """
-        has_previous = any(k.previous is not None for k in kpis)
-        has_target = any(k.target is not None for k in kpis)
-        columns = [Column("metric", "Metric", "str"), Column("value", value_header, "float")]
-        if has_previous:
-            columns += [Column("previous", previous_header, "float"), Column("change", "Change", "percent")]
-        if has_target:
-            columns += [
-                Column("target", "Target", "float"),
-                Column("attainment", "Attainment", "percent", target=1.0),
-                Column("status", "Status", "str"),
-            ]
+        columns = summary_columns(kpis, value_header, previous_header)
         spec = _SheetSpec(
             _sheet_title(name, self._names),
             None,
@@ -468,23 +436,8 @@ class Report:
         return name
 
     def _write_summary(self, ws: Any, spec: _SheetSpec) -> int:
-        """Headline KPIs: value, previous, change, target, attainment, met/missed."""
-        rows = []
-        for kpi in spec.kpis:
-            attainment = kpi.attainment
-            status = "" if attainment is None else ("met" if attainment >= 1 else "missed")
-            rows.append(
-                {
-                    "metric": kpi.name,
-                    "value": kpi.value,
-                    "previous": kpi.previous,
-                    "change": kpi.change,
-                    "target": kpi.target,
-                    "attainment": attainment,
-                    "status": status,
-                    "_type": kpi.type,
-                }
-            )
+        """Headline KPIs: value, previous, change, target, attainment, met/missed (the columns chosen)."""
+        rows = summary_rows(spec.kpis)
         self._header(ws, spec.columns)
         keys = [c.key for c in spec.columns]
         for r, row in enumerate(rows, start=2):
@@ -495,8 +448,7 @@ class Report:
                     col = Column(column.key, column.header, kind)
                 self._set(ws.cell(row=r, column=c), row[column.key], col)
             if "change" in keys:
-                change_format = '+0.0" pp";-0.0" pp";0.0" pp"' if kind == "percent" else "+0.0%;-0.0%;0.0%"
-                ws.cell(row=r, column=keys.index("change") + 1).number_format = change_format
+                ws.cell(row=r, column=keys.index("change") + 1).number_format = change_format(kind)
         self._finish(ws, spec, len(rows), rows)
         return len(rows)
 
