@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.reports import (
@@ -64,7 +65,7 @@ def capacity_plan(
     hint = "A workbook or CSV with week, vendor, queue_id, fte"
     supply = read_staffing(data_file(ctx, staffing, "staffing", hint=hint))
     plan_weeks = [iso_week(monday + timedelta(weeks=w)) for w in range(weeks)]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for queue_id, totals in sorted(scan.cut("history", "queue").items()):
         name, channel, _ = scan.queues.get(queue_id, ("", "", ""))
         volume = totals.completed / history_weeks
@@ -105,12 +106,12 @@ def capacity_plan(
         value_header="Plan",
     )
     by_week = [{"week": w, **{k: total(k, w) for k in ("required", "supply", "gap")}} for w in shown]
-    week, queue = Column("week", "Week", "str"), Column("queue", "Queue", "str")
+    week_column, queue_column = Column("week", "Week", "str"), Column("queue", "Queue", "str")
     required, supplied = Column("required", "Required FTE", "float"), Column("supply", "Supply FTE", "float")
     gap_columns = [
-        week,
+        week_column,
         Column("queue_id", "Queue ID", "str"),
-        queue,
+        queue_column,
         Column("channel", "Channel", "str"),
         Column("model", "Model", "str"),
         Column("forecast", "Forecast cases/week", "int", number_format="#,##0"),
@@ -120,10 +121,10 @@ def capacity_plan(
         Column("gap", "Gap FTE", "float", target=0.0, direction="higher_is_better"),
     ]
     gap = Column("gap", "Gap FTE", "float", target=0.0, direction="higher_is_better")
-    report.sheet("By week", by_week, [week, required, supplied, gap])
+    report.sheet("By week", by_week, [week_column, required, supplied, gap])
     report.sheet("Gap", rows, gap_columns)
     coverage = Column("coverage", "Covered", "percent", target=1.0)
-    report.sheet("Shortfalls", short, [week, queue, required, supplied, gap, coverage])
+    report.sheet("Shortfalls", short, [week_column, queue_column, required, supplied, gap, coverage])
     path = save_report(ctx, report, f"capacity_plan_{monday.isoformat()}.xlsx")
     first = shown[0] if shown else ""
     kpis = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.reports import (
     METRICS,
@@ -94,8 +96,15 @@ def efficiency_report(
         notes.append("UPH is left out: no shifts file was given (shifts=<file>).")
 
     def rows(window: str, dim: str) -> list[dict]:
-        opts = {"targets": goals[window], "productive": productive[window], "min_cases": min_cases}
-        return cut_rows(scan, window, dim, sla=sla is not None, **opts)
+        return cut_rows(
+            scan,
+            window,
+            dim,
+            sla=sla is not None,
+            targets=goals[window],
+            productive=productive[window],
+            min_cases=min_cases,
+        )
 
     overall, before = rows("current", "all"), rows("previous", "all")
     sheets = {dim: rows("current", dim) for dim in cuts}
@@ -109,7 +118,8 @@ def efficiency_report(
         day["aht_target"] = aht_goal.value if aht_goal else None
     attr, _, _ = attribute_windows(scan, "aht", "vendor", "previous", "current")
     top = drivers(attr, "aht", "vendor") if attr and has_prev else []
-    share_of = drivers_share_of("AHT", prev.label, period.label, show("aht", attr.total, signed=True)) if top else None
+    total = show("aht", attr.total, signed=True) if attr else ""
+    share_of = drivers_share_of("AHT", prev.label, period.label, total) if top else None
     aht_scale = trend_scale(trend, ["aht", "aht_target"])
 
     report = report_for(
@@ -134,7 +144,7 @@ def efficiency_report(
     path = save_report(ctx, report, f"efficiency_{period.label}.xlsx")
     ctx.log.info("efficiency %s: %d cases read, %d missed targets", period.label, scan.rows, len(missed))
     series = {"AHT (s)": "aht", **({"Target": "aht_target"} if aht_goal else {})}
-    trend_chart = {"title": "AHT per day (seconds)", "series": email_series(trend, series)}
+    trend_chart: dict[str, Any] = {"title": "AHT per day (seconds)", "series": email_series(trend, series)}
     if aht_scale:
         trend_chart.update(y_min=aht_scale[0], y_max=aht_scale[1])
     summary = {

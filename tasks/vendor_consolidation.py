@@ -52,7 +52,7 @@ def vendor_consolidation(
     for path in box:
         sha = file_sha256(path)
         vendor = vendor_of(path.name, vendors)
-        entry = {"file": path.name, "vendor": vendor, "sha256": sha, "rows": 0, "rejected": 0}
+        entry: dict[str, Any] = {"file": path.name, "vendor": vendor, "sha256": sha, "rows": 0, "rejected": 0}
         if seen := box.archived_as(sha):
             entry.update(status="skipped", reason=f"already processed (same content as {archive}/{seen})")
             box.quarantine(path, entry["reason"])

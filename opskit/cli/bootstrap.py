@@ -96,12 +96,12 @@ def apt_install(packages: tuple[str, ...], *, recommends: bool = True) -> None:
     ``recommends=False`` keeps LibreOffice to its headless core (about 300 MB instead of a desktop).
     """
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    quiet = {"stdout": subprocess.DEVNULL}
+    quiet = subprocess.DEVNULL
     command = ["apt-get", "install", "-y", "-qq", *([] if recommends else ["--no-install-recommends"]), *packages]
-    result = subprocess.run(command, env=env, check=False, **quiet)
+    result = subprocess.run(command, env=env, check=False, stdout=quiet)
     if result.returncode != 0:  # the package lists may be missing or stale on a fresh machine
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, **quiet)
-        subprocess.run(command, env=env, check=True, **quiet)
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, stdout=quiet)
+        subprocess.run(command, env=env, check=True, stdout=quiet)
 
 
 def font_installed(family: str) -> bool:

@@ -206,7 +206,9 @@ def _assemble(headers: dict, text: str, html: str | None, images: list[InlineIma
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
         # EmailMessage encodes a non-ASCII filename as RFC 2231 (filename*=utf-8''...).
         msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
-        _name_fallback(msg.get_payload()[-1], path.name)
+        parts = msg.get_payload()
+        assert isinstance(parts, list) and isinstance(parts[-1], EmailMessage)  # multipart/mixed: the new part
+        _name_fallback(parts[-1], path.name)
     return msg
 
 
