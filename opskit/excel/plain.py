@@ -18,9 +18,8 @@ Example:
 from __future__ import annotations
 
 import csv
-import itertools
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -76,7 +75,11 @@ def csv_to_xlsx(
     headers: Mapping[str, str] | None = None,
     title: str | None = None,
 ) -> Path:
-    """Write a CSV as a one-sheet workbook for people, streamed in constant memory (openpyxl write-only).
+    """Write a CSV as a one-sheet workbook for people, streamed in constant memory.
+
+    The rows go through the report writer's streaming path (``write.Report`` with ``stream=True``):
+    a styled header, widths fitted to the first rows, a frozen header and a filter, the print setup,
+    and text that never runs as a formula.
 
     Args:
         csv_path: A UTF-8 CSV with a header row.
@@ -89,59 +92,37 @@ def csv_to_xlsx(
         headers: Field -> the header a reader sees; the field name itself where missing.
         title: The print header's title; the file's name when None.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
+    from opskit.excel.columns import Column
+    from opskit.excel.write import Report
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(sheet)
     with open(csv_path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        fields = next(reader, [])
-        sample = list(itertools.islice(reader, SAMPLE_ROWS))
-    numeric = [name in integers for name in fields]
-    timed = [name in datetimes for name in fields]
-    shown = [(headers or {}).get(name, name) for name in fields]
-    for i, text in enumerate(shown):
-        values = [local_time(r[i], tz) if timed[i] else r[i] for r in sample if i < len(r)]
-        ws.column_dimensions[get_column_letter(i + 1)].width = _width(text, values)
-    ws.freeze_panes = "A2"
-    # a write-only sheet writes its properties (fit to page) before the first row: set them up now
-    page_setup(ws, title=title or Path(csv_path).stem, subject=None, n_columns=len(fields), n_rows=len(sample))
+        fields = next(csv.reader(fh), [])
+    kinds = ["int" if f in integers else "datetime" if f in datetimes else "str" for f in fields]
+    columns = [
+        Column(str(i), (headers or {}).get(f, f), "datetime" if k == "datetime" else "auto", na="")
+        for i, (f, k) in enumerate(zip(fields, kinds, strict=True))
+    ]
 
-    def cell(value: Any, number_format: str | None = None) -> Any:
-        made = WriteOnlyCell(ws)
-        put_value(made, value)
-        if number_format:
-            made.number_format = number_format
-        return made
+    def rows() -> Iterator[list[Any]]:
+        with open(csv_path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for raw in reader:
+                row: list[Any] = []
+                for value, kind in zip(raw, kinds, strict=False):
+                    if value == "":
+                        row.append(None)
+                    elif kind == "int" and value.lstrip("-").isdigit():
+                        row.append(int(value))
+                    elif kind == "datetime":
+                        row.append(local_time(value, tz))
+                    else:
+                        row.append(value)
+                yield row
 
-    header = []
-    for text in shown:
-        head = cell(text)
-        _header_style(head)
-        header.append(head)
-    ws.append(header)
-    n = 0
-    with open(csv_path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        for row in reader:
-            n += 1
-            cells: list[Any] = []
-            for value, is_number, is_time in zip(row, numeric, timed, strict=False):
-                if value == "":
-                    cells.append(None)
-                elif is_number and value.lstrip("-").isdigit():
-                    cells.append(int(value))
-                elif is_time and isinstance(moment := local_time(value, tz), datetime):
-                    cells.append(cell(moment, DATETIME_FORMAT))
-                else:
-                    cells.append(cell(value))
-            ws.append(cells)
-    if fields:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(fields))}{n + 1}"
-    wb.save(out)
+    report = Report(title or Path(csv_path).stem)
+    report.sheet(sheet, rows(), columns, table=False, stream=True)
+    report.save(out)
     return Path(out)
 
 
