@@ -155,12 +155,13 @@ class Period:
 
 
 def date_ticks(first: date, last: date) -> tuple[str, int]:
-    """The tick unit and step for a date axis from ``first`` to ``last``: a tick a day up to two weeks
-    (("day", 1)), every other day up to four, a tick a week up to 16 weeks, every other week up to half
-    a year, then months. The email's chart and the workbook's chart both follow it, so they tick alike.
+    """The tick unit and step for a date axis from ``first`` to ``last``: a tick a day up to ten days
+    (("day", 1): a week), every other day up to four weeks (a fortnight's labels would touch), a tick a
+    week up to 16 weeks (a quarter), every other week up to half a year, then months. The email's chart
+    and the workbook's chart both follow it, so they tick alike.
     """
     span = (last - first).days
-    if span <= 14:
+    if span <= 9:
         return "day", 1
     if span <= 28:
         return "day", 2

@@ -3,11 +3,12 @@
 matplotlib with the Agg canvas and no pyplot: no global figure state, nothing opens a window, and two
 threads can draw at once.
 
-The date axis fits the span (``opskit.period.date_ticks``): a tick a day up to two weeks, a tick a week (Mondays)
-up to about a quarter, a tick a month beyond; never hours between daily points. The legend sits
-above the plot area, outside it, so it never covers a line. A ``y_range`` given by the task (the
-same one its workbook chart uses, ``opskit.reports.trend_scale``) fixes the value axis, so the
-email's picture and the workbook's chart show the same series on the same scale.
+The date axis fits the span (``opskit.period.date_ticks``): a tick a day up to ten days, every other
+day up to four weeks, a tick a week (Mondays) up to about a quarter, a tick a month beyond; never hours
+between daily points. The legend sits above the plot area, outside it, so it never covers a line. A
+``y_range`` given by the task (the same one its workbook chart uses, ``opskit.reports.trend_scale``)
+fixes the value axis, so the email's picture and the workbook's chart show the same series on the
+same scale.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Fonts: every cell style opskit writes names its font (``FONT``, Calibri) with th
 family as the fallback, so a reader without Calibri gets a sans-serif (LibreOffice's metric-compatible
 Carlito when installed), never the serif a nameless font falls back to.
 
-Charts: the date axis ticks by the span (``opskit.period.date_ticks``: days for a fortnight, weeks
+Charts: the date axis ticks by the span (``opskit.period.date_ticks``: days for a week, weeks
 for a quarter), the legend sits below the plot area and never over it, and a ``y_range`` fixes the
 value axis to the one the email's chart uses.
 """

@@ -16,7 +16,8 @@ from opskit.period import date_ticks
     [
         (1, ("day", 1)),  # the daily report's two points: days, never hours
         (7, ("day", 1)),
-        (14, ("day", 1)),
+        (9, ("day", 1)),
+        (13, ("day", 2)),  # a fortnight: every other day, so the labels never touch
         (28, ("day", 2)),
         (91, ("week", 1)),  # a quarter
         (180, ("week", 2)),
