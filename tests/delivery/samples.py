@@ -215,6 +215,19 @@ RECONCILIATION = {
     },
 }
 
+# kind -> (job, period label, attached files) of the run each sample comes from
+KIND_RUNS = {
+    "comparison": ("weekly_emea", "Week 2026-W46 (9-15 Nov)", ["weekly_emea_2026-W46.xlsx"]),
+    "status": ("sla-watch", "Mon 16 Nov 2026", []),
+    "ingestion": (
+        "vendor-consolidation",
+        "Mon 16 Nov 2026",
+        ["vendor_master_2026-11-16.xlsx", "validation_atlas_cx_2026-11-16.xlsx"],
+    ),
+    "plan": ("capacity-plan", "Mon 16 Nov 2026", ["capacity_plan_2026-11-16.xlsx"]),
+    "reconciliation": ("reconcile-lumen", "Mon 16 Nov 2026", ["reconcile_cases_2026-W46_vs_lumen_2026-11-15.xlsx"]),
+}
+
 SUMMARIES = {
     "comparison": COMPARISON,
     "status": STATUS,
@@ -230,13 +243,14 @@ def report_context(kind: str = "comparison", changes: dict | None = None, **over
     from opskit.delivery.report import email_sections
 
     summary = {**SUMMARIES[kind], **(changes or {})}
+    job, label, files = KIND_RUNS[kind]
     ctx = {
-        "job": "weekly_emea",
-        "run_id": "20261116-070000-weekly_emea",
+        "job": job,
+        "run_id": f"20261116-070000-{job}",
         "generated_at": GENERATED_AT,
         "title": summary.get("title", "EMEA moderation efficiency"),
-        "period_label": summary.get("period_label", "Week 2026-W46 (9-15 Nov)"),
-        "files": ["weekly_emea_2026-W46.xlsx"],
+        "period_label": summary.get("period_label", label),
+        "files": files,
         **email_sections(summary),
     }
     ctx.update(overrides)
