@@ -25,6 +25,7 @@ QUICK = {
     "metrics": ["bench_metrics.py", "--rows", "1000000"],
     "excel": ["bench_excel.py", "--rows", "100000", "--read-rows", "100000"],
     "reports": ["bench_reports.py"],
+    "templates": ["bench_templates.py", "--rows", "100000"],
     "email": ["bench_email.py"],
     "browser": ["bench_browser.py", "--repeat", "3"],
     "scheduler": ["bench_scheduler.py", "--minutes", "1", "--idle-seconds", "60"],

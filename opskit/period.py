@@ -154,6 +154,24 @@ class Period:
         )
 
 
+def date_ticks(first: date, last: date) -> tuple[str, int]:
+    """The tick unit and step for a date axis from ``first`` to ``last``: a tick a day up to ten days
+    (("day", 1): a week), every other day up to four weeks (a fortnight's labels would touch), a tick a
+    week up to 16 weeks (a quarter), every other week up to half a year, then months. The email's chart
+    and the workbook's chart both follow it, so they tick alike.
+    """
+    span = (last - first).days
+    if span <= 9:
+        return "day", 1
+    if span <= 28:
+        return "day", 2
+    if span <= 16 * 7:
+        return "week", 1
+    if span <= 26 * 7:
+        return "week", 2
+    return "month", 1 if span <= 2 * 365 else 3
+
+
 def human_period(period: Period) -> str:
     """``period.human_label``: a day, an ISO week with its dates, a whole month, or a span of days."""
     s, e = period.start, period.end

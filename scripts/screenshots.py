@@ -1,11 +1,17 @@
-"""Screenshots for the README: the weekly email as Chromium renders it, and the workbook's Summary sheet.
+"""Screenshots for the README and docs/reports.md: each report kind's email on a phone, the weekly
+email, and a printed Summary page.
 
-    .venv/bin/python scripts/screenshots.py          # after `make demo`
+    .venv/bin/python scripts/screenshots.py                       # after `make demo`
+    .venv/bin/python scripts/screenshots.py --workbook efficiency_2026-W46.xlsx
 
-The email comes from the newest .eml in the outbox; the workbook from the newest efficiency_*.xlsx of a
-weekly-ops-review run. The workbook is printed by LibreOffice (headless) and turned into PNG by poppler's
-pdftoppm: a second, independent reader of what opskit writes. Both are Debian packages this script
-installs on demand when run as root (`make test` never needs them).
+- ``docs/img/email-<kind>-375.png``: the report email of each kind (comparison, status, ingestion,
+  plan, reconciliation) as Chromium renders it 375 px wide, from the realistic summaries the tests
+  use (tests/delivery/samples.py), through the same templates and ``email_sections`` as the pipeline;
+- ``docs/img/weekly-email.png``: the newest .eml in the outbox, 700 px wide (after `make demo`);
+- ``docs/img/workbook-summary.png``: the first printed page (the Summary) of a workbook — the newest
+  efficiency_*.xlsx of a weekly-ops-review run, or ``--workbook`` — printed by LibreOffice (headless)
+  and turned into PNG by poppler's pdftoppm: a second, independent reader of what opskit writes.
+  Both are Debian packages the bootstrap installs.
 """
 
 from __future__ import annotations
@@ -67,13 +73,51 @@ def email_png(eml: Path, out: Path) -> None:
         browser.close()
 
 
+def kind_pngs(out_dir: Path, width: int = 375) -> list[Path]:
+    """Each report kind's email, rendered from its sample summary, as a phone shows it."""
+    import base64
+
+    from playwright.sync_api import sync_playwright
+
+    from opskit.browser.chromium import launch_options
+    from opskit.delivery.charts import trend_chart_png
+    from opskit.delivery.render import Renderer
+    from tests.delivery.samples import SUMMARIES, report_context, trend_series
+
+    renderer = Renderer(timezone="Europe/Berlin")
+    chart = base64.b64encode(trend_chart_png(trend_series(), "AHT per week (seconds)")).decode()
+    written = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(**launch_options(p))
+        page = browser.new_page(viewport={"width": width, "height": 800}, device_scale_factor=2)
+        for kind in SUMMARIES:
+            extra = {"chart_cid": "trend", "chart_alt": "AHT per week"} if kind == "comparison" else {}
+            html = renderer.render_email("email/report.html", report_context(kind, **extra)).html
+            html = html.replace("cid:trend", f"data:image/png;base64,{chart}")
+            page.set_content(html, wait_until="load")
+            target = out_dir / f"email-{kind}-{width}.png"
+            page.screenshot(path=str(target), full_page=True)
+            written.append(target)
+        browser.close()
+    return written
+
+
 def workbook_png(xlsx: Path, out: Path) -> None:
-    """The Summary sheet (the first), printed by LibreOffice, first page as PNG."""
+    """The Summary sheet (the first), printed by LibreOffice, its first page as PNG (the whole page)."""
     ensure("soffice", "libreoffice-calc-nogui")
     ensure("pdftoppm", "poppler-utils")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            ["soffice", "--headless", "--convert-to", "pdf", "--outdir", tmp, str(xlsx)],
+            [
+                "soffice",
+                f"-env:UserInstallation=file://{tmp}/profile",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                tmp,
+                str(xlsx),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -81,36 +125,25 @@ def workbook_png(xlsx: Path, out: Path) -> None:
         )
         pdf = Path(tmp) / (xlsx.stem + ".pdf")
         subprocess.run(
-            ["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(out.with_suffix(""))],
+            ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(out.with_suffix(""))],
             check=True,
         )
-    _trim(out)
 
 
-def _trim(path: Path, margin: int = 24) -> None:
-    """Cut the empty rest of the printed page away, keeping a margin around the table."""
-    from PIL import Image, ImageChops
+def main(argv: list[str] | None = None) -> int:
+    import argparse
 
-    image = Image.open(path).convert("RGB")
-    box = ImageChops.difference(image, Image.new("RGB", image.size, "white")).getbbox()
-    if box:
-        left, top, right, bottom = box
-        image.crop(
-            (
-                max(0, left - margin),
-                max(0, top - margin),
-                min(image.width, right + margin),
-                min(image.height, bottom + margin),
-            )
-        ).save(path)
-
-
-def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workbook", type=Path, help="the workbook whose Summary page to print")
+    args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    eml = newest("*.eml", REPO / "outbox")
-    email_png(eml, OUT / "weekly-email.png")
-    print(f"wrote {OUT / 'weekly-email.png'} from {eml.name}")
-    xlsx = newest("*weekly-ops-review*/efficiency_*.xlsx", REPO / "var" / "runs")
+    for path in kind_pngs(OUT):
+        print(f"wrote {path}")
+    if (REPO / "outbox").is_dir() and any((REPO / "outbox").glob("*.eml")):
+        eml = newest("*.eml", REPO / "outbox")
+        email_png(eml, OUT / "weekly-email.png")
+        print(f"wrote {OUT / 'weekly-email.png'} from {eml.name}")
+    xlsx = args.workbook or newest("*weekly-ops-review*/efficiency_*.xlsx", REPO / "var" / "runs")
     workbook_png(xlsx, OUT / "workbook-summary.png")
     print(f"wrote {OUT / 'workbook-summary.png'} from {xlsx.name}")
     return 0

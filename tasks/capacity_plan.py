@@ -19,6 +19,7 @@ from opskit.reports import (
     week_start,
     weekly_requirement,
     weeks_before,
+    worst_first,
 )
 
 
@@ -85,19 +86,26 @@ def capacity_plan(
                 {"week": week, "queue_id": queue_id, "queue": name, "channel": channel, "model": model}
                 | {"forecast": volume, "aht": aht, "required": need, "supply": have, "gap": have - need}
             )
-    short = [r for r in rows if r["gap"] < 0]
+    for r in rows:  # how much of the requirement the supply covers: the worst-first rule's attainment
+        r["coverage"] = r["supply"] / r["required"] if r["required"] else None
+    short = worst_first([r for r in rows if r["gap"] < 0], key="coverage")
     shown = plan_weeks if rows else []
 
     def total(key: str, week: str) -> float:
         return sum(r[key] for r in rows if r["week"] == week)
 
+    last_day = monday + timedelta(weeks=weeks, days=-1)
+    horizon = f"{monday:%-d %b} – {last_day:%-d %b %Y}"
     subject = f"{shown[0]}..{shown[-1]}" if shown else None
-    report = report_for(ctx, "Capacity plan", task="capacity_plan", subject=subject)
+    report = report_for(ctx, "Capacity plan", task="capacity_plan", subject=f"{subject} ({horizon})" if shown else None)
     report.summary(
-        [KPI(f"Required FTE {w}", total("required", w)) for w in shown]
-        + [KPI(f"Gap FTE {w}", total("gap", w)) for w in shown]
-        + [KPI("Queue-weeks short", len(short), target=0, direction="lower_is_better", type="int")]
+        [KPI(f"Required FTE {w}", total("required", w), direction="neutral") for w in shown]
+        + [KPI(f"Supply FTE {w}", total("supply", w), direction="neutral") for w in shown]
+        + [KPI(f"Gap FTE {w}", total("gap", w), direction="neutral") for w in shown]
+        + [KPI("Queue-weeks short", len(short), target=0, direction="lower_is_better", type="int")],
+        value_header="Plan",
     )
+    by_week = [{"week": w, **{k: total(k, w) for k in ("required", "supply", "gap")}} for w in shown]
     week_column, queue_column = Column("week", "Week", "str"), Column("queue", "Queue", "str")
     required, supplied = Column("required", "Required FTE", "float"), Column("supply", "Supply FTE", "float")
     gap_columns = [
@@ -112,29 +120,41 @@ def capacity_plan(
         supplied,
         Column("gap", "Gap FTE", "float", target=0.0, direction="higher_is_better"),
     ]
+    gap = Column("gap", "Gap FTE", "float", target=0.0, direction="higher_is_better")
+    report.sheet("By week", by_week, [week_column, required, supplied, gap])
     report.sheet("Gap", rows, gap_columns)
-    report.sheet(
-        "Shortfalls",
-        short,
-        [week_column, queue_column, required, supplied, Column("gap", "Gap FTE", "float", target=0.0)],
-    )
+    coverage = Column("coverage", "Covered", "percent", target=1.0)
+    report.sheet("Shortfalls", short, [week_column, queue_column, required, supplied, gap, coverage])
     path = save_report(ctx, report, f"capacity_plan_{monday.isoformat()}.xlsx")
     first = shown[0] if shown else ""
     kpis = [
-        email_kpi("Required FTE (week 1)", total("required", first), "rate", "lower_is_better"),
-        email_kpi("Supply FTE (week 1)", total("supply", first), "rate", "higher_is_better"),
+        email_kpi(f"Required FTE, {first}", total("required", first), "fte", "neutral"),
+        email_kpi(f"Supply FTE, {first}", total("supply", first), "fte", "neutral"),
         email_kpi("Queue-weeks short", len(short), "num", "lower_is_better"),
     ]
-    misses = [
-        {"where": f"{r['queue'] or r['queue_id']} {r['week']}", "metric": "FTE", "actual": r["supply"]}
-        | {"target": r["required"], "kind": "rate", "attainment": r["supply"] / r["required"]}
+    shortfalls = [
+        {"where": r["queue"] or r["queue_id"], "week": r["week"], "required": r["required"], "supply": r["supply"]}
         for r in short
     ]
+    if short:
+        worst = short[0]
+        name = worst["queue"] or worst["queue_id"]
+        headline = (
+            f"{len(short)} queue-week(s) short over {len(shown)} weeks; the worst, {name}"
+            f" in {worst['week']}, has {worst['coverage']:.0%} of the FTE it needs."
+        )
+    else:
+        headline = "Supply covers the requirement of every queue in every week."
     summary = {
+        "kind": "plan",
+        "title": "Capacity plan",
         "period": subject,
+        "period_label": f"Weeks {shown[0]} to {shown[-1]} ({horizon})" if shown else "No weeks to plan",
+        "headline": headline if rows else "No queue had completed cases in the history weeks.",
+        "horizon": {"first": shown[0] if shown else None, "last": shown[-1] if shown else None},
         "kpis": kpis if rows else [],
-        "missed_targets": misses,
-        "drivers": [],
+        "weeks": by_week,
+        "shortfalls": shortfalls,
         **scan.gate_facts(),
     }
     return Result(files=[path], rows=len(rows), summary=summary)

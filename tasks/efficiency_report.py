@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from opskit import DataError, Period, Result, RunContext, task
 from opskit.reports import (
     METRICS,
+    add_drivers,
     add_exceptions,
     add_notes,
     attribute_windows,
@@ -15,6 +18,7 @@ from opskit.reports import (
     daily_rows,
     data_file,
     drivers,
+    drivers_share_of,
     email_drivers,
     email_kpis,
     email_misses,
@@ -29,8 +33,11 @@ from opskit.reports import (
     report_for,
     save_report,
     scan_cases,
+    show,
     targets_for,
+    trend_scale,
     workbook_kpis,
+    worst_first,
 )
 
 
@@ -102,7 +109,7 @@ def efficiency_report(
     overall, before = rows("current", "all"), rows("previous", "all")
     sheets = {dim: rows("current", dim) for dim in cuts}
     missed = misses(overall, "all", goals["current"])
-    missed += [m for dim, cut in sheets.items() for m in misses(cut, dim, goals["current"])]
+    missed = worst_first(missed + [m for dim, cut in sheets.items() for m in misses(cut, dim, goals["current"])])
     shown = [m for m in METRICS if (m != "uph" or shifts) and (m != "sla_attainment" or sla is not None)]
     kpis = metric_kpis(overall[0] if overall else {}, before[0] if before and has_prev else {}, shown)
     aht_goal = goals["current"].get(("all", "all", "aht"))
@@ -111,6 +118,9 @@ def efficiency_report(
         day["aht_target"] = aht_goal.value if aht_goal else None
     attr, _, _ = attribute_windows(scan, "aht", "vendor", "previous", "current")
     top = drivers(attr, "aht", "vendor") if attr and has_prev else []
+    total = show("aht", attr.total, signed=True) if attr else ""
+    share_of = drivers_share_of("AHT", prev.label, period.label, total) if top else None
+    aht_scale = trend_scale(trend, ["aht", "aht_target"])
 
     report = report_for(
         ctx,
@@ -124,21 +134,29 @@ def efficiency_report(
         report.sheet(f"By {dim}", cut, cut_columns(dim, cut, kpis))
     x = Column("date", "Date", "date")
     aht = [Column("aht", "AHT (s)", "float"), Column("aht_target", "Target", "float")]
-    report.trend("Trend AHT", trend, x=x, series=aht, title="AHT per day", y_title="seconds")
+    report.trend("Trend AHT", trend, x=x, series=aht, title="AHT per day", y_title="seconds", y_range=aht_scale)
     volume = [Column("incoming", "Incoming", "int"), Column("completed", "Completed", "int")]
     report.trend("Trend volume", trend, x=x, series=volume, kind="bar", title="Cases per day")
+    if top and share_of:
+        add_drivers(report, top, share_of)
     add_exceptions(report, missed)
     add_notes(report, notes)
     path = save_report(ctx, report, f"efficiency_{period.label}.xlsx")
     ctx.log.info("efficiency %s: %d cases read, %d missed targets", period.label, scan.rows, len(missed))
     series = {"AHT (s)": "aht", **({"Target": "aht_target"} if aht_goal else {})}
+    trend_chart: dict[str, Any] = {"title": "AHT per day (seconds)", "series": email_series(trend, series)}
+    if aht_scale:
+        trend_chart.update(y_min=aht_scale[0], y_max=aht_scale[1])
     summary = {
+        "kind": "comparison",
         "period": period.label,
         "previous_period": prev.label if has_prev else None,
         "kpis": email_kpis(kpis),
+        "targets_checked": len(goals["current"]),
         "missed_targets": email_misses(missed),
         "drivers": email_drivers(top),
-        "trend": email_series(trend, series),
+        "drivers_share_of": share_of,
+        "trend": trend_chart,
         **scan.gate_facts(),
         "notes": notes,
     }

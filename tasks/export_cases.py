@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opskit import DataError, Period, Result, RunContext, task
-from opskit.reports import INTEGER_COLUMNS
+from opskit.reports import INTEGER_COLUMNS, TIME_FIELDS, human_headers
 
 
 @task(schedule_hint="0 6 * * MON")
@@ -45,7 +45,8 @@ def export_cases(
         queues: Only these queue ids; every queue when empty.
         markets: Only these markets (e.g. DE, BR); every market when empty.
         vendors: Only these vendors (e.g. "Lumen BPO", in-house); every vendor when empty.
-        format: csv, xlsx (written from the CSV, text never turned into formulas) or both.
+        format: csv, xlsx (written from the CSV for people: headers in words, times as date-times in
+            the job's timezone, text never turned into formulas) or both.
         publish: Also write the CSV to data/cases/<period>.csv for later jobs.
         date_by: Which time the period applies to: created, completed, or both (cases of either).
         pad_days: Also export this many days before and after the period.
@@ -86,8 +87,16 @@ def export_cases(
         from opskit.excel import csv_to_xlsx  # here, not at the top: `runner.py list` imports every task
 
         xlsx = csv_path.with_suffix(".xlsx")
-        with ctx.output(xlsx) as tmp:
-            csv_to_xlsx(csv_path, tmp, integers=INTEGER_COLUMNS)  # text never becomes a formula
+        with ctx.output(xlsx) as tmp:  # text never becomes a formula; times in the job's timezone
+            csv_to_xlsx(
+                csv_path,
+                tmp,
+                integers=INTEGER_COLUMNS,
+                datetimes=TIME_FIELDS,
+                tz=ctx.tz,
+                headers=human_headers(header, ctx.tz),
+                title=f"Cases {period.label}",
+            )
         files.append(xlsx)
     if format == "xlsx":
         files.remove(csv_path)

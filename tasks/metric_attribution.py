@@ -14,6 +14,7 @@ from opskit.reports import (
     case_exports,
     data_path,
     drivers,
+    drivers_share_of,
     email_drivers,
     narrative,
     read_queues,
@@ -84,13 +85,17 @@ def metric_attribution(
     path = save_report(ctx, report, f"{stem}.xlsx")
     ctx.log.info("%s by %s: %s → %s", label, by, show(metric, attr.baseline), show(metric, attr.current))
     summary = {
+        "kind": "comparison",
         "period": current.label,
+        "previous_period": base.label,
         "baseline": base.label,
         "metric": metric,
         "by": by,
         "kpis": [attribution_kpi(attr, metric)],
+        "targets_checked": 0,
         "missed_targets": [],
         "drivers": email_drivers(drivers(attr, metric, by)),
+        "drivers_share_of": drivers_share_of(label, base.label, current.label, show(metric, attr.total, signed=True)),
         "attribution": attribution_facts(attr),
         "narrative": md.split("\n\n")[1],
         **scan.gate_facts(),

@@ -6,6 +6,7 @@ from datetime import UTC
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
+from opskit.reports import human_headers
 
 # dashboard header text -> history column (and whether the value is a number)
 _COLUMNS = {
@@ -21,7 +22,7 @@ _COLUMNS = {
     "Completed (24h)": ("completed_24h", True),
     "SLA status": ("sla_status", False),
 }
-HEADER = ["snapshot_at", *(name for name, _ in _COLUMNS.values())]
+FIELDS = ["snapshot_at", *(name for name, _ in _COLUMNS.values())]
 
 
 @task(schedule_hint="0 * * * *")
@@ -31,10 +32,12 @@ def scrape_queue_dashboard(
     source: str = "console",
     history: str = "queue_history.xlsx",
 ) -> Result:
-    """Read the console's queue dashboard and append one row per queue to a history workbook.
+    """Read the console's queue dashboard and add each queue's row to a history workbook when it changed.
 
     The snapshot time is the dashboard's own "as of" time when it shows one, else the run's scheduled
-    time. The workbook (in the data folder) is created with a header the first time and saved
+    time; it is stored as a date-time in the job's timezone. A queue's row is added only when something
+    on the dashboard changed for it since its last row (a run on an unchanged dashboard adds nothing).
+    The workbook (in the data folder) is created with a styled header in words the first time and saved
     atomically; text from the page is always stored as text, never as a formula.
 
     Args:
@@ -56,20 +59,33 @@ def scrape_queue_dashboard(
             hint=f"Columns seen: {', '.join(headers)}",
         )
     snapshot_at = as_of or ctx.scheduled_for.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rows = [[snapshot_at, *(_value(r[headers.index(h)], num) for h, (_, num) in _COLUMNS.items())] for r in cells]
-    from opskit.excel import append_rows  # here, not at the top: `runner.py list` imports every task
+    values = [[snapshot_at, *(_value(r[headers.index(h)], num) for h, (_, num) in _COLUMNS.items())] for r in cells]
+    rows = [dict(zip(FIELDS, v, strict=True)) for v in values]
+    from opskit.excel import append_changes  # here, not at the top: `runner.py list` imports every task
 
     path = ctx.data_dir / history
-    with ctx.output(path) as tmp:  # created with HEADER the first time; text is stored as text
-        append_rows(path, tmp, rows, header=HEADER)
-    ctx.log.info("appended %d queues as of %s to %s", len(rows), snapshot_at, path.name)
+    with ctx.output(path) as tmp:  # created with headers in words the first time; text is stored as text
+        added = append_changes(
+            path,
+            tmp,
+            rows,
+            fields=FIELDS,
+            keys=("queue_id",),
+            ignore=("snapshot_at",),
+            headers=human_headers(FIELDS, ctx.tz),
+            datetimes=("snapshot_at",),
+            tz=ctx.tz,
+            title="Queue history",
+        )
+    ctx.log.info("%d of %d queues changed as of %s; added to %s", added, len(rows), snapshot_at, path.name)
     return Result(
         files=[path],
-        rows=len(rows),
+        rows=added,
         summary={
             "snapshot_at": snapshot_at,
             "queues": len(rows),
-            "breached": sum(1 for r in rows if r[-1] == "breached"),
+            "added": added,
+            "breached": sum(1 for r in rows if r["sla_status"] == "breached"),
         },
     )
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from opskit import Result, RunContext, UsageError, task
+from opskit.reports import email_kpi, status_check
 
 
 @task(schedule_hint="*/15 * * * *")
@@ -46,7 +47,7 @@ def sla_watch(
         if row["backlog"] > limits["backlog"]:
             reasons.append(f"backlog {row['backlog']} > {limits['backlog']:g}")
         if oldest > limits["oldest"]:
-            reasons.append(f"oldest {oldest:g} h > {limits['oldest']:g} h")
+            reasons.append(f"oldest {oldest:.1f} h > {limits['oldest']:g} h")
         state = "breach" if reasons else "ok"
         states[qid] = state
         entry = {
@@ -84,57 +85,42 @@ def sla_watch(
             "as_of": body.get("as_of"),
             "queues": len(snapshot),
             "breaches": breaches,
-            "changes": changes,
             "alerts": changes,
-            **_email(changes, breaches, previous),
+            **_email(snapshot, changes, breaches, previous),
         },
     )
 
 
-def _email(changes: list[dict[str, Any]], breaches: list[str], previous: dict[str, str]) -> dict[str, Any]:
-    """The changes in the report email's terms: a KPI, the queues now in breach, and every change."""
+def _email(
+    snapshot: list[dict[str, Any]], changes: list[dict[str, Any]], breaches: list[str], previous: dict[str, str]
+) -> dict[str, Any]:
+    """The run as a status report (``kind: status``): every queue's two checks against its limits (the
+    email lists those in breach, worst first), the changes of state, and the counts as tiles."""
     was = sum(1 for state in previous.values() if state == "breach")
-    missed = []
-    for c in changes:
-        if c["to"] != "breach":
-            continue
-        if c["backlog"] > c["limits"]["backlog"]:
-            missed.append(
-                {
-                    "where": c["name"],
-                    "metric": "Backlog (cases)",
-                    "actual": c["backlog"],
-                    "target": c["limits"]["backlog"],
-                    "direction": "lower_is_better",
-                }
-            )
-        if c["oldest_hours"] > c["limits"]["oldest"]:
-            missed.append(
-                {
-                    "where": c["name"],
-                    "metric": "Oldest case (h)",
-                    "actual": c["oldest_hours"],
-                    "target": c["limits"]["oldest"],
-                    "direction": "lower_is_better",
-                }
-            )
+    checks = []
+    for q in snapshot:
+        checks.append(status_check(q["name"], "Backlog (cases)", q["backlog"], q["limits"]["backlog"]))
+        checks.append(status_check(q["name"], "Oldest case", q["oldest_hours"], q["limits"]["oldest"], kind="hours"))
+    went_bad = sum(1 for c in changes if c["to"] == "breach")
     return {
+        "kind": "status",
         "title": "SLA watch",
-        "headline": f"{len(changes)} queue(s) changed state; {len(breaches)} in breach now",
+        "headline": (
+            f"{went_bad} queue(s) went into breach, {len(changes) - went_bad} recovered; {len(breaches)} in breach now"
+        ),
+        "checked": len(snapshot),
+        "checks": checks,
         "kpis": [
-            {
-                "label": "Queues in breach",
-                "value": len(breaches),
-                "previous": was,
-                "kind": "num",
-                "direction": "lower_is_better",
-            }
+            email_kpi("In breach now", len(breaches), "num", "lower_is_better", previous=was, change_kind="num"),
+            email_kpi("Changed state", len(changes), "num", "neutral"),
+            email_kpi("Queues checked", len(snapshot), "num", "neutral"),
         ],
-        "missed_targets": missed,
-        "drivers": [
+        "changes": [
             {
-                "label": f"{c['name']}: {c['from']} → {c['to']}",
-                "note": "; ".join(c["reasons"]) or "back within its limits",
+                "where": c["name"],
+                "from": c["from"],
+                "to": c["to"],
+                "why": "; ".join(c["reasons"]) or "back within its limits",
             }
             for c in changes
         ],

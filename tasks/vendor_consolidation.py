@@ -13,6 +13,7 @@ from opskit.reports import (
     data_file,
     email_kpi,
     file_sha256,
+    problem,
     read_vendor_report,
     rejection_columns,
     report_for,
@@ -104,16 +105,37 @@ def vendor_consolidation(
         outputs.append(save_report(ctx, check, f"validation_{slug}_{day}.xlsx"))
 
     newest = max((r["date"] for r in master), default=None)
+    problems = [
+        problem(
+            f["file"],
+            f["reason"].removeprefix(f"{f['file']}: "),  # the reason may start with the file's name already
+            "Fix the file (or ask the vendor for a new one) and put it back in the inbox",
+        )
+        for f in files
+        if f["status"] == "quarantined"
+    ]
+    for vendor, bad in sorted(rejects.items()):
+        if bad:
+            slug = "".join(c if c.isalnum() else "_" for c in vendor.lower()).strip("_")
+            where = f"{vendor}, {len(bad)} row{'s' if len(bad) != 1 else ''}"
+            fix = f"The rows are left out of the master; each is listed in validation_{slug}_{day}.xlsx"
+            first = f"rejected: {bad[0]['reason']}" + (" and more" if len(bad) > 1 else "")
+            problems.append(problem(where, first, fix))
     summary = {
+        "kind": "ingestion",
+        "title": "Vendor daily reports",
+        "headline": f"{kinds['archived']} file(s) merged into the master, {merged:,} rows"
+        + (f"; {kinds['quarantined']} quarantined" if kinds["quarantined"] else "")
+        + (f"; {rejected:,} rows rejected" if rejected else "")
+        + ".",
         "period": ctx.scheduled_for.astimezone(ctx.tz).date().isoformat(),
+        "problems": problems,
         "kpis": [
-            email_kpi("Files merged", kinds["archived"], "num", "higher_is_better"),
-            email_kpi("Rows merged", merged, "num", "higher_is_better"),
+            email_kpi("Files merged", kinds["archived"], "num", "neutral"),
+            email_kpi("Rows merged", merged, "num", "neutral"),
             email_kpi("Rows rejected", rejected, "num", "lower_is_better"),
             email_kpi("Files quarantined", kinds["quarantined"], "num", "lower_is_better"),
         ],
-        "missed_targets": [],
-        "drivers": [],
         "files": files,
         **kinds,
         "columns": list(VENDOR_FIELDS),

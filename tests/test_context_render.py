@@ -88,11 +88,14 @@ def test_summary_sections_are_the_emails_with_the_trend_as_an_inline_png(tmp_pat
         "trend": TREND,
     }
     sections = ctx.summary_sections(summary)
-    assert set(sections) == {"kpis", "missed", "drivers", "chart_data_uri"}
+    # a summary without a kind is a comparison, and has the comparison's sections
+    assert sections["kind"] == "comparison"
+    assert {"kpis", "missed", "drivers", "drivers_share_of", "problems", "chart_data_uri"} <= set(sections)
     assert sections["kpis"][0]["label"] == "AHT"
     assert sections["kpis"][0]["change"] == pytest.approx((52.4 - 48.0) / 48.0)
     assert sections["missed"][0]["attainment"] == pytest.approx(50 / 60)
     assert sections["drivers"] == [{"label": "Mix", "share": 0.6, "note": None}]
+    assert sections["drivers_share_of"].startswith("the total change between the two periods")
     assert sections["chart_data_uri"].startswith("data:image/png;base64,iVBORw0KGgo")  # a PNG's first bytes
     assert ctx.summary_sections({})["chart_data_uri"] == ""
 

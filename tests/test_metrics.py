@@ -111,7 +111,7 @@ def test_target_attainment_is_direction_aware(actual, target, direction, expecte
 
 
 def test_target_attainment_refuses_unknown_direction():
-    with pytest.raises(ValueError, match="direction must be higher_is_better or lower_is_better"):
+    with pytest.raises(ValueError, match="direction must be higher_is_better, lower_is_better or neutral, not 'up'"):
         m.target_attainment(1, 1, "up")
 
 

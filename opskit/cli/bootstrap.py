@@ -1,4 +1,9 @@
-"""Make sure a Chromium for Playwright, and the fonts for CJK text and emoji, are on this machine.
+"""Make sure a Chromium for Playwright, the fonts for CJK text and emoji, and LibreOffice are on this machine.
+
+LibreOffice (headless Calc) and poppler's pdftotext are the second reader of opskit's workbooks: the
+print tests convert every shipped workbook to PDF with them (tests/tasks/test_print.py), and
+scripts/screenshots.py prints a Summary page. Carlito is the metric-compatible stand-in for Calibri,
+the font opskit's workbooks name.
 
 Playwright's own Chromium is used where it is installed (a laptop after ``playwright install``). Where it is
 not, and the machine cannot download it (servers, CI), Debian's ``chromium`` package is installed with
@@ -17,6 +22,9 @@ from opskit.browser.chromium import BrowserMissing, launch_options
 DEBIAN_BROWSER = ("chromium",)
 DEBIAN_FONTS = ("fonts-wqy-zenhei", "fonts-noto-color-emoji")
 FONT_FAMILIES = {"WenQuanYi Zen Hei": "fonts-wqy-zenhei", "Noto Color Emoji": "fonts-noto-color-emoji"}
+# command -> Debian package, for printing workbooks to PDF and reading the PDF back
+PRINT_TOOLS = {"soffice": "libreoffice-calc-nogui", "pdftotext": "poppler-utils", "pdftoppm": "poppler-utils"}
+PRINT_FONTS = {"Carlito": "fonts-crosextra-carlito"}
 
 
 def main() -> int:
@@ -48,6 +56,20 @@ def main() -> int:
                 f"sudo apt-get install -y {' '.join(missing_fonts)}",
                 file=sys.stderr,
             )
+    missing_print = sorted(
+        {pkg for command, pkg in PRINT_TOOLS.items() if shutil.which(command) is None}
+        | {pkg for family, pkg in PRINT_FONTS.items() if not font_installed(family)}
+    )
+    if missing_print:
+        if can_apt():
+            print(f"bootstrap: installing LibreOffice and poppler to print workbooks: {' '.join(missing_print)}")
+            apt_install(tuple(missing_print), recommends=False)
+        else:
+            print(
+                "warning: the print tests need LibreOffice and poppler; install: "
+                f"sudo apt-get install -y --no-install-recommends {' '.join(missing_print)}",
+                file=sys.stderr,
+            )
     print(f"bootstrap: browser {browser}")
     return 0
 
@@ -68,13 +90,18 @@ def can_apt() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
 
 
-def apt_install(packages: tuple[str, ...]) -> None:
+def apt_install(packages: tuple[str, ...], *, recommends: bool = True) -> None:
+    """apt-get install, updating the package lists once when they are missing or stale.
+
+    ``recommends=False`` keeps LibreOffice to its headless core (about 300 MB instead of a desktop).
+    """
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     quiet = subprocess.DEVNULL
-    result = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=False, stdout=quiet)
+    command = ["apt-get", "install", "-y", "-qq", *([] if recommends else ["--no-install-recommends"]), *packages]
+    result = subprocess.run(command, env=env, check=False, stdout=quiet)
     if result.returncode != 0:  # the package lists may be missing or stale on a fresh machine
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, stdout=quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env, check=True, stdout=quiet)
+        subprocess.run(command, env=env, check=True, stdout=quiet)
 
 
 def font_installed(family: str) -> bool:

@@ -9,9 +9,12 @@ imports ``opskit.engine`` at run time.
 - ``pipeline``: decides what goes out after a run, and records it;
 - ``gates``: judges a run's result against the job's gates;
 - ``report``: the report email's content from ``Result.summary`` (the summary convention);
+- ``sections``: a summary's sections by report kind (comparison, status, ingestion, plan,
+  reconciliation), checked, and the one "worst first" rule;
 - ``alerts``: the failure alert email and the chat post;
 - ``compose``: one message: render, build, save to the outbox, send;
 - ``render``: Jinja2 templates, filters, CSS inlining, HTML to PDF;
+- ``formats``: how each kind of number reads (``fmt``, ``pair``) and changes by direction (``delta``);
 - ``charts``: trend charts as PNG;
 - ``smtp``: sends the outbox's pending messages;
 - ``outbox``: the .eml files and their index;

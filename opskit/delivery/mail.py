@@ -9,6 +9,7 @@ Bcc never becomes a header: the outbox keeps the envelope recipients next to the
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import mimetypes
 import re
@@ -16,6 +17,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from html import escape
@@ -27,6 +29,10 @@ from opskit.errors import ConfigError, TaskError
 from opskit.files import SHARED_FILE, atomic_path
 
 log = logging.getLogger(__name__)
+
+# The standard policy, except that a header written raw (the attachment's name= fallback) keeps the
+# folding it was written with instead of being parsed and re-encoded as RFC 2231.
+POLICY = email.policy.default.clone(refold_source="none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +177,7 @@ def _headers(sender: str, to: Sequence[str], cc: Sequence[str], subject: str, no
 
 
 def _assemble(headers: dict, text: str, html: str | None, images: list[InlineImage], files: list[Path]) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     for name in ("From", "To", "Cc", "Subject", "Date", "Message-ID"):
         value = headers[name]
         if name in ("To", "Cc"):
@@ -203,7 +209,24 @@ def _assemble(headers: dict, text: str, html: str | None, images: list[InlineIma
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
         # EmailMessage encodes a non-ASCII filename as RFC 2231 (filename*=utf-8''...).
         msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+        parts = msg.get_payload()
+        assert isinstance(parts, list) and isinstance(parts[-1], EmailMessage)  # multipart/mixed: the new part
+        _name_fallback(parts[-1], path.name)
     return msg
+
+
+def _name_fallback(part: EmailMessage, name: str) -> None:
+    """Also name the attachment in Content-Type's ``name=``, which Outlook and older clients read when
+    they do not understand RFC 2231's ``filename*=``: ASCII as is, anything else as an RFC 2047
+    encoded word (``=?utf-8?b?...?=``), the form those clients decode."""
+    if name.isascii():
+        part.set_param("name", name)
+        return
+    # set_param would turn it into RFC 2231 again: the header is written raw, in short folded lines
+    words = Header(name, "utf-8", maxlinelen=70).encode(splitchars=" ", maxlinelen=70).split()
+    ctype = part.get_content_type()
+    del part["Content-Type"]
+    part.set_raw("Content-Type", f'{ctype};\r\n name="' + "\r\n ".join(words) + '"')
 
 
 def _copy_to_shared(path: Path, folder: Path, subdir: str, url: str | None) -> LinkedFile:

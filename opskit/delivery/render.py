@@ -8,7 +8,6 @@ file and line, before anything is sent.
 
 from __future__ import annotations
 
-import math
 import os
 import traceback
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from opskit.browser.chromium import launch_options
+from opskit.delivery.formats import delta_parts, duration, missing, num, pair, pct, value
 from opskit.errors import ConfigError, TaskError
 from opskit.files import atomic_path
 
@@ -46,82 +46,27 @@ class RenderedEmail:
 
 # --------------------------------------------------------------------------------------------- filters
 
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+# The formats live in formats.py; these names stay importable from here for templates' tests and tools.
+__all__ = ["RenderedEmail", "Renderer", "TemplateError", "delta_parts", "duration", "na", "num", "pct"]
 
 
 def na(value: Any, text: str = "n/a") -> Any:
     """The value, or "n/a" for None/NaN (a ratio over zero is empty, never 0)."""
-    return text if _missing(value) else value
-
-
-def num(value: Any, digits: int = 0) -> str:
-    """1234567 -> "1,234,567"; ``digits`` decimals; None -> "n/a"."""
-    if _missing(value):
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def pct(value: Any, digits: int = 1) -> str:
-    """A ratio as a percentage: 0.9345 -> "93.5%"; None -> "n/a"."""
-    if _missing(value):
-        return "n/a"
-    return f"{value * 100:.{digits}f}%"
-
-
-def duration(seconds: Any) -> str:
-    """Seconds as a short duration: 45 -> "45s", 192 -> "3m 12s", 3900 -> "1h 05m"."""
-    if _missing(seconds):
-        return "n/a"
-    total = round(float(seconds))
-    sign, total = ("-", -total) if total < 0 else ("", total)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{sign}{minutes}m {secs:02d}s"
-    return f"{sign}{secs}s"
-
-
-def _format_change(change: float, kind: str) -> str:
-    size = abs(change)
-    if kind == "pct":
-        return f"{size * 100:.1f}%"
-    if kind == "pp":
-        return f"{size * 100:.1f} pp"
-    if kind == "duration":
-        return duration(size)
-    if kind == "num":
-        return num(size, 0 if float(size).is_integer() else 1)
-    raise TaskError(f"delta: unknown kind {kind!r} (use pct, pp, num or duration)")
-
-
-def delta_parts(change: Any, direction: str = "higher_is_better", kind: str = "pct") -> tuple[str, str]:
-    """(text, verdict) for a change: ("▲ 5.2%", "better" | "worse" | "flat" | "n/a")."""
-    if direction not in ("higher_is_better", "lower_is_better"):
-        raise TaskError(f"delta: direction {direction!r} is not higher_is_better or lower_is_better")
-    if _missing(change):
-        return "n/a", "n/a"
-    if change == 0:
-        return f"= {_format_change(0, kind)}", "flat"
-    arrow = "▲" if change > 0 else "▼"
-    better = (change > 0) == (direction == "higher_is_better")
-    return f"{arrow} {_format_change(change, kind)}", "better" if better else "worse"
+    return text if missing(value) else value
 
 
 def _delta(eval_ctx: Any, change: Any, direction: str = "higher_is_better", kind: str = "pct") -> Any:
-    """▲/▼ change, green when good and red when bad for the metric's direction.
+    """▲/▼ change, green when good and red when bad for the metric's direction; grey when neutral.
 
     HTML templates get Markup with an inline colour (emails cannot rely on classes); text templates get
-    the words instead, "▲ 5.2% (worse)", because colour is all a plain-text reader would miss.
+    the words instead, "▲ 5.2% (worse)", because colour is all a plain-text reader would miss. A neutral
+    metric (workload) gets neither colour nor word.
     """
     from markupsafe import Markup, escape
 
     text, verdict = delta_parts(change, direction, kind)
     if not eval_ctx.autoescape:
-        return text if verdict in ("flat", "n/a") else f"{text} ({verdict})"
+        return f"{text} ({verdict})" if verdict in ("better", "worse") else text
     colour = {"better": GOOD_COLOUR, "worse": BAD_COLOUR}.get(verdict, FLAT_COLOUR)
     return Markup('<span style="color:{};font-weight:600;white-space:nowrap">{}</span>').format(colour, escape(text))
 
@@ -164,6 +109,8 @@ class Renderer:
             pct=pct,
             duration=duration,
             na=na,
+            fmt=value,
+            pair=pair,
             delta=jinja2.pass_eval_context(_delta),
             localdate=self.localdate,
             localtime=self.localtime,
@@ -179,11 +126,11 @@ class Renderer:
 
     def localdate(self, value: Any, fmt: str = "%Y-%m-%d") -> str:
         """An aware datetime as a date in the job's timezone; None -> "n/a"."""
-        return "n/a" if _missing(value) else self._local(value).strftime(fmt)
+        return "n/a" if missing(value) else self._local(value).strftime(fmt)
 
     def localtime(self, value: Any, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
         """An aware datetime as wall-clock time in the job's timezone, with the zone's abbreviation."""
-        return "n/a" if _missing(value) else self._local(value).strftime(fmt)
+        return "n/a" if missing(value) else self._local(value).strftime(fmt)
 
     # rendering
     def render(self, name: str, context: Mapping[str, Any] | None = None) -> str:

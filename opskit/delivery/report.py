@@ -2,38 +2,46 @@
 
 The summary convention for report tasks
 ---------------------------------------
-The report email is built from the task's ``Result.summary`` (stored as JSON); every key optional:
+The report email is built from the task's ``Result.summary`` (stored as JSON). ``kind`` picks the
+email (``sections`` describes each kind and the one "worst first" rule); every other key is optional:
 
+``kind`` (str)            comparison (default) | status | ingestion | plan | reconciliation
 ``title`` (str)           the email's title; default: the job's description, else its name
-``headline`` (str)        one sentence under the title that answers "are we on target?"
+``headline`` (str)        one sentence under the title that answers the reader's first question
+``problems`` (list)       ``{"where", "problem", "fix"}``: what the reader must act on; the headline
+                          when there are any
 ``period_label`` (str)    replaces the label made from the ``period`` parameter
                           ("Week 2026-W46 (9-15 Nov)", "Mon 16 Nov 2026", "November 2026")
-``kpis`` (list)           headline KPI tiles, each ``{"label" (or "name"): str,
-                          "value": number | None, "kind" (or "format"): "num" | "pct" |
-                          "duration" | "rate" (default num), "previous": number | None,
-                          "change": number | None, "direction": "higher_is_better" (default) |
-                          "lower_is_better", "target": number | None}``. pct values are ratios
-                          (0.934), durations seconds. ``change`` defaults to value - previous
-                          for pct (percentage points), else (value - previous) / |previous|.
-``missed_targets`` (list) ``{"where": str, "metric": str, "actual": number, "target": number,
-                          "kind": as above, "direction": as above, "attainment": number}``,
-                          worst first; attainment defaults to actual/target (higher is better)
-                          or target/actual (lower is better). The email lists the first 10 and
-                          says how many more the workbook has.
-``drivers`` (list)        ``{"label": str, "share": ratio of the change | None,
-                          "note": str | None}``
-``trend`` (dict)          ``{"title": str, "series": {label: [[ISO date, number | None], ...]},
-                          "percent": bool, "dashed": [reference-line labels, default
-                          ["Target"]]}``, or the ``series`` mapping alone (titled by its
-                          labels): a PNG shown inline by Content-ID
-``columns`` (list of str) the output's column names, for the ``required_columns`` gate
-``newest`` (ISO datetime) the newest timestamp in the data, for the ``max_age`` gate
+``kpis`` (list)           headline tiles, each ``{"label" (or "name"), "value", "kind" (num | pct |
+                          duration | rate | fte | hours | currency), "previous", "change",
+                          "direction" (higher_is_better | lower_is_better | neutral), "target",
+                          "note"}``. pct values are ratios (0.934), durations seconds. ``change``
+                          defaults to value - previous for pct (points), else relative. A tile
+                          shows a change or a target only when it has one.
+``currency`` (str)        the code shown before ``currency`` values ("EUR")
+``trend`` (dict)          ``{"title", "series": {label: [[ISO date, number | None], ...]},
+                          "percent", "dashed", "y_min", "y_max"}``: a PNG shown inline
+``columns``, ``newest``   what the quality gates check (schema drift, freshness)
 ``note`` (str)            a line for the "no data for this period" email (why it is empty)
 
-The gates read ``Result.rows``. The subject template (``email.subject``) sees ``job``, ``run_id``,
-``title``, ``period`` (the period parameter, e.g. "2026-W46", or ""), ``period_label``,
-``scheduled_for`` (in the job's timezone) and ``result`` (``rows``, ``files``, ``summary``). Text
-from the summary is escaped in HTML (autoescape): content from users is hostile by nature.
+comparison: ``previous_period`` (the label compared with), ``missed_targets`` (``{"where",
+"metric", "actual", "target", "kind", "direction", "attainment"}``), ``drivers`` (``{"label",
+"share", "note"}``) and ``drivers_share_of`` (what every share is a share of; required with shares).
+status: ``as_of`` (ISO), ``checked``, ``checks`` (``{"where", "metric", "value", "limit", "kind",
+"direction", "state": breach | ok}``), ``changes`` (``{"where", "from", "to", "why"}``).
+ingestion: ``files`` (``{"file", "vendor", "status": archived | quarantined | skipped | rejected,
+"rows", "rejected", "reason"}``).
+plan: ``horizon`` (``{"first", "last", "label"}``), ``weeks`` (``{"week", "required", "supply",
+"gap"}``), ``shortfalls`` (``{"where", "week", "required", "supply"}``).
+reconciliation: ``left``/``right`` (``{"name", "rows"}``), ``keys``, ``matched``, ``only_left``,
+``only_right``, ``differing``, ``groups`` (``{"group", "only_left", "only_right", "differing"}``),
+``totals`` (``{column: {"left", "right"}}``).
+
+Lists of misses are shown worst first by one rule (``sections``), the first 10 with how many more
+the workbook has. The gates read ``Result.rows``. The subject template (``email.subject``) sees
+``job``, ``run_id``, ``title``, ``period``, ``period_label``, ``scheduled_for`` (in the job's
+timezone) and ``result`` (``rows``, ``files``, ``summary``). Text from the summary is escaped in HTML
+(autoescape): content from users is hostile by nature.
 
 Documents show the same sections as the email (``summary_sections``, ``trend_chart``); tasks reach them
 through ``RunContext.summary_sections``.
@@ -42,13 +50,13 @@ through ``RunContext.summary_sections``.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.delivery.charts import trend_chart_png
+from opskit.delivery.sections import KIND_SECTIONS, as_list, kind_of, kpi, mapping, number, problem
 from opskit.errors import TaskError
 from opskit.period import Period, PeriodError
 from opskit.redact import scrub
@@ -61,8 +69,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("num", "pct", "duration", "rate")
-DIRECTIONS = ("higher_is_better", "lower_is_better")
 MISSED_SHOWN = 10
 
 
@@ -112,22 +118,9 @@ def report_context(
     """
     context = base_context(config, job_name, job, record, redactor)
     summary = context["result"]["summary"]
-    sections = summary_sections(summary)
-    missed = sections["missed"]
-    headline = str(summary.get("headline") or "")
-    # The body answers "are we on target?": the first few misses (the task's order, worst first
-    # by convention), then how many more the workbook lists.
-    context.update(
-        kpis=sections["kpis"],
-        missed=missed[:MISSED_SHOWN],
-        missed_more=max(0, len(missed) - MISSED_SHOWN),
-        drivers=sections["drivers"],
-        summary=headline,
-        warnings=list(warnings),
-        preheader=headline or (f"{len(missed)} target(s) missed" if missed else "All targets met"),
-    )
+    context.update(email_sections(summary), warnings=list(warnings))
     chart = None
-    if summary.get("trend"):
+    if summary.get("trend") and context["kind"] == "comparison":
         try:
             chart, alt = _trend_chart(summary["trend"])
             context["chart_alt"] = alt
@@ -138,17 +131,46 @@ def report_context(
     return context, chart
 
 
+def email_sections(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the report templates show of a summary: its kind's sections, the tiles, the problems,
+    the lists cut to what an email shows (the first 10, and how many more), and the preheader."""
+    sections = summary_sections(summary)
+    headline = str(summary.get("headline") or "")
+    for key in ("missed", "breaches", "shortfalls"):
+        if key in sections:
+            items = sections[key]
+            sections[key] = items[:MISSED_SHOWN]
+            total = len(items)
+            if key == "shortfalls" and sections.get("shortfalls_total"):
+                total = max(total, int(sections["shortfalls_total"]))
+            sections[f"{key}_more"] = max(0, total - MISSED_SHOWN)
+    problems = sections["problems"]
+    said = verdict(sections)
+    if problems:
+        first = problems[0]
+        preheader = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}: {first['problem']}"
+        said = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} to fix · {said}"
+    else:
+        preheader = headline or said
+    return {**sections, "summary": headline, "preheader": preheader, "verdict": said}
+
+
 def summary_sections(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """The KPI tiles, missed targets and drivers of a summary, checked and filled in as the report
-    email shows them (for documents such as the weekly review PDF).
+    """A summary's sections, checked and filled in as the report email shows them (for documents such
+    as the weekly review PDF): ``kind``, ``kpis``, ``problems``, ``currency`` and the kind's own
+    (``sections.KIND_SECTIONS``). A comparison always has ``missed`` and ``drivers``.
 
     Raises:
         TaskError: the summary does not follow the convention; the message names the key.
     """
+    kind = kind_of(summary)
+    currency = summary.get("currency")
     return {
-        "kpis": [_kpi(i, k) for i, k in enumerate(_list(summary, "kpis"))],
-        "missed": [_missed(i, m) for i, m in enumerate(_list(summary, "missed_targets"))],
-        "drivers": [_driver(i, d) for i, d in enumerate(_list(summary, "drivers"))],
+        "kind": kind,
+        "kpis": [kpi(i, k) for i, k in enumerate(as_list(summary, "kpis"))],
+        "problems": [problem(i, p) for i, p in enumerate(as_list(summary, "problems"))],
+        "currency": None if currency is None else str(currency),
+        **KIND_SECTIONS[kind](summary),
     }
 
 
@@ -157,123 +179,52 @@ def trend_chart(summary: Mapping[str, Any]) -> bytes | None:
     return _trend_chart(summary["trend"])[0] if summary.get("trend") else None
 
 
-def _list(summary: Mapping[str, Any], key: str) -> list[Any]:
-    value = summary.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise TaskError(f"summary.{key} should be a list, got {type(value).__name__}")
-    return value
+def verdict(sections: Mapping[str, Any]) -> str:
+    """The one line under the title that says what the report found, in its kind's terms.
 
-
-def _number(value: Any, where: str) -> float | int | None:
-    """A number, or None (None, NaN); numbers stored as text (Decimal, numpy via JSON) convert."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TaskError(f"{where}: {value!r} is not a number")
-    if isinstance(value, int | float):
-        return None if isinstance(value, float) and math.isnan(value) else value
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise TaskError(f"{where}: {value!r} is not a number") from None
-    return None if math.isnan(number) else number
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TaskError(f"{where} should be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _choice(raw: Mapping[str, Any], keys: tuple[str, ...], allowed: tuple[str, ...], default: str, where: str) -> str:
-    value = next((raw[k] for k in keys if raw.get(k) is not None), default)
-    if value not in allowed:
-        raise TaskError(f"{where}.{keys[0]}: {value!r} is not one of {', '.join(allowed)}")
-    return str(value)
-
-
-def _kpi(i: int, raw: Any) -> dict[str, Any]:
-    where = f"summary.kpis[{i}]"
-    raw = _mapping(raw, where)
-    label = raw.get("label", raw.get("name"))
-    if not label:
-        raise TaskError(f"{where} needs a 'label' (or 'name')")
-    kind = _choice(raw, ("kind", "format"), KINDS, "num", where)
-    direction = _choice(raw, ("direction",), DIRECTIONS, "higher_is_better", where)
-    value = _number(raw.get("value"), f"{where}.value")
-    previous = _number(raw.get("previous"), f"{where}.previous")
-    if raw.get("change") is not None:
-        change = _number(raw["change"], f"{where}.change")
-    elif value is None or previous is None:
-        change = None
-    elif kind == "pct":
-        change = value - previous
-    else:
-        change = (value - previous) / abs(previous) if previous else None
-    return {
-        "label": str(label),
-        "value": value,
-        "kind": kind,
-        "direction": direction,
-        "change": change,
-        "previous": previous,
-        "target": _number(raw.get("target"), f"{where}.target"),
-    }
-
-
-def _missed(i: int, raw: Any) -> dict[str, Any]:
-    where = f"summary.missed_targets[{i}]"
-    raw = _mapping(raw, where)
-    actual = _number(raw.get("actual"), f"{where}.actual")
-    target = _number(raw.get("target"), f"{where}.target")
-    direction = _choice(raw, ("direction",), DIRECTIONS, "higher_is_better", where)
-    attainment = _number(raw.get("attainment"), f"{where}.attainment")
-    if attainment is None and actual is not None and target is not None:
-        if direction == "higher_is_better":
-            attainment = actual / target if target else None
-        else:
-            attainment = target / actual if actual else None
-    return {
-        "where": str(raw.get("where") or ""),
-        "metric": str(raw.get("metric") or ""),
-        "actual": actual,
-        "target": target,
-        "attainment": attainment,
-        "kind": _choice(raw, ("kind", "format"), KINDS, "num", where),
-    }
-
-
-def _driver(i: int, raw: Any) -> dict[str, Any]:
-    where = f"summary.drivers[{i}]"
-    raw = _mapping(raw, where)
-    if not raw.get("label"):
-        raise TaskError(f"{where} needs a 'label'")
-    note = raw.get("note")
-    return {
-        "label": str(raw["label"]),
-        "share": _number(raw.get("share"), f"{where}.share"),
-        "note": None if note is None else str(note),
-    }
+    A comparison says "all targets met" only when targets were checked (``targets_checked`` in the
+    summary, else a tile with a target): a report without targets claims nothing about them.
+    """
+    kind = sections["kind"]
+    if kind == "comparison":
+        n = len(sections["missed"]) + sections.get("missed_more", 0)
+        if n:
+            return f"{n} target{'s' if n != 1 else ''} missed"
+        return "all targets met" if sections["targets_checked"] else "no targets to check"
+    if kind == "status":
+        n = len(sections["breaches"]) + sections.get("breaches_more", 0)
+        return f"{n} in breach now" if n else "everything within its limits"
+    if kind == "plan":
+        n = len(sections["shortfalls"]) + sections.get("shortfalls_more", 0)
+        return f"{n} queue-week{'s' if n != 1 else ''} short" if n else "supply covers demand"
+    if kind == "reconciliation":
+        c = sections["counts"]
+        one_sided = c["only_left"] + c["only_right"]
+        return f"{c['matched']:,} matched, {one_sided:,} on one side only, {c['differing']:,} differ"
+    totals = sections["file_totals"]
+    bad = totals["quarantined"]
+    read = f"{totals['read']} file{'s' if totals['read'] != 1 else ''} read"
+    return f"{read}, {bad} quarantined" if bad else f"{read}, {totals['rows']:,} rows"
 
 
 def _trend_chart(raw: Any) -> tuple[bytes, str]:
-    """``{"title", "series", "percent", "dashed"}``, or the series mapping alone."""
-    raw = _mapping(raw, "summary.trend")
+    """``{"title", "series", "percent", "dashed", "y_min", "y_max"}``, or the series mapping alone."""
+    raw = mapping(raw, "summary.trend")
     full = "series" in raw
-    series_raw = _mapping(raw["series"], "summary.trend.series") if full else raw
+    series_raw = mapping(raw["series"], "summary.trend.series") if full else raw
     dashed = tuple((raw.get("dashed") if full else None) or ("Target",))
     series: dict[str, list[tuple[date, float | None]]] = {}
     for label, points in series_raw.items():
         where = f"summary.trend.series.{label}"
-        series[str(label)] = [(date.fromisoformat(str(day)[:10]), _number(v, where)) for day, v in points]
+        series[str(label)] = [(date.fromisoformat(str(day)[:10]), number(v, where)) for day, v in points]
     if not any(series.values()):
         raise TaskError("no points to draw")
     title = str(raw.get("title") or "") if full else ""
     title = title or ", ".join(label for label in series if label not in dashed) or "Trend"
     percent = bool(raw.get("percent")) if full else False
-    return trend_chart_png(series, title, percent=percent, dashed=dashed), title
+    low, high = number(raw.get("y_min"), "summary.trend.y_min"), number(raw.get("y_max"), "summary.trend.y_max")
+    y_range = (float(low), float(high)) if full and low is not None and high is not None else None
+    return trend_chart_png(series, title, percent=percent, dashed=dashed, y_range=y_range), title
 
 
 def _parse_period(text: str, tz: Any, scheduled_for: datetime) -> Period | None:

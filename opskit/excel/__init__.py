@@ -3,8 +3,11 @@
 - ``Report`` and ``Column``: analyst-grade report workbooks (the headline numbers of
   ``Report.summary`` are ``opskit.reports.KPI``s: change and attainment are metric formulas);
 - ``read_table``: one table out of a messy vendor workbook or CSV, with the rows it rejected;
-- ``fill_template``: an analyst's own template, named ranges and tables filled;
-- ``csv_to_xlsx`` and ``append_rows``: plain data workbooks (an export, a growing history);
+- ``refresh_template``: an analyst's own workbook with its data sheets replaced and everything else
+  (charts, pivot tables, images, names, other sheets) kept byte for byte;
+- ``fill_template``: an analyst's own template, named ranges and tables filled (no drawings);
+- ``csv_to_xlsx``, ``append_changes`` and ``append_rows``: data workbooks for people (an export, a
+  history that grows by what changed);
 - ``put_value``, ``safe_text``, ``Formula``: cell values that never run as formulas.
 
 docs/reports.md is the guide. The names below are imported lazily (PEP 562), so ``import
@@ -26,6 +29,7 @@ __all__ = [
     "Table",
     "TemplateError",
     "WorkbookError",
+    "append_changes",
     "append_rows",
     "atomic_path",
     "csv_to_xlsx",
@@ -33,6 +37,7 @@ __all__ = [
     "inspect_file",
     "put_value",
     "read_table",
+    "refresh_template",
     "safe_text",
 ]
 
@@ -51,6 +56,8 @@ _WHERE = {
     "SummaryItem": "write",
     "atomic_path": "write",
     "fill_template": "template",
+    "refresh_template": "refresh",
+    "append_changes": "plain",
     "append_rows": "plain",
     "csv_to_xlsx": "plain",
 }
@@ -59,8 +66,9 @@ if TYPE_CHECKING:
     from opskit.excel.check import inspect_file
     from opskit.excel.columns import Column
     from opskit.excel.errors import TemplateError, WorkbookError
-    from opskit.excel.plain import append_rows, csv_to_xlsx
+    from opskit.excel.plain import append_changes, append_rows, csv_to_xlsx
     from opskit.excel.read import Rejection, Table, read_table
+    from opskit.excel.refresh import refresh_template
     from opskit.excel.safe import Formula, put_value, safe_text
     from opskit.excel.template import fill_template
     from opskit.excel.write import Report, SummaryItem, atomic_path

@@ -42,7 +42,7 @@ class Column:
         width: Column width in characters; fitted to the header and values when omitted.
         target: A number, or the key of another column holding each row's target; cells that miss
             it turn red and cells that meet it green.
-        direction: higher_is_better or lower_is_better, for ``target``.
+        direction: higher_is_better, lower_is_better, or neutral (workload: never coloured), for ``target``.
         data_bar: Show a data bar in the cells.
         total: sum, average, count, min or max in the totals row (SUBTOTAL, so filters apply);
             numeric columns other than percent default to sum.
@@ -63,8 +63,8 @@ class Column:
     def __post_init__(self) -> None:
         if self.type not in FORMATS:
             raise ValueError(f"unknown column type {self.type!r} (use {', '.join(FORMATS)})")
-        if self.direction not in {"higher_is_better", "lower_is_better"}:
-            raise ValueError(f"direction must be higher_is_better or lower_is_better, not {self.direction!r}")
+        if self.direction not in {"higher_is_better", "lower_is_better", "neutral"}:
+            raise ValueError(f"direction must be higher_is_better, lower_is_better or neutral, not {self.direction!r}")
         if self.total is not None and self.total not in SUBTOTAL:
             raise ValueError(f"total must be one of {', '.join(SUBTOTAL)}, not {self.total!r}")
 

@@ -146,7 +146,7 @@ def splice(package: Path, out: Path, sheets: dict[str, tuple[Path, int, str]]) -
                 continue
             rows_file, last_row, used = sheets[info.filename]
             xml = re.sub(
-                rb'<dimension ref="[^"]*"/>',
+                rb'<dimension ref="[^"]*"\s*/>',
                 f'<dimension ref="{used}"/>'.encode(),
                 src.read(info.filename),
                 count=1,

@@ -87,7 +87,7 @@ def fill_template(
             f"contains {what}, which would be lost when the template is filled",
             where=template.name,
             kind="template",
-            hint="remove them from the template, or add charts with the report builder (Report.trend)",
+            hint="refresh its data sheets with refresh_template, which keeps charts, pivots and images",
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl's "extension not supported" notes on load

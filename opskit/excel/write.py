@@ -24,11 +24,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from opskit.excel import stream
 from opskit.excel.columns import FORMATS, SCALES, SUBTOTAL, Column, fit_width
+from opskit.excel.layout import add_chart, font, page_setup
 from opskit.excel.safe import Formula, clean_text, needs_quote
+from opskit.excel.summary_sheet import SummaryItem, change_format, summary_columns, summary_rows
 from opskit.files import atomic_path
 
 __all__ = ["STREAM_ABOVE", "Report", "SummaryItem", "atomic_path"]
@@ -37,29 +39,6 @@ STREAM_ABOVE = 20_000
 RED, GREEN = ("FFC7CE", "9C0006"), ("C6EFCE", "006100")
 HEADER_FILL = "1F4E78"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-
-
-class SummaryItem(Protocol):
-    """What ``Report.summary`` writes of each headline number (``opskit.reports.KPI`` is one).
-
-    The excel layer only lays the numbers out; what a change or an attainment *is* (points or
-    relative, direction-aware ratios) is defined with the metrics, in opskit.reports.
-    """
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def value(self) -> float | None: ...
-    @property
-    def previous(self) -> float | None: ...
-    @property
-    def target(self) -> float | None: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def change(self) -> float | None: ...
-    @property
-    def attainment(self) -> float | None: ...
 
 
 @dataclass(slots=True)
@@ -105,17 +84,21 @@ class Report:
         self._sheets: list[_SheetSpec] = []
         self._names: set[str] = set()
 
-    def summary(self, kpis: Sequence[SummaryItem], *, name: str = "Summary") -> Report:
-        """The first sheet: each KPI with its previous value, change, target and attainment."""
-        columns = [
-            Column("metric", "Metric", "str"),
-            Column("value", "This period", "float"),
-            Column("previous", "Previous", "float"),
-            Column("change", "Change", "percent"),
-            Column("target", "Target", "float"),
-            Column("attainment", "Attainment", "percent", target=1.0),
-            Column("status", "Status", "str"),
-        ]
+    def summary(
+        self,
+        kpis: Sequence[SummaryItem],
+        *,
+        name: str = "Summary",
+        value_header: str = "This period",
+        previous_header: str = "Previous",
+    ) -> Report:
+        """The first sheet: each KPI with its previous value, change, target and attainment.
+
+        Only the columns the KPIs can fill appear: Previous and Change when some KPI has a previous
+        value, Target, Attainment and Status when some KPI has a target. ``value_header`` and
+        ``previous_header`` name the columns in the report's own terms ("Left", "Right"; "Now").
+        """
+        columns = summary_columns(kpis, value_header, previous_header)
         spec = _SheetSpec(
             _sheet_title(name, self._names),
             None,
@@ -179,8 +162,13 @@ class Report:
         kind: str = "line",
         title: str | None = None,
         y_title: str | None = None,
+        y_range: tuple[float, float] | None = None,
     ) -> Report:
-        """A sheet with the trend data and a native Excel line or bar chart beside it."""
+        """A sheet with the trend data and a native Excel line or bar chart beside it.
+
+        A date ``x`` gets a date axis that ticks by the span (days for weeks, weeks for quarters);
+        ``y_range`` fixes the value axis (give the email's chart the same, ``opskit.reports.trend_scale``).
+        """
         if kind not in {"line", "bar"}:
             raise ValueError(f"chart kind must be line or bar, not {kind!r}")
         spec = _SheetSpec(
@@ -192,7 +180,7 @@ class Report:
             "A2",
             False,
             False,
-            chart={"kind": kind, "title": title or name, "y_title": y_title},
+            chart={"kind": kind, "title": title or name, "y_title": y_title, "y_range": y_range},
         )
         self._sheets.append(spec)
         return self
@@ -214,14 +202,23 @@ class Report:
             for index, spec in enumerate(self._sheets):
                 ws = workbook.create_sheet(spec.name)
                 if spec.kpis:
-                    self._write_summary(ws, spec)
+                    n = self._write_summary(ws, spec)
                 elif spec.stream:
                     rows_file = Path(scratch) / f"rows{index}.xml"
                     streamed[f"xl/worksheets/sheet{index + 1}.xml"] = self._write_streamed(
                         workbook, ws, spec, rows_file
                     )
+                    n = streamed[f"xl/worksheets/sheet{index + 1}.xml"][1] - 1
                 else:
-                    self._write_plain(ws, spec)
+                    n = self._write_plain(ws, spec)
+                page_setup(
+                    ws,
+                    title=clean_text(self.title),
+                    subject=self.subject,
+                    n_columns=len(spec.columns),
+                    n_rows=n,
+                    has_chart=spec.chart is not None,
+                )
             with atomic_path(path) as tmp:
                 if streamed:
                     package = Path(scratch) / "package.xlsx"
@@ -286,16 +283,16 @@ class Report:
         cell.number_format = column.fmt
 
     def _header(self, ws: Any, columns: Sequence[Column]) -> None:
-        from openpyxl.styles import Alignment, Font, PatternFill
+        from openpyxl.styles import Alignment, PatternFill
 
-        fill, font = PatternFill("solid", fgColor=HEADER_FILL), Font(bold=True, color="FFFFFF")
+        fill, bold = PatternFill("solid", fgColor=HEADER_FILL), font(bold=True, color="FFFFFF")
         for index, column in enumerate(columns, start=1):
             cell = ws.cell(row=1, column=index)
             self._set(cell, column.title, Column(column.key, type="str"))
-            cell.fill, cell.font = fill, font
+            cell.fill, cell.font = fill, bold
             cell.alignment = Alignment(vertical="center", wrap_text=True)
 
-    def _write_plain(self, ws: Any, spec: _SheetSpec) -> None:
+    def _write_plain(self, ws: Any, spec: _SheetSpec) -> int:
         rows = list(spec.rows)
         self._header(ws, spec.columns)
         keyed = [c.key for c in spec.columns]
@@ -305,7 +302,18 @@ class Report:
                 self._set(ws.cell(row=r, column=c), values[c - 1] if c - 1 < len(values) else None, column)
         self._finish(ws, spec, len(rows), rows[:500])
         if spec.chart:
-            self._chart(ws, spec, len(rows))
+            x_key = spec.columns[0].key
+            add_chart(
+                ws,
+                kind=spec.chart["kind"],
+                title=clean_text(spec.chart["title"]),
+                y_title=spec.chart["y_title"],
+                x_values=[r.get(x_key) if isinstance(r, dict) else r[0] for r in rows],
+                n_columns=len(spec.columns),
+                n_rows=len(rows),
+                y_range=spec.chart["y_range"],
+            )
+        return len(rows)
 
     def _write_streamed(self, workbook: Any, ws: Any, spec: _SheetSpec, rows_file: Path) -> tuple[Path, int, str]:
         """Placeholder sheet for openpyxl, data rows rendered to ``rows_file`` in one pass.
@@ -362,7 +370,7 @@ class Report:
         if spec.totals and n > 0:
             row = n + 2
             bold, line = (
-                Font(bold=True),
+                font(bold=True),
                 Border(top=Side(style="thin"), bottom=Side(style="double")),
             )
             for c, column in enumerate(columns, start=1):
@@ -392,7 +400,7 @@ class Report:
         for column in columns:
             letter = letters[column.key]
             cells = f"{letter}2:{letter}{n + 1}"
-            if column.target is not None:
+            if column.target is not None and column.direction != "neutral":
                 if isinstance(column.target, str):
                     if column.target not in letters:
                         raise ValueError(
@@ -404,13 +412,13 @@ class Report:
                     goal, guard = repr(float(column.target)), f"ISNUMBER({letter}2)"
                 # ISNUMBER guards matter: Excel ranks any text (such as "n/a") above every number.
                 miss, meet = ("<", ">=") if column.direction == "higher_is_better" else (">", "<=")
-                for op, (fill, font) in ((miss, RED), (meet, GREEN)):
+                for op, (fill, ink) in ((miss, RED), (meet, GREEN)):
                     ws.conditional_formatting.add(
                         cells,
                         FormulaRule(
                             formula=[f"AND({guard},{letter}2{op}{goal})"],
                             fill=PatternFill("solid", fgColor=fill, bgColor=fill),
-                            font=Font(color=font),
+                            font=Font(color=ink),
                         ),
                     )
             if column.data_bar:
@@ -427,25 +435,11 @@ class Report:
         taken.add(name.casefold())
         return name
 
-    def _write_summary(self, ws: Any, spec: _SheetSpec) -> None:
-        """Headline KPIs: value, previous, change, target, attainment, met/missed."""
-        rows = []
-        for kpi in spec.kpis:
-            attainment = kpi.attainment
-            status = "" if attainment is None else ("met" if attainment >= 1 else "missed")
-            rows.append(
-                {
-                    "metric": kpi.name,
-                    "value": kpi.value,
-                    "previous": kpi.previous,
-                    "change": kpi.change,
-                    "target": kpi.target,
-                    "attainment": attainment,
-                    "status": status,
-                    "_type": kpi.type,
-                }
-            )
+    def _write_summary(self, ws: Any, spec: _SheetSpec) -> int:
+        """Headline KPIs: value, previous, change, target, attainment, met/missed (the columns chosen)."""
+        rows = summary_rows(spec.kpis)
         self._header(ws, spec.columns)
+        keys = [c.key for c in spec.columns]
         for r, row in enumerate(rows, start=2):
             kind = row["_type"] if row["_type"] in FORMATS else "float"
             for c, column in enumerate(spec.columns, start=1):
@@ -453,26 +447,10 @@ class Report:
                 if column.key in {"value", "previous", "target"}:
                     col = Column(column.key, column.header, kind)
                 self._set(ws.cell(row=r, column=c), row[column.key], col)
-            change_format = '+0.0" pp";-0.0" pp";0.0" pp"' if kind == "percent" else "+0.0%;-0.0%;0.0%"
-            ws.cell(row=r, column=4).number_format = change_format
+            if "change" in keys:
+                ws.cell(row=r, column=keys.index("change") + 1).number_format = change_format(kind)
         self._finish(ws, spec, len(rows), rows)
-
-    def _chart(self, ws: Any, spec: _SheetSpec, n: int) -> None:
-        from openpyxl.chart import BarChart, LineChart, Reference
-        from openpyxl.utils import get_column_letter
-
-        assert spec.chart is not None
-        chart = LineChart() if spec.chart["kind"] == "line" else BarChart()
-        chart.title = clean_text(spec.chart["title"])
-        chart.y_axis.title = spec.chart["y_title"]
-        chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides axes by default
-        chart.width, chart.height = 24, 12
-        width = len(spec.columns)
-        if n > 0 and width > 1:
-            data = Reference(ws, min_col=2, min_row=1, max_col=width, max_row=n + 1)
-            chart.add_data(data, titles_from_data=True)
-            chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-        ws.add_chart(chart, f"{get_column_letter(width + 2)}2")
+        return len(rows)
 
 
 def _keyed(sample: Sequence[Any]) -> bool:

@@ -7,6 +7,7 @@ A report task imports what it needs from here (docs/reports.md is the guide)::
 - ``formulas``: every DOMAIN.md formula over sums and counts (``formulas.aht(handle, completed)``);
   ``metrics``: the same metrics over plain rows. Both namespaces are exported as modules.
 - The case scan: ``scan_cases`` -> ``CaseScan`` of ``Totals`` per group and window.
+- Headers for people: ``HEADERS``, ``human_header``, ``human_headers``.
 - Inputs: ``case_exports``, ``read_optional``, ``read_queues``, ``read_targets``, ``read_shifts``, ...
 - Report rows and summaries: ``cut_rows``, ``misses``, ``metric_kpis``, ``email_kpis``, ...
 - Workbooks: ``KPI``, ``report_for``, ``cut_columns``, ``save_report`` (on top of ``opskit.excel``).
@@ -26,6 +27,7 @@ _WHERE = {
     "metrics": None,
     "HIGHER": "formulas",
     "LOWER": "formulas",
+    "NEUTRAL": "formulas",
     "change": "formulas",
     "percentile_inc": "formulas",
     "point_change": "formulas",
@@ -40,6 +42,11 @@ _WHERE = {
     "Totals": "scan",
     "scan_cases": "scan",
     "utc_stamp": "scan",
+    # headers for people
+    "HEADERS": "headers",
+    "TIME_FIELDS": "headers",
+    "human_header": "headers",
+    "human_headers": "headers",
     # inputs
     "Target": "inputs",
     "case_exports": "inputs",
@@ -64,6 +71,7 @@ _WHERE = {
     "daily_rows": "cuts",
     "misses": "cuts",
     "productive_by": "cuts",
+    "worst_first": "cuts",
     # the email's summary
     "email_change": "summary",
     "email_drivers": "summary",
@@ -72,11 +80,16 @@ _WHERE = {
     "email_misses": "summary",
     "email_series": "summary",
     "metric_kpis": "summary",
+    "drivers_share_of": "summary",
+    "problem": "summary",
+    "status_check": "summary",
+    "trend_scale": "summary",
     # the standard workbook
     "KIND_TYPES": "workbook",
     "KPI": "workbook",
     "add_exceptions": "workbook",
     "add_notes": "workbook",
+    "add_drivers": "workbook",
     "cut_columns": "workbook",
     "report_for": "workbook",
     "save_report": "workbook",
@@ -105,7 +118,9 @@ _WHERE = {
     # reconciliation
     "Reconciliation": "reconciliation",
     "keyed_sums": "reconciliation",
+    "parse_columns": "reconciliation",
     "parse_filters": "reconciliation",
+    "read_side": "reconciliation",
     "reconcile_sums": "reconciliation",
     # vendor daily reports
     "VENDOR_ALIASES": "vendor",
@@ -129,6 +144,7 @@ __all__ = [
     "Attribution",
     "CUTS",
     "CaseScan",
+    "HEADERS",
     "HIGHER",
     "INTEGER_COLUMNS",
     "Inbox",
@@ -137,8 +153,10 @@ __all__ = [
     "LOWER",
     "METRICS",
     "NEEDED",
+    "NEUTRAL",
     "Reconciliation",
     "SegmentEffect",
+    "TIME_FIELDS",
     "Target",
     "Totals",
     "UNASSIGNED",
@@ -147,6 +165,7 @@ __all__ = [
     "VENDOR_FILES",
     "VENDOR_TYPES",
     "add_attribution",
+    "add_drivers",
     "add_exceptions",
     "add_notes",
     "agents_for_service_level",
@@ -166,6 +185,7 @@ __all__ = [
     "data_file",
     "data_path",
     "drivers",
+    "drivers_share_of",
     "email_change",
     "email_drivers",
     "email_kpi",
@@ -176,6 +196,8 @@ __all__ = [
     "existing",
     "file_sha256",
     "formulas",
+    "human_header",
+    "human_headers",
     "is_case_export",
     "iso_week",
     "keyed_sums",
@@ -183,15 +205,18 @@ __all__ = [
     "metrics",
     "misses",
     "narrative",
+    "parse_columns",
     "parse_filters",
     "percentile_inc",
     "point_change",
+    "problem",
     "productive_by",
     "ratio",
     "read_optional",
     "read_queues",
     "read_rows",
     "read_shifts",
+    "read_side",
     "read_staffing",
     "read_targets",
     "read_vendor_report",
@@ -206,9 +231,11 @@ __all__ = [
     "segments",
     "service_level",
     "show",
+    "status_check",
     "step_exports",
     "target_attainment",
     "targets_for",
+    "trend_scale",
     "utc_stamp",
     "vendor_columns",
     "vendor_of",
@@ -217,6 +244,7 @@ __all__ = [
     "weekly_requirement",
     "weeks_before",
     "workbook_kpis",
+    "worst_first",
 ]
 # No module here is named like a name above (``drivers`` lives in explain.py): importing a
 # submodule sets it as an attribute of the package, and would then shadow the function of that name.
@@ -224,7 +252,7 @@ __all__ = [
 if TYPE_CHECKING:
     from opskit.reports import formulas, metrics
     from opskit.reports.attribution import Attribution, SegmentEffect, attribute
-    from opskit.reports.cuts import METRICS, check_cuts, cut_rows, daily_rows, misses, productive_by
+    from opskit.reports.cuts import METRICS, check_cuts, cut_rows, daily_rows, misses, productive_by, worst_first
     from opskit.reports.explain import (
         ATTRIBUTABLE,
         add_attribution,
@@ -237,7 +265,17 @@ if TYPE_CHECKING:
         segments,
         show,
     )
-    from opskit.reports.formulas import HIGHER, LOWER, change, percentile_inc, point_change, ratio, target_attainment
+    from opskit.reports.formulas import (
+        HIGHER,
+        LOWER,
+        NEUTRAL,
+        change,
+        percentile_inc,
+        point_change,
+        ratio,
+        target_attainment,
+    )
+    from opskit.reports.headers import HEADERS, TIME_FIELDS, human_header, human_headers
     from opskit.reports.inputs import (
         Target,
         case_exports,
@@ -256,7 +294,14 @@ if TYPE_CHECKING:
         week_start,
         weeks_before,
     )
-    from opskit.reports.reconciliation import Reconciliation, keyed_sums, parse_filters, reconcile_sums
+    from opskit.reports.reconciliation import (
+        Reconciliation,
+        keyed_sums,
+        parse_columns,
+        parse_filters,
+        read_side,
+        reconcile_sums,
+    )
     from opskit.reports.scan import CUTS, INTEGER_COLUMNS, NEEDED, UNASSIGNED, CaseScan, Totals, scan_cases, utc_stamp
     from opskit.reports.staffing import (
         agents_for_service_level,
@@ -267,6 +312,7 @@ if TYPE_CHECKING:
         weekly_requirement,
     )
     from opskit.reports.summary import (
+        drivers_share_of,
         email_change,
         email_drivers,
         email_kpi,
@@ -274,6 +320,9 @@ if TYPE_CHECKING:
         email_misses,
         email_series,
         metric_kpis,
+        problem,
+        status_check,
+        trend_scale,
     )
     from opskit.reports.vendor import (
         VENDOR_ALIASES,
@@ -295,6 +344,7 @@ if TYPE_CHECKING:
     from opskit.reports.workbook import (
         KIND_TYPES,
         KPI,
+        add_drivers,
         add_exceptions,
         add_notes,
         cut_columns,

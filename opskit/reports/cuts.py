@@ -13,14 +13,15 @@ from typing import Any
 
 from opskit.errors import DataError
 from opskit.period import Period
-from opskit.reports.formulas import HIGHER, LOWER, target_attainment
+from opskit.reports.formulas import HIGHER, LOWER, NEUTRAL, target_attainment
 from opskit.reports.inputs import Target
 from opskit.reports.scan import CUTS, UNASSIGNED, CaseScan
 
-# metric -> (label, email kind, direction); the order is the Summary sheet's
+# metric -> (label, email kind, direction); the order is the Summary sheet's. Incoming and completed
+# are workload (DOMAIN.md): neutral, never coloured good or bad.
 METRICS: dict[str, tuple[str, str, str]] = {
-    "incoming": ("Incoming", "num", HIGHER),
-    "completed": ("Completed", "num", HIGHER),
+    "incoming": ("Incoming", "num", NEUTRAL),
+    "completed": ("Completed", "num", NEUTRAL),
     "aht": ("AHT (s)", "duration", LOWER),
     "sla_attainment": ("SLA attainment", "pct", HIGHER),
     "accuracy": ("Accuracy", "pct", HIGHER),
@@ -87,7 +88,7 @@ def productive_by(scan: CaseScan, shifts: Mapping[str, float]) -> dict[str, floa
 def misses(
     rows: Iterable[Mapping[str, Any]], dim: str, targets: Mapping[tuple[str, str, str], Target]
 ) -> list[dict[str, Any]]:
-    """Every metric of every row that misses its target, worst first.
+    """Every metric of every row that misses its target, worst first (``worst_first``: ascending attainment).
 
     Each miss: where (in words), metric (its label), actual, target, kind, attainment, and the cut,
     key and metric_key it came from. Attainment is direction-aware (``formulas.target_attainment``).
@@ -116,14 +117,21 @@ def misses(
                         "actual": actual,
                         "target": t.value,
                         "kind": kind,
+                        "direction": t.direction,
                         "attainment": attainment,
                         "cut": dim,
                         "key": row["key"],
                         "metric_key": metric,
                     }
                 )
-    out.sort(key=lambda m: m["attainment"])
-    return out
+    return worst_first(out)
+
+
+def worst_first(items: Iterable[Mapping[str, Any]], key: str = "attainment") -> list[Any]:
+    """The one rule for every list of misses (missed targets, breaches, shortfalls): ascending target
+    attainment, so the furthest from its goal comes first; entries without one last; ties keep their
+    order. The email orders its lists by the same rule."""
+    return sorted(items, key=lambda i: (i.get(key) is None, i.get(key) or 0.0))
 
 
 def daily_rows(scan: CaseScan, *, sla: bool, days: Period | None = None) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from opskit.reports.attribution import Attribution, Segments, attribute
 from opskit.reports.formulas import HIGHER, LOWER, ratio
 from opskit.reports.scan import CaseScan
-from opskit.reports.workbook import KPI
+from opskit.reports.summary import drivers_share_of
+from opskit.reports.workbook import KPI, add_drivers
 
 if TYPE_CHECKING:
     from opskit.excel import Report
@@ -60,7 +61,8 @@ def show(metric: str, value: float | None, *, signed: bool = False) -> str:
 def drivers(attr: Attribution, metric: str, dim: str, *, top: int = 3) -> list[dict[str, Any]]:
     """The largest single effects (a segment's mix or rate), for the email and the narrative.
 
-    Each: label (plain words), share (of the total change), note, segment, effect, value.
+    Each: label (plain words), share (the effect / the total change: ``drivers_share_of`` says so in
+    words), note, segment, effect, value.
     """
     label, _, _, (up, down) = ATTRIBUTABLE[metric]
     items = []
@@ -182,7 +184,11 @@ def attribution_facts(attr: Attribution) -> dict[str, Any]:
 
 
 def segment_rows(attr: Attribution, before: Segments, after: Segments) -> list[dict[str, Any]]:
-    """One row per segment, largest contribution first: volumes, shares, levels and effects of both periods."""
+    """One row per segment, largest contribution first: volumes, shares, levels and effects of both periods.
+
+    Every share of change is one definition, the email's: an effect / the total change (``mix_share``,
+    ``rate_share``, and ``share`` for the segment's total effect).
+    """
     return [
         {
             "segment": str(s.segment),
@@ -196,6 +202,8 @@ def segment_rows(attr: Attribution, before: Segments, after: Segments) -> list[d
             "rate": s.rate,
             "interaction": s.interaction,
             "total": s.total,
+            "mix_share": ratio(s.mix, attr.total),
+            "rate_share": ratio(s.rate, attr.total),
             "share": s.share,
         }
         for s in attr.segments
@@ -213,8 +221,9 @@ def add_attribution(
     baseline: str,
     current: str,
 ) -> Report:
-    """The attribution workbook's sheets: a Summary (the level, its change, and the three effects) and
-    "Segments", one row per segment with both periods' volume, share and level and its effects."""
+    """The attribution workbook's sheets: a Summary (the level, its change, and the three effects),
+    "Drivers" (the email's drivers with the same shares) and "Segments", one row per segment with both
+    periods' volume, share and level, its effects and each effect's share of the change."""
     from opskit.excel import Column  # start-up: opskit.excel.write loads when a workbook is made
 
     label = ATTRIBUTABLE[metric][0]
@@ -239,6 +248,11 @@ def add_attribution(
         Column("rate", "Rate effect", kind, number_format=effect),
         Column("interaction", "Interaction", kind, number_format=effect),
         Column("total", "Total effect", kind, number_format=effect, data_bar=True),
-        Column("share", "Share of change", "percent"),
+        Column("mix_share", "Mix share of change", "percent"),
+        Column("rate_share", "Rate share of change", "percent"),
+        Column("share", "Total share of change", "percent"),
     ]
+    top = drivers(attr, metric, by)
+    if top:
+        add_drivers(report, top, drivers_share_of(label, baseline, current, show(metric, attr.total, signed=True)))
     return report.sheet("Segments", segment_rows(attr, before, after), columns)

@@ -20,10 +20,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 HIGHER, LOWER = "higher_is_better", "lower_is_better"
+# Workload (incoming, completed, backlog): neither good nor bad, never coloured, no attainment.
+NEUTRAL = "neutral"
 
 __all__ = [
     "HIGHER",
     "LOWER",
+    "NEUTRAL",
     "accuracy",
     "aht",
     "change",
@@ -138,11 +141,12 @@ def target_attainment(actual: float | None, target: float | None, direction: str
     """actual / target when higher is better, target / actual when lower is better; >= 1 is met.
 
     None when either is missing or the denominator is zero (a lower-is-better actual of 0 is
-    perfect, but the ratio is undefined: the caller shows "n/a" and can treat it as met).
+    perfect, but the ratio is undefined: the caller shows "n/a" and can treat it as met), and for
+    a neutral metric, which has no good or bad side to attain.
     """
-    if direction not in (HIGHER, LOWER):
-        raise ValueError(f"direction must be {HIGHER} or {LOWER}, not {direction!r}")
-    if actual is None or target is None:
+    if direction not in (HIGHER, LOWER, NEUTRAL):
+        raise ValueError(f"direction must be {HIGHER}, {LOWER} or {NEUTRAL}, not {direction!r}")
+    if actual is None or target is None or direction == NEUTRAL:
         return None
     return ratio(actual, target) if direction == HIGHER else ratio(target, actual)
 

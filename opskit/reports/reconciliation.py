@@ -1,22 +1,105 @@
 """Reconciliation (DOMAIN.md): two datasets compared on key columns, with the differences per group.
 
-"Why does the vendor's workbook say 10,412 cases and the platform export 10,377?" Each side is summed
-by key (``keyed_sums``); ``reconcile_sums`` then finds the keys on one side only and the keys whose compared
-fields differ by more than a tolerance (absolute, or relative to the left side), and summarises them
-per group. The left side is the reference.
+"Why does the vendor's workbook say 10,412 cases and the platform export 10,377?" Each side is read
+into the same field names (``read_side``: the platform's case export at the vendor report grain, or
+any workbook or CSV through the vendor header aliases plus a column mapping of the analyst's own,
+``field=Header``), summed by key (``keyed_sums``); ``reconcile_sums`` then finds the keys on one side
+only and the keys whose compared fields differ by more than a tolerance (absolute, or relative to the
+left side), and summarises them per group. The left side is the reference.
+
+A key a side does not have is never silently empty (that would match nothing): a vendor report
+without a vendor column takes its vendor from its file name (as vendor consolidation does); any other
+missing key or compared column is a ``DataError`` naming the side, the field and the headers found,
+with the mapping that would fix it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from opskit.errors import DataError
+from opskit.reports.headers import HEADERS
+from opskit.reports.vendor import (
+    VENDOR_ALIASES,
+    case_export_rows,
+    complete_vendor_row,
+    is_case_export,
+    read_vendor_report,
+    vendor_of,
+)
 
 Key = tuple[str, ...]
 Sums = dict[Key, list[float]]
+
+
+def parse_columns(items: Iterable[str], side: str) -> dict[str, str]:
+    """A side's column mapping, ``("handled=Ticket Count", "moderator_id=Agent")``, as field -> header.
+
+    Raises:
+        DataError: an item without ``=``, naming the side's parameter.
+    """
+    mapping: dict[str, str] = {}
+    for item in items:
+        field, sep, header = item.partition("=")
+        if not sep or not field.strip() or not header.strip():
+            raise DataError(f"{side}_columns: {item!r} is not field=Header", hint="e.g. handled=Ticket Count")
+        mapping[field.strip()] = header.strip()
+    return mapping
+
+
+def read_side(
+    path: Path,
+    tz: tzinfo,
+    *,
+    side: str,
+    keys: Sequence[str],
+    compare: Sequence[str],
+    columns: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One side's rows in field names, and notes on what was filled in.
+
+    A console case export (``is_case_export``) is brought to the vendor report grain; anything else is
+    read with the vendor header aliases, ``columns`` (field -> header) first.
+
+    Raises:
+        DataError: a key or compared column is missing on this side (module docstring).
+    """
+    notes: list[str] = []
+    if is_case_export(path) and not columns:
+        return case_export_rows(path, tz), notes
+    aliases = {k: list(v) for k, v in VENDOR_ALIASES.items()}
+    for field, header in HEADERS.items():  # opskit's own workbooks (the vendor master) read back
+        if field in aliases:
+            aliases[field].append(header)
+    for field, header in columns.items():
+        aliases[field] = [header, *aliases.get(field, [])]
+    # totals a vendor gives another way are completed below: handle seconds from AHT x handled
+    derived = {"handle_seconds": "aht_seconds", "productive_seconds": "productive_hours"}
+    needed = [c for c in (*keys, *compare) if c != "vendor" and c not in derived]
+    try:
+        table = read_vendor_report(path, aliases=aliases, required=needed)
+    except DataError as exc:
+        raise DataError(
+            f"{side} side ({path.name}): {exc.args[0]}",
+            hint=f"Map the field to one of its headers with {side}_columns=field=Header",
+        ) from None
+    rows = [complete_vendor_row(r) for r in table.rows]
+    for field, source in derived.items():
+        if field in (*keys, *compare) and field not in table.columns and source not in table.columns:
+            raise DataError(
+                f"{side} side ({path.name}) has no column for {field} (headers: {', '.join(table.headers.values())})",
+                hint=f"Map it with {side}_columns={field}=<header>",
+            )
+    if "vendor" in keys and "vendor" not in table.columns:
+        vendor = vendor_of(path.name)
+        for row in rows:
+            row["vendor"] = vendor
+        notes.append(f"{side} side ({path.name}) has no vendor column: vendor '{vendor}' taken from the file name.")
+    return rows, notes
 
 
 def parse_filters(only: Iterable[str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.errors import DataError
+from opskit.reports.headers import human_header
 
 if TYPE_CHECKING:
     from opskit.excel import Column, Table
@@ -144,12 +145,12 @@ def complete_vendor_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def vendor_columns() -> list[Column]:
     """The columns of a merged master sheet: VENDOR_FIELDS (dates as dates, counts as whole numbers,
-    times as seconds) and the ``source_file`` each row came from."""
+    times as seconds) and the ``source_file`` each row came from, headed in words (``headers.HEADERS``)."""
     from opskit.excel import Column  # start-up: opskit.excel loads when a workbook is made
 
     types = {"date": "date", "handled": "int", "handle_seconds": "seconds", "productive_seconds": "seconds"}
     types |= {"qa_sampled": "int", "qa_correct": "int"}
-    return [Column(k, k, types.get(k, "str")) for k in (*VENDOR_FIELDS, "source_file")]
+    return [Column(k, human_header(k), types.get(k, "str")) for k in (*VENDOR_FIELDS, "source_file")]
 
 
 def rejection_columns() -> list[Column]:

@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from opskit.excel import Column, Report
 
 # The email's KPI kinds as workbook column types (a duration KPI is seconds, shown as a number).
-KIND_TYPES = {"num": "int", "duration": "float", "pct": "percent", "rate": "float"}
+KIND_TYPES = {
+    "num": "int",
+    "duration": "float",
+    "pct": "percent",
+    "rate": "float",
+    "fte": "float",
+    "hours": "float",
+    "currency": "float",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,7 @@ class KPI:
         value: This period's value; None shows "n/a".
         previous: The previous period's value, for the change.
         target: The target; attainment and met/missed are shown when given.
-        direction: higher_is_better or lower_is_better, for the attainment.
+        direction: higher_is_better, lower_is_better, or neutral (workload: no attainment).
         type: The workbook column type of the value (int, float, percent, seconds, ...).
     """
 
@@ -150,6 +158,38 @@ def add_exceptions(report: Report, missed: Sequence[Mapping[str, Any]]) -> Repor
             Column("attainment", "Attainment", "percent", target=1.0),
         ],
     )
+
+
+def add_drivers(report: Report, top: Sequence[Mapping[str, Any]], share_of: str) -> Report:
+    """A "Drivers" sheet: the drivers the email lists (``explain.drivers``), with the same share.
+
+    Each row: the driver in words, its effect (mix or rate), the segment, the effect's size and its
+    share, and one line under the table saying what every share is a share of (``share_of``, the
+    email's ``drivers_share_of``): the email and the workbook tell one number one way.
+    """
+    from opskit.excel import Column  # start-up, as in report_for
+
+    rows = [
+        {
+            "label": d["label"],
+            "effect": d.get("effect"),
+            "segment": d.get("segment"),
+            "value": d.get("value"),
+            "share": d.get("share"),
+            "note": d.get("note"),
+        }
+        for d in top
+    ]
+    columns = [
+        Column("label", "Driver", "str"),
+        Column("effect", "Effect", "str"),
+        Column("segment", "Segment", "str"),
+        Column("value", "Effect size", "float", na=""),
+        Column("share", "Share", "percent", number_format="0.0%", na=""),
+        Column("note", "Why", "str"),
+    ]
+    report.sheet("Drivers", rows + [{"label": f"Each share is of {share_of}."}], columns, table=False)
+    return report
 
 
 def add_notes(report: Report, notes: Sequence[str]) -> Report:

@@ -17,7 +17,7 @@ from demo.fixtures import write_cases_csv
 from opskit.errors import ConfigError, SourceUnavailable
 from opskit.sources import api as api_client
 from tasks.pull_api import pull_api
-from tasks.scrape_queue_dashboard import HEADER, scrape_queue_dashboard
+from tasks.scrape_queue_dashboard import FIELDS, scrape_queue_dashboard
 from tasks.sla_watch import sla_watch
 from tests.browser.conftest import (
     PASSWORD_ENV,
@@ -107,18 +107,31 @@ def test_sla_watch_alerts_only_on_changes(console, make_ctx):
     [alert] = first.summary["alerts"]
     assert alert["from"] == "ok" and alert["to"] == "breach" and alert["queue"] == busiest["queue_id"]
     assert alert["reasons"] == [f"backlog {busiest['backlog']} > {busiest['backlog'] - 1}"]
-    # In the email's terms (opskit/delivery/pipeline.py): one change is one row to deliver, and the breach a miss.
-    assert first.rows == 1 and first.summary["kpis"][0]["value"] == 1
-    assert first.summary["missed_targets"] == [
+    # As a status report: one change is one row to deliver; the breach is a check in breach, worst first.
+    assert first.rows == 1 and first.summary["kind"] == "status"
+    assert first.summary["kpis"][0] == {
+        "label": "In breach now",
+        "value": 1,
+        "kind": "num",
+        "change": None,
+        "direction": "lower_is_better",
+        "previous": 0,
+        "change_kind": "num",
+    }
+    breached = [c for c in first.summary["checks"] if c["state"] == "breach"]
+    assert breached == [
         {
             "where": busiest["name"],
             "metric": "Backlog (cases)",
-            "actual": busiest["backlog"],
-            "target": busiest["backlog"] - 1,
+            "value": busiest["backlog"],
+            "limit": busiest["backlog"] - 1,
+            "kind": "num",
             "direction": "lower_is_better",
+            "state": "breach",
         }
     ]
-    assert first.summary["drivers"][0]["label"].endswith(": ok → breach")
+    assert len(first.summary["checks"]) == 2 * len(queues["data"])  # backlog and oldest case, every queue
+    assert first.summary["changes"][0]["from"] == "ok" and first.summary["changes"][0]["to"] == "breach"
     again = sla_watch(
         make_ctx(console),
         max_backlog=10**6,
@@ -150,7 +163,11 @@ def test_sla_watch_bad_thresholds_are_named(console, make_ctx, item, message):
 
 @pytest.mark.browser
 def test_scrape_queue_dashboard_appends_snapshots_as_text(console, make_ctx):
+    from datetime import datetime
+
     from openpyxl import load_workbook
+
+    from opskit.reports import human_headers
 
     ctx = make_ctx(console)
     first = scrape_queue_dashboard(ctx)
@@ -158,9 +175,15 @@ def test_scrape_queue_dashboard_appends_snapshots_as_text(console, make_ctx):
     path = ctx.data_dir / "queue_history.xlsx"
     ws = load_workbook(path)["history"]
     rows = list(ws.iter_rows(values_only=True))
-    assert list(rows[0]) == HEADER
-    assert len(rows) == 1 + first.rows + second.rows and first.rows == 30
-    assert rows[1][0] == "2026-11-16T00:00:00Z" and isinstance(rows[1][7], int)
+    # headers in words, the snapshot time a real date-time in the job's timezone (UTC here)
+    assert list(rows[0]) == list(human_headers(FIELDS, ctx.tz).values())
+    assert rows[0][0] == "Snapshot at (UTC)" and rows[0][1] == "Queue ID"
+    assert first.rows == 30 and len(rows) == 1 + 30
+    assert rows[1][0] == datetime(2026, 11, 16) and ws["A2"].number_format == "yyyy-mm-dd hh:mm"
+    assert isinstance(rows[1][7], int)
+    # the dashboard did not change between the two runs: nothing is added twice
+    assert second.rows == 0 and second.summary["added"] == 0
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b and ws["A1"].font.name == "Calibri"
     with zipfile.ZipFile(path) as z:
         assert b"<f>" not in z.read("xl/worksheets/sheet1.xml")
     assert browser_processes() == []

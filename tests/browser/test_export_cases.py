@@ -7,7 +7,7 @@ import re
 import stat
 import threading
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,6 +78,11 @@ def test_several_queues_are_exported_separately_and_merged_with_an_xlsx(console,
     ws = load_workbook(xlsx_path, read_only=True)["cases"]
     rows = list(ws.iter_rows(values_only=True))
     assert len(rows) - 1 == result.rows and isinstance(rows[1][0], int)
+    # for people: headers in words, times as date-times in the job's timezone (UTC in this context)
+    header = list(rows[0])
+    assert header[:3] == ["Case ID", "Queue ID", "Created (UTC)"] and "Handle time (s)" in header
+    first_csv = csv_path.read_text(encoding="utf-8").splitlines()[1].split(",")
+    assert rows[1][2] == datetime.fromisoformat(first_csv[2].replace("Z", "+00:00")).replace(tzinfo=None)
     with zipfile.ZipFile(xlsx_path) as z:  # user text never becomes a formula
         assert b"<f>" not in z.read("xl/worksheets/sheet1.xml")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
@@ -129,6 +130,13 @@ def test_non_ascii_attachment_name_is_rfc2231_encoded(workbook):
     assert msg.get_content_type() == "multipart/mixed"
     (att,) = list(msg.iter_attachments())
     assert att.get_filename() == "Wochenbericht_Größe_周报.xlsx"
+    # the name= fallback for clients that do not read RFC 2231 (Outlook): an RFC 2047 encoded word
+    from email.header import decode_header, make_header
+
+    fallback = re.search(rb'; *\r?\n? name="((?:=\?utf-8\?b\?[A-Za-z0-9+/=]+\?=\s*)+)"', raw)
+    assert fallback, raw[:2000]
+    assert str(make_header(decode_header(fallback.group(1).decode()))) == "Wochenbericht_Größe_周报.xlsx"
+    assert att.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert att.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert att.get_content() == workbook.read_bytes()
 

@@ -134,7 +134,8 @@ def test_delta_in_text_says_better_or_worse(tmp_renderer, change, direction, exp
 def test_delta_rejects_an_unknown_direction(tmp_renderer):
     root, r = tmp_renderer
     (root / "email" / "d.txt").write_text("{{ 0.1|delta('up') }}")
-    with pytest.raises(TaskError, match="direction 'up' is not higher_is_better or lower_is_better"):
+    expected = "^delta: direction 'up' is not one of higher_is_better, lower_is_better, neutral$"
+    with pytest.raises(TaskError, match=expected):
         r.render("email/d.txt")
 
 
@@ -186,7 +187,7 @@ def test_a_missing_template_says_where_it_looked(tmp_renderer):
 def test_a_typo_in_the_shipped_report_template_context_fails_before_sending(renderer):
     ctx = report_context()
     del ctx["drivers"]
-    with pytest.raises(TemplateError, match=r"templates/email/report\.html:\d+: 'drivers' is undefined"):
+    with pytest.raises(TemplateError, match=r"templates/email/kinds/comparison\.html:\d+: 'drivers' is undefined"):
         renderer.render_email("email/report.html", ctx)
 
 
@@ -218,12 +219,22 @@ def test_every_email_template_renders_html_and_its_own_text(renderer, template, 
 
 def test_report_shows_kpis_deltas_missed_targets_and_drivers(renderer):
     email = renderer.render_email("email/report.html", report_context())
-    assert "184,233" in email.text and "▲ 4.2% (better)" in email.text
+    # workload is neutral: its change has neither colour nor verdict
+    assert "  Completed                   184,233   ▲ 4.2%\n" in email.text
+    assert "  Incoming                    191,020   ▲ 6.6%\n" in email.text
     assert "▲ 9.1% (worse), target 50s" in email.text  # AHT up is bad
-    assert "DE comments / SLA attainment: 87.4% vs target 95.0% (92.0% attainment)" in email.text
-    assert "1. Mix: volume moved to DE comments: 61.0% of the change" in email.text
+    assert "HEADLINE KPIS (against 2026-W45)" in email.text
+    # worst first by attainment, whatever order the task gave
+    missed = [line for line in email.text.splitlines() if line.startswith("  - ")]
+    assert missed == [
+        "  - BR search / AHT: 1m 11s vs target 55s (77.5% attainment)",
+        "  - DE comments / SLA attainment: 87.4% vs target 95.0% (92.0% attainment)",
+        "  - Vendor Lumen BPO / UPH: 1.23 vs target 1.18 (95.9% attainment)",  # never "1.2 vs 1.2"
+    ]
+    assert "1. Volume moving to DE comments: 61.0% - share 12.0% → 18.4%" in email.text
+    assert "Each share is of the AHT change from 2026-W45 to 2026-W46 (+4.4 s)" in email.text
     assert "color:#c62828" in email.html and "color:#1a7f37" in email.html
-    assert "2 targets missed" in email.html
+    assert "3 targets missed" in email.html
     assert "Data quality warning" not in email.html
 
 
@@ -234,8 +245,15 @@ def test_report_warning_banner_appears_with_gate_warnings(renderer):
 
 
 def test_report_without_missed_targets_says_so(renderer):
-    email = renderer.render_email("email/report.html", report_context(missed=[]))
+    email = renderer.render_email("email/report.html", report_context(changes={"missed_targets": []}))
     assert "all targets met" in email.text and "Every target was met." in email.text
+
+
+def test_report_without_any_target_claims_nothing_about_targets(renderer):
+    kpis = [{k: v for k, v in kpi.items() if k != "target"} for kpi in report_context()["kpis"]]
+    email = renderer.render_email("email/report.html", report_context(changes={"missed_targets": [], "kpis": kpis}))
+    assert "no targets to check" in email.text
+    assert "No targets apply" in email.text and "target was met" not in email.text
 
 
 @pytest.mark.parametrize("payload", HOSTILE)

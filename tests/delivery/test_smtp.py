@@ -69,7 +69,7 @@ def test_report_email_end_to_end_over_starttls_with_auth(smtp, tmp_path, workboo
     assert msg["Subject"] == "EMEA moderation efficiency - Week 2026-W46 (9-15 Nov)"
     assert msg["To"] == "Lead <lead@example.com>" and msg["Cc"] == "team@example.com"
     assert "Bcc" not in msg and b"audit@example.com" not in got.data
-    assert "2 targets missed" in msg.get_body(("plain",)).get_content()
+    assert "3 targets missed" in msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert 'src="cid:trend@opskit"' in html
     images = [p for p in msg.walk() if p.get_content_type() == "image/png"]

@@ -67,15 +67,25 @@ def test_messaging_queues_use_erlang_c(plan, console):
 
 def test_shortfalls_are_highlighted(plan):
     wb = load_workbook(plan.files[0])
-    assert wb.sheetnames == ["Summary", "Gap", "Shortfalls"]
+    assert wb.sheetnames == ["Summary", "By week", "Gap", "Shortfalls"]
     ws = wb["Gap"]
     assert ws.freeze_panes == "A2" and ws["J2"].number_format == "#,##0.00"
     formulas = [r.formula[0] for cf in ws.conditional_formatting for r in cf.rules]
     assert "AND(ISNUMBER(J2),J2<0.0)" in formulas and "AND(ISNUMBER(J2),J2>=0.0)" in formulas
     short = [r for r in rows(plan) if r["Gap FTE"] < 0]
-    assert short and len(plan.summary["missed_targets"]) == len(short)
+    summary = plan.summary
+    assert summary["kind"] == "plan" and "missed_targets" not in summary
+    assert short and len(summary["shortfalls"]) == len(short)
     assert wb["Shortfalls"].max_row == len(short) + 1
-    assert all(m["attainment"] < 1 for m in plan.summary["missed_targets"])
+    # worst first: the least covered queue-week leads, in the email and in the workbook
+    covered = [s["supply"] / s["required"] for s in summary["shortfalls"]]
+    assert covered == sorted(covered) and all(c < 1 for c in covered)
+    sheet = [r[-1] for r in wb["Shortfalls"].iter_rows(min_row=2, values_only=True)]
+    assert sheet == pytest.approx(covered)
+    # the header shows the plan's horizon, not the run date
+    assert summary["period_label"] == "Weeks 2026-W47 to 2026-W48 (16 Nov – 29 Nov 2026)"
+    assert summary["weeks"][0]["week"] == "2026-W47"
+    assert summary["weeks"][0]["gap"] == pytest.approx(sum(r["Gap FTE"] for r in rows(plan) if r["Week"] == "2026-W47"))
 
 
 def test_runs_through_the_cli(run_cli, tmp_project, console, plan):

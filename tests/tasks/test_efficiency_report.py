@@ -111,6 +111,7 @@ def test_queue_incoming_sla_and_tat_match_sql(report, console):
 def test_summary_kpis_week_over_week_and_email_shapes(report, console):
     result, wb = report
     s = result.summary
+    assert s["kind"] == "comparison"
     assert s["period"] == "2026-W46" and s["previous_period"] == "2026-W45"
     kpis = {k["label"]: k for k in s["kpis"]}
     lo, hi = W46
@@ -122,6 +123,7 @@ def test_summary_kpis_week_over_week_and_email_shapes(report, console):
     assert kpis["Completed"]["value"] == n and kpis["AHT (s)"]["value"] == pytest.approx(handle / n)
     assert kpis["AHT (s)"]["kind"] == "duration" and kpis["AHT (s)"]["change"] > 0.10  # the story
     assert kpis["AHT (s)"]["target"] == 128.0  # global W46 target from the console
+    assert kpis["Incoming"]["direction"] == kpis["Completed"]["direction"] == "neutral"  # workload
     assert set(kpis["SLA attainment"]) == {
         "label",
         "value",
@@ -137,11 +139,17 @@ def test_summary_kpis_week_over_week_and_email_shapes(report, console):
         "actual",
         "target",
         "kind",
+        "direction",
         "attainment",
     }
     assert all(m["attainment"] < 1 for m in s["missed_targets"])
+    attainments = [m["attainment"] for m in s["missed_targets"]]
+    assert attainments == sorted(attainments)  # worst first
     assert s["drivers"] and s["drivers"][0]["label"].startswith("Lumen BPO")
-    assert s["trend"]["AHT (s)"][0][0] == "2026-11-02" and len(s["trend"]["AHT (s)"]) == 14
+    aht_line = s["trend"]["series"]["AHT (s)"]
+    assert aht_line[0][0] == "2026-11-02" and len(aht_line) == 14
+    assert s["trend"]["y_min"] <= min(v for _, v in aht_line) and s["trend"]["y_max"] >= max(v for _, v in aht_line)
+    assert s["drivers_share_of"].startswith("the AHT change from 2026-W45 to 2026-W46 (+")
     assert "case_id" in s["columns"] and s["newest"].endswith("+00:00")
     json.dumps(s)  # stored with the run
     summary = wb["Summary"]
@@ -160,6 +168,7 @@ def test_workbook_layout(report):
         "By channel",
         "Trend AHT",
         "Trend volume",
+        "Drivers",
         "Exceptions",
         "Notes",
     ]
@@ -180,6 +189,12 @@ def test_workbook_layout(report):
     assert f"AND(ISNUMBER({col}2),ISNUMBER({goal}2),{col}2<={goal}2)" in rules
     chart = wb["Trend AHT"]._charts
     assert len(chart) == 1 and wb["Trend AHT"]["A2"].number_format == "yyyy-mm-dd"
+    # the workbook's chart has the email's scale
+    scaling = chart[0].y_axis.scaling
+    assert (scaling.min, scaling.max) == (result.summary["trend"]["y_min"], result.summary["trend"]["y_max"])
+    drivers = list(wb["Drivers"].iter_rows(min_row=2, values_only=True))
+    emailed = [(d["label"], pytest.approx(d["share"])) for d in result.summary["drivers"]]
+    assert [(r[0], r[4]) for r in drivers[:-1]] == emailed
     exceptions = wb["Exceptions"]
     assert exceptions.max_row == len(result.summary["missed_targets"]) + 1
     assert wb.properties.subject == "2026-W46" and wb.properties.title.startswith("Moderation")

@@ -47,14 +47,24 @@ def test_by_vendor_lumen_is_the_top_rate_driver(console, tmp_path):
         " AND completed_at < '2026-11-16'"
     )[0][0]
     wb = load_workbook(result.files[0])
-    assert wb.sheetnames == ["Summary", "Segments"]
+    assert wb.sheetnames == ["Summary", "Drivers", "Segments"]
     seg = wb["Segments"]
     header = [c.value for c in seg[1]]
     rows = [dict(zip(header, r, strict=True)) for r in seg.iter_rows(min_row=2, values_only=True)]
     totals = [abs(r["Total effect"]) for r in rows]
     assert totals == sorted(totals, reverse=True)  # largest contribution first
     assert next(r for r in rows if r["Vendor"] == "Lumen BPO")["AHT 2026-W46"] == pytest.approx(lumen)
-    assert sum(r["Share of change"] for r in rows) == pytest.approx(1.0)
+    assert sum(r["Total share of change"] for r in rows) == pytest.approx(1.0)
+    # one definition of a driver's share (its effect / the total change) in the email and the workbook
+    emailed = result.summary["drivers"]
+    lumen_rate = next(d for d in emailed if d["label"] == "Lumen BPO handling cases more slowly")
+    assert next(r for r in rows if r["Vendor"] == "Lumen BPO")["Rate share of change"] == pytest.approx(
+        lumen_rate["share"]
+    )
+    listed = [r for r in wb["Drivers"].iter_rows(min_row=2, values_only=True)]
+    assert [(r[0], pytest.approx(r[4])) for r in listed[: len(emailed)]] == [(d["label"], d["share"]) for d in emailed]
+    assert listed[-1][0] == "Each share is of " + result.summary["drivers_share_of"] + "."
+    assert result.summary["drivers_share_of"].startswith("the AHT change from 2026-W45 to 2026-W46 (+19.4 s)")
     assert seg.freeze_panes == "A2" and seg["D2"].number_format == "0.0%"
     assert any(r.type == "dataBar" for cf in seg.conditional_formatting for r in cf.rules)
     text = Path(result.files[1]).read_text()

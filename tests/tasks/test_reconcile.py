@@ -79,12 +79,12 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path)
     )[0][0]
     assert s["only_left"] == only_left_sql + 1  # the other weeks + the row deleted from the workbook
     out = load_workbook(result.files[0])
-    assert out.sheetnames == ["Summary", "By group", "Only in left", "Only in right", "Differences"]
+    assert out.sheetnames == ["Summary", "By group", "Totals", "Only in left", "Only in right", "Differences"]
     diff = out["Differences"]
     header = [c.value for c in diff[1]]
     rows = [dict(zip(header, r, strict=True)) for r in diff.iter_rows(min_row=2, values_only=True)]
-    assert sorted(r["handled diff"] for r in rows) == [0, 2]
-    assert sorted(r["handle_seconds diff"] for r in rows) == [0, 0.5]
+    assert sorted(r["handled right − left"] for r in rows) == [0, 2]
+    assert sorted(r["handle_seconds right − left"] for r in rows) == [0, 0.5]
     left_only = [r[:3] for r in out["Only in left"].iter_rows(min_row=2, values_only=True)]
     assert (removed[1].date().isoformat(), removed[0], removed[2]) in left_only
     assert out["Differences"].freeze_panes == "A2"
@@ -137,3 +137,49 @@ def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp
     assert s["only_right"] == 0 and s["differing"] == groups["Kestrel Moderation"][5] > 0
     assert groups["in-house"][3] > 0 and groups["in-house"][2] == 0  # no report from in-house
     assert groups["Lumen BPO"][3:6] == (0, 0, 0)
+
+
+def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, tmp_path):
+    """The default keys hold vendor, which a vendor's own workbook has no column for: it comes from the
+    file name, so the keys match instead of every row being one-sided."""
+    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
+    result = load_task()(ctx, left=str(console.all_cases), right=str(northwind), only=("date=2026-11-12",))
+    s = result.summary
+    assert s["kind"] == "reconciliation" and s["matched"] == s["rows_right"] > 0
+    assert s["only_right"] == 0 and s["differing"] == 0
+    assert s["left"] == {"name": console.all_cases.name, "rows": s["rows_left"]}
+    assert s["right"]["name"] == northwind.name
+    assert s["notes"] == [
+        f"right side ({northwind.name}) has no vendor column: vendor 'Northwind Services' taken from the file name."
+    ]
+    summary = load_workbook(result.files[0])["Summary"]
+    assert [c.value for c in summary[1]] == ["Metric", "Keys", "Target", "Attainment", "Status"]
+    assert summary["A2"].value == f"Keys on the left ({console.all_cases.name})"
+
+
+def test_a_column_mapping_reads_headers_no_alias_knows(console, northwind, tmp_path):
+    wb = load_workbook(northwind)
+    ws = wb["Daily Report"]
+    header = [c.value for c in ws[1]]
+    renamed = {"moderator": "Login", "cases_handled": "Tickets closed"}
+    for col, text in enumerate(header, start=1):
+        if text in renamed:
+            ws.cell(1, col).value = renamed[text]
+    wb.save(northwind)
+    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
+    run = load_task()
+    from opskit.errors import DataError
+
+    with pytest.raises(DataError) as info:
+        run(ctx, left=str(console.all_cases), right=str(northwind), only=("date=2026-11-12",))
+    message = str(info.value)
+    assert message.startswith(f"right side ({northwind.name}): ") and "moderator_id" in message
+    assert message.endswith("Map the field to one of its headers with right_columns=field=Header")
+    mapped = run(
+        ctx,
+        left=str(console.all_cases),
+        right=str(northwind),
+        only=("date=2026-11-12",),
+        right_columns=("moderator_id=Login", "handled=Tickets closed"),
+    )
+    assert mapped.summary["matched"] == mapped.summary["rows_right"] > 0 and mapped.summary["differing"] == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from opskit.reports import VENDOR_FIELDS
 from tests.tasks.conftest import make_ctx
 
 
@@ -81,8 +82,16 @@ def test_merges_validates_archives_and_quarantines(console, inbox, tmp_path):
     assert master.sheetnames == ["Summary", "Master", "Files"]
     ws = master["Master"]
     assert ws.freeze_panes == "A2" and ws["A2"].number_format == "yyyy-mm-dd"
-    header = [c.value for c in ws[1]]
+    from opskit.reports import HEADERS
+
+    shown = [c.value for c in ws[1]]
+    assert shown[:5] == ["Date", "Vendor", "Site", "Moderator ID", "Queue ID"]  # headers in words
+    field_of = {text: field for field, text in HEADERS.items() if field in VENDOR_FIELDS + ("source_file",)}
+    header = [field_of[text] for text in shown]
     rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    # an ingestion report: the quarantined file is a problem with a fix, never "every target was met"
+    assert s["kind"] == "ingestion" and s["problems"][0]["where"] == "kestrel_moderation_daily_BROKEN.xlsx"
+    assert "damaged or truncated" in s["problems"][0]["problem"] and s["problems"][0]["fix"]
     assert {r["vendor"] for r in rows} == {
         "Lumen BPO",
         "Northwind Services",
