@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--status", help="only messages with this status (pending, sent, failed, uncertain)")
     outbox.add_argument("--send", action="store_true", help="send every pending message now")
     outbox.add_argument("--resend", metavar="ID", help="queue this message again (e.g. one marked uncertain)")
+    outbox.add_argument(
+        "--dismiss", metavar="ID", help="close an uncertain or failed message for good (it arrived, or is not wanted)"
+    )
     outbox.add_argument("--json", action="store_true", help="print JSON")
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
