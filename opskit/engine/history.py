@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT,
     pid INTEGER,
     pid_started REAL,
-    delivery TEXT
+    delivery TEXT,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, queued_at);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
@@ -181,7 +182,11 @@ class RunStore:
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
         for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT"), ("owner", "TEXT")):
             if name not in columns:
-                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                try:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process opening it migrated it first
+                    if "duplicate column" not in str(exc):
+                        raise
         # Runs that ended and were never delivered, or whose delivery was cut short: found without a scan.
         self._db.execute(
             "CREATE INDEX IF NOT EXISTS runs_undelivered ON runs (finished_at) "
