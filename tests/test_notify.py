@@ -708,3 +708,18 @@ def test_outbox_send_says_an_uncertain_message_waits_and_exits_1_until_a_person_
     assert (done.exit_code, done.stdout.splitlines()) == (0, expected[:1])
     again = run_cli("outbox", "--dismiss", msg_id)
     assert again.exit_code == 2 and "is dismissed; only failed or uncertain ones can be dismissed" in again.stderr
+
+
+def test_status_says_what_mail_waits_and_check_fails_on_uncertain_or_failed_mail(run_cli, tmp_project):
+    from opskit.delivery.outbox import Outbox, OutboxStatus
+
+    configure(tmp_project, job("weekly", email=REPORT_EMAIL))
+    _, run_id = run_job(run_cli, "weekly")
+    assert "mail:" not in run_cli("status").stdout  # kept by the outbox backend: nothing waits
+    msg_id = history(tmp_project).get(run_id).delivery["emails"][0]["outbox_id"]
+    Outbox(tmp_project.root / "outbox").set_state(msg_id, OutboxStatus.UNCERTAIN, error="no answer")
+    check = run_cli("status", "--check")
+    assert "mail: 1 uncertain in the outbox (runner.py outbox)" in check.stdout
+    assert check.exit_code == 1 and "check failed: mail: 1 uncertain in the outbox" in check.stderr
+    run_cli("outbox", "--dismiss", msg_id)
+    assert "mail:" not in run_cli("status").stdout

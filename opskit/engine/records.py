@@ -94,6 +94,7 @@ def utcnow() -> datetime:
 
 
 def to_ts(value: datetime | None) -> str | None:
+    """A time as the history stores it: UTC ISO 8601 to the millisecond, which sorts as text."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds") if value else None
 
 
@@ -102,6 +103,7 @@ def from_ts(value: str | None) -> datetime | None:
 
 
 def record_from_row(row: sqlite3.Row) -> RunRecord:
+    """One ``runs`` row as a ``RunRecord`` (JSON columns decoded, times aware)."""
     return RunRecord(
         id=row["id"],
         job=row["job"],
