@@ -190,3 +190,123 @@ def smtp_stopped(tls_cert, smtp_env):
     server = SmtpServer(free_port(), tls_cert)
     yield server
     server.stop()
+
+
+class MisbehavingSmtp:
+    """A bare SMTP server on 127.0.0.1 that misbehaves on purpose, one way per instance (``mode``):
+
+    - ``mute``: accepts the TCP connection and never says a word (not even its greeting);
+    - ``drop_after_data_command``: takes the envelope, reads DATA and hangs up before answering 354;
+    - ``drop_mid_message``: answers 354, reads a little of the message and hangs up with the rest unread
+      (its system then resets the connection): it never sees the final dot;
+    - ``drop_after_message``: reads the whole message, final dot included, and hangs up without answering;
+    - ``silent_after_message``: reads the whole message and never answers.
+
+    It serves connection after connection until stopped. ``messages`` holds every message it read to the
+    final dot (what a real server could have queued); ``open`` counts the connections open right now.
+    """
+
+    def __init__(self, mode: str):
+        import threading
+
+        self.mode = mode
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.open = 0
+        self.messages: list[bytes] = []
+        self.dropped = threading.Event()
+        self._lock = threading.Lock()
+        self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self.open += 1
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        try:
+            if self.mode == "mute":
+                with self._lock:
+                    self._held.append(conn)
+                conn.recv(1)  # until the client gives up (or the server stops)
+                return
+            f = conn.makefile("rb", buffering=0)
+            conn.sendall(b"220 misbehaving ESMTP\r\n")
+            while line := f.readline():
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250 misbehaving\r\n")
+                elif verb == b"DATA":
+                    if self.mode == "drop_after_data_command":
+                        return
+                    conn.sendall(b"354 go ahead\r\n")
+                    if self.mode == "drop_mid_message":
+                        f.read(64)  # a little of it; the rest stays unread
+                        return
+                    message = b""
+                    while (body := f.readline()) and body != b".\r\n":
+                        message += body
+                    with self._lock:
+                        self.messages.append(message)
+                    if self.mode == "silent_after_message":
+                        f.readline()  # until the client gives up
+                    return
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 OK\r\n")
+        except OSError:
+            pass
+        finally:
+            self.dropped.set()
+            with self._lock:
+                self.open -= 1
+            conn.close()
+
+    def message_ids(self) -> list[str]:
+        parsed = [BytesParser(policy=policy.default).parsebytes(m) for m in self.messages]
+        return [str(m["Message-ID"]) for m in parsed]
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below
+        except OSError:
+            pass
+        self.listener.close()
+        with self._lock:
+            held, self._held = self._held, []
+        for conn in held:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def misbehaving_smtp():
+    """``misbehaving_smtp("mute")`` starts a ``MisbehavingSmtp``; every one is stopped by the fixture."""
+    servers: list[MisbehavingSmtp] = []
+
+    def start(mode: str) -> MisbehavingSmtp:
+        server = MisbehavingSmtp(mode)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

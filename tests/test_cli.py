@@ -359,3 +359,27 @@ def test_old_run_folders_are_pruned_after_a_run_but_their_history_stays(run_cli,
     assert store.get(old.id).status == "succeeded"
     new = store.list(limit=1)[0]
     assert Path(new.folder).is_dir()
+
+
+def test_run_with_the_history_locked_by_another_process_prints_one_line(run_cli, tmp_project, monkeypatch):
+    import sqlite3
+
+    from opskit.engine import history as history_module
+
+    monkeypatch.setattr(history_module, "BUSY_TIMEOUT_S", 0.2)
+    assert run_cli("history").exit_code == 0  # the file exists
+    path = tmp_project.root / "var" / "history.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. a sqlite3 shell left in a transaction
+    try:
+        result = run_cli("run", "nightly")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"error: the run history {path} is locked: another process has held it for more than 0.2s. "
+        "Try again in a moment; a long backup or an open sqlite3 shell can hold it\n"
+    )
+    assert result.stdout == ""
+    assert run_cli("run", "nightly").exit_code == 0  # and once it is free, it works

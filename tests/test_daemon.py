@@ -600,3 +600,124 @@ def test_the_scheduler_drives_its_executor_start_reload_and_stop(project, caplog
     assert handle.calls == ["terminate", "kill"] and ex.closed
     with RunStore(project / "var" / "history.sqlite") as store:
         assert store.get(record.id).error == "terminated: the scheduler shut down before the run ended"
+
+
+def test_catch_up_all_queues_the_on_time_slot_behind_the_missed_ones(project):
+    jobs = """
+        daily:
+          task: kitchen_sink
+          schedule: "30 8 * * *"
+          catch_up: all
+    """
+    s, _ = make(project, jobs)
+    s.start(at(2026, 11, 16, 9, 0), lock=False)
+    s.store.set_job_data("daily", last_slot=at(2026, 11, 16, 8, 30).isoformat())
+    s.store.close()
+    s2, ex2 = make(project, jobs)  # back on Thursday just before 08:30: Tuesday and Wednesday were missed
+    s2.start(at(2026, 11, 19, 8, 29, 50), lock=False)
+    s2.tick(at(2026, 11, 19, 8, 29, 50))
+    assert [r.scheduled_for.day for r, _ in ex2.started] == [17]  # the backlog, one at a time
+    s2.tick(at(2026, 11, 19, 8, 29, 58))  # Thursday's slot is prepared ahead
+    s2.tick(at(2026, 11, 19, 8, 30))  # and comes due while the backlog still runs
+    assert [r for r in runs(s2) if r.status == "skipped"] == []
+    for i in range(3):  # each run ends; the next one of the backlog, then the on-time one, starts
+        ex2.finish(s2.store, i)
+        s2.tick(at(2026, 11, 19, 8, 31 + i))
+    assert [(r.trigger, r.scheduled_for.astimezone(BERLIN).day) for r, _ in ex2.started] == [
+        ("catch-up", 17),
+        ("catch-up", 18),
+        ("schedule", 19),
+    ]
+
+
+def test_an_overlap_with_a_caught_up_run_of_another_slot_still_skips_on_time_runs_of_a_running_job(project):
+    # The backlog rule does not weaken overlap: skip. A slot that fires while the job's previous
+    # on-time run still runs is skipped as before.
+    s, ex = make(
+        project,
+        """
+        watch:
+          task: kitchen_sink
+          schedule: "every 15 minutes"
+          catch_up: all
+    """,
+    )
+    s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
+    s.tick(at(2026, 11, 16, 9, 15))
+    s.tick(at(2026, 11, 16, 9, 30))
+    assert len(ex.started) == 1 and runs(s)[-1].status == "skipped"
+
+
+def fill_up(store: RunStore) -> None:
+    """Make the history file full, as a full disk does (SQLite's own page limit, on this connection)."""
+    from opskit.engine.history import HistoryUnavailable
+
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")
+    for size in (2000, 200, 20, 0):  # big rows first, then smaller ones into what space is left
+        with pytest.raises(HistoryUnavailable, match="the disk is full"):
+            for _ in range(10_000):
+                store.create(
+                    job="filler",
+                    task="kitchen_sink",
+                    params={"x": "y" * size} if size else {},
+                    trigger="manual",
+                    scheduled_for=at(2026, 1, 1, 0, 0),
+                    folder_root=Path("/f"),
+                )
+
+
+def test_a_locked_history_keeps_the_scheduler_running_alerts_once_and_keeps_the_slot(project, monkeypatch, caplog):
+    import sqlite3
+
+    from opskit.engine import history
+
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.2)
+    s, ex = make(
+        project,
+        """
+        daily:
+          task: kitchen_sink
+          schedule: "30 8 * * *"
+          catch_up: none
+    """,
+    )
+    s.start(at(2026, 11, 17, 8, 0), lock=False)
+    other = sqlite3.connect(project / "var" / "history.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a backup, an open sqlite3 shell: it holds the write lock
+    try:
+        # The slot comes due and the history cannot be written for more than ten minutes.
+        delays = [s.step(at(2026, 11, 17, 8, 30) + timedelta(minutes=4 * i)) for i in range(4)]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert delays == [1.0, 2.0, 5.0, 10.0]  # backing off, never raising
+    assert ex.started == []
+    locked = f"the run history {project / 'var' / 'history.sqlite'} is locked: another process has held it for more"
+    assert caplog.text.count(f"ALERT scheduler: {locked} than 0.2s") == 1  # alerted once, then logged
+    assert s.step(at(2026, 11, 17, 8, 45)) is None
+    # The slot was neither lost nor skipped as missed (catch_up: none): the scheduler was up all along.
+    assert [(r.trigger, r.scheduled_for) for r, _ in ex.started] == [("schedule", at(2026, 11, 17, 8, 30))]
+    assert [r.status for r in runs(s)] == ["queued"]  # the fake executor's run: started, one row
+    assert "the run history can be written again after 4 failed tries" in caplog.text
+
+
+def test_a_full_disk_keeps_the_scheduler_running_and_the_slot(project, caplog):
+    s, ex = make(
+        project,
+        """
+        watch:
+          task: kitchen_sink
+          schedule: "every 15 minutes"
+    """,
+    )
+    s.start(at(2026, 11, 16, 9, 0, 30), lock=False)
+    fill_up(s.store)
+    assert s.step(at(2026, 11, 16, 9, 15)) == 1.0
+    full = f"the run history {project / 'var' / 'history.sqlite'} cannot be written: the disk is full"
+    assert f"ALERT scheduler: {full}" in caplog.text
+    assert ex.started == [] and s.next_due["watch"] == at(2026, 11, 16, 9, 15)  # nothing moved on
+    s.store._db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    assert s.step(at(2026, 11, 16, 9, 15, 2)) is None
+    assert [r.scheduled_for for r, _ in ex.started] == [at(2026, 11, 16, 9, 15)]
+    assert s.next_due["watch"] == at(2026, 11, 16, 9, 30)

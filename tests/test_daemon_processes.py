@@ -85,6 +85,7 @@ def test_a_second_daemon_exits_naming_the_first_and_sigterm_stops_cleanly(daemon
         out, err = first.communicate(timeout=30)
     assert first.returncode == 0, err
     assert "scheduler stopped" in err
+    assert err.count("scheduler started") == 1 and err.count("scheduler stopped") == 1  # each line once
     assert run_cli("status").stdout.startswith("scheduler: stopped at ")
     check = run_cli("status", "--check")
     assert check.exit_code == 1 and "check failed: scheduler: stopped" in check.stderr

@@ -217,7 +217,9 @@ def test_the_forked_executor_falls_back_through_the_seam_when_the_zygote_refuses
 def test_a_zygote_that_cannot_load_is_not_restarted_at_every_run(tmp_project):
     config = load_config(tmp_project.config)
     records = [create(tmp_project, "kitchen_sink") for _ in range(2)]
-    tmp_project.config.write_text("jobs: [this is not: a valid config\n")  # the zygote loads the file itself
+    # A task module that ends the interpreter at import: the zygote dies while loading, before it is ready.
+    # (An invalid config.yaml no longer does: the zygote loads the config the executor hands it.)
+    tmp_project.add_task("exits", "raise SystemExit(3)\n")
     fallback = Scripted()
     forked = ForkedExecutor(fallback=fallback)
     try:

@@ -27,6 +27,7 @@ from tests.smtp_fixtures import AIOSMTPD_WARNINGS, SMTP_PASSWORD
 # The SMTP server fixtures (shared with tests/delivery/), made available to this module's tests.
 tls_cert, smtp_env = smtp_fixtures.tls_cert, smtp_fixtures.smtp_env
 smtp, smtp_stopped = smtp_fixtures.smtp, smtp_fixtures.smtp_stopped
+misbehaving_smtp = smtp_fixtures.misbehaving_smtp
 
 AS_OF = "2026-11-18T08:00"  # a Wednesday in Berlin: last_week is 2026-W46, 9-15 Nov
 HOOK_PATH = "/hooks/T000/B000/very-secret-token"
@@ -674,3 +675,51 @@ def test_periods_read_as_people_name_them(text, label):
 
     period = Period.parse(text, tz=ZoneInfo("Europe/Berlin"), scheduled_for=datetime(2026, 11, 18, tzinfo=UTC))
     assert human_period(period) == label
+
+
+def test_outbox_send_says_an_uncertain_message_waits_and_exits_1_until_a_person_decides(
+    run_cli, tmp_project, misbehaving_smtp
+):
+    dropper = misbehaving_smtp("drop_after_message")  # takes the whole report, hangs up without a word
+    email = (
+        f"email:\n  backend: smtp\n  host: 127.0.0.1\n  port: {dropper.port}\n  security: none\n"
+        "  timeout_s: 3\n  sender: opskit@example.com\n"
+    )
+    configure(tmp_project, job("weekly", email=REPORT_EMAIL), email=email)
+    result, run_id = run_job(run_cli, "weekly")
+    assert result.exit_code == 0
+    (sent,) = history(tmp_project).get(run_id).delivery["emails"]
+    msg_id = sent["outbox_id"]
+    assert sent["status"] == "uncertain"
+    expected = [
+        f"nothing pending in {tmp_project.root / 'outbox'}",
+        "1 message(s) uncertain: the server may have delivered them; check with the recipients, then "
+        "`runner.py outbox --resend ID` or `runner.py outbox --dismiss ID`:",
+        f"  {msg_id}  Efficiency 2026-W46 (Week 2026-W46 (9-15 Nov)) (2 recipient(s))",
+    ]
+    for _ in range(2):
+        waiting = run_cli("outbox", "--send")
+        assert (waiting.exit_code, waiting.stdout.splitlines()) == (1, expected)
+    assert dropper.connections == 1  # never sent again by itself
+    dismissed = run_cli("outbox", "--dismiss", msg_id)
+    assert dismissed.exit_code == 0
+    assert dismissed.stdout.startswith(f"message {msg_id} is dismissed: it stays in the outbox and is never sent")
+    done = run_cli("outbox", "--send")
+    assert (done.exit_code, done.stdout.splitlines()) == (0, expected[:1])
+    again = run_cli("outbox", "--dismiss", msg_id)
+    assert again.exit_code == 2 and "is dismissed; only failed or uncertain ones can be dismissed" in again.stderr
+
+
+def test_status_says_what_mail_waits_and_check_fails_on_uncertain_or_failed_mail(run_cli, tmp_project):
+    from opskit.delivery.outbox import Outbox, OutboxStatus
+
+    configure(tmp_project, job("weekly", email=REPORT_EMAIL))
+    _, run_id = run_job(run_cli, "weekly")
+    assert "mail:" not in run_cli("status").stdout  # kept by the outbox backend: nothing waits
+    msg_id = history(tmp_project).get(run_id).delivery["emails"][0]["outbox_id"]
+    Outbox(tmp_project.root / "outbox").set_state(msg_id, OutboxStatus.UNCERTAIN, error="no answer")
+    check = run_cli("status", "--check")
+    assert "mail: 1 uncertain in the outbox (runner.py outbox)" in check.stdout
+    assert check.exit_code == 1 and "check failed: mail: 1 uncertain in the outbox" in check.stderr
+    run_cli("outbox", "--dismiss", msg_id)
+    assert "mail:" not in run_cli("status").stdout

@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--check",
         action="store_true",
-        help="exit 1 when the heartbeat is stale or a job has no good run within its max_age",
+        help="exit 1 when the heartbeat is stale, a job has no good run within its max_age, or mail in the"
+        " outbox failed or is uncertain",
     )
     backfill = command("backfill", "Run a job once per slot in a date range, each for its own slot.")
     backfill.add_argument("job")
@@ -145,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--status", help="only messages with this status (pending, sent, failed, uncertain)")
     outbox.add_argument("--send", action="store_true", help="send every pending message now")
     outbox.add_argument("--resend", metavar="ID", help="queue this message again (e.g. one marked uncertain)")
+    outbox.add_argument(
+        "--dismiss", metavar="ID", help="close an uncertain or failed message for good (it arrived, or is not wanted)"
+    )
     outbox.add_argument("--json", action="store_true", help="print JSON")
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
@@ -192,12 +196,22 @@ def _load(config_path: Path) -> Config:
     return load_config(config_path)
 
 
-def _store(history_path: Path) -> Any:
-    """The run history; runs whose process died are marked abandoned first."""
-    from opskit.engine.history import RunStore
+def _store(config: Config) -> Any:
+    """The run history, this command answering for the runs it creates; orphans it notices are settled first.
 
-    store = RunStore(history_path)
-    store.mark_dead_runs_abandoned()
+    A run whose process and owner both died is marked abandoned and alerted now, and a run whose owner died
+    before delivering it is delivered (engine/recovery.py): whoever notices first, once.
+    """
+    from opskit.engine.history import RunStore
+    from opskit.engine.owners import this_process
+    from opskit.engine.recovery import settle_orphans
+
+    store = RunStore(config.history_path, owner=this_process())
+    try:
+        settle_orphans(config, store)
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -222,8 +236,10 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
         return 0
     history = raw.path_setting("var") / "history.sqlite"
     last = {}
-    if history.exists():
-        with _store(history) as store:
+    if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
+        from opskit.engine.history import RunStore
+
+        with RunStore(history) as store:
             last = store.last_by_job()
     for name, job in jobs.items():
         job = job if isinstance(job, dict) else {}
@@ -280,7 +296,7 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
             print(f"  timeout {plan.timeout}, retries {plan.retries}; nothing was run")
         return 0
     options = {"headed": args.headed, "slowmo": args.slowmo}
-    with _store(config.history_path) as store:
+    with _store(config) as store:
         record = execute(plan, config, store, options=options)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
@@ -324,7 +340,7 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
 
 def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
-    with _store(config.history_path) as store:
+    with _store(config) as store:
         records = store.list(job=args.job, status=args.status, limit=args.limit)
     if args.json:
         print(json.dumps([r.to_json() for r in records], indent=2))
@@ -346,7 +362,7 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
 
 def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
-    with _store(config.history_path) as store:
+    with _store(config) as store:
         record = store.get(args.run_id)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
@@ -363,7 +379,7 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
 
 def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
-    with _store(config.history_path) as store:
+    with _store(config) as store:
         record = store.get(args.run_id)
     log_path = Path(record.folder) / "run.log"
     if not log_path.exists():

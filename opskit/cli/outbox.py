@@ -1,8 +1,10 @@
-"""``runner.py outbox``: list the mail in the outbox, ``--send`` pending mail, ``--resend ID`` one message.
+"""``runner.py outbox``: list the mail in the outbox, ``--send`` pending mail, ``--resend ID`` or ``--dismiss ID``
+one message.
 
 A command-line face on ``opskit.delivery``'s outbox and SMTP sender: it reads and prints, and the outbox
-decides. Exit codes: 0, or 1 when ``--send`` left messages pending, failed or uncertain; a bad ``--status``
-or an unknown message id is a usage error (2, printed by ``main``).
+decides. Exit codes: 0, or 1 when after ``--send`` mail is still pending, failed in this send, or
+``uncertain`` (waiting for a person: ``--resend`` or ``--dismiss`` it); a bad ``--status`` or an unknown
+message id is a usage error (2, printed by ``main``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def outbox_command(config: Config, args: Any) -> int:
     """
     settings = config.email_settings()
     folder = config.outbox_dir
+    if args.dismiss:
+        entry = Outbox(folder).dismiss(args.dismiss)
+        print(f"message {entry.id} is dismissed: it stays in the outbox and is never sent: {entry.subject}")
+        return 0
     if args.resend:
         entry = Outbox(folder).resend(args.resend)
         print(f"message {entry.id} is pending again: {entry.subject}")
@@ -86,7 +92,7 @@ def _send(settings: EmailSettings, folder: Path) -> int:
     )
     if not waiting:
         print(f"nothing pending in {folder}")
-        return 0
+        return _uncertain(folder)
     report = send_pending(settings)
     outcome = {
         mid: name for name in ("sent", "pending", "failed", "uncertain", "busy") for mid in getattr(report, name)
@@ -98,4 +104,24 @@ def _send(settings: EmailSettings, folder: Path) -> int:
             line += f": {report.errors[e.id]}"
         print(line)
     print(f"total: {report.summary()}")
-    return 0 if report.ok else 1
+    return max(0 if report.ok else 1, _uncertain(folder))
+
+
+def _uncertain(folder: Path) -> int:
+    """Name the uncertain messages a person must decide on; 1 when there are any.
+
+    An uncertain message may have been delivered (the server took all of it and never answered): it is
+    never sent again by itself, so ``--send`` cannot finish the job and must not say it did.
+    """
+    if not (folder / "index.sqlite3").exists():
+        return 0
+    uncertain = Outbox(folder).entries(OutboxStatus.UNCERTAIN)
+    if not uncertain:
+        return 0
+    print(
+        f"{len(uncertain)} message(s) uncertain: the server may have delivered them; check with the recipients,"
+        " then `runner.py outbox --resend ID` or `runner.py outbox --dismiss ID`:"
+    )
+    for e in uncertain:
+        print(f"  {e.id}  {e.subject} ({len(e.recipients)} recipient(s))")
+    return 1

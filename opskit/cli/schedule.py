@@ -30,6 +30,11 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Every line once, with its time: the plain handler ``main`` gave the opskit logger would print the
+    # scheduler's lines a second time (they also reach the root's).
+    opskit_log = logging.getLogger("opskit")
+    for plain in list(opskit_log.handlers):
+        opskit_log.removeHandler(plain)
     scheduler = Scheduler(config_path.resolve())
     scheduler.run_forever()
     return 0
@@ -90,10 +95,14 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.engine.owners import this_process
+    from opskit.engine.recovery import settle_orphans
+
     config = load_config(config_path)
     now = datetime.now(UTC)
     problems: list[str] = []
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_path, owner=this_process()) as store:
+        settle_orphans(config, store)  # the watchdog runs this: a run that died unwatched is alerted now
         info = store.scheduler_info()
         running = store.by_status(RunStatus.RUNNING)
         good = store.last_success_by_job()
@@ -113,6 +122,11 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
         problems.append(line)
     print(line)
     print(f"running now: {', '.join(r.id for r in running) or 'nothing'}")
+    mail, for_a_person = _mail_line(config)
+    if mail:
+        print(mail)
+        if for_a_person:
+            problems.append(mail)
     print(f"{'JOB':<24} {'NEXT RUN':<22} {'LAST GOOD RUN':<22} STATE")
     for name, job in config.jobs.items():
         timetable = job_timetable(config, name) if job.schedule else None
@@ -130,6 +144,23 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
             print(f"check failed: {problem}", file=sys.stderr)
         return 1 if problems else 0
     return 0
+
+
+def _mail_line(config: Config) -> tuple[str, bool]:
+    """What waits in the outbox ("" when nothing does), and whether a person must decide on some of it.
+
+    Uncertain and failed mail is never sent again by itself, so it fails ``status --check``.
+    """
+    folder = config.outbox_dir
+    if not (folder / "index.sqlite3").exists():
+        return "", False
+    from opskit.delivery.outbox import Outbox, OutboxStatus
+
+    statuses = [e.status for e in Outbox(folder).entries()]
+    waiting = {s: statuses.count(s) for s in (OutboxStatus.PENDING, OutboxStatus.UNCERTAIN, OutboxStatus.FAILED)}
+    counts = [f"{n} {status}" for status, n in waiting.items() if n]
+    line = f"mail: {', '.join(counts)} in the outbox (runner.py outbox)" if counts else ""
+    return line, bool(waiting[OutboxStatus.UNCERTAIN] or waiting[OutboxStatus.FAILED])
 
 
 def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
@@ -159,9 +190,11 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
         for slot in slots:
             print(f"  {slot:%a %Y-%m-%d %H:%M %Z}")
         return 0
+    from opskit.engine.owners import this_process
+
     registry = discover(config.tasks_dir)
     failed = 0
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_path, owner=this_process()) as store:
         for slot in slots:  # one at a time: a job never overlaps itself
             if store.has_slot(args.job, slot, count_skipped=False) and not args.again:
                 print(f"  {slot:%Y-%m-%d %H:%M}: already run for this slot (use --again to run it anyway)")

@@ -45,6 +45,8 @@ class Defaults(Strict):
     timeout: Duration = Field(timedelta(minutes=30), ge=POSITIVE)
     retries: int = Field(0, ge=0, le=10)
     retry_backoff: Duration = timedelta(minutes=1)
+    retry_killed: bool = True
+    """Retry a run whose process was killed from outside (out of memory, kill -9): an infrastructure failure."""
 
 
 class Retention(Strict):
@@ -107,6 +109,8 @@ class JobConfig(Strict):
     timeout: Duration | None = Field(None, ge=POSITIVE)
     retries: int | None = Field(None, ge=0, le=10)
     retry_backoff: Duration | None = None
+    retry_killed: bool | None = None
+    """Whether ``retries`` also covers a run killed by the OS (out of memory, kill -9); default: yes."""
     env: list[str] = Field(default_factory=list)
     # scheduling
     calendar: CalendarConfig | None = None

@@ -68,12 +68,14 @@ def alert(
     email: bool,
     lead: str | None = None,
     redactor: Redactor | None = None,
+    send: bool = True,
 ) -> None:
     """Tell people a run needs attention: the failure alert email (when ``email``) and a chat post.
 
     The email goes to the job's recipients and says which job, when (the job's timezone), the
     one-line cause, the last lines of the run's log and where the run's folder is. Without a chat
-    webhook the chat alert is only logged (the embedded default). Never raises.
+    webhook the chat alert is only logged (the embedded default). ``send=False`` only saves the email
+    (see ``compose.deliver``). Never raises.
     """
     redactor = redactor or secret_redactor(config)
     cause = redactor.redact(" ".join(cause.split())) or "unknown cause"
@@ -109,7 +111,7 @@ def alert(
                 run_dir=Path(record.folder),
             )
 
-        send_email(settings, dlog, "alert", compose, job=job_name, run_id=record.id, now=now)
+        send_email(settings, dlog, "alert", compose, job=job_name, run_id=record.id, now=now, send=send)
     post_chat(
         config,
         dlog,

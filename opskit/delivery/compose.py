@@ -124,11 +124,13 @@ def deliver(
     job: str | None = None,
     run_id: str | None = None,
     now: datetime | None = None,
+    send: bool = True,
 ) -> OutboxEntry:
     """Save the message to the outbox first; with the SMTP backend, then try to send it.
 
     A send failure does not raise: the message stays pending with its error, and ``send_pending`` (the
-    scheduler, or ``runner.py outbox --send``) retries it. Check ``entry.status``.
+    scheduler, or ``runner.py outbox --send``) retries it. Check ``entry.status``. With ``send=False`` the
+    message is only saved, pending: the scheduler sends it from its mail thread, never from its loop.
     """
     if isinstance(message, ComposedEmail):
         bcc = [*message.bcc, *bcc]
@@ -136,7 +138,7 @@ def deliver(
     outbox = Outbox(settings.outbox_dir)
     entry = outbox.add(message, bcc=bcc, job=job, run_id=run_id, now=now or datetime.now(UTC))
     if settings.backend == "smtp":
-        return send_one(settings, entry.id)
+        return send_one(settings, entry.id) if send else entry
     outbox.set_state(entry.id, OutboxStatus.KEPT)  # the .eml file is the delivery
     return outbox.get(entry.id)
 
@@ -150,8 +152,9 @@ def send_email(
     job: str,
     run_id: str,
     now: datetime,
+    send: bool = True,
 ) -> OutboxEntry | None:
-    """Compose a message, save it to the outbox and (SMTP backend) send it; never raises.
+    """Compose a message, save it to the outbox and (SMTP backend, ``send``) send it; never raises.
 
     A template error is a bug, not a delivery problem: it is logged at ERROR and recorded with
     ``bug: true`` so that it stands out in ``runner.py show``. A send that fails leaves the message
@@ -170,7 +173,7 @@ def send_email(
         log.error("run %s: the %s email could not be built: %s", run_id, kind, exc)
         dlog.error("compose", exc, kind=kind)
         return None
-    entry = _save_and_send(settings, dlog, kind, composed, job=job, run_id=run_id, now=now)
+    entry = _save_and_send(settings, dlog, kind, composed, job=job, run_id=run_id, now=now, send=send)
     if entry is not None:
         dlog.emails.append(
             {
@@ -181,7 +184,7 @@ def send_email(
                 "error": entry.last_error,
             }
         )
-        if entry.status != "sent" and settings.backend == "smtp":
+        if entry.status != "sent" and settings.backend == "smtp" and send:
             log.warning(
                 "run %s: %s email %s stays %s in the outbox: %s", run_id, kind, entry.id, entry.status, entry.last_error
             )
@@ -197,9 +200,10 @@ def _save_and_send(
     job: str,
     run_id: str,
     now: datetime,
+    send: bool = True,
 ) -> OutboxEntry | None:
     try:
-        return deliver(settings, composed, job=job, run_id=run_id, now=now)
+        return deliver(settings, composed, job=job, run_id=run_id, now=now, send=send)
     except OpskitError as exc:
         # e.g. the SMTP login variables are not set: the message is in the outbox already (saved
         # before any send); give it this clear error instead of "interrupted while sending".

@@ -6,10 +6,13 @@ Layout of ``outbox_dir``::
     index.sqlite3     one row per message: job, run, subject, envelope recipients, status, attempts, times
     .locks/<id>.lock  per-message lock files, held (flock) while a flusher sends that message
 
-A message's life: ``pending -> sending -> sent``; ``sending -> pending`` when the server did not confirm;
-``failed`` (permanently) after a permanent refusal or ``max_attempts``; ``uncertain`` when a flusher died
-after handing the message to the server but before recording the answer (see ``smtp.py``). ``failed`` and
-``uncertain`` messages are kept and never resent by themselves: ``resend(id)`` puts one back to pending.
+A message's life: ``pending -> sending -> sent``; ``sending -> pending`` when the server did not take it
+(it refused for now, or the connection broke before the whole message was handed over); ``failed``
+(permanently) after a permanent refusal or ``max_attempts``; ``uncertain`` when the whole message was handed
+over and no answer came (the server went silent or hung up, or the flusher died), so the server may have
+it (see ``smtp.py``). ``failed`` and ``uncertain`` messages are kept and never resent by themselves: a
+person decides, with ``resend(id)`` (back to pending) or ``dismiss(id)`` (it arrived after all, or is not
+wanted any more: ``dismissed``, never sent).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at     TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_status ON messages (status);
+CREATE INDEX IF NOT EXISTS messages_run ON messages (run_id);
 """
 
 
@@ -67,10 +71,14 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
     """Refused permanently or out of attempts; kept, resent only by ``resend``."""
     UNCERTAIN = "uncertain"
-    """A flusher died between handing over the message and recording the answer; a human decides."""
+    """The whole message was handed over and no answer came (the server went silent or hung up, or the
+    flusher died): the server may have it. Never resent by itself; a person decides."""
     KEPT = "kept"
     """Saved by the ``outbox`` backend, which sends nothing: the .eml file is the delivery. Never sent
     later by itself (switching to SMTP does not mail old reports); ``resend`` queues one."""
+    DISMISSED = "dismissed"
+    """A person closed an uncertain or failed message (it arrived after all, or is no longer wanted):
+    kept, never sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +214,21 @@ class Outbox:
             )
         return self.get(msg_id)
 
+    def dismiss(self, msg_id: str) -> OutboxEntry:
+        """Close an uncertain or failed message for good: a person checked that it arrived, or let it go."""
+        entry = self.get(msg_id)
+        if entry.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+            raise UsageError(f"message {msg_id} is {entry.status}; only failed or uncertain ones can be dismissed")
+        self.set_state(msg_id, OutboxStatus.DISMISSED)
+        return self.get(msg_id)
+
     # reading
+    def for_run(self, run_id: str) -> list[OutboxEntry]:
+        """The messages saved for one run, oldest first."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT * FROM messages WHERE run_id = ? ORDER BY created_at, id", (run_id,)).fetchall()
+        return [self._entry(r) for r in rows]
+
     def get(self, msg_id: str) -> OutboxEntry:
         with closing(self._connect()) as db:
             row = db.execute("SELECT * FROM messages WHERE id = ?", (msg_id,)).fetchone()

@@ -1,9 +1,12 @@
 """After a run: quality gates, the job's email, and failure alerts (chat and email).
 
 This is delivery's one entry point from the engine. ``after_run`` is called once per run, after its last
-attempt (``opskit.engine.attempts.execute``; the scheduler daemon the same way), and ``send_pending_mail``
-now and then by the daemon. ``after_run`` never raises: whatever goes wrong is logged and stored with the run
-(``runner.py show RUN`` prints it under ``delivery``). Bare task runs (no job) deliver nothing.
+attempt (``opskit.engine.attempts.execute``, which sends the mail at once; the scheduler from its delivery
+thread, with ``send_now=False``: it saves the mail and its mail thread sends it, so no mail server ever
+holds up the scheduler's loop), and ``send_pending_mail`` by that mail thread. ``after_run`` never raises:
+whatever goes wrong is logged and stored with the run (``runner.py show RUN`` prints it under ``delivery``).
+Bare task runs (no job) deliver nothing. A run delivered again after a crash cut its first delivery short
+(the engine's recovery) reuses the messages already in the outbox: never two of them for one run.
 
 What a job gets, by the run's outcome:
 
@@ -55,9 +58,12 @@ FAILURE_STATES = ("failed", "timed_out", "abandoned")
 
 
 def after_run(
-    config: Config, store: RunStore, record: RunRecord, *, now: datetime | None = None
+    config: Config, store: RunStore, record: RunRecord, *, now: datetime | None = None, send_now: bool = True
 ) -> dict[str, Any] | None:
     """Deliver what the job's config asks for after ``record`` ended; returns what was done.
+
+    Args:
+        send_now: Send the mail at once (SMTP backend); False saves it pending for ``send_pending_mail``.
 
     Returns:
         The delivery record also stored with the run, or None when there was nothing to deliver
@@ -78,8 +84,10 @@ def after_run(
     dlog = DeliveryLog(at=now, outcome=outcome)
     redactor = secret_redactor(config)
     try:
-        if outcome == "success":
-            _after_success(config, store, record.job, job, record, dlog, now=now, redactor=redactor)
+        if _resume(config, record, dlog):
+            pass
+        elif outcome == "success":
+            _after_success(config, store, record.job, job, record, dlog, now=now, redactor=redactor, send=send_now)
         else:
             dlog.action = "alert"
             alert(
@@ -93,6 +101,7 @@ def after_run(
                 title=failure_title(record.job, record.status),
                 cause=record.error or f"the run ended {record.status}",
                 email=job.email is not None and "failure" in job.email.on,
+                send=send_now,
             )
     except Exception as exc:  # noqa: BLE001 - delivery must never turn a finished run into a crash
         log.exception("run %s: delivery failed", record.id)
@@ -105,6 +114,33 @@ def after_run(
     return data
 
 
+def _resume(config: Config, record: RunRecord, dlog: DeliveryLog) -> bool:
+    """Whether an earlier delivery of this run, cut short, already saved its mail; if so, record that mail.
+
+    The outbox keeps every message with its run id: what is there is sent by the next flush (or was
+    sent), so composing it again would mail it twice.
+    """
+    folder = config.outbox_dir
+    if not (folder / "index.sqlite3").exists():
+        return False
+    saved = Outbox(folder).for_run(record.id)
+    if not saved:
+        return False
+    dlog.action = "resumed"
+    for entry in saved:
+        dlog.emails.append(
+            {
+                "kind": "saved before",
+                "outbox_id": entry.id,
+                "status": str(entry.status),
+                "recipients": len(entry.recipients),
+                "error": entry.last_error,
+            }
+        )
+    log.info("run %s: its delivery was cut short; its %d saved message(s) stand", record.id, len(saved))
+    return True
+
+
 def _after_success(
     config: Config,
     store: RunStore,
@@ -115,6 +151,7 @@ def _after_success(
     *,
     now: datetime,
     redactor: Redactor,
+    send: bool = True,
 ) -> None:
     verdict = judge(store, job_name, job, record)
     if verdict is not None:
@@ -142,6 +179,7 @@ def _after_success(
             cause="; ".join(verdict.failures) or "a quality check failed",
             lead=f"The job {job_name} finished, but its result failed its quality checks, so its report was not sent.",
             email=job.email is not None and bool(job.email.on),
+            send=send,
         )
         return
     if action == "skip":
@@ -170,6 +208,7 @@ def _after_success(
             job=job_name,
             run_id=record.id,
             now=now,
+            send=send,
         )
         return
     dlog.action = "report_with_warnings" if action == "warn" else "report"
@@ -203,6 +242,7 @@ def _after_success(
             job=job_name,
             run_id=record.id,
             now=now,
+            send=send,
         )
     if entry is None:
         dlog.action = "report_not_built"
@@ -218,6 +258,7 @@ def _after_success(
             cause=f"the report email could not be built: {dlog.errors[-1]['error']}",
             lead=f"The job {job_name} finished, but its report email could not be built, so it was not sent.",
             email=True,
+            send=send,
         )
 
 

@@ -1,26 +1,35 @@
 """Send the outbox's pending messages over SMTP, each at most once once the server has accepted it.
 
-Exactly-once, and the crash window
-----------------------------------
+Exactly-once, and the windows where it cannot be known
+------------------------------------------------------
 A message counts as sent when, and only when, the server answers 250 to the end of DATA. The order per
 message is:
 
 1. take the message's OS file lock (non-blocking; busy means another flusher has it, so skip it);
 2. re-read its row; go on only if it is still ``pending`` (another flusher may have just sent it);
 3. record ``sending``/``envelope``, then MAIL FROM and RCPT TO;
-4. record phase ``data`` (committed), then DATA and the message;
+4. record phase ``data`` (committed), then DATA, the whole message and its final dot;
 5. on the final 250, record ``sent`` at once (committed), then release the lock.
 
-Any error before the 250 (server down, login refused, connection dropped mid-send, a 4xx) puts the message
-back to ``pending`` with a one-line error, and the next flush sends it again. A server that never answered
-250 has not accepted the message (RFC 5321, 4.1.1.4), so that resend is not a duplicate.
+What happens when it goes wrong depends on whether the server can have the message:
 
-The one window left is a crash of this process (power loss, kill -9) after the server's 250 and before
-step 5's commit: a few milliseconds. The row is then ``sending`` with phase ``data`` and nobody holds the
-lock. The next flusher that gets the lock cannot tell whether the 250 came, so it marks the message
-``uncertain`` and does not resend it; ``runner.py outbox`` lists it and a human resends it with
-``Outbox.resend``. A crash before phase ``data`` is safe to retry and is retried. Both facts are covered by
-tests. The Message-ID stays the same across resends, so mail clients can also collapse a duplicate.
+- It cannot: the server was down or refused the login (the message stays ``pending``; its attempts are
+  not used up), answered 4xx (``pending``, one attempt used), or broke the connection before the whole
+  message was handed over: during the envelope, before DATA's 354, while the message was being written,
+  or by resetting the connection, which its system does only when it closes with part of the message
+  unread (``pending``, one attempt used). After ``email.max_attempts`` attempts the message is ``failed``.
+  A 5xx makes it ``failed`` at once. A server that never answered 250 has not accepted the message
+  (RFC 5321, 4.1.1.4), so sending it again is not a duplicate.
+- It may: the whole message and its final dot were handed over, and then no answer came: the server went
+  silent (``timeout_s``) or closed the connection. Servers often queue the message and then fail to
+  answer; sending it again could deliver it twice (RFC 1047). The message becomes ``uncertain`` (one
+  attempt used), is never sent again by itself, and the scheduler alerts; a person checks with the
+  recipients and resends it (``runner.py outbox --resend ID``) or closes it (``--dismiss ID``).
+- A crash of this process (power loss, kill -9) after step 4's commit leaves the row ``sending`` with
+  phase ``data`` and nobody holding the lock. The next flusher cannot tell how far it got, so it marks the
+  message ``uncertain`` too. A crash before phase ``data`` is safe to retry and is retried.
+
+The Message-ID stays the same across resends, so mail clients can also collapse a duplicate.
 """
 
 from __future__ import annotations
@@ -70,9 +79,8 @@ class SendReport:
 class _ServerProblem(Exception):
     """The server or the login failed: no point trying the other messages in this flush.
 
-    ``maybe_delivered``: the message was fully handed over and the answer timed out (see ``_send_one``).
-    A dropped connection before the answer means the server did not take the message (RFC 5321 4.1.1.4:
-    it is responsible only once it has said 250), so that case is retried.
+    ``maybe_delivered``: the whole message was handed over and no answer came (silence or a closed
+    connection); the server may have queued it, so it is ``uncertain``, never resent by itself.
     """
 
     def __init__(self, text: str, *, maybe_delivered: bool = False):
@@ -254,10 +262,10 @@ def _send_locked(
         except _ServerProblem as exc:
             error = session.scrub(str(exc))
             if exc.maybe_delivered:
-                # The whole message went out and no answer came back in time: the server may have
-                # queued it. Sending again could deliver it twice, so a person decides (--resend).
+                # The whole message went out and no answer came back: the server may have queued it.
+                # Sending again could deliver it twice, so a person decides (--resend or --dismiss).
                 note = f"{error}; it may have been delivered: resend it by hand if not"
-                outbox.set_state(msg_id, OutboxStatus.UNCERTAIN, error=note)
+                outbox.set_state(msg_id, OutboxStatus.UNCERTAIN, error=note, count_attempt=True)
                 report.uncertain.append(msg_id)
                 report.errors[msg_id] = note
                 log.warning("outbox: %s is uncertain: %s", msg_id, note)
@@ -300,6 +308,7 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
     data = re.sub(rb"(?<!\r)\n", b"\r\n", outbox.read_bytes(entry.id))
     outbox.set_state(entry.id, OutboxStatus.SENDING, phase="envelope")
     conn = session.connection()
+    stage = "envelope"  # then "data" (DATA sent, the message not yet all written), then "answer"
     try:
         code, resp = conn.mail(entry.sender, [f"SIZE={len(data)}"] if conn.has_extn("size") else [])
         if code != 250:
@@ -317,7 +326,14 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
                 "every recipient refused: " + "; ".join(f"{a} ({r})" for a, r in refused.items()), permanent=permanent
             )
         outbox.set_state(entry.id, OutboxStatus.SENDING, phase="data")
-        code, resp = conn.data(data)
+        stage = "data"
+        # smtplib's data() in its three parts, so that we know whether the whole message went out.
+        code, resp = conn.docmd("data")
+        if code != 354:
+            raise _MessageProblem(f"message refused ({code} {_text(resp)})", permanent=code >= 500)
+        conn.send(_dot_stuffed(data))
+        stage = "answer"
+        code, resp = conn.getreply()
         if code != 250:
             raise _MessageProblem(f"message refused ({code} {_text(resp)})", permanent=code >= 500)
         # The server has the message: record it before anything else can fail.
@@ -334,31 +350,40 @@ def _transmit(outbox: Outbox, session: SmtpSession, entry: OutboxEntry, clock: C
         )
     except smtplib.SMTPServerDisconnected as exc:
         session.drop()
-        # smtplib reports a reply that never came as a disconnect "...: timed out"
-        if "timed out" in str(exc) and outbox.get(entry.id).phase == "data":
-            raise _ServerProblem(
-                f"SMTP server {session.where} took the message and did not answer within "
-                f"{session.settings.timeout_s:g}s",
-                maybe_delivered=True,
-            ) from None
-        raise _ServerProblem(
-            f"SMTP server {session.where} closed the connection before accepting the message"
-        ) from None
+        raise _lost(session, stage, exc.__context__) from None
     except smtplib.SMTPResponseException as exc:
         session.drop()
         raise _MessageProblem(
             f"SMTP server {session.where} answered {_reply(exc)}", permanent=exc.smtp_code >= 500
         ) from None
-    except TimeoutError:
-        session.drop()
-        in_data = outbox.get(entry.id).phase == "data"
-        raise _ServerProblem(
-            f"SMTP server {session.where} timed out after {session.settings.timeout_s:g}s before accepting the message",
-            maybe_delivered=in_data,
-        ) from None
     except OSError as exc:
         session.drop()
-        raise _ServerProblem(f"connection to SMTP server {session.where} lost: {_describe(exc)}") from None
+        raise _lost(session, stage, exc) from None
+
+
+def _lost(session: SmtpSession, stage: str, cause: BaseException | None) -> Exception:
+    """The connection broke (or went silent) during a message's transaction: can the server have it?"""
+    where, timeout = session.where, session.settings.timeout_s
+    silent = isinstance(cause, TimeoutError)
+    if stage == "answer" and not isinstance(cause, ConnectionResetError):
+        # Everything was handed over. Silence, or a clean close, after the final dot: it may be queued.
+        # (A reset is different: a system resets a connection closed with data unread, so the server
+        # never read the final dot, and cannot have accepted the message.)
+        what = f"did not answer within {timeout:g}s" if silent else "closed the connection without answering"
+        return _ServerProblem(f"SMTP server {where} took the whole message and {what}", maybe_delivered=True)
+    if silent and stage != "answer":
+        text = f"SMTP server {where} timed out after {timeout:g}s before accepting the message"
+    else:
+        text = f"SMTP server {where} closed the connection before accepting the message"
+    return _MessageProblem(text, permanent=False)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as DATA sends it: lines starting with "." doubled, ended by CRLF "." CRLF (RFC 5321 4.5.2)."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def _text(resp: bytes | str) -> str:

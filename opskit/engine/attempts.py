@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from opskit.config.model import Config
 from opskit.delivery import pipeline
 from opskit.engine import executors
-from opskit.engine.executors import Executor, Purpose
+from opskit.engine.executors import EXIT_UNKNOWN, Executor, Purpose
 from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.planning import PlannedRun
 
@@ -64,7 +65,15 @@ def execute(
                 scheduled_for=plan.scheduled_for,
                 folder_root=config.runs_dir,
             )
-            record = run_attempt(record, config, store, executor, timeout=plan.timeout, options=options)
+            record = run_attempt(
+                record,
+                config,
+                store,
+                executor,
+                timeout=plan.timeout,
+                options=options,
+                retry_killed=plan.retry_killed,
+            )
             if not should_retry(record, attempt, plan.retries):
                 pipeline.after_run(config, store, record)
                 prune_old_runs(config, store)
@@ -86,8 +95,12 @@ def run_attempt(
     *,
     timeout: timedelta,
     options: dict[str, Any] | None = None,
+    retry_killed: bool = True,
 ) -> RunRecord:
-    """Execute one history row through ``executor`` and wait for it, within ``timeout``."""
+    """Execute one history row through ``executor`` and wait for it, within ``timeout``.
+
+    ``retry_killed``: whether the attempt may be retried when its process is killed from outside.
+    """
     handle = executor.start(record, config, options=options)
     try:
         code = handle.wait(timeout.total_seconds())
@@ -107,22 +120,37 @@ def run_attempt(
             handle.kill()
         store.finish(record.id, RunStatus.FAILED, error="interrupted (Ctrl-C)", only_if_unfinished=True)
         raise
-    record_silent_exit(store, record.id, code)
+    record_silent_exit(store, record.id, code, retry_killed=retry_killed)
     return store.get(record.id)
 
 
-def record_silent_exit(store: RunStore, run_id: str, code: int | None) -> None:
-    """Record what the worker could not: its process exited with ``code`` (not 0) without a word.
+def record_silent_exit(store: RunStore, run_id: str, code: int | None, *, retry_killed: bool = True) -> None:
+    """Record what the worker could not: its process ended with ``code`` (not 0) without a word.
 
     A worker that recorded its outcome keeps it (``only_if_unfinished``); 0 and None change nothing.
+    A process killed by a signal it did not handle (the out-of-memory killer's SIGKILL, ``kill -9``, a
+    crash of the interpreter), or one whose end was seen but not its exit code (an adopted run), failed
+    for a reason outside the task: it is an infrastructure failure, retried like a source that did not
+    answer unless the job says ``retry_killed: false``. A worker that exited with a code of its own
+    (it could not read the history, say) is not retried.
     """
-    if code not in (0, None):
-        store.finish(
-            run_id,
-            RunStatus.FAILED,
-            only_if_unfinished=True,
-            error=f"the run's process exited with code {code} without recording a result",
-        )
+    if code in (0, None):
+        return
+    if code == EXIT_UNKNOWN:
+        error, killed = "the run's process ended without recording a result (how it ended is unknown)", True
+    elif code < 0:
+        error, killed = f"the run's process was killed by {_signal_name(-code)} before it recorded a result", True
+    else:
+        error, killed = f"the run's process exited with code {code} without recording a result", False
+    result = {"retryable": retry_killed, "error_type": "WorkerKilled"} if killed else None
+    store.finish(run_id, RunStatus.FAILED, only_if_unfinished=True, error=error, result=result)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def should_retry(record: RunRecord, attempt: int, retries: int) -> bool:

@@ -6,6 +6,16 @@ the config; the run queue (runqueue.py) starts them through the executor (by def
 ``make_executor`` gives the scheduler), watches and reaps them, so a task that crashes, hangs or eats
 memory cannot take the daemon down. Only the outermost loop (``run_forever``) reads the real clock;
 ``tick(now)`` does one round of work at a given instant, which is how the tests drive it with a fake clock.
+
+One fault must not stall or double the rest:
+
+- the loop never talks to a mail server or a chat webhook: delivery and alerts go to the courier's threads
+  (courier.py), so a mute SMTP server cannot make any slot late;
+- runs whose owner died (a scheduler killed with ``kill -9``, a closed terminal) are adopted at start and
+  every minute (recovery.py): counted busy, their deadline enforced, delivered when they end;
+- when the history cannot be written (locked for longer than its busy timeout, disk full), ``step`` logs,
+  alerts once, backs off and tries again; the slots of that round are kept (nothing in memory moves on
+  unless the history took it), and slots that come due meanwhile run late, not skipped.
 """
 
 from __future__ import annotations
@@ -16,22 +26,24 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from opskit.config.model import Config
-from opskit.delivery import pipeline
-from opskit.delivery.chat import post_alert
 from opskit.engine import executors
 from opskit.engine.attempts import prune_old_runs
 from opskit.engine.checks import load_valid_config
+from opskit.engine.courier import Courier
 from opskit.engine.executors import Executor, Purpose
-from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.history import HistoryUnavailable, RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.lock import SchedulerLock
+from opskit.engine.owners import new_scheduler_owner
 from opskit.engine.planning import PlannedRun, plan_run
+from opskit.engine.recovery import keep_queued_leftovers, requeue_leftovers, take_in_orphans
 from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
@@ -44,7 +56,10 @@ HEARTBEAT_EVERY = timedelta(seconds=10)
 PRUNE_EVERY = timedelta(hours=1)
 BUSY_LIMIT = timedelta(minutes=10)
 """A loop that stalled at most this long was busy (its slots run late); longer, it was not running."""
-MAIL_EVERY = timedelta(minutes=5)
+RECOVER_EVERY = timedelta(minutes=1)
+"""How often the history is searched for runs whose owner died (adopted, or delivered)."""
+HISTORY_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Backoff while the history cannot be written: then every 30 s until it can."""
 CONFIG_CHECK_EVERY = timedelta(seconds=2)
 POLL_WHILE_RUNNING = 0.1
 PREPARE_AHEAD = timedelta(seconds=3)
@@ -70,19 +85,24 @@ class Scheduler:
     config: Config = field(init=False)
     store: RunStore = field(init=False)
     runs: RunQueue = field(init=False)
+    courier: Courier = field(init=False)
+    owner: str = field(init=False, default="")
+    """``scheduler:...``: who this start answers as for the runs it creates and adopts (owners.py)."""
     registry: Registry = field(init=False)
     timetables: dict[str, Timetable] = field(init=False, default_factory=dict)
     next_due: dict[str, datetime] = field(init=False, default_factory=dict)
     last_slots: dict[str, datetime | None] = field(init=False, default_factory=dict)
     prepared: dict[str, tuple[datetime, PlannedRun, RunRecord]] = field(init=False, default_factory=dict)
-    _alerts: list[tuple[str | None, str]] = field(init=False, default_factory=list)
+    _deliver_after_commit: list[str] = field(init=False, default_factory=list)
     _paused_jobs: set[str] = field(init=False, default_factory=set)
     stopping: threading.Event = field(init=False, default_factory=threading.Event)
     _config_mtime: float = field(init=False, default=0.0)
     _last_config_check: datetime | None = field(init=False, default=None)
     _last_heartbeat: datetime | None = field(init=False, default=None)
-    _last_mail: datetime | None = field(init=False, default=None)
+    _last_recover: datetime | None = field(init=False, default=None)
     _last_prune: datetime | None = field(init=False, default=None)
+    _last_step: datetime | None = field(init=False, default=None)
+    _history_failures: int = field(init=False, default=0)
     _applied: bool = field(init=False, default=False)
     _last_tick: datetime | None = field(init=False, default=None)
     _started_at: datetime | None = field(init=False, default=None)
@@ -104,40 +124,32 @@ class Scheduler:
     # -- life cycle --
 
     def start(self, now: datetime, *, lock: bool = True) -> None:
-        """Load and check the config, take the lock, recover from a previous crash."""
+        """Load and check the config, take the lock, recover from a previous crash.
+
+        Runs a previous scheduler left behind are this one's now: queued ones start again, live ones are
+        adopted, dead ones are marked abandoned and alerted, ended ones it never delivered are delivered.
+        """
         self.config = load_valid_config(self.config_path)
         self._config_mtime = self.config_path.stat().st_mtime
         if lock:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
-        self.store = RunStore(self.config.history_path)
+        self.owner = new_scheduler_owner()
+        self.store = RunStore(self.config.history_path, owner=self.owner)
         if self.executor is None:
             self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
-        self.runs = RunQueue(self.store, self.executor, self.config, self._alert, self.on_dispatch)
-        abandoned = self.store.mark_dead_runs_abandoned(now=now)
-        for run_id in abandoned:
-            log.warning("run %s was running when its process died: marked abandoned", run_id)
+        self.courier = Courier(self.config, owner=self.owner)
+        self.courier.start()
+        self.runs = RunQueue(
+            self.store, self.executor, self.config, self._alert, self.courier.deliver, self.on_dispatch
+        )
         self._started_at = now
-        leftovers = self.store.by_status(RunStatus.QUEUED)
-        # Runs prepared ahead of a slot that never came while we were up: their slot goes through the
-        # catch-up rules like any missed slot, so the prepared rows go.
-        # A prepared row whose slot already fired (the job's remembered slot reached it) is a real
-        # queued run waiting for a place or its jitter: it starts again like any queued run.
-        early = [
-            r
-            for r in leftovers
-            if r.trigger == Trigger.SCHEDULE
-            and r.queued_at < r.scheduled_for
-            and not self._slot_fired(r.job, r.scheduled_for)
-        ]
-        self.store.discard_unstarted([r.id for r in early])
+        leftovers = keep_queued_leftovers(self.store)  # before _apply: a prepared row is not a handled slot
         self._apply(self.config, now)
-        for record in leftovers:  # left queued by a previous daemon: they start again
-            if record not in early:
-                self._requeue(record, now)
-        for run_id in abandoned:  # their owners hear of it, as of any failed run
-            self.runs.finished(self.store.get(run_id), None, now)
+        self._recover(now)
+        requeue_leftovers(self.config, self.registry, self.store, self.runs, leftovers, now=now)
         self.heartbeat(now)
+        self.courier.send_mail()  # mail left pending by the previous run of the scheduler
         log.info(
             "scheduler started (pid %d): %d job(s) scheduled, max %d concurrent run(s)",
             os.getpid(),
@@ -145,19 +157,21 @@ class Scheduler:
             self.config.settings.scheduler.max_concurrent_runs,
         )
 
-    def _slot_fired(self, job: str | None, slot: datetime) -> bool:
-        remembered = _parse(self.store.job_state(job).get("last_slot")) if job else None
-        return remembered is not None and slot <= remembered
-
     def stop(self, now: datetime) -> None:
-        """Terminate what still runs, record it, and release the lock."""
-        self._discard_prepared()
-        self.runs.stop_all()
-        self.runs.executor.close()
-        self.store.scheduler_stopped(now=now)
-        self.store.close()
-        if self._lock:
-            self._lock.release()
+        """Terminate what still runs, record it, give delivery a moment, and release the lock."""
+        try:
+            self._discard_prepared()
+            self.runs.stop_all()
+        finally:
+            self.runs.executor.close()
+            self.courier.close()
+            try:
+                self.store.scheduler_stopped(now=now)
+            except HistoryUnavailable as exc:
+                log.error("could not record the stop: %s", exc)
+            self.store.close()
+            if self._lock:
+                self._lock.release()
         log.info("scheduler stopped")
 
     def run_forever(self, *, clock: Callable[[], datetime] | None = None) -> None:
@@ -168,9 +182,8 @@ class Scheduler:
         self.start(clock())
         try:
             while not self.stopping.is_set():
-                now = clock()
-                self.tick(now)
-                self.stopping.wait(self.sleep_seconds(clock()))
+                backoff = self.step(clock())
+                self.stopping.wait(backoff if backoff is not None else self.sleep_seconds(clock()))
             self._drain(clock)
         finally:
             self.stop(clock())
@@ -182,42 +195,95 @@ class Scheduler:
         if self.running:
             log.info("stopping: waiting up to %s for %d running run(s)", grace, len(self.running))
         while self.running and clock() < deadline:
-            self.runs.reap(clock())
+            try:
+                self.runs.reap(clock())
+            except HistoryUnavailable as exc:
+                log.error("stopping: %s", exc)
             threading.Event().wait(POLL_WHILE_RUNNING)
 
     # -- one round --
 
+    def step(self, now: datetime) -> float | None:
+        """One round of the loop that survives an unavailable history (or disk): ``tick``, or back off.
+
+        Returns:
+            None after a good round (sleep as ``sleep_seconds`` says), else how long to wait before trying
+            again (1 s, 2 s, 5 s, 10 s, then every 30 s). The first failure is alerted; each is logged.
+        """
+        try:
+            self.tick(now)
+        except (HistoryUnavailable, OSError) as exc:  # OSError: no space for a run's folder, say
+            self._history_failures += 1
+            delay = HISTORY_RETRY_S[min(self._history_failures, len(HISTORY_RETRY_S)) - 1]
+            if self._history_failures == 1:
+                text = exc.message if isinstance(exc, OpskitError) else str(exc)
+                self._alert(None, f"{text}; the scheduler keeps its slots and tries again until it can write it")
+            else:
+                log.error("%s (try %d; next in %.0fs)", exc, self._history_failures, delay)
+            return delay
+        finally:
+            self._last_step = now
+        if self._history_failures:
+            log.warning("the run history can be written again after %d failed tries", self._history_failures)
+            self._history_failures = 0
+        return None
+
     def tick(self, now: datetime) -> None:
-        """Do everything due at ``now``: fire slots, start queued runs, reap finished ones, keep watch."""
+        """Do everything due at ``now``: fire slots, start queued runs, reap finished ones, keep watch.
+
+        Raises:
+            HistoryUnavailable: the history could not be written; what the round had not recorded yet is
+                as it was before, so the next round does it again.
+        """
         self._maybe_reload(now)
         due = [name for name, at in self.next_due.items() if at <= now]
         if due:
             fired: dict[str, datetime] = {}
-            with self.store.transaction():  # one commit for every slot due now
+            with self._all_or_nothing(), self.store.transaction():  # one commit for every slot due now
                 for name in due:
                     last = self._fire(name, now)
                     if last is not None:
                         fired[name] = last
                 if fired:
                     self.store.set_last_slots(fired)
-        self.runs.queue_due_retries(now)
-        self.runs.reap(now)
-        self.runs.dispatch(now, self.stopping)
-        for name in due:  # slots fired on the fast path learn their following slot now
-            if self.next_due[name] <= now:
-                self.next_due[name] = self._next_due(name, now)
+            for run_id in self._deliver_after_commit:
+                self.courier.deliver(run_id)
+            self._deliver_after_commit.clear()
+        try:
+            self.runs.queue_due_retries(now)
+            self.runs.reap(now)
+            self.runs.dispatch(now, self.stopping)
+        finally:  # slots fired on the fast path learn their following slot now, whatever happened after
+            for name in due:
+                if self.next_due[name] <= now:
+                    self.next_due[name] = self._next_due(name, now)
         self._prepare(now)
         self.runs.watch(now)
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self.heartbeat(now)
-        if self._last_mail is None or now - self._last_mail >= MAIL_EVERY:
-            self._send_mail(now)
-        if self._alerts:
-            self._post_alerts()
+        if self._last_recover is None or now - self._last_recover >= RECOVER_EVERY:
+            self._recover(now)
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
             prune_old_runs(self.config, self.store, now)
         self._last_tick = now
+
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """What firing slots changes in memory, put back when the history did not take it."""
+        saved = dict(self.next_due), dict(self.last_slots), dict(self.prepared), self.runs.save()
+        try:
+            yield
+        except BaseException:
+            self.next_due, self.last_slots, self.prepared = saved[0], saved[1], saved[2]
+            self.runs.restore(saved[3])
+            self._deliver_after_commit.clear()
+            raise
+
+    def _recover(self, now: datetime) -> None:
+        """Adopt runs whose owner died; deliver those that ended undelivered (recovery.py)."""
+        take_in_orphans(self.config, self.registry, self.store, self.runs, me=self.owner, now=now)
+        self._last_recover = now
 
     def sleep_seconds(self, now: datetime) -> float:
         """How long the loop may sleep: until the next slot, retry or queued start, at most a second."""
@@ -247,16 +313,19 @@ class Scheduler:
             # following slot is worked out after the runs are handed over (see tick), not before.
             decisions, fast = [SlotDecision(name, slot, Trigger.SCHEDULE)], True
         else:
-            # Slots that came due while the loop was merely busy (a slow mail server) are late, not
-            # missed; after a longer silence (the machine slept) the catch-up rules decide.
-            busy = self._last_tick is not None and now - self._last_tick <= BUSY_LIMIT
+            # Slots that came due while the loop was merely busy (a long task start, an unavailable
+            # history it kept trying) are late, not missed; after a longer silence (the machine slept,
+            # the scheduler was down) the catch-up rules decide.
+            up_since = self._last_tick or self._started_at
+            rounds = [t for t in (self._last_tick, self._last_step, self._started_at) if t is not None]
+            busy = up_since is not None and now - max(rounds) <= BUSY_LIMIT
             decisions = decide_slots(
                 name,
                 job,
                 timetable,
                 last_slot=self.last_slots.get(name),
                 now=now,
-                up_since=self._last_tick if busy else None,
+                up_since=up_since if busy else None,
             )
         for decision in decisions:
             handled = decision.slot
@@ -290,7 +359,7 @@ class Scheduler:
         ]
         if not todo:
             return
-        with self.store.transaction():
+        with self._all_or_nothing(), self.store.transaction():
             for name, at in todo:
                 self._discard_prepared(name)
                 try:
@@ -310,12 +379,12 @@ class Scheduler:
 
     def _fire_prepared(self, name: str, job: Any, paused: bool, now: datetime) -> None:
         slot, plan, record = self.prepared.pop(name)
-        busy = self.runs.busy(name) and job.overlap == "skip"
-        if paused or busy:
+        blocking = self.runs.blocking_run(name) if job.overlap == "skip" else None
+        if paused or blocking:
             reason = (
                 "the job is paused (runner.py resume)"
                 if paused
-                else f"the previous run ({self.runs.busy_run(name)}) was still going (overlap: skip)"
+                else f"the previous run ({blocking}) was still going (overlap: skip)"
             )
             self.store.finish(record.id, RunStatus.SKIPPED, error=reason, now=now)
             log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
@@ -331,16 +400,18 @@ class Scheduler:
 
     def _plan_and_enqueue(self, name: str, slot: datetime, trigger: Trigger, now: datetime) -> None:
         job = self.config.jobs[name]
-        # Caught-up slots (catch_up: all) queue behind each other: they are one backlog, not overlaps.
-        if self.runs.busy(name) and job.overlap == "skip" and trigger != Trigger.CATCH_UP:
-            reason = f"the previous run ({self.runs.busy_run(name)}) was still going (overlap: skip)"
+        # Caught-up slots (catch_up: all) queue behind each other, and the on-time slot behind them: they
+        # are one backlog, not overlaps. A run of the job that is not caught up makes this slot an overlap.
+        blocking = self.runs.blocking_run(name) if job.overlap == "skip" and trigger != Trigger.CATCH_UP else None
+        if blocking:
+            reason = f"the previous run ({blocking}) was still going (overlap: skip)"
             self._skip(name, slot, trigger, reason, now)
             return
         self._discard_prepared(name)  # a slot handled the slow way (after downtime) is planned afresh
         try:
             plan = plan_run(self.config, self.registry, name, scheduled_for=slot)
         except OpskitError as exc:
-            self.store.create(
+            record = self.store.create(
                 job=name,
                 task=job.task_label,
                 params={},
@@ -352,19 +423,10 @@ class Scheduler:
                 now=now,
             )
             log.error("%s: slot %s cannot run: %s", name, _local(slot), exc)
+            self._deliver_after_commit.append(record.id)  # its failure alert, once the row is committed
             return
         jitter = job.jitter.total_seconds() * random.random()
         self.runs.enqueue(plan, trigger, now, not_before=slot + timedelta(seconds=jitter))
-
-    def _requeue(self, record: RunRecord, now: datetime) -> None:
-        """A run left queued by a previous scheduler starts again (same row: never a second run)."""
-        try:
-            plan = plan_run(self.config, self.registry, record.job or record.task, scheduled_for=record.scheduled_for)
-        except OpskitError as exc:
-            self.store.finish(record.id, RunStatus.FAILED, error=f"could not be started: {exc}")
-            return
-        self.runs.add(record, plan, now)
-        log.info("run %s was still queued from the previous scheduler: queued again", record.id)
 
     def _skip(self, name: str, slot: datetime, trigger: Trigger, reason: str, now: datetime) -> None:
         job = self.config.jobs[name]
@@ -381,36 +443,19 @@ class Scheduler:
         )
         log.info("%s: slot %s skipped: %s (%s)", name, _local(slot), reason, record.id)
 
-    # -- alerts and mail --
+    # -- alerts --
 
     def _alert(self, job: str | None, text: str) -> None:
-        """Log now; post to chat at the end of the tick (never while holding the history's write lock)."""
+        """Log now; the courier posts it to chat from its thread (the loop never waits for a webhook)."""
         log.warning("ALERT %s: %s", job or "scheduler", text)
-        self._alerts.append((job, text))
-
-    def _post_alerts(self) -> None:
-        alerts, self._alerts = self._alerts, []
-        chat = self.config.settings.chat
-        if chat is None:
-            return
-        for job, text in alerts:
-            try:
-                post_alert(chat, f"opskit scheduler: {job or 'scheduler'}", text, {"job": job or "-"})
-            except Exception:
-                log.exception("could not post the alert to chat")
-
-    def _send_mail(self, now: datetime) -> None:
-        self._last_mail = now
-        try:
-            pipeline.send_pending_mail(self.config)
-        except Exception:
-            log.exception("sending pending mail failed; it stays in the outbox")
+        self.courier.alert(job, text)
 
     # -- config --
 
     def _apply(self, config: Config, now: datetime) -> None:
-        self.config = config
-        self.registry = discover(config.tasks_dir)
+        """Schedule ``config``'s jobs. What the history must say is written first: a failed write changes
+        nothing, and the reload is tried again."""
+        registry = discover(config.tasks_dir)
         timetables: dict[str, Timetable] = {}
         for name, job in config.jobs.items():
             if not job.enabled:
@@ -418,14 +463,15 @@ class Scheduler:
             timetable = job_timetable(config, name)
             if timetable is not None:
                 timetables[name] = timetable
+        last_slots = dict(self.last_slots)
         first_sight = {}
         for name in timetables:
-            if name in self.last_slots and name not in self.timetables and self._applied:
+            if name in last_slots and name not in self.timetables and self._applied:
                 # enabled again (or its schedule came back) while we run: from now on, not a flood
                 # of catch-up decisions for the slots it was off
-                self.last_slots[name] = first_sight[name] = now
+                last_slots[name] = first_sight[name] = now
                 continue
-            if name in self.last_slots:
+            if name in last_slots:
                 continue
             # The history is the truth; the remembered slot also covers slots whose runs were skipped.
             known = [
@@ -436,14 +482,15 @@ class Scheduler:
             if not known:
                 known = [now]
                 first_sight[name] = now  # a new job starts from now: the past is not run
-            self.last_slots[name] = max(known)
+            last_slots[name] = max(known)
         if first_sight:
             self.store.set_last_slots(first_sight)
-        self.timetables = timetables
+        self._discard_prepared()
+        self.config, self.registry, self.timetables, self.last_slots = config, registry, timetables, last_slots
         self._applied = True
         self.runs.config = config
+        self.courier.config = config
         self.runs.executor.reload(config)  # a warm executor loaded the previous config
-        self._discard_prepared()
         self.next_due = {name: self._next_due(name, now) for name in timetables}
 
     def _next_due(self, name: str, now: datetime) -> datetime:
@@ -461,13 +508,14 @@ class Scheduler:
             return
         if mtime == self._config_mtime:
             return
-        self._config_mtime = mtime
         try:
             config = load_valid_config(self.config_path)
         except OpskitError as exc:
+            self._config_mtime = mtime
             log.error("config changed but is not valid; still running the previous one: %s", exc)
             return
         self._apply(config, now)
+        self._config_mtime = mtime  # only now: a reload cut short by the history is tried again
         log.info("config reloaded: %d job(s) scheduled", len(self.timetables))
 
 

@@ -3,26 +3,47 @@
 The file is opened in WAL mode with a busy timeout, and every state change is one short ``BEGIN IMMEDIATE``
 transaction. A run left ``running`` by a process that died is marked ``abandoned`` the next time the
 history is opened, with the reason, never left ``running`` forever.
+
+Each run also names its owner (owners.py): the scheduler or the ``runner.py run`` that answers for it. A
+run whose owner died is found again (``running_here``, ``undelivered``) and taken over (``take_over``), and
+its delivery is claimed by one process only (``claim_delivery``), so its email or alert goes out once.
+
+When SQLite cannot do its work (the file is locked by another process for longer than the busy timeout,
+the disk is full, the file cannot be opened), every method raises ``HistoryUnavailable``: one line that
+names the file and the cause, never a traceback; the scheduler backs off and tries again.
 """
 
 from __future__ import annotations
 
-import builtins
-import enum
+import functools
 import json
-import os
-import secrets
 import shutil
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from opskit.errors import UsageError
+from opskit.engine.owners import owner_alive, process_alive
+from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
+from opskit.errors import OpskitError, UsageError
+
+__all__ = [
+    "DELIVERABLE",
+    "HistoryUnavailable",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "Trigger",
+    "new_run_id",
+    "process_alive",
+    "utcnow",
+]
+
+BUSY_TIMEOUT_S = 30.0
+"""How long a write waits for another process's write to finish before the history is "locked"."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,7 +66,8 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT,
     pid INTEGER,
     pid_started REAL,
-    delivery TEXT
+    delivery TEXT,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, queued_at);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
@@ -68,100 +90,109 @@ CREATE TABLE IF NOT EXISTS job_state (
 """
 
 
-class RunStatus(enum.StrEnum):
-    """Where a run is in its life: queued → running → one of the final states."""
-
-    QUEUED = "queued"
-    """Waiting for a free slot."""
-    RUNNING = "running"
-    """Its process is executing the task."""
-    SUCCEEDED = "succeeded"
-    """The task returned a result."""
-    FAILED = "failed"
-    """The task raised, or was interrupted."""
-    TIMED_OUT = "timed_out"
-    """It ran past its timeout and its process tree was killed."""
-    SKIPPED = "skipped"
-    """It was not started (overlap, missed slot, paused job); the error says why."""
-    ABANDONED = "abandoned"
-    """Its process died without recording an end (crash, kill -9, reboot)."""
-
-    @property
-    def final(self) -> bool:
-        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+DELIVERABLE = ("succeeded", "failed", "timed_out", "abandoned")
+"""The final states after which delivery has something to say (a skipped run has nothing)."""
+_CLAIMED = """delivery LIKE '{"state": "claimed"%'"""
+"""A run whose delivery is claimed and not recorded yet (``claim_delivery`` writes this JSON first)."""
 
 
-class Trigger(enum.StrEnum):
-    """Why a run exists."""
+class HistoryUnavailable(OpskitError):
+    """The run history cannot be read or written now: locked by another process, disk full, unreadable.
 
-    MANUAL = "manual"
-    SCHEDULE = "schedule"
-    CATCH_UP = "catch-up"
-    RETRY = "retry"
-    BACKFILL = "backfill"
+    Worth trying again later (``retryable``); the command line exits with 3.
+    """
 
+    exit_code = 3
+    retryable = True
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One row of the history."""
-
-    id: str
-    job: str | None
-    task: str
-    params: dict[str, Any]
-    trigger: str
-    attempt: int
-    status: str
-    scheduled_for: datetime
-    queued_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_s: float | None
-    error: str | None
-    result: dict[str, Any] | None
-    artifacts: list[str] = field(default_factory=list)
-    folder: str = ""
-    host: str | None = None
-    pid: int | None = None
-    delivery: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key, value in data.items():
-            if isinstance(value, datetime):
-                data[key] = value.isoformat()
-        return data
+    @classmethod
+    def from_sqlite(cls, exc: sqlite3.Error, path: Path, busy_timeout_s: float) -> HistoryUnavailable:
+        text = " ".join(str(exc).split())
+        if "locked" in text or "busy" in text:
+            return cls(
+                f"the run history {path} is locked: another process has held it for more than {busy_timeout_s:g}s",
+                hint="Try again in a moment; a long backup or an open sqlite3 shell can hold it",
+            )
+        if "full" in text:
+            return cls(
+                f"the run history {path} cannot be written: the disk is full",
+                hint="Free some space on its disk, then try again",
+            )
+        return cls(f"the run history {path} cannot be used: {text}")
 
 
-def new_run_id(job_or_task: str, now: datetime) -> str:
-    """Sortable and readable: ``20261121T083000Z-weekly-ops-review-3f9a1c``."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{job_or_task}-{secrets.token_hex(3)}"
+_F = TypeVar("_F", bound=Callable[..., Any])
+Records = list[RunRecord]
+"""``list[RunRecord]``, spelt so inside ``RunStore``, whose ``list`` method hides the builtin there."""
+RunIds = list[str]
+Paths = list[Path]
+Args = list[Any]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def _guarded(method: _F) -> _F:
+    """Turn SQLite's operational errors (locked, full, I/O) into one ``HistoryUnavailable`` line."""
+
+    @functools.wraps(method)
+    def guarded(self: RunStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    return guarded  # type: ignore[return-value]
 
 
 class RunStore:
-    """The history database of one opskit installation."""
+    """The history database of one opskit installation.
 
-    def __init__(self, path: Path):
+    Args:
+        path: The SQLite file (created with its folder when missing).
+        owner: Who answers for the runs this store creates (owners.py); None leaves them unowned.
+        busy_timeout_s: How long a write waits for another process's; default ``BUSY_TIMEOUT_S``.
+
+    Raises:
+        HistoryUnavailable: from any method, when SQLite cannot do its work (locked, disk full).
+    """
+
+    def __init__(self, path: Path, *, owner: str | None = None, busy_timeout_s: float | None = None):
         self.path = Path(path)
+        self.owner = owner
+        self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: sqlite3.Error) -> Exception:
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+            return exc  # a bug, not an unavailable file: keep its traceback
+        return HistoryUnavailable.from_sqlite(exc, self.path, self.busy_timeout_s)
 
     def _migrate(self) -> None:
         """Add columns that later versions introduced to a history file written by an earlier one."""
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT")):
+        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT"), ("owner", "TEXT")):
             if name not in columns:
-                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                try:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process opening it migrated it first
+                    if "duplicate column" not in str(exc):
+                        raise
+        # Runs that ended and were never delivered, or whose delivery was cut short: found without a scan.
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS runs_undelivered ON runs (finished_at) "
+            "WHERE delivery IS NULL AND job IS NOT NULL AND owner IS NOT NULL"
+        )
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS runs_claimed ON runs (finished_at) WHERE {_CLAIMED}")
 
     def close(self) -> None:
         self._db.close()
@@ -178,13 +209,26 @@ class RunStore:
         if self._db.in_transaction:
             yield self._db
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise self._unavailable(exc) from exc
             raise
-        self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        """Leave no transaction open after a failure (a failed COMMIT, on a full disk, leaves one)."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def transaction(self) -> Any:
         """Group many writes into one transaction (the scheduler firing a thousand slots at once)."""
@@ -204,6 +248,7 @@ class RunStore:
         error: str | None = None,
         now: datetime | None = None,
     ) -> RunRecord:
+        """Record a new run (queued, or already final for a skipped slot), owned by this store's owner."""
         now = now or utcnow()
         for _ in range(5):  # ids are random within a second; a collision just draws again
             run_id = new_run_id(job or task, now)
@@ -214,7 +259,8 @@ class RunStore:
                     try:
                         db.execute(
                             "INSERT INTO runs (id, job, task, params, trigger, attempt, status, scheduled_for,"
-                            " queued_at, error, folder, host, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            " queued_at, error, folder, host, finished_at, owner)"
+                            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             (
                                 run_id,
                                 job,
@@ -223,12 +269,13 @@ class RunStore:
                                 str(trigger),
                                 attempt,
                                 str(status),
-                                _ts(scheduled_for),
-                                _ts(now),
+                                to_ts(scheduled_for),
+                                to_ts(now),
                                 error,
                                 str(folder),
                                 _HOST,
-                                _ts(now) if status.final else None,
+                                to_ts(now) if status.final else None,
+                                self.owner,
                             ),
                         )
                     except sqlite3.IntegrityError:
@@ -246,16 +293,17 @@ class RunStore:
                 trigger=str(trigger),
                 attempt=attempt,
                 status=str(status),
-                scheduled_for=_parse(_ts(scheduled_for)),  # type: ignore[arg-type]
-                queued_at=_parse(_ts(now)),  # type: ignore[arg-type]
+                scheduled_for=from_ts(to_ts(scheduled_for)),  # type: ignore[arg-type]
+                queued_at=from_ts(to_ts(now)),  # type: ignore[arg-type]
                 started_at=None,
-                finished_at=_parse(_ts(now)) if status.final else None,
+                finished_at=from_ts(to_ts(now)) if status.final else None,
                 duration_s=None,
                 error=error,
                 result=None,
                 artifacts=[],
                 folder=str(folder),
                 host=_HOST,
+                owner=self.owner,
             )
         raise RuntimeError("could not draw a unique run id")
 
@@ -265,7 +313,7 @@ class RunStore:
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET status=?, started_at=?, pid=?, pid_started=? WHERE id=?",
-                (RunStatus.RUNNING, _ts(now or utcnow()), pid, pid_started, run_id),
+                (RunStatus.RUNNING, to_ts(now or utcnow()), pid, pid_started, run_id),
             )
 
     def finish(
@@ -285,14 +333,14 @@ class RunStore:
             row = db.execute("SELECT status, started_at FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None or (only_if_unfinished and RunStatus(row["status"]).final):
                 return False
-            started = _parse(row["started_at"])
+            started = from_ts(row["started_at"])
             duration = (now - started).total_seconds() if started else None
             db.execute(
                 "UPDATE runs SET status=?, finished_at=?, duration_s=?, error=?, result=?,"
                 " artifacts=COALESCE(?, artifacts) WHERE id=?",
                 (
                     str(status),
-                    _ts(now),
+                    to_ts(now),
                     duration,
                     error,
                     json.dumps(result, default=str) if result is not None else None,
@@ -321,10 +369,10 @@ class RunStore:
                     else "It matches several runs; give more of the id",
                 )
             row = matches[0]
-        return _record(row)
+        return record_from_row(row)
 
-    def list(self, *, job: str | None = None, status: str | None = None, limit: int = 20) -> builtins.list[RunRecord]:
-        sql, args = "SELECT * FROM runs WHERE 1=1", builtins.list[Any]()
+    def list(self, *, job: str | None = None, status: str | None = None, limit: int = 20) -> Records:
+        sql, args = "SELECT * FROM runs WHERE 1=1", Args()
         if job:
             sql += " AND job=?"
             args.append(job)
@@ -333,35 +381,90 @@ class RunStore:
             args.append(status)
         sql += " ORDER BY queued_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
-        return [_record(r) for r in self._db.execute(sql, args)]
+        return [record_from_row(r) for r in self._db.execute(sql, args)]
 
     def last_by_job(self) -> dict[str, RunRecord]:
         rows = self._db.execute(
             "SELECT * FROM runs r WHERE job IS NOT NULL AND queued_at = "
             "(SELECT MAX(queued_at) FROM runs WHERE job = r.job)"
         )
-        return {r["job"]: _record(r) for r in rows}
+        return {r["job"]: record_from_row(r) for r in rows}
 
-    def mark_dead_runs_abandoned(self, *, now: datetime | None = None) -> builtins.list[str]:
-        """Runs ``running`` on this host whose process is gone become ``abandoned``."""
-        host = socket.gethostname()
-        rows = self._db.execute(
-            "SELECT id, pid, pid_started, host FROM runs WHERE status=?", (RunStatus.RUNNING,)
-        ).fetchall()
-        dead = [r for r in rows if r["host"] == host and not process_alive(r["pid"], r["pid_started"])]
+    def mark_dead_runs_abandoned(
+        self, *, now: datetime | None = None, me: str | None = None, scheduler_alive: bool = False
+    ) -> RunIds:
+        """Runs ``running`` on this host whose process is gone, and whose owner is too, become ``abandoned``.
+
+        A run whose owner still lives is its owner's to record (it reads the exit code, and may retry).
+
+        Args:
+            me: The caller's owner string (its own runs are its own to record).
+            scheduler_alive: Whether a scheduler holds the lock (it answers for the runs schedulers own).
+        """
+        dead = [
+            r
+            for r in self.running_here()
+            if not process_alive(r.pid, r.pid_started)
+            and not owner_alive(r.owner, me=me, scheduler_alive=scheduler_alive)
+        ]
         for r in dead:
             self.finish(
-                r["id"],
+                r.id,
                 RunStatus.ABANDONED,
                 now=now,
                 only_if_unfinished=True,
-                error=f"its process (pid {r['pid']}) ended without recording a result (crash, kill or reboot)",
+                error=f"its process (pid {r.pid}) ended without recording a result (crash, kill or reboot)",
             )
-        return [r["id"] for r in dead]
+        return [r.id for r in dead]
 
-    def prune_run_folders(self, keep: timedelta, *, now: datetime | None = None) -> builtins.list[Path]:
+    def running_here(self) -> Records:
+        """Runs ``running`` on this host (the only ones whose process can be checked)."""
+        return [r for r in self.by_status(RunStatus.RUNNING) if r.host == socket.gethostname()]
+
+    def undelivered(self) -> Records:
+        """Owned job runs that ended and were not delivered (yet), or whose delivery is claimed and not done.
+
+        Whether their owner (or claimant) is gone is the caller's question (recovery.py).
+        """
+        statuses = ",".join("?" * len(DELIVERABLE))
+        rows = self._db.execute(
+            "SELECT * FROM runs WHERE delivery IS NULL AND job IS NOT NULL AND owner IS NOT NULL"
+            f" AND status IN ({statuses}) UNION ALL SELECT * FROM runs WHERE {_CLAIMED}"
+            " ORDER BY finished_at, id",
+            DELIVERABLE,
+        )
+        return [record_from_row(r) for r in rows]
+
+    def take_over(self, run_ids: RunIds) -> None:
+        """Make this store's owner answer for these runs (a scheduler adopting or restarting them)."""
+        with self._write() as db:
+            db.executemany("UPDATE runs SET owner=? WHERE id=?", [(self.owner, run_id) for run_id in run_ids])
+
+    def claim_delivery(self, run_id: str, *, claimer: str, scheduler_alive: bool = False) -> bool:
+        """Take the right to deliver a run that ended; False when delivered, or being delivered, by another.
+
+        The claim is stored in the run's ``delivery`` (replaced by the delivery record when done). A claim
+        whose claimer died is taken over, so a crash mid-delivery never loses the email or the alert;
+        delivery itself reuses a message already in the outbox, so it is never sent twice either.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT delivery FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return False
+            current = json.loads(row["delivery"]) if row["delivery"] else None
+            if current is not None:
+                holder = current.get("claimed_by") if current.get("state") == "claimed" else None
+                if holder == claimer:
+                    return True  # ours already: a delivery tried again after a failure
+                if holder is None or owner_alive(holder, scheduler_alive=scheduler_alive):
+                    return False
+            claim = {"state": "claimed", "claimed_by": claimer, "at": to_ts(utcnow())}  # _CLAIMED matches it
+            db.execute("UPDATE runs SET delivery=? WHERE id=?", (json.dumps(claim), run_id))
+        return True
+
+    def prune_run_folders(self, keep: timedelta, *, now: datetime | None = None) -> Paths:
         """Delete run folders of finished runs older than ``keep``; the history rows stay."""
-        cutoff = _ts((now or utcnow()) - keep)
+        cutoff = to_ts((now or utcnow()) - keep)
         removed = []
         for row in self._db.execute(
             "SELECT folder FROM runs WHERE finished_at < ? AND status NOT IN (?, ?)",
@@ -383,7 +486,7 @@ class RunStore:
 
     def set_last_slots(self, slots: dict[str, datetime]) -> None:
         """Remember the last slot the scheduler handled, for many jobs in one statement."""
-        now = _ts(utcnow())
+        now = to_ts(utcnow())
         with self._write() as db:
             db.executemany(
                 "INSERT INTO job_state (job, updated_at, data) VALUES (?, ?, json_object('last_slot', ?)) "
@@ -400,7 +503,7 @@ class RunStore:
             db.execute(
                 "INSERT INTO job_state (job, updated_at, data) VALUES (?,?,?) ON CONFLICT(job) "
                 "DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
-                (job, _ts(utcnow()), json.dumps(data, default=str)),
+                (job, to_ts(utcnow()), json.dumps(data, default=str)),
             )
 
     def has_slot(self, job: str, scheduled_for: datetime, *, count_skipped: bool = True) -> bool:
@@ -409,7 +512,7 @@ class RunStore:
         ``count_skipped=False`` asks whether it ran (or runs): what backfill wants to know.
         """
         sql = "SELECT 1 FROM runs WHERE job=? AND scheduled_for=? AND trigger IN (?,?,?)"
-        args: builtins.list[Any] = [job, _ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL]
+        args: Args = [job, to_ts(scheduled_for), Trigger.SCHEDULE, Trigger.CATCH_UP, Trigger.BACKFILL]
         if not count_skipped:
             sql += " AND status != ?"
             args.append(RunStatus.SKIPPED)
@@ -421,7 +524,7 @@ class RunStore:
             "SELECT MAX(scheduled_for) AS at FROM runs WHERE job=? AND trigger IN (?,?)",
             (job, Trigger.SCHEDULE, Trigger.CATCH_UP),
         ).fetchone()
-        return _parse(row["at"]) if row else None
+        return from_ts(row["at"]) if row else None
 
     def usual_duration(self, job: str, *, last: int = 10) -> float | None:
         """The median duration of the job's last successful runs, in seconds (None before any)."""
@@ -445,9 +548,9 @@ class RunStore:
             "(SELECT MAX(finished_at) FROM runs WHERE job = r.job AND status=?)",
             (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED),
         )
-        return {r["job"]: _record(r) for r in rows}
+        return {r["job"]: record_from_row(r) for r in rows}
 
-    def discard_unstarted(self, run_ids: builtins.list[str]) -> None:
+    def discard_unstarted(self, run_ids: RunIds) -> None:
         """Delete runs the scheduler created ahead of their slot and never started (a reload or a stop)."""
         with self._write() as db:
             db.executemany(
@@ -455,9 +558,10 @@ class RunStore:
                 [(run_id, RunStatus.QUEUED) for run_id in run_ids],
             )
 
-    def by_status(self, status: RunStatus) -> builtins.list[RunRecord]:
+    def by_status(self, status: RunStatus) -> Records:
         return [
-            _record(r) for r in self._db.execute("SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))
+            record_from_row(r)
+            for r in self._db.execute("SELECT * FROM runs WHERE status=? ORDER BY queued_at, id", (status,))
         ]
 
     # -- the scheduler's heartbeat --
@@ -469,12 +573,12 @@ class RunStore:
                 "(1,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host, "
                 "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, "
                 "config=excluded.config, stopped_at=NULL",
-                (pid, socket.gethostname(), _ts(started_at), _ts(now or utcnow()), config),
+                (pid, socket.gethostname(), to_ts(started_at), to_ts(now or utcnow()), config),
             )
 
     def scheduler_stopped(self, *, now: datetime | None = None) -> None:
         with self._write() as db:
-            db.execute("UPDATE scheduler SET stopped_at=? WHERE id=1", (_ts(now or utcnow()),))
+            db.execute("UPDATE scheduler SET stopped_at=? WHERE id=1", (to_ts(now or utcnow()),))
 
     def scheduler_info(self) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM scheduler WHERE id=1").fetchone()
@@ -482,7 +586,7 @@ class RunStore:
             return None
         info = dict(row)
         for key in ("started_at", "heartbeat_at", "stopped_at"):
-            info[key] = _parse(info[key])
+            info[key] = from_ts(info[key])
         return info
 
     def set_paused(self, job: str, paused: bool) -> None:
@@ -490,62 +594,13 @@ class RunStore:
             db.execute(
                 "INSERT INTO job_state (job, paused, updated_at) VALUES (?,?,?) "
                 "ON CONFLICT(job) DO UPDATE SET paused=excluded.paused, updated_at=excluded.updated_at",
-                (job, int(paused), _ts(utcnow())),
+                (job, int(paused), to_ts(utcnow())),
             )
 
 
+# Every public method speaks HistoryUnavailable instead of sqlite3's errors, methods added later included.
+for _name, _method in list(vars(RunStore).items()):
+    if callable(_method) and not _name.startswith("_"):
+        setattr(RunStore, _name, _guarded(_method))
+
 _HOST = socket.gethostname()
-
-
-def process_alive(pid: int | None, started: float | None) -> bool:
-    """Whether ``pid`` is the same process that started the run (guards against pid reuse)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if started is None:
-        return True
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        # A zombie has ended; it only waits for its parent to read its exit status.
-        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1.0
-    except psutil.Error:
-        return False
-
-
-def _ts(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds") if value else None
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _record(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        job=row["job"],
-        task=row["task"],
-        params=json.loads(row["params"]),
-        trigger=row["trigger"],
-        attempt=row["attempt"],
-        status=row["status"],
-        scheduled_for=_parse(row["scheduled_for"]),  # type: ignore[arg-type]
-        queued_at=_parse(row["queued_at"]),  # type: ignore[arg-type]
-        started_at=_parse(row["started_at"]),
-        finished_at=_parse(row["finished_at"]),
-        duration_s=row["duration_s"],
-        error=row["error"],
-        result=json.loads(row["result"]) if row["result"] else None,
-        artifacts=json.loads(row["artifacts"]),
-        folder=row["folder"],
-        host=row["host"],
-        pid=row["pid"],
-        delivery=json.loads(row["delivery"]) if row["delivery"] else None,
-    )

@@ -44,6 +44,27 @@ class SchedulerLock:
         os.fsync(fd)
         self._fd = fd
 
+    def held_elsewhere(self) -> bool:
+        """Whether a scheduler (another process, or another lock object here) holds the lock now.
+
+        The command line asks before it acts on the runs a scheduler answers for: a live scheduler
+        handles its own runs; a dead one's runs are anyone's to settle.
+        """
+        if self._fd is not None:
+            return False
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -43,6 +43,8 @@ class PlannedRun:
     retry_backoff: timedelta
     chained: bool = False
     """True for a job with ``steps``: its parameters are stored per step."""
+    retry_killed: bool = True
+    """Whether ``retries`` covers a run whose process was killed from outside (out of memory, kill -9)."""
 
     @property
     def name(self) -> str:
@@ -118,6 +120,7 @@ def plan_run(
         retries=_first(job and job.retries, defaults.retries),
         retry_backoff=_first(job and job.retry_backoff, defaults.retry_backoff),
         chained=bool(job and job.steps is not None),
+        retry_killed=_first(job and job.retry_killed, defaults.retry_killed),
     )
 
 

@@ -3,7 +3,12 @@
 The daemon (daemon.py) decides which runs exist: a slot fires, is caught up or skipped. This queue decides
 when each one starts (``max_concurrent_runs``, a job never running twice at once, its jitter), watches the
 ones that run (timeout, overrun, a start that waits too long), and when one ends either schedules its retry
-or hands it to delivery. Like the daemon it never reads the clock: every method takes ``now``.
+or hands it to delivery (``deliver``: the courier's thread, never the loop). Runs adopted from a scheduler
+that died are watched the same way (``adopt``). Like the daemon it never reads the clock: every method
+takes ``now``.
+
+A history that cannot be written (locked, disk full) raises ``HistoryUnavailable`` out of any method; each
+leaves the queue as it was before the write that failed, so the next tick does the same work again.
 """
 
 from __future__ import annotations
@@ -16,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from opskit.config.model import Config
-from opskit.delivery import pipeline
 from opskit.engine.attempts import backoff_delay, record_silent_exit, should_retry
 from opskit.engine.executors import Executor, RunHandle
-from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.history import DELIVERABLE, RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.planning import PlannedRun
 
 log = logging.getLogger(__name__)
@@ -30,14 +34,18 @@ OVERRUN_AFTER_S = 60.0
 
 @dataclass
 class Running:
-    """A run handed to the executor."""
+    """A run handed to the executor (or adopted from a scheduler that died)."""
 
     record: RunRecord
     handle: RunHandle
-    plan: PlannedRun
+    plan: PlannedRun | None
+    """None for an adopted run that cannot be planned again (it is never retried)."""
     started: datetime
     usual_s: float | None
+    timeout: timedelta
     overrun_alerted: bool = False
+    timed_out: bool = False
+    """Past its deadline and killed; recorded ``timed_out`` (again, if the first write failed) once reaped."""
 
 
 @dataclass
@@ -68,6 +76,7 @@ class RunQueue:
         executor: Where runs execute.
         config: The config in force (the scheduler replaces it on a reload).
         alert: Called with (job, text) when a run overruns or waits too long to start.
+        deliver: Called with the id of a run that ended and earns no retry: its delivery is due.
         on_dispatch: Called with each run handed to the executor (benchmarks measure with it).
     """
 
@@ -75,6 +84,8 @@ class RunQueue:
     executor: Executor
     config: Config
     alert: Callable[[str | None, str], None]
+    deliver: Callable[[str], None]
+    """Hands a run that ended to delivery (the courier's thread): called with its id."""
     on_dispatch: Callable[[RunRecord, datetime], None] | None = None
     queue: collections.deque[Queued] = field(default_factory=collections.deque)
     running: dict[str, Running] = field(default_factory=dict)
@@ -113,24 +124,33 @@ class RunQueue:
         self.queue.append(Queued(record, plan, not_before))
         self._busy[plan.job or ""] += 1
 
+    def adopt(self, record: RunRecord, handle: RunHandle, plan: PlannedRun | None, timeout: timedelta) -> None:
+        """Watch a run another scheduler started: busy for its job, its deadline counted from its start."""
+        started = record.started_at or record.queued_at
+        self.running[record.id] = Running(record, handle, plan, started, None, timeout)
+        self._busy[record.job or ""] += 1
+        if record.job:
+            self._running_jobs.add(record.job)
+
     def busy(self, job: str) -> bool:
         """Whether a run of ``job`` is queued or running."""
         return bool(self._busy[job])
 
-    def busy_run(self, job: str) -> str:
-        """The id of the run of ``job`` in hand (for "the previous run (...) was still going")."""
-        return next(
-            iter(
-                [r.record.id for r in self.running.values() if r.record.job == job]
-                + [q.record.id for q in self.queue if q.record.job == job]
-            ),
-            "?",
-        )
+    def blocking_run(self, job: str) -> str | None:
+        """The run in hand that makes a new slot of ``job`` an overlap, or None.
+
+        Runs caught up after downtime (``catch_up: all``) are a backlog, not an overlap: a slot that comes
+        due behind them queues after them instead of being skipped.
+        """
+        if not self._busy[job]:
+            return None
+        in_hand = [r.record for r in self.running.values()] + [q.record for q in self.queue]
+        return next((r.id for r in in_hand if r.job == job and r.trigger != Trigger.CATCH_UP), None)
 
     def queue_due_retries(self, now: datetime) -> None:
         for retry in [r for r in self.retries if r.due <= now]:
-            self.retries.remove(retry)
             self.enqueue(retry.plan, Trigger.RETRY, now, attempt=retry.attempt)
+            self.retries.remove(retry)  # only once its row exists: a failed write keeps the retry
 
     def wake_times(self) -> list[datetime]:
         """When a retry or a queued run becomes due (the loop sleeps no longer than the first)."""
@@ -149,9 +169,9 @@ class RunQueue:
             job = queued.record.job
             if job and job in self._running_jobs:
                 continue  # overlap: queue waits for the previous run of the same job
-            self.queue.remove(queued)
             handle = self.executor.start(queued.record, self.config)
-            self.running[queued.record.id] = Running(queued.record, handle, queued.plan, now, None)
+            self.queue.remove(queued)
+            self.running[queued.record.id] = Running(queued.record, handle, queued.plan, now, None, queued.plan.timeout)
             if job:
                 self._running_jobs.add(job)
             if self.on_dispatch:
@@ -169,29 +189,39 @@ class RunQueue:
         for run_id, running in list(self.running.items()):
             code = running.handle.poll()
             if code is None:
-                if now - running.started > running.plan.timeout:
-                    self.store.finish(
-                        run_id,
-                        RunStatus.TIMED_OUT,
-                        only_if_unfinished=True,
-                        error=f"timed out after {running.plan.timeout}; its processes were killed",
-                    )
-                    running.handle.kill()
-                    log.warning(
-                        "run %s timed out after %s: killed (%s)", run_id, running.plan.timeout, running.handle.where
-                    )
-                else:
+                if running.timed_out or now - running.started <= running.timeout:
                     continue
-            else:
-                record_silent_exit(self.store, run_id, code)
+                running.timed_out = True
+                try:  # recorded first, so the dying worker cannot overwrite it
+                    self._record_timeout(run_id, running)
+                finally:  # killed even when the history cannot be written: the deadline holds
+                    running.handle.kill()
+                    log.warning("run %s timed out after %s: killed (%s)", run_id, running.timeout, running.handle.where)
+                code = running.handle.poll()
+                if code is None:
+                    continue  # its end is reported later
+            if running.timed_out:
+                self._record_timeout(run_id, running)
+            retry_killed = running.plan.retry_killed if running.plan is not None else False
+            record_silent_exit(self.store, run_id, code, retry_killed=retry_killed)
+            # Let go of it only once its end is recorded and handed on: a write that fails leaves it here,
+            # and the next round does the same again (each step is idempotent).
+            self.finished(self.store.get(run_id), running.plan, now)
             del self.running[run_id]
             self._release(running.record.job)
-            self.finished(self.store.get(run_id), running.plan, now)
+
+    def _record_timeout(self, run_id: str, running: Running) -> None:
+        self.store.finish(
+            run_id,
+            RunStatus.TIMED_OUT,
+            only_if_unfinished=True,
+            error=f"timed out after {running.timeout}; its processes were killed",
+        )
 
     def finished(self, record: RunRecord, plan: PlannedRun | None, now: datetime) -> None:
         """A run ended: schedule its retry when it earns one, else hand it to delivery.
 
-        ``plan`` is None for a run found abandoned at start-up (it is never retried).
+        ``plan`` is None for a run found abandoned, or adopted and not planned again (never retried).
         """
         name = record.job or record.task
         log.info(
@@ -203,13 +233,15 @@ class RunQueue:
         )
         if plan is not None and should_retry(record, record.attempt, plan.retries):
             delay = backoff_delay(plan.retry_backoff, record.attempt)
+            # Said in the history, so that nobody delivers this attempt's failure: the last attempt speaks.
+            self.store.record_delivery(
+                record.id, {"action": "retried", "outcome": "failure", "next_attempt": record.attempt + 1}
+            )
             self.retries.append(Retry(now + timedelta(seconds=delay), plan, record.attempt + 1))
             log.info("%s: retry %d of %d in %.0fs", name, record.attempt, plan.retries, delay)
             return
-        try:
-            pipeline.after_run(self.config, self.store, record)
-        except Exception:  # delivery must never take the scheduler down
-            log.exception("%s: delivery after run %s failed", name, record.id)
+        if record.job is not None and record.status in DELIVERABLE:
+            self.deliver(record.id)
 
     def stop_all(self) -> None:
         """Terminate every running run (all of them first, so they end together), kill, and record them."""
@@ -226,6 +258,15 @@ class RunQueue:
             log.warning("run %s terminated by shutdown", run_id)
             del self.running[run_id]
             self._release(running.record.job)
+            if running.record.job:  # its alert, if the courier still has time; else at the next start
+                self.deliver(run_id)
+
+    def save(self) -> tuple[collections.deque[Queued], collections.Counter[str], list[Retry]]:
+        """The queue's state, to put back with ``restore`` when a transaction that added to it failed."""
+        return collections.deque(self.queue), collections.Counter(self._busy), list(self.retries)
+
+    def restore(self, saved: tuple[collections.deque[Queued], collections.Counter[str], list[Retry]]) -> None:
+        self.queue, self._busy, self.retries = collections.deque(saved[0]), collections.Counter(saved[1]), saved[2]
 
     def _release(self, job: str | None) -> None:
         self._busy[job or ""] -= 1

@@ -64,18 +64,29 @@ class Preloaded:
     """None: the tasks folder is discovered when the run starts (a plain worker does)."""
 
 
-def load(config_path: Path) -> Preloaded:
-    """Load and validate the config (the zygote does this once for many runs)."""
+def load(config_path: Path, config_fd: int | None = None) -> Preloaded:
+    """The config the run executes under (the zygote loads it once for many runs).
+
+    Args:
+        config_path: config.yaml, read and validated when no descriptor is given.
+        config_fd: A descriptor holding the config its parent runs under (engine/snapshot.py): what the
+            scheduler and ``runner.py run`` pass, so the file on disk (edited meanwhile) does not matter.
+    """
+    if config_fd is not None:
+        from opskit.engine.snapshot import read_config
+
+        return Preloaded(read_config(config_fd))
     return Preloaded(load_config(config_path))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opskit.engine.worker")
     parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--config-fd", type=int, help="a descriptor holding the parent's config (snapshot.py)")
     parser.add_argument("run_id")
     args = parser.parse_args(argv)
     install_signal_handlers()
-    return execute(args.run_id, load(args.config))
+    return execute(args.run_id, load(args.config, args.config_fd))
 
 
 def execute(run_id: str, preloaded: Preloaded) -> int:

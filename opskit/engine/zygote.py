@@ -3,7 +3,8 @@
 A plain worker (``python -m opskit.engine.worker``) pays for the interpreter, the imports (pydantic, yaml,
 requests), the config and the task discovery on every run: 0.6-0.8 s of CPU, which fifty runs due in the
 same minute queue behind. The zygote (``python -m opskit.engine.zygote --config PATH --fds R,W``) pays that
-once, then waits for run ids on a pipe and forks a child per run. The child starts its own session (so a
+once (from the config the daemon hands over as it holds it in memory, not from the file on disk), then waits
+for run ids on a pipe and forks a child per run. The child starts its own session (so a
 kill reaches its whole tree, browsers included), opens its own history connection and executes the run
 exactly as the worker does (``worker.execute``). The zygote answers with the child's pid, reaps it, and
 reports its exit code. This module is the zygote process; the scheduler's end of the pipe is the
@@ -93,8 +94,11 @@ class _Tasks:
         return files
 
 
-def serve(config_path: Path, requests_fd: int, replies_fd: int) -> int:
-    """Load once, then fork a child per requested run until the requests pipe closes."""
+def serve(config_path: Path, requests_fd: int, replies_fd: int, config_fd: int | None = None) -> int:
+    """Load once, then fork a child per requested run until the requests pipe closes.
+
+    ``config_fd`` holds the daemon's config as it runs it (engine/snapshot.py); without it, the file.
+    """
     # The signals a fresh worker would start with, restored in each child.
     inherited: dict[int, Any] = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     # A terminal's Ctrl-C or systemd's SIGTERM is for the daemon, which closes our pipe when it is done
@@ -107,7 +111,7 @@ def serve(config_path: Path, requests_fd: int, replies_fd: int) -> int:
         except ImportError:
             pass
     try:
-        base = worker.load(config_path)
+        base = worker.load(config_path, config_fd)
         tasks = _Tasks(base.config.tasks_dir)
     except Exception as exc:
         send_message(replies_fd, {"event": "failed", "error": f"{type(exc).__name__}: {exc}"})
@@ -234,11 +238,12 @@ def _read_some(fd: int) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opskit.engine.zygote")
     parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--config-fd", type=int, help="a descriptor holding the daemon's config (snapshot.py)")
     parser.add_argument("--fds", required=True, help="REQUESTS,REPLIES: the pipe ends the daemon passed")
     args = parser.parse_args(argv)
     requests_fd, replies_fd = (int(fd) for fd in args.fds.split(","))
     try:
-        return serve(args.config, requests_fd, replies_fd)
+        return serve(args.config, requests_fd, replies_fd, args.config_fd)
     except BrokenPipeError:  # the daemon is gone
         return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,12 @@ import pytest
 from tests.smtp_fixtures import (  # noqa: F401
     SMTP_PASSWORD,
     SMTP_USER,
+    MisbehavingSmtp,
     Received,
     SmtpServer,
     free_port,
     ignore_aiosmtpd_warnings,
+    misbehaving_smtp,
     smtp,
     smtp_env,
     smtp_stopped,
@@ -44,60 +45,17 @@ def workbook(tmp_path) -> Path:
     return path
 
 
-class DroppingServer:
-    """A bare SMTP server that takes the envelope, starts DATA, reads part of the body and hangs up."""
-
-    def __init__(self, port: int, *, silent_after_data: bool = False):
-        import threading
-
-        self.port, self.silent_after_data = port, silent_after_data
-        self.listener = socket.create_server(("127.0.0.1", port))
-        self.dropped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.listener.accept()
-        except OSError:
-            return
-        with conn:
-            f = conn.makefile("rb")
-            conn.sendall(b"220 dropper ESMTP\r\n")
-            while line := f.readline():
-                verb = line[:4].upper()
-                if verb in (b"EHLO", b"HELO"):
-                    conn.sendall(b"250 dropper\r\n")
-                elif verb in (b"MAIL", b"RCPT"):
-                    conn.sendall(b"250 OK\r\n")
-                elif verb == b"DATA":
-                    conn.sendall(b"354 go ahead\r\n")
-                    if self.silent_after_data:  # read the whole message, then never answer
-                        while (body := f.readline()) and body != b".\r\n":
-                            pass
-                        self.dropped.set()
-                        f.readline()  # wait for the client to give up
-                        break
-                    f.readline()  # the first line of the message, then hang up mid-send
-                    break
-                else:
-                    conn.sendall(b"250 OK\r\n")
-        self.dropped.set()
-
-    def stop(self) -> None:
-        self.listener.close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def dropping_server():
-    server = DroppingServer(free_port())
+    """An SMTP server that hangs up in the middle of the message (it never reads the final dot)."""
+    server = MisbehavingSmtp("drop_mid_message")
     yield server
     server.stop()
 
 
 @pytest.fixture
 def silent_server():
-    server = DroppingServer(free_port(), silent_after_data=True)
+    """An SMTP server that reads the whole message and never answers."""
+    server = MisbehavingSmtp("silent_after_message")
     yield server
     server.stop()

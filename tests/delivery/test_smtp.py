@@ -294,3 +294,51 @@ def test_no_answer_after_the_whole_message_is_uncertain_never_resent_by_itself(s
     assert entry.status == OutboxStatus.UNCERTAIN  # the server may have queued it
     assert "did not answer within 1s" in entry.last_error and "may have been delivered" in entry.last_error
     assert send_pending(smtp.settings(outbox_dir)).sent == [] and smtp.received == []
+
+
+def test_a_hang_up_after_the_whole_message_is_uncertain_counted_and_never_resent(misbehaving_smtp, smtp, tmp_path):
+    dropper = misbehaving_smtp("drop_after_message")  # reads it all, final dot included, then hangs up
+    outbox_dir = tmp_path / "outbox"
+    settings = smtp.settings(outbox_dir, port=dropper.port, security="none", username_env=None, password_env=None)
+    entry = deliver(settings, message())
+    assert (entry.status, entry.attempts) == (OutboxStatus.UNCERTAIN, 1)
+    assert entry.last_error == (
+        f"SMTP server 127.0.0.1:{dropper.port} took the whole message and closed the connection without "
+        "answering; it may have been delivered: resend it by hand if not"
+    )
+    for _ in range(3):  # flush after flush: never sent again by itself
+        assert send_pending(settings).sent == []
+    assert dropper.message_ids() == [entry.message_id] and dropper.connections == 1
+    assert send_pending(smtp.settings(outbox_dir)).sent == [] and smtp.received == []
+
+
+@pytest.mark.parametrize("mode", ["drop_after_data_command", "drop_mid_message"])
+def test_a_hang_up_before_the_whole_message_is_retried_up_to_max_attempts_then_failed(
+    misbehaving_smtp, tmp_path, smtp, mode
+):
+    dropper = misbehaving_smtp(mode)  # the server cannot have the message: it never read the final dot
+    settings = smtp.settings(
+        tmp_path / "outbox", port=dropper.port, security="none", username_env=None, password_env=None, max_attempts=3
+    )
+    entry = deliver(settings, message())
+    expected = f"SMTP server 127.0.0.1:{dropper.port} closed the connection before accepting the message"
+    assert (entry.status, entry.attempts, entry.last_error) == (OutboxStatus.PENDING, 1, expected)
+    assert send_pending(settings).pending == [entry.id]
+    report = send_pending(settings)
+    assert report.failed == [entry.id] and report.errors[entry.id] == expected
+    assert (Outbox(settings.outbox_dir).get(entry.id).status, Outbox(settings.outbox_dir).get(entry.id).attempts) == (
+        OutboxStatus.FAILED,
+        3,
+    )
+    assert send_pending(settings).failed == [] and dropper.connections == 3  # stopped at the limit
+    assert dropper.messages == []
+
+
+def test_a_message_is_dismissed_only_when_failed_or_uncertain(tmp_path):
+    outbox = Outbox(tmp_path / "outbox")
+    entry = outbox.add(message(), now=NOW)
+    with pytest.raises(Exception, match="is pending; only failed or uncertain ones can be dismissed"):
+        outbox.dismiss(entry.id)
+    outbox.set_state(entry.id, OutboxStatus.UNCERTAIN, error="no answer")
+    assert outbox.dismiss(entry.id).status == OutboxStatus.DISMISSED
+    assert outbox.for_run("nope") == []

@@ -16,14 +16,14 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from opskit.engine.executors.base import Executor, RunHandle
+from opskit.engine.executors.base import EXIT_UNKNOWN, Executor, RunHandle
 from opskit.engine.executors.forked import ForkedExecutor
 from opskit.engine.executors.process import ProcessExecutor
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
 
-__all__ = ["Executor", "Purpose", "RunHandle", "make_executor"]
+__all__ = ["EXIT_UNKNOWN", "Executor", "Purpose", "RunHandle", "make_executor"]
 
 
 class Purpose(enum.StrEnum):

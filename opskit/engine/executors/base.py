@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 WAIT_POLL_S = 0.1
 """How often the default ``RunHandle.wait`` asks a handle that cannot block (a remote run) for its end."""
+EXIT_UNKNOWN = 256
+"""What ``poll()`` returns for a run that ended without its exit code being seen (its parent was another
+process: a zygote that died, a scheduler that adopted it). Outside 0-255 and not a signal, so never
+mistaken for either; the run's own record stands if it wrote one."""
 
 
 class RunHandle(abc.ABC):
@@ -43,8 +47,8 @@ class RunHandle(abc.ABC):
         """The exit code once the run's process has ended, else None; never blocks.
 
         0 means the worker recorded the outcome (succeeded or failed); 130 an interrupted or terminated
-        run (also recorded); anything else, including a negative code (the signal that killed it), means
-        the worker may have died without recording anything.
+        run (also recorded); anything else, including a negative code (the signal that killed it) and
+        ``EXIT_UNKNOWN``, means the worker may have died without recording anything.
         """
 
     def wait(self, timeout: float) -> int | None:
@@ -81,6 +85,15 @@ class Executor(abc.ABC):
             config: The config the run executes under (its path is what a worker loads).
             options: Run options for the task's context (``--headed``, ``--slowmo``), as JSON values.
         """
+
+    def adopt(self, record: RunRecord) -> RunHandle | None:
+        """A handle on a run that is still executing but was started by someone else (a scheduler that
+        died, a ``runner.py run`` that was killed), so that it can be watched, stopped and delivered.
+
+        Returns:
+            The handle, or None when this executor cannot reach the run (another machine, another kind).
+        """
+        return None
 
     def reload(self, config: Config) -> None:  # noqa: B027  (a hook: most executors keep nothing warm)
         """The scheduler applied a new config: drop whatever was loaded for the previous one."""

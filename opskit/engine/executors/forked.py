@@ -23,12 +23,13 @@ import sys
 import threading
 import time
 import weakref
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.engine.executors.base import Executor, RunHandle
+from opskit.engine.executors.adopted import adopt_local
+from opskit.engine.executors.base import EXIT_UNKNOWN, Executor, RunHandle
 from opskit.engine.executors.process import child_env
 from opskit.engine.executors.proctree import is_running, kill_tree, signal_session
+from opskit.engine.snapshot import config_fd
 from opskit.engine.zygote import send_message
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ REPLY_TIMEOUT_S = 30.0
 """How long a start waits for the zygote's answer (a zygote just started loads first, about a second)."""
 RESPAWN_BACKOFF_S = 60.0
 """A zygote that died before it was ready is not started again for this long: plain workers meanwhile."""
-UNKNOWN_EXIT = 255
+UNKNOWN_EXIT = EXIT_UNKNOWN
 """What ``poll()`` returns for a run whose zygote died before reporting its exit: the run's own record
 stands if it wrote one (the scheduler only fills in a run left unfinished)."""
 KILL_REPORT_S = 5.0
@@ -53,12 +54,18 @@ class ZygoteError(Exception):
 
 
 class Zygote:
-    """The daemon's end of one zygote process: send run ids, read pids and exit codes."""
+    """The daemon's end of one zygote process: send run ids, read pids and exit codes.
 
-    def __init__(self, config_path: Path):
-        self.config_path = config_path
+    The zygote loads ``config`` as the daemon holds it in memory (handed over by descriptor, snapshot.py),
+    never config.yaml as it is on disk now: one started again while the file is invalid still works.
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.config_path = config.path
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
+        snapshot = config_fd(config)
         env = child_env()
         try:
             # Its own session: Ctrl-C in the daemon's terminal is the daemon's to handle.
@@ -68,12 +75,14 @@ class Zygote:
                     "-m",
                     "opskit.engine.zygote",
                     "--config",
-                    str(config_path),
+                    str(config.path),
+                    "--config-fd",
+                    str(snapshot),
                     "--fds",
                     f"{requests_r},{replies_w}",
                 ],
                 env=env,
-                pass_fds=(requests_r, replies_w),
+                pass_fds=(requests_r, replies_w, snapshot),
                 start_new_session=True,
             )
         except BaseException:
@@ -83,6 +92,7 @@ class Zygote:
         finally:
             os.close(requests_r)
             os.close(replies_w)
+            os.close(snapshot)
         os.set_blocking(replies_r, False)
         self._requests, self._replies = requests_w, replies_r
         self._pending = b""
@@ -319,7 +329,7 @@ class ForkedExecutor(Executor):
         self._no_zygote_until = 0.0
 
     def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> RunHandle:
-        zygote = self._current(config.path)
+        zygote = self._current(config)
         if zygote is not None:
             try:
                 zygote.request(record.id, options)
@@ -328,11 +338,14 @@ class ForkedExecutor(Executor):
                 log.warning("run %s: the zygote could not start it (%s); starting a plain worker", record.id, exc)
         return self.fallback.start(record, config, options=options)
 
+    def adopt(self, record: RunRecord) -> RunHandle | None:
+        return adopt_local(record)
+
     def reload(self, config: Config) -> None:
         """A zygote for ``config``; the previous one still reports its runs' exits, then exits."""
         self._retire()
         self._no_zygote_until = 0.0
-        self._spawn(config.path)
+        self._spawn(config)
 
     def close(self) -> None:
         for zygote in [*self._retired, *([self.zygote] if self.zygote else [])]:
@@ -340,19 +353,19 @@ class ForkedExecutor(Executor):
         self.zygote, self._retired = None, []
         self.fallback.close()
 
-    def _current(self, config_path: Path) -> Zygote | None:
+    def _current(self, config: Config) -> Zygote | None:
         zygote = self.zygote
-        if zygote is not None and (zygote.config_path != config_path or not zygote.alive()):
+        if zygote is not None and (zygote.config_path != config.path or not zygote.alive()):
             if zygote.gone and not zygote.ready:  # it could not load: not again at every start
                 self._no_zygote_until = time.monotonic() + RESPAWN_BACKOFF_S
             self._retire()
         if self.zygote is None and time.monotonic() >= self._no_zygote_until:
-            self._spawn(config_path)
+            self._spawn(config)
         return self.zygote
 
-    def _spawn(self, config_path: Path) -> None:
+    def _spawn(self, config: Config) -> None:
         try:
-            self.zygote = Zygote(config_path)
+            self.zygote = Zygote(config)
         except OSError as exc:
             log.error("could not start the zygote (%s); runs start as plain workers", exc)
             self._no_zygote_until = time.monotonic() + RESPAWN_BACKOFF_S

@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.engine.executors.adopted import adopt_local
 from opskit.engine.executors.base import Executor, RunHandle
 from opskit.engine.executors.proctree import kill_tree, signal_session
+from opskit.engine.snapshot import config_fd
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -66,7 +68,10 @@ class ProcessRun(RunHandle):
 
 
 class ProcessExecutor(Executor):
-    """Starts each run as ``python -m opskit.engine.worker --config PATH RUN_ID``.
+    """Starts each run as ``python -m opskit.engine.worker --config PATH --config-fd N RUN_ID``.
+
+    The worker runs under the config given to ``start`` as it is in memory (snapshot.py), never as the file
+    is on disk now: a config.yaml edited into something invalid cannot fail a run the scheduler starts.
 
     Args:
         own_session: Start the worker in a session of its own, so that signals meant for this process
@@ -82,6 +87,14 @@ class ProcessExecutor(Executor):
     def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> ProcessRun:
         Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
         env = child_env(OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
-        cmd = [sys.executable, "-m", "opskit.engine.worker", "--config", str(config.path), record.id]
-        proc = subprocess.Popen(cmd, env=env, start_new_session=self.own_session)
+        fd = config_fd(config)
+        try:
+            cmd = [sys.executable, "-m", "opskit.engine.worker", "--config", str(config.path)]
+            cmd += ["--config-fd", str(fd), record.id]
+            proc = subprocess.Popen(cmd, env=env, start_new_session=self.own_session, pass_fds=(fd,))
+        finally:
+            os.close(fd)
         return ProcessRun(record.id, proc, own_session=self.own_session)
+
+    def adopt(self, record: RunRecord) -> RunHandle | None:
+        return adopt_local(record)
