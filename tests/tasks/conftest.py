@@ -8,6 +8,7 @@ read in production: case exports per ISO week, the queue list, targets and shift
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from demo.fixtures import write_queues_csv, write_shifts_csv, write_targets_csv
-from opskit import RunContext
+from opskit import Result, RunContext
+from opskit.testing import DEFAULT_SCHEDULED_FOR, ContextFactory, find_config
 
 SCALE = 6000
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -55,27 +57,31 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> ConsoleData:
     return ConsoleData(Path(db), data, everything)
 
 
-def make_ctx(
-    tmp_path: Path,
-    data_dir: Path,
-    *,
-    tz: ZoneInfo = BERLIN,
-    task: str = "test",
-    scheduled_for: datetime | None = None,
-) -> RunContext:
-    folder = tmp_path / "run"
-    folder.mkdir(exist_ok=True)
-    return RunContext(
-        run_id="r1",
-        job="weekly",
-        task=task,
-        params={},
-        scheduled_for=scheduled_for or datetime(2026, 11, 16, 7, tzinfo=UTC),
-        tz=tz,
-        folder=folder,
-        data_dir=data_dir,
-        state_dir=tmp_path / "state",
-    )
+@pytest.fixture(scope="module")
+def task_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContextFactory]:
+    """The project's own pytest plugin (``opskit.testing``) for a whole module: ``opskit_context`` is per
+    test, while these modules build one report per module and check it from several sides."""
+    factory = ContextFactory(tmp_path_factory.mktemp("runs"), find_config(Path(__file__).parent))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def make_ctx(task_context: ContextFactory) -> Callable[..., RunContext]:
+    """``make_ctx(task, data_dir, tz=..., scheduled_for=...)``: a real RunContext for job 'weekly'."""
+
+    def make(task: str, data_dir: Path, *, tz: ZoneInfo = BERLIN, scheduled_for: datetime | None = None) -> RunContext:
+        return task_context(
+            task, job="weekly", data_dir=data_dir, tz=tz, scheduled_for=scheduled_for or DEFAULT_SCHEDULED_FOR
+        )
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def run_task(task_context: ContextFactory) -> Callable[..., Result]:
+    """``run_task(name, ctx=ctx, **params)``: validate the parameters like a real run, then run the task."""
+    return task_context.run
 
 
 def utc_bounds(start: date, end_exclusive: date, tz: ZoneInfo = BERLIN) -> tuple[str, str]:

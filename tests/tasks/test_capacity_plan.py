@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from demo.fixtures import write_staffing_workbook
 from opskit.reports import agents_for_service_level
-from tests.tasks.conftest import make_ctx
-
-
-def load_task():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "t_capacity_plan", Path(__file__).parents[2] / "tasks" / "capacity_plan.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.capacity_plan
 
 
 @pytest.fixture(scope="module")
-def plan(console, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cap")
+def plan(console, make_ctx, run_task):
     write_staffing_workbook(console.db, console.data_dir / "staffing.xlsx", first_week=date(2026, 11, 16), weeks=4)
-    ctx = make_ctx(tmp, console.data_dir, tz=UTC)
-    return load_task()(ctx, weeks=2, cases=str(console.all_cases))
+    ctx = make_ctx("capacity_plan", console.data_dir, tz=UTC)
+    return run_task("capacity_plan", ctx=ctx, weeks=2, cases=str(console.all_cases))
 
 
 def rows(result):

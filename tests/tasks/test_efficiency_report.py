@@ -12,20 +12,9 @@ from openpyxl import load_workbook
 
 from opskit import DataError, Period
 from opskit.reports.metrics import percentile_inc
-from tests.tasks.conftest import BERLIN, make_ctx, utc_bounds
+from tests.tasks.conftest import BERLIN, utc_bounds
 
 W46 = utc_bounds(__import__("datetime").date(2026, 11, 9), __import__("datetime").date(2026, 11, 16))
-
-
-def load_task():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "t_efficiency_report", Path(__file__).parents[2] / "tasks" / "efficiency_report.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.efficiency_report
 
 
 def week(label: str) -> Period:
@@ -35,11 +24,11 @@ def week(label: str) -> Period:
 
 
 @pytest.fixture(scope="module")
-def report(console, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("eff")
-    ctx = make_ctx(tmp, console.data_dir)
-    result = load_task()(
-        ctx,
+def report(console, make_ctx, run_task):
+    ctx = make_ctx("efficiency_report", console.data_dir)
+    result = run_task(
+        "efficiency_report",
+        ctx=ctx,
         period=week("2026-W46"),
         cases=str(console.all_cases),
         cuts=("queue", "vendor", "channel"),
@@ -200,7 +189,7 @@ def test_workbook_layout(report):
     assert wb.properties.subject == "2026-W46" and wb.properties.title.startswith("Moderation")
 
 
-def test_hostile_names_are_text_not_formulas(console, tmp_path):
+def test_hostile_names_are_text_not_formulas(console, tmp_path, make_ctx, run_task):
     src, out = console.all_cases, tmp_path / "hostile.csv"
     with open(src, newline="") as fin, open(out, "w", newline="") as fout:
         reader, writer = csv.reader(fin), csv.writer(fout)
@@ -212,17 +201,17 @@ def test_hostile_names_are_text_not_formulas(console, tmp_path):
             if row[header.index("queue_id")] == "search-id-spam":
                 row[header.index("queue_name")] = "@SUM(A1:A9)"
             writer.writerow(row)
-    ctx = make_ctx(tmp_path, console.data_dir)
-    result = load_task()(ctx, period=week("2026-W46"), cases=str(out))
+    ctx = make_ctx("efficiency_report", console.data_dir)
+    result = run_task("efficiency_report", ctx=ctx, period=week("2026-W46"), cases=str(out))
     wb = load_workbook(result.files[0])
     cells = [c for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value[:1] in "=@"]
     assert {c.value for c in cells} >= {'=HYPERLINK("http://x","y")', "@SUM(A1:A9)"}
     assert all(c.data_type == "s" and c.quotePrefix for c in cells)
 
 
-def test_default_files_and_missing_inputs(console, tmp_path):
-    ctx = make_ctx(tmp_path, console.data_dir)
-    result = load_task()(ctx, period=week("2026-W46"), cuts=("market",), min_cases=30)
+def test_default_files_and_missing_inputs(console, tmp_path, make_ctx, run_task):
+    ctx = make_ctx("efficiency_report", console.data_dir)
+    result = run_task("efficiency_report", ctx=ctx, period=week("2026-W46"), cuts=("market",), min_cases=30)
     assert result.summary["notes"][0] == "Cases read from 2026-W46.csv, 2026-W45.csv."
     assert any("UPH is left out" in n for n in result.summary["notes"])
     assert "UPH" not in {k["label"] for k in result.summary["kpis"]}
@@ -230,9 +219,9 @@ def test_default_files_and_missing_inputs(console, tmp_path):
     completed = [r[2] for r in wb["By market"].iter_rows(min_row=2, values_only=True)]
     assert completed and min(completed) >= 30
     with pytest.raises(DataError, match="no case export for 2026-W40"):
-        load_task()(ctx, period=week("2026-W40"))
+        run_task("efficiency_report", ctx=ctx, period=week("2026-W40"))
     with pytest.raises(DataError, match="unknown cut"):
-        load_task()(ctx, period=week("2026-W46"), cuts=("planet",))
+        run_task("efficiency_report", ctx=ctx, period=week("2026-W46"), cuts=("planet",))
 
 
 def test_runs_through_the_cli(run_cli, tmp_project, console):

@@ -11,31 +11,20 @@ import pytest
 from openpyxl import load_workbook
 
 from opskit import DataError, Period
-from tests.tasks.conftest import BERLIN, make_ctx
-
-
-def load_task():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "t_metric_attribution", Path(__file__).parents[2] / "tasks" / "metric_attribution.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.metric_attribution
+from tests.tasks.conftest import BERLIN
 
 
 def week(label: str, tz=UTC) -> Period:
     return Period.parse(label, tz=tz, scheduled_for=datetime(2026, 11, 16, tzinfo=UTC))
 
 
-def run(console, tmp_path, tz=UTC, **params):
-    ctx = make_ctx(tmp_path, console.data_dir, tz=tz)
-    return load_task()(ctx, current=week("2026-W46", tz), cases=str(console.all_cases), **params)
+def run(make_ctx, run_task, console, tz=UTC, **params):
+    ctx = make_ctx("metric_attribution", console.data_dir, tz=tz)
+    return run_task("metric_attribution", ctx=ctx, current=week("2026-W46", tz), cases=str(console.all_cases), **params)
 
 
-def test_by_vendor_lumen_is_the_top_rate_driver(console, tmp_path):
-    result = run(console, tmp_path, by="vendor")
+def test_by_vendor_lumen_is_the_top_rate_driver(console, tmp_path, make_ctx, run_task):
+    result = run(make_ctx, run_task, console, by="vendor")
     a = result.summary["attribution"]
     # the README's figures for scale 6,000 (UTC weeks): 122.0 -> 141.4 s, Lumen rate +10.4 s
     assert a["baseline"] == pytest.approx(122.0, abs=0.05) and a["current"] == pytest.approx(141.4, abs=0.05)
@@ -74,8 +63,8 @@ def test_by_vendor_lumen_is_the_top_rate_driver(console, tmp_path):
     assert "| Lumen BPO |" in text
 
 
-def test_by_channel_account_is_the_top_mix_driver(console, tmp_path):
-    result = run(console, tmp_path, tz=BERLIN, by="channel")
+def test_by_channel_account_is_the_top_mix_driver(console, tmp_path, make_ctx, run_task):
+    result = run(make_ctx, run_task, console, tz=BERLIN, by="channel")
     a = result.summary["attribution"]
     assert a["top_mix"] == "account" and a["top_mix_effect"] > 8
     drivers = result.summary["drivers"]
@@ -86,21 +75,23 @@ def test_by_channel_account_is_the_top_mix_driver(console, tmp_path):
     json.dumps(result.summary)
 
 
-def test_sla_and_accuracy_attributions_add_up(console, tmp_path):
+def test_sla_and_accuracy_attributions_add_up(console, tmp_path, make_ctx, run_task):
     for metric in ("sla_attainment", "accuracy"):
-        a = run(console, tmp_path, metric=metric, by="queue").summary["attribution"]
+        a = run(make_ctx, run_task, console, metric=metric, by="queue").summary["attribution"]
         assert -1 <= a["total"] <= 1
         assert a["mix"] + a["rate"] + a["interaction"] == pytest.approx(a["total"])
 
 
-def test_explicit_baseline_and_missing_data(console, tmp_path):
-    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
-    result = load_task()(ctx, current=week("2026-W46"), baseline=week("2026-W44"), cases=str(console.all_cases))
+def test_explicit_baseline_and_missing_data(console, tmp_path, make_ctx, run_task):
+    ctx = make_ctx("metric_attribution", console.data_dir, tz=UTC)
+    result = run_task(
+        "metric_attribution", ctx=ctx, current=week("2026-W46"), baseline=week("2026-W44"), cases=str(console.all_cases)
+    )
     assert result.summary["baseline"] == "2026-W44"
     with pytest.raises(DataError, match="no AHT in 2026-W40"):
-        load_task()(ctx, current=week("2026-W41"), cases=str(console.all_cases))
+        run_task("metric_attribution", ctx=ctx, current=week("2026-W41"), cases=str(console.all_cases))
     with pytest.raises(DataError, match="no case export for 2026-W30 and 2026-W29"):
-        load_task()(ctx, current=week("2026-W30"))
+        run_task("metric_attribution", ctx=ctx, current=week("2026-W30"))
 
 
 def test_runs_through_the_cli(run_cli, tmp_project, console):

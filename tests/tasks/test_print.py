@@ -16,24 +16,15 @@ from openpyxl import load_workbook
 
 from opskit.period import Period
 from tests.libreoffice import convert
-from tests.tasks.conftest import BERLIN, make_ctx
+from tests.tasks.conftest import BERLIN
 
 pytestmark = pytest.mark.slow
 
 FOOTER = re.compile(r"^(?P<sheet>\S.*?)\s{2,}Page (?P<page>\d+) of (?P<pages>\d+)\s*$")
 
 
-def _task(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"p_{name}", Path(__file__).parents[2] / "tasks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
-
-
 @pytest.fixture(scope="module")
-def workbooks(console, tmp_path_factory) -> list[Path]:
+def workbooks(console, tmp_path_factory, make_ctx, run_task) -> list[Path]:
     """One of each workbook the shipped tasks write, from the console's data."""
     from demo.fixtures import write_staffing_workbook, write_vendor_workbooks
     from opskit.excel import append_changes, csv_to_xlsx
@@ -46,9 +37,7 @@ def workbooks(console, tmp_path_factory) -> list[Path]:
     files: list[Path] = []
 
     def run(name: str, **params):
-        folder = root / name
-        folder.mkdir()
-        files.extend(p for p in _task(name)(make_ctx(folder, data), **params).files if p.suffix == ".xlsx")
+        files.extend(p for p in run_task(name, ctx=make_ctx(name, data), **params).files if p.suffix == ".xlsx")
 
     cases = str(console.all_cases)
     run("efficiency_report", period=week, cases=cases, cuts=("queue", "vendor", "channel", "market"))

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.tasks.conftest import make_ctx
-
 KEYS = ("date", "moderator_id", "queue_id")
-
-
-def load_task():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("t_reconcile", Path(__file__).parents[2] / "tasks" / "reconcile.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reconcile
 
 
 @pytest.fixture
@@ -31,10 +20,11 @@ def northwind(console, tmp_path):
     return next(p for p in paths if p.name.startswith("northwind"))
 
 
-def test_vendor_workbook_matches_the_platform(console, northwind, tmp_path):
-    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
-    result = load_task()(
-        ctx,
+def test_vendor_workbook_matches_the_platform(console, northwind, tmp_path, make_ctx, run_task):
+    ctx = make_ctx("reconcile", console.data_dir, tz=UTC)
+    result = run_task(
+        "reconcile",
+        ctx=ctx,
         left=str(console.all_cases),
         right=str(northwind),
         keys=KEYS,
@@ -52,7 +42,7 @@ def test_vendor_workbook_matches_the_platform(console, northwind, tmp_path):
     )
 
 
-def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path):
+def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path, make_ctx, run_task):
     wb = load_workbook(northwind)
     ws = wb["Daily Report"]
     ws["E2"] = ws["E2"].value + 2  # handled off by two
@@ -60,10 +50,10 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path)
     removed = [c.value for c in ws[4]]
     ws.delete_rows(4)
     wb.save(northwind)
-    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
-    run = load_task()
+    ctx = make_ctx("reconcile", console.data_dir, tz=UTC)
+    run = functools.partial(run_task, "reconcile")
     result = run(
-        ctx,
+        ctx=ctx,
         left=str(console.all_cases),
         right=str(northwind),
         keys=KEYS,
@@ -89,7 +79,7 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path)
     assert (removed[1].date().isoformat(), removed[0], removed[2]) in left_only
     assert out["Differences"].freeze_panes == "A2"
     tolerant = run(
-        ctx,
+        ctx=ctx,
         left=str(console.all_cases),
         right=str(northwind),
         keys=KEYS,
@@ -98,7 +88,7 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path)
     )
     assert tolerant.summary["differing"] == 1  # 0.5 s is within 1, 2 cases are not
     relative = run(
-        ctx,
+        ctx=ctx,
         left=str(console.all_cases),
         right=str(northwind),
         keys=KEYS,
@@ -139,11 +129,13 @@ def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp
     assert groups["Lumen BPO"][3:6] == (0, 0, 0)
 
 
-def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, tmp_path):
+def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, tmp_path, make_ctx, run_task):
     """The default keys hold vendor, which a vendor's own workbook has no column for: it comes from the
     file name, so the keys match instead of every row being one-sided."""
-    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
-    result = load_task()(ctx, left=str(console.all_cases), right=str(northwind), only=("date=2026-11-12",))
+    ctx = make_ctx("reconcile", console.data_dir, tz=UTC)
+    result = run_task(
+        "reconcile", ctx=ctx, left=str(console.all_cases), right=str(northwind), only=("date=2026-11-12",)
+    )
     s = result.summary
     assert s["kind"] == "reconciliation" and s["matched"] == s["rows_right"] > 0
     assert s["only_right"] == 0 and s["differing"] == 0
@@ -157,7 +149,7 @@ def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, t
     assert summary["A2"].value == f"Keys on the left ({console.all_cases.name})"
 
 
-def test_a_column_mapping_reads_headers_no_alias_knows(console, northwind, tmp_path):
+def test_a_column_mapping_reads_headers_no_alias_knows(console, northwind, tmp_path, make_ctx, run_task):
     wb = load_workbook(northwind)
     ws = wb["Daily Report"]
     header = [c.value for c in ws[1]]
@@ -166,17 +158,17 @@ def test_a_column_mapping_reads_headers_no_alias_knows(console, northwind, tmp_p
         if text in renamed:
             ws.cell(1, col).value = renamed[text]
     wb.save(northwind)
-    ctx = make_ctx(tmp_path, console.data_dir, tz=UTC)
-    run = load_task()
+    ctx = make_ctx("reconcile", console.data_dir, tz=UTC)
+    run = functools.partial(run_task, "reconcile")
     from opskit.errors import DataError
 
     with pytest.raises(DataError) as info:
-        run(ctx, left=str(console.all_cases), right=str(northwind), only=("date=2026-11-12",))
+        run(ctx=ctx, left=str(console.all_cases), right=str(northwind), only=("date=2026-11-12",))
     message = str(info.value)
     assert message.startswith(f"right side ({northwind.name}): ") and "moderator_id" in message
     assert message.endswith("Map the field to one of its headers with right_columns=field=Header")
     mapped = run(
-        ctx,
+        ctx=ctx,
         left=str(console.all_cases),
         right=str(northwind),
         only=("date=2026-11-12",),

@@ -6,24 +6,11 @@ import json
 import shutil
 import textwrap
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from opskit.reports import VENDOR_FIELDS
-from tests.tasks.conftest import make_ctx
-
-
-def load_task():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "t_vendor_consolidation", Path(__file__).parents[2] / "tasks" / "vendor_consolidation.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.vendor_consolidation
 
 
 @pytest.fixture
@@ -65,10 +52,10 @@ def expected_rows(console) -> int:
     )[0][0]
 
 
-def test_merges_validates_archives_and_quarantines(console, inbox, tmp_path):
+def test_merges_validates_archives_and_quarantines(console, inbox, tmp_path, make_ctx, run_task):
     data, paths = inbox
-    ctx = make_ctx(tmp_path, data, tz=UTC)
-    result = load_task()(ctx)
+    ctx = make_ctx("vendor_consolidation", data, tz=UTC)
+    result = run_task("vendor_consolidation", ctx=ctx)
     s = result.summary
     assert (s["archived"], s["quarantined"], s["skipped"]) == (4, 1, 0)
     assert result.rows == expected_rows(console) + 1, s["files"]  # + the hostile row (valid data)
@@ -119,20 +106,23 @@ def test_merges_validates_archives_and_quarantines(console, inbox, tmp_path):
     assert files[paths[1].name]["rejected"] == 2
 
 
-def test_a_file_already_archived_is_not_read_again(console, inbox, tmp_path):
+def test_a_file_already_archived_is_not_read_again(console, inbox, tmp_path, make_ctx, run_task):
     data, paths = inbox
-    ctx = make_ctx(tmp_path, data, tz=UTC)
-    load_task()(ctx)
+    ctx = make_ctx("vendor_consolidation", data, tz=UTC)
+    run_task("vendor_consolidation", ctx=ctx)
     archived = data / "inbox" / "archive" / paths[0].name
     shutil.copy(archived, data / "inbox" / "vendors" / "lumen_resent.xlsx")
-    again = load_task()(make_ctx(tmp_path, data, tz=UTC, scheduled_for=datetime(2026, 11, 17, 7, tzinfo=UTC)))
+    again = run_task(
+        "vendor_consolidation",
+        ctx=make_ctx("vendor_consolidation", data, tz=UTC, scheduled_for=datetime(2026, 11, 17, 7, tzinfo=UTC)),
+    )
     assert again.rows == 0 and again.summary["skipped"] == 1 and again.summary["archived"] == 0
     assert again.summary["files"][0]["reason"] == (f"already processed (same content as inbox/archive/{paths[0].name})")
     assert (data / "inbox" / "quarantine" / "lumen_resent.xlsx").exists()
     assert archived.exists()  # never deleted
 
 
-def test_aliases_file_maps_a_new_layout(console, tmp_path):
+def test_aliases_file_maps_a_new_layout(console, tmp_path, make_ctx, run_task):
     data = tmp_path / "data"
     folder = data / "inbox" / "vendors"
     folder.mkdir(parents=True)
@@ -152,7 +142,9 @@ def test_aliases_file_maps_a_new_layout(console, tmp_path):
           ACME Moderation: ["acme*"]
     """)
     )
-    result = load_task()(make_ctx(tmp_path, data, tz=UTC), aliases="aliases.yaml")
+    result = run_task(
+        "vendor_consolidation", ctx=make_ctx("vendor_consolidation", data, tz=UTC), aliases="aliases.yaml"
+    )
     assert result.rows == 1
     rows = list(load_workbook(result.files[0])["Master"].iter_rows(min_row=2, values_only=True))
     assert rows[0][1] == "ACME Moderation" and rows[0][5] == 4
