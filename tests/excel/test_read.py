@@ -11,6 +11,7 @@ import pytest
 from opskit.errors import DataError
 from opskit.excel import Rejection, WorkbookError, read_table
 from opskit.excel.read import normalize
+from tests.shared import corpus
 
 ALIASES = {
     "case_id": ["Case ID", "Ticket #"],
@@ -178,7 +179,7 @@ def test_excel_serial_dates_in_1904_workbook(tmp_path):
 
 
 def test_formulas_read_as_cached_values(tmp_path):
-    source = Path("/work/shared/corpus/xlsx/phpss__1904_Calendar.xlsx")
+    source = corpus("xlsx", "phpss__1904_Calendar.xlsx")
     table = read_table(source, header=False, types={"A": "date", "B": "date"})
     assert table.rows[0] == {"A": date(2022, 1, 1), "B": date(2021, 12, 31)}  # B1 is =A1-1
 
@@ -264,7 +265,7 @@ def test_header_normalization_ignores_case_space_and_punctuation(header):
 
 def test_openpyxl_warnings_do_not_escape(tmp_path):
     # filterwarnings=error is on: a data-validation extension warning must become a note at most.
-    table = read_table(Path("/work/shared/corpus/xlsx/calamine__errors.xlsx"), header=False)
+    table = read_table(corpus("xlsx", "calamine__errors.xlsx"), header=False)
     assert isinstance(table.notes, list)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opskit.excel import TemplateError, fill_template
+from tests.shared import corpus
 
 
 def _template(path: Path) -> Path:
@@ -64,7 +65,7 @@ def test_named_range_and_table_are_filled_and_formulas_kept(tmp_path):
 
 
 def test_charts_in_a_template_are_refused(tmp_path):
-    source = Path("/work/shared/corpus/xlsx/poi__123233_charts.xlsx")
+    source = corpus("xlsx", "poi__123233_charts.xlsx")
     template = shutil.copy(source, tmp_path / "charts.xlsx")
     with pytest.raises(TemplateError, match="charts.xlsx: contains 4 charts, 1 drawing"):
         fill_template(template, tmp_path / "out.xlsx", values={})
@@ -72,7 +73,7 @@ def test_charts_in_a_template_are_refused(tmp_path):
 
 
 def test_images_in_a_template_are_refused(tmp_path):
-    template = shutil.copy("/work/shared/corpus/xlsx/phpss__issue.3654_flexcel_images.xlsx", tmp_path / "img.xlsx")
+    template = shutil.copy(corpus("xlsx", "phpss__issue.3654_flexcel_images.xlsx"), tmp_path / "img.xlsx")
     with pytest.raises(TemplateError, match=r"contains .*26 images"):
         fill_template(template, tmp_path / "out.xlsx")
 
