@@ -332,13 +332,15 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     if not records:
         print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
         return 0
-    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<9} {'SCHEDULED FOR':<17} {'DURATION':>8}  ERROR")
+    width = max([9, *(len(r.trigger) + len(r.requested_by or "") + 4 for r in records if r.requested_by)])
+    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<{width}} {'SCHEDULED FOR':<17} {'DURATION':>8}  ERROR")
     for r in records:
         tz = config.job_timezone(config.jobs.get(r.job or ""))
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         error = (r.error or "")[:60]
+        trigger = f"{r.trigger} by {r.requested_by}" if r.requested_by else r.trigger  # started from the web
         print(
-            f"{r.id:<44} {r.status:<10} {r.trigger:<9} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+            f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
             f"{duration:>8}  {error}"
         )
     return 0

@@ -32,6 +32,7 @@ from opskit.engine.executors import Executor, Purpose
 from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.lock import SchedulerLock
 from opskit.engine.planning import PlannedRun, plan_run
+from opskit.engine.run_requests import take_run_requests
 from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
@@ -201,6 +202,7 @@ class Scheduler:
                 if fired:
                     self.store.set_last_slots(fired)
         self.runs.queue_due_retries(now)
+        take_run_requests(self.store, self.config, self.registry, self.runs, now)  # from the web app
         self.runs.reap(now)
         self.runs.dispatch(now, self.stopping)
         for name in due:  # slots fired on the fast path learn their following slot now

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opskit.engine.accounts import ACCOUNTS_SCHEMA, AccountTables
+from opskit.engine.requests_table import REQUESTS_SCHEMA, WebTables
 from opskit.errors import UsageError
 
 SCHEMA = """
@@ -98,6 +100,8 @@ class Trigger(enum.StrEnum):
     CATCH_UP = "catch-up"
     RETRY = "retry"
     BACKFILL = "backfill"
+    WEB = "web"
+    """Started from the web app (or its API) by a signed-in user, through the scheduler's queue."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,8 @@ class RunRecord:
     host: str | None = None
     pid: int | None = None
     delivery: dict[str, Any] | None = None
+    requested_by: str | None = None
+    """The web user who asked for the run (trigger ``web``, or a backfill started from the web)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -141,8 +147,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class RunStore:
-    """The history database of one opskit installation."""
+class RunStore(AccountTables, WebTables):
+    """The history database of one opskit installation.
+
+    Besides the runs it keeps what the web app writes: run requests, users, sessions, tokens and the
+    audit log (``AccountTables`` in accounts.py), and answers the web app's pages (``WebTables`` in
+    requests_table.py). Every reader and writer goes through these methods.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -158,12 +169,17 @@ class RunStore:
     def _migrate(self) -> None:
         """Add columns that later versions introduced to a history file written by an earlier one."""
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT")):
+        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT"), ("requested_by", "TEXT")):
             if name not in columns:
                 self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+        self._db.executescript(REQUESTS_SCHEMA + ACCOUNTS_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
+
+    @staticmethod
+    def _to_record(row: sqlite3.Row) -> RunRecord:
+        return _record(row)
 
     def __enter__(self) -> RunStore:
         return self
@@ -527,6 +543,7 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
+    """A history row as a RunRecord (also ``RunStore._to_record``, for the tables mixed in)."""
     return RunRecord(
         id=row["id"],
         job=row["job"],
@@ -547,4 +564,5 @@ def _record(row: sqlite3.Row) -> RunRecord:
         host=row["host"],
         pid=row["pid"],
         delivery=json.loads(row["delivery"]) if row["delivery"] else None,
+        requested_by=row["requested_by"],
     )
