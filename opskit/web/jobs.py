@@ -139,8 +139,11 @@ def request_page(request_id: str) -> Any:
     if run_request.run_id and not request.args.get("stay"):
         return redirect(url_for("runs.run", run_id=run_request.run_id))
     alive, _ = st.scheduler_alive()
-    template = "_request_status.html" if request.headers.get("HX-Request") else "request.html"
-    return render_template(template, req=run_request, scheduler_alive=alive)
+    if request.headers.get("HX-Request"):
+        # 286 tells htmx to stop polling: the request was rejected or cancelled.
+        code = 200 if run_request.status == RequestStatus.PENDING else 286
+        return render_template("_request_status.html", req=run_request, scheduler_alive=alive), code
+    return render_template("request.html", req=run_request, scheduler_alive=alive)
 
 
 @bp.route("/requests/<request_id>/cancel", methods=["POST"])
