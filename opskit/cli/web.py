@@ -17,7 +17,7 @@ from opskit.web.security import check_role, digest, hash_password, new_token
 def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
     import logging
 
-    from opskit.web.server import serve
+    from opskit.web.server import make_server, serve_forever
 
     config = load_config(config_path)
     handler = logging.StreamHandler(sys.stderr)
@@ -27,14 +27,15 @@ def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
     root.setLevel(logging.INFO)
     with RunStore(config.history_path) as store:
         users = store.list_users()
-    url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    server = make_server(config_path.resolve(), host=args.host, port=args.port, threads=args.threads)
+    url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{server.effective_port}"
     print(f"opskit web app on {url}  (history {config.history_path}; Ctrl-C stops)", flush=True)
     if config.settings.web.auth == "local" and not users:
         print(
             "no users yet: add one with `runner.py users add NAME --role admin` (the password is read from stdin)",
             flush=True,
         )
-    serve(config_path.resolve(), host=args.host, port=args.port, threads=args.threads)
+    serve_forever(server)
     return 0
 
 

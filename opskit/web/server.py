@@ -11,11 +11,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from opskit.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 
-def serve(config_path: Path, *, host: str, port: int, threads: int | None = None) -> None:
-    """Serve until Ctrl-C or SIGTERM."""
+def make_server(config_path: Path, *, host: str, port: int, threads: int | None = None) -> Any:
+    """The app behind a waitress server listening on ``host:port``; ``server.run()`` serves until Ctrl-C.
+
+    Raises:
+        UsageError: the address cannot be bound (the port is taken, the host is not this machine's).
+    """
     import waitress
 
     from opskit.web.app import create_app
@@ -23,15 +29,29 @@ def serve(config_path: Path, *, host: str, port: int, threads: int | None = None
     app = create_app(config_path)
     threads = threads or app.extensions["opskit"].config.settings.web.threads
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" lines are noise here
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="opskit",
-        channel_timeout=60,
-        clear_untrusted_proxy_headers=False,  # opskit believes X-Forwarded-* only from web.trusted_proxies itself
-    )
+    try:
+        server = waitress.create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="opskit",
+            channel_timeout=60,
+            clear_untrusted_proxy_headers=False,  # opskit believes X-Forwarded-* only from web.trusted_proxies
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="Pick another --port") from None
+    return server
+
+
+def serve_forever(server: Any) -> None:
+    """Serve until Ctrl-C (SIGTERM ends the process: the app holds no state that needs a goodbye)."""
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 class WebServer:
