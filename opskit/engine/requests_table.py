@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS run_requests (
     handled_at TEXT
 );
 CREATE INDEX IF NOT EXISTS run_requests_status ON run_requests (status, requested_at);
+CREATE INDEX IF NOT EXISTS runs_queued ON runs (queued_at);
 """
 
 

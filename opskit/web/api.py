@@ -55,7 +55,7 @@ def jobs() -> Any:
 def job(name: str) -> Any:
     st = state()
     job = _visible(name)
-    summary = next(s for s in summarize(st, g.viewer) if s.name == name)
+    summary = summarize(st, g.viewer, only=name)[0]
     slots = st.next_slots(name, datetime.now(UTC), 10) if job.schedule and job.enabled else []
     data = summary.to_json()
     data["next_slots"] = [{"at": s.at.isoformat(), "skipped": s.skipped, "dst": s.dst} for s in slots]

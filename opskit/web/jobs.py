@@ -80,7 +80,7 @@ def job(name: str) -> Any:
     runs = st.store.runs_page(jobs=[name], limit=20)
     trend = st.store.job_trend(name, limit=60)
     paused = bool(st.store.job_state(name).get("paused"))
-    summary = next((s for s in summarize(st, g.viewer, now=now) if s.name == name), None)
+    summary = next(iter(summarize(st, g.viewer, now=now, only=name)), None)
     return render_template(
         "job.html",
         name=name,
@@ -280,11 +280,10 @@ def _config_text(name: str) -> str:
     """The job as written in config.yaml: ``${VAR}`` left unresolved, ``*_env`` values and secrets hidden."""
     import yaml
 
-    from opskit.config.file import read_config_file
     from opskit.redact import Redactor
 
     st = state()
-    raw = read_config_file(st.config_path, interpolate=False).data.get("jobs", {}).get(name, {})
+    raw = st.raw_jobs().get(name, {})
     text = yaml.safe_dump(_hide_env(raw), sort_keys=False, allow_unicode=True, default_flow_style=False)
     return Redactor(set(st.config.secrets)).redact(text)
 

@@ -63,6 +63,7 @@ class WebState:
         self._registry: Registry | None = None
         self._timetables: dict[str, Timetable | None] = {}
         self._next: dict[str, tuple[datetime, list[Slot]]] = {}
+        self._raw: dict[str, Any] | None = None
 
     # -- config, tasks, timetables --
 
@@ -87,7 +88,7 @@ class WebState:
         except OpskitError as exc:
             log.error("config.yaml changed but is not valid; the web app keeps the previous one: %s", exc)
             return
-        self._config, self._registry, self._timetables, self._next = config, None, {}, {}
+        self._config, self._registry, self._timetables, self._next, self._raw = config, None, {}, {}, None
         log.info("config reloaded: %d job(s)", len(config.jobs))
 
     @property
@@ -98,6 +99,16 @@ class WebState:
                 if self._registry is None:
                     self._registry = discover(config.tasks_dir)
         return self._registry
+
+    def raw_jobs(self) -> dict[str, Any]:
+        """The jobs as written in config.yaml, ``${VAR}`` not filled in (what the job page shows)."""
+        self.config  # noqa: B018 - re-reads the file when it changed
+        if self._raw is None:
+            from opskit.config.file import read_config_file
+
+            jobs = read_config_file(self.config_path, interpolate=False).data.get("jobs")
+            self._raw = jobs if isinstance(jobs, dict) else {}
+        return self._raw
 
     def timetable(self, name: str) -> Timetable | None:
         if name not in self._timetables:

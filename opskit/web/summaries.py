@@ -76,11 +76,13 @@ class JobSummary:
         }
 
 
-def summarize(st: WebState, viewer: Viewer, *, now: datetime | None = None) -> list[JobSummary]:
-    """Every job ``viewer`` may see, with what the jobs page shows of it."""
+def summarize(
+    st: WebState, viewer: Viewer, *, now: datetime | None = None, only: str | None = None
+) -> list[JobSummary]:
+    """Every job ``viewer`` may see (or just the job ``only``), with what the jobs page shows of it."""
     now = now or datetime.now(UTC)
     config = st.config
-    names = st.visible_jobs(viewer)
+    names = [n for n in st.visible_jobs(viewer) if only is None or n == only]
     store = st.store
     last = store.last_runs(names)
     final = {n: r for n, r in last.items() if r.finished_at is not None}
