@@ -101,7 +101,7 @@ def seed_history(folder: Path) -> dict[str, str]:
                 job,
                 "noop",
                 "{}",
-                "schedule",
+                "manual",  # not "schedule": the scheduler starts these jobs from now, no catch-up of a made-up past
                 1,
                 status,
                 ts,
@@ -245,7 +245,8 @@ def bench_viewers(minutes: float) -> None:
                 lateness: list[float] = []
 
                 def on_dispatch(record, now, lateness=lateness) -> None:
-                    lateness.append((time.time() - record.scheduled_for.timestamp()) * 1000)
+                    if record.trigger == "schedule":  # not the catch-up of the minute between the halves
+                        lateness.append((time.time() - record.scheduled_for.timestamp()) * 1000)
 
                 scheduler = Scheduler(config, executor=_Instant(), on_dispatch=on_dispatch)
                 wait = 60 - datetime.now(UTC).second + 1

@@ -28,11 +28,13 @@ QUICK = {
     "email": ["bench_email.py"],
     "browser": ["bench_browser.py", "--repeat", "3"],
     "scheduler": ["bench_scheduler.py", "--minutes", "1", "--idle-seconds", "60"],
+    "web": ["bench_web.py", "--minutes", "1"],
 }
 FULL = {
     **QUICK,
     "excel": ["bench_excel.py", "--rows", "1000000", "--read-rows", "100000"],
     "scheduler": ["bench_scheduler.py", "--minutes", "2", "--idle-seconds", "300"],
+    "web": ["bench_web.py", "--minutes", "2"],
 }
 
 

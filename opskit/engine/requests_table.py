@@ -99,6 +99,22 @@ def _request(row: sqlite3.Row) -> RunRequest:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RunBrief:
+    """What a list of jobs shows of a run."""
+
+    id: str
+    job: str
+    status: str
+    trigger: str
+    scheduled_for: datetime
+    queued_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    rows: int | None
+    blocked: bool
+
+
 class WebTables:
     """Run requests and the web app's reads; mixed into ``RunStore`` (``_db``, ``_write``, ``_to_record``)."""
 
@@ -207,6 +223,33 @@ class WebTables:
             row = self._db.execute(sql, (job,)).fetchone()
             if row is not None:
                 found[job] = self._to_record(row)
+        return found
+
+    def last_runs_brief(self, jobs: list[str], *, final: bool = False) -> dict[str, RunBrief]:
+        """``last_runs`` with only what a list of jobs shows (no JSON parsed but the row count and the gates'
+        block): the jobs page over 500 jobs reads 500 small rows."""
+        sql = (
+            "SELECT id, job, status, trigger, scheduled_for, queued_at, finished_at, duration_s,"
+            " json_extract(result, '$.rows') AS rows, json_extract(delivery, '$.blocked') AS blocked"
+            " FROM runs WHERE job=?" + (" AND finished_at IS NOT NULL" if final else "")
+        )
+        sql += " ORDER BY queued_at DESC, rowid DESC LIMIT 1"
+        found = {}
+        for job in jobs:
+            r = self._db.execute(sql, (job,)).fetchone()
+            if r is not None:
+                found[job] = RunBrief(
+                    id=r["id"],
+                    job=r["job"],
+                    status=r["status"],
+                    trigger=r["trigger"],
+                    scheduled_for=_parse(r["scheduled_for"]),  # type: ignore[arg-type]
+                    queued_at=_parse(r["queued_at"]),  # type: ignore[arg-type]
+                    finished_at=_parse(r["finished_at"]),
+                    duration_s=r["duration_s"],
+                    rows=r["rows"] if isinstance(r["rows"], int) else None,
+                    blocked=bool(r["blocked"]),
+                )
         return found
 
     def runs_page(

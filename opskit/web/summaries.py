@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opskit.engine.history import RunRecord
+from opskit.engine.requests_table import RunBrief
 from opskit.engine.timetable import Slot
 from opskit.web.state import Viewer, WebState
 
@@ -39,8 +40,8 @@ class JobSummary:
     enabled: bool
     paused: bool
     light: str
-    last: RunRecord | None
-    last_final: RunRecord | None
+    last: RunBrief | None
+    last_final: RunBrief | None
     next_slot: Slot | None
     skipped_before_next: list[Slot]
     tz: Any
@@ -69,7 +70,7 @@ class JobSummary:
                 "scheduled_for": last.scheduled_for.isoformat(),
                 "finished_at": last.finished_at.isoformat() if last.finished_at else None,
                 "duration_s": last.duration_s,
-                "rows": rows_of(last),
+                "rows": last.rows,
             },
             "next_fire": self.next_slot.at.isoformat() if self.next_slot else None,
             "next_notes": notes(self.next_slot, self.skipped_before_next),
@@ -84,10 +85,10 @@ def summarize(
     config = st.config
     names = [n for n in st.visible_jobs(viewer) if only is None or n == only]
     store = st.store
-    last = store.last_runs(names)
+    last = store.last_runs_brief(names)
     final = {n: r for n, r in last.items() if r.finished_at is not None}
     unfinished = [n for n, r in last.items() if r.finished_at is None]
-    final.update(store.last_runs(unfinished, final=True))
+    final.update(store.last_runs_brief(unfinished, final=True))
     paused = store.paused_jobs()
     out = []
     for name in names:
@@ -103,7 +104,7 @@ def summarize(
             light = current.status
         elif done is None:
             light = "never"
-        elif done.status == "succeeded" and (done.delivery or {}).get("blocked"):
+        elif done.status == "succeeded" and done.blocked:
             light = "blocked"
         else:
             light = done.status
