@@ -160,7 +160,7 @@ class AccountTables:
     ) -> UserRecord:
         """Change what is given. A new password or a disabled user ends the user's sessions."""
         self.require_user(name)
-        sets, args = ["updated_at=?"], [_ts(now)]
+        sets, args = ["updated_at=?"], [_ts(now)]  # type: list[str], list[Any]
         for column, value in (
             ("role", role),
             ("groups", json.dumps(sorted(set(groups))) if groups is not None else None),

@@ -262,7 +262,7 @@ class WebTables:
         limit: int = 50,
     ) -> list[RunRecord]:
         """Runs newest first, only of ``jobs`` when given (what a user may see), older than the run ``before``."""
-        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        sql, args = "SELECT * FROM runs WHERE 1=1", []  # type: str, list[Any]
         if jobs is not None:
             if not jobs:
                 return []

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from opskit.engine.history import RunStatus
 from opskit.web.auth import client_ip, require, state
 from opskit.web.summaries import LIGHTS
 
@@ -24,8 +25,8 @@ def health_facts() -> dict[str, Any]:
     visible = set(st.visible_jobs(viewer))
     seen = (lambda job: job in visible) if viewer.role != "admin" else (lambda job: True)
     lags = store.start_lags(limit=50)
-    queued = [r for r in store.by_status("queued") if seen(r.job)]  # type: ignore[arg-type]
-    running = [r for r in store.by_status("running") if seen(r.job)]  # type: ignore[arg-type]
+    queued = [r for r in store.by_status(RunStatus.QUEUED) if seen(r.job)]  # type: ignore[attr-defined]
+    running = [r for r in store.by_status(RunStatus.RUNNING) if seen(r.job)]  # type: ignore[attr-defined]
     requests = [r for r in store.run_requests(status="pending", limit=100) if seen(r.job)]
     errors = [
         r for r in store.runs_page(jobs=None if viewer.role == "admin" else sorted(visible), status="failed", limit=10)

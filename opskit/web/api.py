@@ -19,7 +19,7 @@ from opskit.engine.planning import plan_run
 from opskit.errors import OpskitError
 from opskit.web.auth import client_ip, require, state
 from opskit.web.forms import check_untrusted
-from opskit.web.jobs import _visible, preview
+from opskit.web.jobs import preview, visible_job
 from opskit.web.runs import FINAL, artifact_path, visible_run
 from opskit.web.security import digest
 from opskit.web.state import Viewer
@@ -54,7 +54,7 @@ def jobs() -> Any:
 @bp.route("/jobs/<name>")
 def job(name: str) -> Any:
     st = state()
-    job = _visible(name)
+    job = visible_job(name)
     summary = summarize(st, g.viewer, only=name)[0]
     slots = st.next_slots(name, datetime.now(UTC), 10) if job.schedule and job.enabled else []
     data = summary.to_json()
@@ -75,7 +75,7 @@ def job(name: str) -> Any:
 
 @bp.route("/jobs/<name>/runs", methods=["GET"])
 def job_runs(name: str) -> Any:
-    _visible(name)
+    visible_job(name)
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
     records = state().store.runs_page(
         jobs=[name], status=request.args.get("status") or None, before=request.args.get("before") or None, limit=limit
@@ -85,7 +85,7 @@ def job_runs(name: str) -> Any:
 
 @bp.route("/jobs/<name>/runs", methods=["POST"])
 def start_run(name: str) -> Any:
-    job = _visible(name)
+    job = visible_job(name)
     viewer = require("runner")
     body = request.get_json(silent=True)
     if body is None and request.data:
@@ -150,7 +150,7 @@ def request_status(request_id: str) -> Any:
         run_request = state().store.get_run_request(request_id)
     except OpskitError:
         abort(404)
-    _visible(run_request.job)
+    visible_job(run_request.job)
     data = run_request.to_json()
     if run_request.run_id:
         data["links"] = {"run": url_for("api.run", run_id=run_request.run_id)}
@@ -194,7 +194,7 @@ def artifact(run_id: str, name: str) -> Any:
 def pause_resume(name: str, action: str) -> Any:
     if action not in ("pause", "resume"):
         abort(404)
-    _visible(name)
+    visible_job(name)
     viewer = require("runner")
     st = state()
     st.store.set_paused(name, action == "pause")

@@ -38,7 +38,7 @@ class _Sessions(SecureCookieSessionInterface):
         if request.scheme == "https":
             return True
         forwarded = request.headers.get("X-Forwarded-Proto", "")
-        return forwarded == "https" and auth._from_trusted_proxy(
+        return forwarded == "https" and auth.from_trusted_proxy(
             app.extensions["opskit"].config.settings.web.trusted_proxies
         )
 

@@ -105,7 +105,7 @@ def _from_header() -> Any:
     name = request.headers.get(settings.trusted_header, "").strip()
     if not name:
         return None
-    if not _from_trusted_proxy(settings.trusted_proxies):
+    if not from_trusted_proxy(settings.trusted_proxies):
         abort(403, f"The {settings.trusted_header} header is only believed from the SSO proxy")
     user = st.store.get_user(name)
     if user is None or user.disabled:
@@ -133,12 +133,12 @@ def client_ip() -> str:
     """The client's address; behind a trusted proxy, the last address it added to X-Forwarded-For."""
     remote = request.remote_addr or ""
     forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and _from_trusted_proxy(state().config.settings.web.trusted_proxies):
+    if forwarded and from_trusted_proxy(state().config.settings.web.trusted_proxies):
         return forwarded.split(",")[-1].strip()[:64]
     return remote
 
 
-def _from_trusted_proxy(proxies: list[str]) -> bool:
+def from_trusted_proxy(proxies: list[str]) -> bool:
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
@@ -162,7 +162,7 @@ def login() -> Any:
     settings = st.config.settings.web
     if settings.auth == "header":
         return redirect(url_for("jobs.index"))
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next=next_url)
     name = request.form.get("username", "").strip()[:64]
@@ -201,7 +201,7 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site: never an absolute URL or ``//host`` (an open redirect)."""
     if not target:
         return None

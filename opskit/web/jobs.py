@@ -16,7 +16,7 @@ from opskit.engine.planning import PlannedRun, plan_run
 from opskit.engine.requests_table import RequestStatus
 from opskit.errors import OpskitError
 from opskit.period import Period
-from opskit.web.auth import client_ip, require, state
+from opskit.web.auth import client_ip, require, safe_next, state
 from opskit.web.forms import job_form, overrides_from_form
 from opskit.web.summaries import LIGHTS, rows_of, summarize
 
@@ -72,7 +72,7 @@ def jobs() -> Any:
 @bp.route("/jobs/<name>")
 def job(name: str) -> Any:
     st = state()
-    job = _visible(name)
+    job = visible_job(name)
     now = datetime.now(UTC)
     tz = st.config.job_timezone(job)
     timetable = st.timetable(name)
@@ -101,7 +101,7 @@ def job(name: str) -> Any:
 @bp.route("/jobs/<name>/run", methods=["GET", "POST"])
 def run_now(name: str) -> Any:
     st = state()
-    job = _visible(name)
+    job = visible_job(name)
     viewer = require("runner")
     steps = job_form(name, job, st.registry)
     alive, _ = st.scheduler_alive()
@@ -165,19 +165,19 @@ def cancel_request(request_id: str) -> Any:
 def pause_resume(name: str, action: str) -> Any:
     if action not in ("pause", "resume"):
         abort(404)
-    _visible(name)
+    visible_job(name)
     viewer = require("runner")
     st = state()
     st.store.set_paused(name, action == "pause")
     st.store.audit(action, user=viewer.name, target=name, ip=client_ip())
     flash(f"{name} is paused: its slots are skipped until resumed." if action == "pause" else f"{name} resumed.")
-    return redirect(request.form.get("back") or url_for("jobs.job", name=name), code=303)
+    return redirect(safe_next(request.form.get("back")) or url_for("jobs.job", name=name), code=303)
 
 
 @bp.route("/jobs/<name>/backfill", methods=["GET", "POST"])
 def backfill(name: str) -> Any:
     st = state()
-    job = _visible(name)
+    job = visible_job(name)
     viewer = require("runner")
     context: dict[str, Any] = {"name": name, "job": job, "values": request.form}
     timetable = st.timetable(name)
@@ -209,7 +209,7 @@ def backfill(name: str) -> Any:
     if request.form.get("action") != "run":
         context.update(slots=listed, again=again, tz=tz)
         return render_template("backfill.html", **context)
-    asked = [s["at"] for s in listed if again or not s["ran"]]
+    asked: list[datetime] = [s["at"] for s in listed if again or not s["ran"]]  # type: ignore[misc]
     for slot in asked:
         st.store.add_run_request(
             name,
@@ -260,7 +260,8 @@ def preview(name: str, job: JobConfig, plan: PlannedRun) -> dict[str, Any]:
     }
 
 
-def _visible(name: str) -> JobConfig:
+def visible_job(name: str) -> JobConfig:
+    """The job, if the viewer may see it; 404 otherwise (the same answer as for a job that does not exist)."""
     job = state().job_for(g.viewer, name)
     if job is None:
         abort(404)
@@ -272,7 +273,7 @@ def _visible_request(request_id: str) -> Any:
         run_request = state().store.get_run_request(request_id)
     except OpskitError:
         abort(404)
-    _visible(run_request.job)
+    visible_job(run_request.job)
     return run_request
 
 

@@ -139,7 +139,8 @@ def message_html(msg_id: str) -> Any:
     for part in message.walk():
         cid = (part.get("Content-ID") or "").strip("<> ")
         if cid and part.get_content_maintype() == "image":
-            data = base64.b64encode(part.get_payload(decode=True) or b"").decode("ascii")
+            payload: bytes = part.get_payload(decode=True) or b""  # type: ignore[assignment]
+            data = base64.b64encode(payload).decode("ascii")
             images[cid] = f"data:{part.get_content_type()};base64,{data}"
     html = re.sub(r"""(["'(])cid:([^"')\s]+)""", lambda m: m.group(1) + images.get(m.group(2), "about:blank"), html)
     response = Response(html, mimetype="text/html")
