@@ -59,7 +59,7 @@ def test_run_now_with_a_period_watch_the_log_download_the_workbook_and_read_the_
     preview.wait_for()
     assert "2026-11-02 to 2026-11-05 (4 days)" in preview.inner_text()
     page.click("#run-button")
-    page.wait_for_url(re.compile(r"/runs/"))  # the request page hands over once the scheduler took it
+    page.wait_for_url(re.compile(r"/runs/"), timeout=60_000)  # the request page hands over once the scheduler took it
     page.wait_for_selector("#log[data-ended]", state="attached", timeout=60_000)
     page.wait_for_function("document.querySelector('#run-status').innerText.includes('succeeded')", timeout=30_000)
     log = page.inner_text("#log")
