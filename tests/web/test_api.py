@@ -83,6 +83,7 @@ def test_a_revoked_token_stops_working(web, project):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_a_run_started_by_the_api_goes_through_the_scheduler_and_its_workbook_downloads(web, project, scheduler):
     rui = api(web, project, "rui")
     resp = rui.post(

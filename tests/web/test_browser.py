@@ -13,7 +13,7 @@ import pytest
 
 from tests.web.conftest import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.process]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from tests.web.conftest import make_project
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_runner_web_serves_the_app_and_says_where(tmp_path):
     project = make_project(tmp_path)
     port = free_port()
@@ -35,6 +36,7 @@ def test_runner_web_serves_the_app_and_says_where(tmp_path):
     assert f"opskit web app on http://127.0.0.1:{port}" in out
 
 
+@pytest.mark.process
 def test_a_taken_port_is_one_line_and_exit_2(tmp_path):
     project = make_project(tmp_path)
     with socket.socket() as taken:
