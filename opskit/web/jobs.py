@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from opskit.config.model import JobConfig
 from opskit.engine.planning import PlannedRun, plan_run
@@ -44,6 +45,18 @@ def jobs() -> Any:
     group = request.args.get("group", "")
     status = request.args.get("status", "")
     text = request.args.get("q", "").strip().lower()
+    key = ("jobs", viewer.role == "admin", viewer.groups, group, status, text)
+    table, groups = st.cached(key, lambda: _jobs_table(st, viewer, group, status, text))
+    if request.headers.get("HX-Request"):
+        return table
+    alive, _ = st.scheduler_alive()
+    return render_template(
+        "jobs.html", table=table, groups=groups, group=group, status=status, q=text, scheduler_alive=alive
+    )
+
+
+def _jobs_table(st: Any, viewer: Any, group: str, status: str, text: str) -> tuple[Markup, list[str]]:
+    """The jobs table's HTML and the groups for its filter (the same for everyone with the same groups)."""
     everything = summarize(st, viewer)
     groups = sorted({grp for s in everything for grp in s.groups})
     shown = [
@@ -53,20 +66,8 @@ def jobs() -> Any:
         and (not status or s.light in STATUS_FILTERS.get(status, (status,)))
         and (not text or text in s.name.lower() or text in s.description.lower())
     ]
-    alive, _ = st.scheduler_alive()
-    template = "_jobs_table.html" if request.headers.get("HX-Request") else "jobs.html"
-    return render_template(
-        template,
-        jobs=shown,
-        total=len(everything),
-        groups=groups,
-        group=group,
-        status=status,
-        q=text,
-        filters=STATUS_FILTERS,
-        scheduler_alive=alive,
-        now=datetime.now(UTC),
-    )
+    html = render_template("_jobs_table.html", jobs=shown, total=len(everything), now=datetime.now(UTC))
+    return Markup(html), groups
 
 
 @bp.route("/jobs/<name>")

@@ -8,6 +8,7 @@ not validate is logged and the previous config stays in force, as the scheduler 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class WebState:
         self._timetables: dict[str, Timetable | None] = {}
         self._next: dict[str, tuple[datetime, list[Slot]]] = {}
         self._raw: dict[str, Any] | None = None
+        self._pages: dict[tuple[Any, ...], Any] = {}
 
     # -- config, tasks, timetables --
 
@@ -136,6 +138,35 @@ class WebState:
         return slots
 
     # -- the history --
+
+    def history_fingerprint(self) -> tuple[int, ...]:
+        """Changes whenever anything commits to the history (WAL mode: every commit grows or rewrites the
+        ``-wal`` file; a checkpoint rewrites the main file). Equal fingerprints: nothing changed in between."""
+        path = self.config.history_path
+        out: list[int] = []
+        for name in (path, path.with_name(path.name + "-wal")):
+            try:
+                stat = os.stat(name)
+            except OSError:
+                out += [0, 0]
+                continue
+            out += [stat.st_mtime_ns, stat.st_size]
+        return tuple(out)
+
+    def cached(self, key: tuple[Any, ...], build: Any, *, seconds: float = 5.0) -> Any:
+        """``build()``, or what it gave for the same ``key`` while the history did not change and at most
+        ``seconds`` ago (relative times like "3 min ago" are that fresh). Twenty people watching the same
+        jobs page cost one render per change, not twenty."""
+        full = (id(self._config), self.history_fingerprint(), int(time.time() // seconds), *key)
+        hit = self._pages.get(full)
+        if hit is not None:
+            return hit
+        value = build()
+        with self._lock:
+            if len(self._pages) >= 64:
+                self._pages.clear()
+            self._pages[full] = value
+        return value
 
     @property
     def store(self) -> RunStore:
