@@ -30,12 +30,14 @@ QUICK = {
     "browser": ["bench_browser.py", "--repeat", "3"],
     "scheduler": ["bench_scheduler.py", "--minutes", "1", "--idle-seconds", "60"],
     "mail_lateness": ["bench_mail_lateness.py", "--minutes", "2"],
+    "web": ["bench_web.py", "--minutes", "1"],
 }
 FULL = {
     **QUICK,
     "excel": ["bench_excel.py", "--rows", "1000000", "--read-rows", "100000"],
     "scheduler": ["bench_scheduler.py", "--minutes", "2", "--idle-seconds", "300"],
     "mail_lateness": ["bench_mail_lateness.py", "--minutes", "5"],
+    "web": ["bench_web.py", "--minutes", "2"],
 }
 
 

@@ -68,6 +68,7 @@ def main() -> int:
         code = runner(["run", "weekly-ops-review"])
     print()
     _where_to_look(code)
+    _web_app()
     print(f"\nmake demo took {time.monotonic() - started:.0f}s; nothing is left running.")
     return code
 
@@ -90,6 +91,30 @@ def _where_to_look(code: int) -> None:
     print(f"  the run log:   {(folder / 'run.log').relative_to(REPO)}")
     if code != 0:
         print(f"\nThe run did not succeed: {record.error}", file=sys.stderr)
+
+
+def _web_app() -> None:
+    """How to open the web app on the demo's history; the first time, a demo admin to sign in with."""
+    import secrets
+
+    from opskit.config.model import load_config
+    from opskit.engine.history import RunStore
+    from opskit.web.security import hash_password
+
+    config = load_config(REPO / "config.yaml", environ={**os.environ})
+    password = None
+    with RunStore(config.history_path) as store:
+        if not store.list_users():
+            password = secrets.token_urlsafe(12)
+            store.add_user("demo", role="admin", groups=(), password_hash=hash_password(password))
+            store.audit("user_added", user=None, target="demo", detail={"role": "admin", "by": "make demo"})
+    print("\nThe web app, on this history:")
+    print("  .venv/bin/python runner.py web              then open http://127.0.0.1:8080")
+    if password:
+        print(f"  sign in as demo / {password}   (an admin made for the demo; `runner.py users` manages users)")
+    else:
+        print("  sign in with a user of `runner.py users` (add one: runner.py users add NAME --role admin)")
+    print("  runs started there wait for the scheduler: .venv/bin/python runner.py schedule")
 
 
 if __name__ == "__main__":

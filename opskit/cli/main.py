@@ -40,6 +40,13 @@ EXAMPLES = {
     "resume": "python runner.py resume sla-watch",
     "status": "python runner.py status --check   # exit 1 when the scheduler is down or a job is stale",
     "backfill": "python runner.py backfill daily-efficiency --from 2026-11-02 --to 2026-11-06 --dry-run",
+    "web": "python runner.py web --host 127.0.0.1 --port 8080",
+    "users": (
+        "python runner.py users add alice --role runner --groups ops-leads   # password from stdin\n"
+        "  python runner.py users token alice --label 'BI refresh'\n"
+        "  python runner.py users set alice --role viewer\n"
+        "  python runner.py users"
+    ),
 }
 
 
@@ -150,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dismiss", metavar="ID", help="close an uncertain or failed message for good (it arrived, or is not wanted)"
     )
     outbox.add_argument("--json", action="store_true", help="print JSON")
+    web = command("web", "Serve the web app: jobs, runs, run now, logs, artifacts, outbox, JSON API.")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    web.add_argument("--threads", type=int, default=None, help="server threads (default: web.threads, 16)")
+    users = command("users", "Manage who may sign in to the web app: users, roles, groups, API tokens.")
+    from opskit.cli.users_args import add_users_parser
+
+    add_users_parser(users, _Parser)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
@@ -348,13 +363,15 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     if not records:
         print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
         return 0
-    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<9} {'SCHEDULED FOR':<17} {'DURATION':>8}  ERROR")
+    width = max([9, *(len(r.trigger) + len(r.requested_by or "") + 4 for r in records if r.requested_by)])
+    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<{width}} {'SCHEDULED FOR':<17} {'DURATION':>8}  ERROR")
     for r in records:
         tz = config.job_timezone(config.jobs.get(r.job or ""))
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         error = (r.error or "")[:60]
+        trigger = f"{r.trigger} by {r.requested_by}" if r.requested_by else r.trigger  # started from the web
         print(
-            f"{r.id:<44} {r.status:<10} {r.trigger:<9} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+            f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
             f"{duration:>8}  {error}"
         )
     return 0
@@ -408,6 +425,18 @@ def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.cli.outbox import outbox_command  # deferred: `list` must not load delivery
 
     return outbox_command(_load(config_path), args)
+
+
+def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.cli.web import cmd_web as web  # deferred: Flask and waitress load only for this command
+
+    return web(args, config_path)
+
+
+def cmd_users(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.cli.web import cmd_users as users
+
+    return users(args, config_path)
 
 
 def cmd_new(args: argparse.Namespace, config_path: Path) -> int:

@@ -6,8 +6,8 @@ but ``opskit.errors``):
 - ``file``: the YAML text with line numbers, ``${VAR}`` interpolation and ``.env`` (no validation, so that
   ``runner.py list`` stays fast);
 - ``types``: the shared field types (``Duration``, ``Timezone``, ``Strict``);
-- ``browser``, ``email``, ``chat``, ``gates``: one section each (``sources.<name>.browser``, ``email``,
-  ``chat``, a job's ``gates``);
+- ``browser``, ``email``, ``chat``, ``gates``, ``web``: one section each (``sources.<name>.browser``,
+  ``email``, ``chat``, a job's ``gates``, ``web``);
 - ``model``: the whole file (``Config``, ``JobConfig``, ...), ``load_config`` and ``check_config``.
 
 The names below are imported lazily (PEP 562): ``import opskit.config.file`` must not pay for pydantic.
@@ -34,6 +34,7 @@ __all__ = [
     "StepConfig",
     "Strict",
     "Timezone",
+    "WebSettings",
     "WebhookSettings",
     "as_timedelta",
     "as_timezone",
@@ -59,6 +60,7 @@ _WHERE = {
     "JobEmail": "email",
     "parse_address": "email",
     "WebhookSettings": "chat",
+    "WebSettings": "web",
     "Gates": "gates",
     "CalendarConfig": "model",
     "Config": "model",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from opskit.config.types import Duration, Strict, Timezone, as_timedelta, as_timezone
+    from opskit.config.web import WebSettings
 
 
 def __getattr__(name: str) -> Any:

@@ -25,9 +25,11 @@ from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
+from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
 
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 class Paths(Strict):
@@ -102,6 +104,9 @@ class JobConfig(Strict):
     """With steps: the step whose summary (KPIs, targets, period) the email and documents show;
     the other steps add what it lacks. Default: the last step to give each key."""
     description: str = ""
+    group: str | list[str] | None = None
+    """Who may see the job in the web app: users of this group (or of one of these groups), and admins.
+    A job without a group is seen by admins only."""
     schedule: str | None = None
     timezone: Timezone | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -143,7 +148,17 @@ class JobConfig(Strict):
                 raise ValueError(f"report_step '{self.report_step}' is not a step. {hint}")
         elif self.report_step is not None:
             raise ValueError("report_step is for jobs with steps")
+        for name in self.groups:
+            if not _GROUP_NAME.match(name):
+                raise ValueError(f"group '{name}' may use only lowercase letters, digits, '.', '-' and '_'")
         return self
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The job's groups (``group`` as one name or a list)."""
+        if self.group is None:
+            return ()
+        return (self.group,) if isinstance(self.group, str) else tuple(self.group)
 
     @property
     def step_list(self) -> list[StepConfig]:
@@ -178,6 +193,7 @@ class Settings(Strict):
     email: EmailSettings = Field(default_factory=EmailSettings)
     chat: WebhookSettings | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
+    web: WebSettings = WebSettings()
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
 

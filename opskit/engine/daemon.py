@@ -44,6 +44,7 @@ from opskit.engine.lock import SchedulerLock
 from opskit.engine.owners import new_scheduler_owner
 from opskit.engine.planning import PlannedRun, plan_run
 from opskit.engine.recovery import keep_queued_leftovers, requeue_leftovers, take_in_orphans
+from opskit.engine.run_requests import take_run_requests
 from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
@@ -251,6 +252,7 @@ class Scheduler:
             self._deliver_after_commit.clear()
         try:
             self.runs.queue_due_retries(now)
+            take_run_requests(self.store, self.config, self.registry, self.runs, now)  # from the web app
             self.runs.reap(now)
             self.runs.dispatch(now, self.stopping)
         finally:  # slots fired on the fast path learn their following slot now, whatever happened after

@@ -16,6 +16,7 @@ names the file and the cause, never a traceback; the scheduler backs off and tri
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import shutil
 import socket
@@ -26,8 +27,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opskit.engine.accounts import ACCOUNTS_SCHEMA, AccountTables
 from opskit.engine.owners import owner_alive, process_alive
 from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
+from opskit.engine.requests_table import REQUESTS_SCHEMA, WebTables
 from opskit.errors import OpskitError, UsageError
 
 __all__ = [
@@ -142,8 +145,12 @@ def _guarded(method: _F) -> _F:
     return guarded  # type: ignore[return-value]
 
 
-class RunStore:
+class RunStore(AccountTables, WebTables):
     """The history database of one opskit installation.
+
+    Besides the runs it keeps what the web app writes: run requests, users, sessions, tokens and the
+    audit log (``AccountTables`` in accounts.py), and answers the web app's pages (``WebTables`` in
+    requests_table.py). Every reader and writer goes through these methods.
 
     Args:
         path: The SQLite file (created with its folder when missing).
@@ -180,7 +187,7 @@ class RunStore:
     def _migrate(self) -> None:
         """Add columns that later versions introduced to a history file written by an earlier one."""
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT"), ("owner", "TEXT")):
+        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT"), ("owner", "TEXT"), ("requested_by", "TEXT")):
             if name not in columns:
                 try:
                     self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
@@ -193,9 +200,15 @@ class RunStore:
             "WHERE delivery IS NULL AND job IS NOT NULL AND owner IS NOT NULL"
         )
         self._db.execute(f"CREATE INDEX IF NOT EXISTS runs_claimed ON runs (finished_at) WHERE {_CLAIMED}")
+        self._db.executescript(REQUESTS_SCHEMA + ACCOUNTS_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
+
+    @staticmethod
+    def _to_record(row: sqlite3.Row) -> RunRecord:
+        """A history row as a RunRecord, for the tables mixed in."""
+        return record_from_row(row)
 
     def __enter__(self) -> RunStore:
         return self
@@ -598,9 +611,11 @@ class RunStore:
             )
 
 
-# Every public method speaks HistoryUnavailable instead of sqlite3's errors, methods added later included.
-for _name, _method in list(vars(RunStore).items()):
-    if callable(_method) and not _name.startswith("_"):
-        setattr(RunStore, _name, _guarded(_method))
+# Every public method speaks HistoryUnavailable instead of sqlite3's errors: the store's own, those of the
+# tables mixed in (the web app's), and methods added later.
+for _klass in reversed(RunStore.__mro__[:-1]):
+    for _name, _method in list(vars(_klass).items()):
+        if inspect.isfunction(_method) and not _name.startswith("_"):
+            setattr(RunStore, _name, _guarded(_method))
 
 _HOST = socket.gethostname()

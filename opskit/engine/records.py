@@ -46,6 +46,8 @@ class Trigger(enum.StrEnum):
     CATCH_UP = "catch-up"
     RETRY = "retry"
     BACKFILL = "backfill"
+    WEB = "web"
+    """Started from the web app (or its API) by a signed-in user, through the scheduler's queue."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class RunRecord:
     """The start time of the run's process (with ``pid``, it tells the process from a later one)."""
     owner: str | None = None
     """Who answers for the run (owners.py): ``scheduler:...``, ``pid:...``, or None."""
+    requested_by: str | None = None
+    """The web user who asked for the run (trigger ``web``, or a backfill started from the web)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -126,4 +130,5 @@ def record_from_row(row: sqlite3.Row) -> RunRecord:
         delivery=json.loads(row["delivery"]) if row["delivery"] else None,
         pid_started=row["pid_started"],
         owner=row["owner"],
+        requested_by=row["requested_by"],
     )
