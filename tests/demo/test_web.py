@@ -128,7 +128,24 @@ def test_queue_dashboard_backlog_matches_the_database(console, sql):
     assert len(shown) == len(expected) >= 20
     assert {k: int(v) for k, v in shown.items()} == expected
     assert sum(expected.values()) > 0
-    assert "breached" in html or "at risk" in html
+    # Each queue's status follows from its oldest open case and its SLA: over it is breached, over 75% of
+    # it at risk; and the planted story has queues in each state.
+    sla = {k: float(v) for k, v in sql.execute("SELECT queue_id, sla_hours FROM queues")}
+    statuses = {}
+    for qid, row in re.findall(r'<tr data-queue-id="([^"]+)">(.*?)</tr>', html, re.S):
+        age_text = re.search(r'<td class="oldest-age">([^<]*)</td>', row).group(1).strip()
+        status = re.search(r'<td class="sla-status[^"]*">([^<]*)</td>', row).group(1)
+        age = float(age_text) if age_text else None
+        expected_status = (
+            "breached"
+            if age is not None and age > sla[qid]
+            else "at risk"
+            if age is not None and age > 0.75 * sla[qid]
+            else "on track"
+        )
+        assert status == expected_status, (qid, age, sla[qid], status)
+        statuses[qid] = status
+    assert {"breached", "on track"} <= set(statuses.values())
 
 
 @pytest.mark.parametrize(
