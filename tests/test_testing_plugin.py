@@ -45,6 +45,7 @@ def tally(ctx: RunContext, *, period: Period = "yesterday", queues: tuple[str, .
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A project: config.yaml (tasks in jobs_code/, Berlin time), one task, warnings are errors."""
     monkeypatch.setenv("TALLY_TOKEN", "tok-123456")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
     pytester.makefile(".yaml", config="timezone: Europe/Berlin\npaths:\n  tasks: jobs_code\n")
     (pytester.path / "jobs_code").mkdir()
     (pytester.path / "jobs_code" / "tally.py").write_text(TASK)
@@ -55,7 +56,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 def run_tests(project: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     (project.path / "tests" / "test_it.py").write_text(textwrap.dedent(source))
-    return project.runpytest("-p", "opskit.testing", "tests/test_it.py", *args)
+    # A pytest process of its own, as a task author's: in this one, opskit.testing is already imported (by
+    # tests/tasks), so pytest could not rewrite its asserts and would warn (an error with filterwarnings).
+    return project.runpytest_subprocess("-p", "opskit.testing", "tests/test_it.py", *args)
 
 
 def test_opskit_context_is_a_real_run_context_in_tmp_path(project):
