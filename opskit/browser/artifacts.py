@@ -7,7 +7,8 @@
   (the failing step, the task's line, the URL, the closest elements: what the failure alert shows) and, when
   the source has ``browser.trace: true``, the Playwright trace (``trace.zip``; open it with
   ``python -m playwright show-trace``). Files are mode 0600.
-- Secrets never reach these files: the sign-in is not traced, and every secret of the run is replaced by
+- Secrets never reach these files: the sign-in is not traced (its requests are left out of the trace even
+  when their answers arrive after tracing resumed), and every secret of the run is replaced by
   ``***`` in the text of every file, trace members included, in every form a page or a request carries it:
   raw, URL-encoded (``%20`` and ``+``), HTML-escaped and JSON-escaped.
 - Failure folders of earlier runs older than the source's ``artifacts_retention`` are deleted when a new
@@ -20,6 +21,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import zipfile
@@ -90,14 +92,41 @@ def scrub_bytes(data: bytes, forms: list[bytes]) -> bytes:
     return data
 
 
-def scrub_zip(path: Path, forms: list[bytes]) -> None:
-    """Rewrite a zip (a trace) with every secret form replaced in every member, atomically."""
-    if not forms:
-        return
+def scrub_zip(
+    path: Path, forms: list[bytes], drop: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+) -> None:
+    """Rewrite a trace zip atomically: the requests in ``drop`` (method, URL: the sign-in's) and the bodies
+    they refer to are left out, and every secret form is replaced in every other member."""
     with atomic_path(path) as tmp, zipfile.ZipFile(path) as source:
+        dropped: set[str] = set()
+        members = {item.filename: source.read(item) for item in source.infolist()}
+        for name, data in members.items():
+            if name.endswith(".network") and drop:
+                members[name] = _without_requests(data, drop, dropped)
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as out:
             for item in source.infolist():
-                out.writestr(item, scrub_bytes(source.read(item), forms))
+                if item.filename.rsplit("/", 1)[-1] in dropped:
+                    continue
+                out.writestr(item, scrub_bytes(members[item.filename], forms))
+
+
+def _without_requests(data: bytes, drop: set[tuple[str, str]] | frozenset[tuple[str, str]], dropped: set[str]) -> bytes:
+    """A trace's network log without the entries of ``drop``; the names of their body files go to ``dropped``."""
+    kept = []
+    for line in data.splitlines(keepends=True):
+        try:
+            entry = json.loads(line)
+            request = entry.get("snapshot", {}).get("request", {})
+            key = (str(request.get("method", "")).upper(), str(request.get("url", "")))
+        except (ValueError, AttributeError):
+            kept.append(line)
+            continue
+        if key in drop:
+            text = line.decode("utf-8", "replace")
+            dropped.update(re.findall(r"[0-9a-f]{40}(?:\.\w+)?", text))
+            continue
+        kept.append(line)
+    return b"".join(kept)
 
 
 def prune_failures(runs_dir: Path, keep: timedelta, *, current: Path | None = None) -> list[Path]:
@@ -132,6 +161,7 @@ def save_failure(
     staged_traces: list[Path],
     tracing: bool,
     step: dict[str, Any],
+    signin_requests: set[tuple[str, str]] | None = None,
 ) -> Path:
     """Save a screenshot, the page's HTML, the trace, the error and the step into ``folder``; returns it.
 
@@ -166,7 +196,7 @@ def save_failure(
             log.warning("no failure trace: %s", str(exc).splitlines()[0])
     for trace in traces:
         try:
-            scrub_zip(trace, forms)
+            scrub_zip(trace, forms, signin_requests or set())
             parts.append(trace)
         except Exception as exc:  # never keep a trace that could not be cleaned
             trace.unlink(missing_ok=True)

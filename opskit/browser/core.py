@@ -71,6 +71,8 @@ class Shared:
     """The elements most like the one a failed step looked for (saved with the failure)."""
     main: Any = None
     """The session's first page (pop-ups are others)."""
+    signin_requests: set[tuple[str, str]] = field(default_factory=set)
+    """(method, URL) of every request made while signing in: never kept in a trace."""
     clicked_at: str | None = None
     """The URL before the last click (``wait_for_any(url_changed=True)`` compares with it)."""
 

@@ -121,6 +121,7 @@ def browser_session(ctx: RunContext, source: str | None = None, *, login: bool =
                     "error": message,
                     "closest": session.shared.closest,
                 },
+                signin_requests=session.shared.signin_requests,
             )
         except Exception:
             log.warning("could not save the failure artifacts", exc_info=True)

@@ -120,11 +120,17 @@ class SignIn:
         user, password = s.ctx.secret(src.username_env), s.ctx.secret(src.password_env)
         back_to = back_to or s.shared.intended
         s.pause_trace()
+
+        def sent(request: Any) -> None:  # left out of any trace, whenever their answers arrive
+            s.shared.signin_requests.add((str(request.method).upper(), str(request.url)))
+
+        s.context.on("request", sent)
         try:
             signed = call_with_retries(
                 lambda: self._once(user, password), s.backoff, retry_on_exception=lambda e: isinstance(e, ServerError)
             )
         finally:
+            s.context.remove_listener("request", sent)
             s.resume_trace()
         if not signed:
             return False
