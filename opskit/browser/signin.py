@@ -44,7 +44,7 @@ OTP = (
     "input[name*=mfa i], input[name=code i]"
 )
 ERROR = "[role=alert], .error, .alert-danger, .alert-error, .form-error, .login-error, .invalid-feedback"
-OPEN = r"role=button[name=/^\s*(sign|log)\s?in\b/i], role=link[name=/^\s*(sign|log)\s?in\b/i]"
+OPEN = (r"role=button[name=/^\s*(sign|log)\s?in\b/i]", r"role=link[name=/^\s*(sign|log)\s?in\b/i]")
 SETTLE_S = 3.0
 """How long ``login()`` waits for a sign-in form to show up on a page that has none yet (an app still
 loading) before it concludes the session is signed in. A ``login.signed_in`` marker makes it exact."""
@@ -71,8 +71,12 @@ class SignIn:
         return page.locator(css).filter(visible=True) if css else None
 
     def opener(self, page: Any, *, generic: bool = False) -> Any | None:
-        css = self.part("open") or (OPEN if generic else None)
-        return page.locator(css).filter(visible=True) if css else None
+        css = self.part("open")
+        if css:
+            return page.locator(css).filter(visible=True)
+        if generic:  # a "Sign in" / "Log in" button or link
+            return page.locator(OPEN[0]).or_(page.locator(OPEN[1])).filter(visible=True)
+        return None
 
     def signed_out(self, page: Any | None = None) -> bool:
         """Whether ``page`` (the session's) shows that the session is signed out; instant, never waits."""
