@@ -37,6 +37,8 @@ from opskit.files import atomic_write, private_dir
 log = logging.getLogger(__name__)
 
 ENDPOINT_FILE = "warm.json"
+WANTED_FILE = "warm.wanted"
+"""Left beside the endpoint file by a run that found no warm browser: the scheduler starts one then."""
 START_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_MS = 10_000
 
@@ -46,14 +48,22 @@ def endpoint_path(var_dir: Path) -> Path:
 
 
 def connect(pw: Any, endpoint_file: Path) -> Any | None:
-    """A browser connected to the warm server named in ``endpoint_file``; None (logged) if there is none."""
+    """A browser connected to the warm server named in ``endpoint_file``; None (logged) if there is none,
+    and then the scheduler is told a run wanted one (``warm.wanted``)."""
     try:
         info = json.loads(endpoint_file.read_text(encoding="utf-8"))
-        return pw.chromium.connect(info["ws"], timeout=CONNECT_TIMEOUT_MS)
+        browser = pw.chromium.connect(info["ws"], timeout=CONNECT_TIMEOUT_MS)
+        log.info("connected to the warm browser (pid %s)", info.get("pid"))
+        return browser
     except FileNotFoundError:
-        log.info("no warm browser is running; this run starts its own")
+        log.info("no warm browser is running yet; this run starts its own")
     except Exception as exc:  # noqa: BLE001 - a bad file or a server that just died: start our own
         log.warning("the warm browser did not answer (%s); this run starts its own", str(exc).splitlines()[0])
+    try:
+        private_dir(endpoint_file.parent)
+        endpoint_file.with_name(WANTED_FILE).touch()
+    except OSError:
+        pass
     return None
 
 
@@ -143,6 +153,9 @@ class Server:
 class WarmBrowser:
     """Keeps one browser server running for the scheduler's runs (see the module docstring).
 
+    Thread-safe: the scheduler's loop asks ``ensure`` (it never waits for a start), a maintenance thread
+    calls ``maintain``. Starting a server happens outside the lock, so the loop is never held up by it.
+
     Args:
         var_dir: The config's ``paths.var``; the endpoint file goes in ``browser/`` there.
         memory_cap: Replace the server when its processes use more than this many MiB.
@@ -153,31 +166,61 @@ class WarmBrowser:
         self.var_dir = var_dir
         self.memory_cap, self.idle_stop = memory_cap, idle_stop
         self.endpoint = endpoint_path(var_dir)
+        self.wanted_file = self.endpoint.with_name(WANTED_FILE)
         self.server: Server | None = None
         self.retired: list[Server] = []
         self.restarts = 0
         self._lock = threading.RLock()
         self._last_use = time.monotonic()
         self._starting: threading.Thread | None = None
+        self._closed = False
+        self._idle_since = 0.0
 
-    def ensure(self, *, wait: bool = False) -> Path | None:
+    def wanted(self) -> bool:
+        """Whether a run has asked for a warm browser since it was last stopped for idleness (one is started
+        only then, so a scheduler whose jobs never open a browser never has one)."""
+        try:
+            return self.wanted_file.stat().st_mtime > self._idle_since
+        except OSError:
+            return False
+
+    def stop_stale(self) -> None:
+        """Stop a server an earlier scheduler left running (it was killed before it could stop it)."""
+        import psutil
+
+        try:
+            pid = int(json.loads(self.endpoint.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        try:
+            if "launch-server" in " ".join(psutil.Process(pid).cmdline()):
+                log.info("stopping the warm browser (pid %d) an earlier scheduler left running", pid)
+                os.killpg(pid, signal.SIGKILL)
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            pass
+        self.endpoint.unlink(missing_ok=True)
+
+    def ensure(self, *, wait: bool = False, use: bool = True) -> Path | None:
         """The endpoint file when the server is ready; else None, and it is (re)started in the background.
 
         Args:
             wait: Start it in this thread and wait until it is ready (a benchmark, a test).
+            use: A run is about to use it (what ``idle_stop`` counts from).
         """
         with self._lock:
-            self._last_use = time.monotonic()
+            self._closed = False
+            if use:
+                self._last_use = time.monotonic()
             self._check()
             if self.server is not None:
                 return self.endpoint
-            if wait:
-                self._start()
-                return self.endpoint if self.server is not None else None
-            if self._starting is None or not self._starting.is_alive():
-                self._starting = threading.Thread(target=self._start_quietly, name="warm-browser", daemon=True)
-                self._starting.start()
-            return None
+            if not wait:
+                if self._starting is None or not self._starting.is_alive():
+                    self._starting = threading.Thread(target=self._start_quietly, name="warm-browser", daemon=True)
+                    self._starting.start()
+                return None
+        self._install(self._spawn())
+        return self.endpoint if self.server is not None else None
 
     def maintain(self) -> None:
         """Replace a dead or bloated server, stop retired ones without runs, stop an idle one."""
@@ -188,10 +231,13 @@ class WarmBrowser:
                     log.info("stopping the warm browser: no run for %.0fs", self.idle_stop)
                     self._retire(self.server)
                     self.server = None
+                    self._idle_since = time.time()
+                    self._check()
 
     def stop(self) -> None:
         """Stop every server and remove the endpoint file (the scheduler is stopping)."""
         with self._lock:
+            self._closed = True
             for server in [*self.retired, *([self.server] if self.server else [])]:
                 server.stop()
             self.server, self.retired = None, []
@@ -226,13 +272,23 @@ class WarmBrowser:
 
     def _start_quietly(self) -> None:
         try:
-            with self._lock:
-                if self.server is None:
-                    self._start()
+            self._install(self._spawn())
         except Exception as exc:  # noqa: BLE001 - runs start their own browsers meanwhile
             log.warning("could not start the warm browser: %s", exc)
 
-    def _start(self) -> None:
+    def _install(self, server: Server) -> None:
+        """Make a new server the current one, unless one is already (or the browser was stopped meanwhile)."""
+        with self._lock:
+            if self.server is None and not self._closed:
+                self.server = server
+                atomic_write(
+                    self.endpoint, json.dumps({"ws": server.ws, "pid": server.proc.pid, "started": server.started})
+                )
+                return
+        server.stop()
+
+    def _spawn(self) -> Server:
+        """Start a browser server (Playwright's ``launch-server``) and wait for its endpoint."""
         token = secrets.token_urlsafe(24)
         options: dict[str, Any] = {"headless": True, "wsPath": f"/{token}", "host": "127.0.0.1", "port": 0}
         path = executable()
@@ -264,9 +320,8 @@ class WarmBrowser:
             _signal(proc, signal.SIGKILL)
             proc.wait()
             raise RuntimeError(f"the browser server did not start: {ws or 'no endpoint'} (see {output})")
-        self.server = Server(proc, ws, time.time())
-        atomic_write(self.endpoint, json.dumps({"ws": ws, "pid": proc.pid, "started": self.server.started}))
         log.info("warm browser ready in %.1fs (pid %d)", time.monotonic() - started, proc.pid)
+        return Server(proc, ws, time.time())
 
 
 def _endpoint(proc: subprocess.Popen[bytes], output: Path, timeout: float) -> str:
