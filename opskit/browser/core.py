@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from opskit.browser.errors import BrowserError, ServerError, SessionExpired
+from opskit.browser.polling import POLL_MS, next_poll
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import SignIn
 from opskit.sources.retry import Backoff
@@ -171,6 +172,7 @@ class SessionCore:
             pass
         for _ in range(self.settings.retries + 1):
             deadline = time.monotonic() + self.settings.action_timeout.total_seconds()
+            pause = POLL_MS
             while time.monotonic() < deadline:
                 if _count(loc):
                     self._good_url()
@@ -178,7 +180,8 @@ class SessionCore:
                 self.check_page()
                 if self.auto_login and self.signin.signed_out():
                     break
-                self.page.wait_for_timeout(50)
+                self.page.wait_for_timeout(pause)
+                pause = next_poll(pause)
             else:
                 self._missing(name, css)
             step = self.shared.step

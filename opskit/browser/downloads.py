@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from opskit.browser.errors import ExportTimeout, ServerError, SessionExpired
+from opskit.browser.polling import POLL_MS, next_poll
 
 if TYPE_CHECKING:
     from opskit.browser.session import Session
@@ -146,6 +147,7 @@ def _wait(s: Session, deadline: float, too_slow: Any, target: Any, *, refresh: f
     """Wait for a download or ``target`` (CSS or locator) until ``deadline``; "download" or "target"."""
     loc = s.page.locator(target) if isinstance(target, str) else target
     next_refresh = time.monotonic() + (refresh or 0)
+    pause = POLL_MS
     while True:
         if s.shared.downloads:
             return "download"
@@ -167,7 +169,8 @@ def _wait(s: Session, deadline: float, too_slow: Any, target: Any, *, refresh: f
             except Exception:  # raced with the page's own refresh: fine
                 pass
             continue
-        s.page.wait_for_timeout(min(50.0, (deadline - now) * 1000))
+        s.page.wait_for_timeout(min(pause, (deadline - now) * 1000, (next_refresh - now) * 1000 if refresh else pause))
+        pause = next_poll(pause)
 
 
 def save_download(s: Session, item: Any, *, folder: Path | None = None, filename: str | None = None) -> Path:

@@ -2,7 +2,7 @@
 
 After a click on a single-page app nothing tells the browser that "the page loaded": the app fetches, then
 shows a success banner, or an error banner, or a new route, or starts a download. ``wait_for_any`` polls
-all of them together (every 50 ms, each check one round trip to the browser) and returns the first that
+all of them together (each check one round trip to the browser; polling.py says how often) and returns the first that
 happened as an ``Outcome``, a string equal to its name::
 
     s.click("save_button")
@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opskit.browser.errors import BrowserError, ServerError, SessionExpired
+from opskit.browser.polling import POLL_MS, next_poll
 
 if TYPE_CHECKING:
     from opskit.browser.session import Session
-
-POLL_MS = 50
 
 
 class Outcome(str):
@@ -100,6 +99,7 @@ def wait_for_any(
     shown = {n: s.locator_for(n).filter(visible=True) for n in names}
     hidden = {g: s.locator_for(g).filter(visible=True) for g in gone}
     bad = {e: s.locator_for(e).filter(visible=True) for e in errors}
+    pause = POLL_MS
     while True:
         for name, loc in shown.items():
             if _count(loc):
@@ -137,7 +137,8 @@ def wait_for_any(
                 f"at {page.url}",
                 hint=("Closest on the page: " + "; ".join(close)) if close else None,
             )
-        page.wait_for_timeout(min(POLL_MS, left * 1000))
+        page.wait_for_timeout(min(pause, left * 1000))
+        pause = next_poll(pause)
 
 
 def _count(locator: Any) -> int:
