@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urljoin
 
 from opskit.browser.errors import BrowserError, ServerError, SessionExpired
@@ -26,7 +26,6 @@ from opskit.browser.signin import SignIn
 from opskit.sources.retry import Backoff
 
 if TYPE_CHECKING:
-    from opskit.browser.session import Session
     from opskit.config.browser import BrowserSettings
     from opskit.config.model import SourceConfig
     from opskit.context import RunContext
@@ -245,7 +244,7 @@ class SessionCore:
             self.shared.tracing = True
 
     # --- every page of the session -----------------------------------------------------------
-    def adopt(self, page: Any) -> Session:
+    def adopt(self, page: Any) -> Self:
         """A Session on another page of this browser context (a pop-up window)."""
         view = copy.copy(self)
         view.page = view.root = page
@@ -277,11 +276,14 @@ class SessionCore:
     def _on_dialog(self, dialog: Any) -> None:
         message = str(dialog.message)
         self.shared.dialogs.append(message)
-        action, text = self.settings.dialogs, None
+        action: str = self.settings.dialogs
+        text: str | None = None
         for rule_action, match, rule_text in self.shared.dialog_rules:
             if match is None or match in message:
                 action, text = rule_action, rule_text
                 break
+        if dialog.type == "beforeunload":
+            action = "accept"  # "leave this page?": the task asked to leave
         log.info("%s dialog %r: %s", dialog.type, message[:200], action)
         try:
             if action == "accept":

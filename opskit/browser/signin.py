@@ -26,7 +26,7 @@ from opskit.errors import UsageError
 from opskit.sources.retry import call_with_retries
 
 if TYPE_CHECKING:
-    from opskit.browser.session import Session
+    from opskit.browser.core import SessionCore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ loading) before it concludes the session is signed in. A ``login.signed_in`` mar
 class SignIn:
     """The sign-in of one session: reading the state and signing in (``Session.signin``)."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: SessionCore):
         self.s = session
         self.recipe = session.settings.login
         self._url = re.compile(self.recipe.url) if self.recipe.url else None
