@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urljoin
 
-from opskit.browser.errors import BrowserError, ServerError, SessionExpired
+from opskit.browser.errors import BrowserCrashed, BrowserError, ServerError, SessionExpired
 from opskit.browser.polling import POLL_MS, next_poll
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import SignIn
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from opskit.context import RunContext
 
 log = logging.getLogger(__name__)
+_GONE = ("has been closed", "Target closed", "Connection closed", "Browser closed", "browser has disconnected")
 _OPSKIT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -153,12 +155,55 @@ class SessionCore:
         started = time.monotonic()
         css = self.selector(name) if name else None
         step = self.begin(action, name, css)
-        loc = None
-        if name is not None:
-            loc = self._find(name, css) if wait else self.root.locator(css)
-        yield loc
+        try:
+            loc = None
+            if name is not None:
+                loc = self._find(name, css) if wait else self.root.locator(css)
+            yield loc
+        except Exception as exc:  # Playwright's errors as opskit's, so that a task can catch BrowserError
+            translated = self.translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
         where = f" ({step.where})" if step.where else ""
         log.info("%s in %.2fs%s", step, time.monotonic() - started, where)
+
+    def translate(self, exc: BaseException) -> BaseException:
+        """A Playwright error as opskit's, naming the step, its task line, the selector and the URL; any
+        other exception as it is. A timeout on an element is a ``BrowserError``, a browser that went away a
+        retryable ``BrowserCrashed``, an unreachable site ``SourceUnavailable``."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        from opskit.errors import SourceUnavailable
+
+        step = self.shared.step
+        if not isinstance(exc, PlaywrightError):
+            return exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = re.sub(r"^\w+\.\w+: ", "", first)  # "Locator.click: Timeout ..." -> "Timeout ..."
+        try:
+            url = str(self.shared.main.url)
+        except Exception:
+            url = ""
+        label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
+        if "net::ERR_" in first:
+            code = re.search(r"net::(ERR_[A-Z_]+)", first)
+            return SourceUnavailable(f"cannot reach {self.source.url} ({code.group(1) if code else first})")
+        if any(text in first for text in _GONE) and not self._alive():
+            return BrowserCrashed(f"the browser went away at {label} ({url}): {first}")
+        if type(exc).__name__ == "TimeoutError":
+            if step.selector:
+                return BrowserError(f"{label}: '{step.selector}' was found but not ready in time at {url} ({first})")
+            return BrowserError(f"{label}: the page did not load in time ({url})")
+        return BrowserError(f"{label} failed at {url}: {first}")
+
+    def _alive(self) -> bool:
+        """Whether the browser is still there (connected, and the session's page open)."""
+        try:
+            browser = self.context.browser
+            return bool((browser is None or browser.is_connected()) and not self.shared.main.is_closed())
+        except Exception:
+            return False
 
     def _find(self, name: str, css: str | None) -> Any:
         """The element's locator once it is on the page; signs in again when the sign-in form shows instead."""

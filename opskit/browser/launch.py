@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opskit.browser.artifacts import FAILURE_DIR, prune_failures, save_failure, state_file
-from opskit.browser.errors import BrowserCrashed, BrowserError
+from opskit.browser.errors import BrowserError
 from opskit.browser.session import Session
 from opskit.errors import OpskitError, SourceUnavailable, UsageError
 from opskit.files import private_dir
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from opskit.context import RunContext
 
 log = logging.getLogger(__name__)
-_GONE = ("has been closed", "Target closed", "Connection closed", "Browser closed", "browser has disconnected")
 
 
 @contextmanager
@@ -97,9 +95,9 @@ def browser_session(ctx: RunContext, source: str | None = None, *, login: bool =
             context.tracing.stop()
     except Exception as exc:
         if session is None:
-            raise _translate(exc, None, None, PlaywrightError, browser) from exc
+            raise _translate(exc, None, None, PlaywrightError) from exc
         folder = ctx.folder / FAILURE_DIR
-        message = str(_translate(exc, session, None, PlaywrightError, browser))
+        message = str(_translate(exc, session, None, PlaywrightError))
         step = session.shared.step
         try:
             save_failure(
@@ -125,7 +123,7 @@ def browser_session(ctx: RunContext, source: str | None = None, *, login: bool =
             )
         except Exception:
             log.warning("could not save the failure artifacts", exc_info=True)
-        translated = _translate(exc, session, folder, PlaywrightError, browser)
+        translated = _translate(exc, session, folder, PlaywrightError)
         if translated is exc:
             raise
         raise translated from exc
@@ -170,48 +168,23 @@ def _url(session: Session) -> str:
         return ""
 
 
-def _translate(
-    exc: Exception, session: Session | None, folder: Path | None, playwright_error: type, browser: Any
-) -> Exception:
-    """Playwright's exceptions as opskit's, naming the step and its task line; opskit's get the folder."""
+def _translate(exc: Exception, session: Session | None, folder: Path | None, playwright_error: type) -> Exception:
+    """Any exception as opskit's (``Session.translate``), naming the step and its task line, with the folder."""
     where = None
     if folder is not None:
         has_trace = (folder / "trace.zip").exists()
         where = f"Screenshot, page and trace in {folder}" if has_trace else f"Screenshot and page in {folder}"
-    step = session.shared.step if session is not None else None
+    if session is None:
+        return exc
+    step = session.shared.step
+    if isinstance(exc, playwright_error):
+        exc = session.translate(exc)  # type: ignore[assignment]
     if isinstance(exc, OpskitError):
-        if step is not None and step.where and f"({step.where})" not in exc.message:
+        if step.where and f"({step.where})" not in exc.message:
             exc.args = (exc.message.replace(f"step '{step}'", f"step '{step}' ({step.where})", 1), *exc.args[1:])
         if where and where not in str(exc.hint or ""):
             exc.hint = f"{exc.hint}. {where}" if exc.hint else where
-        return exc
-    if not isinstance(exc, playwright_error) or session is None or step is None:
-        return exc
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    first = re.sub(r"^\w+\.\w+: ", "", first)  # "Locator.click: Timeout ..." -> "Timeout ..."
-    url = _url(session)
-    label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
-    if "net::ERR_" in first:
-        code = re.search(r"net::(ERR_[A-Z_]+)", first)
-        return SourceUnavailable(f"cannot reach {session.source.url} ({code.group(1) if code else first})")
-    connected = browser is not None and _connected(browser)
-    if any(text in first for text in _GONE) and (not connected or session.shared.main.is_closed()):
-        return BrowserCrashed(f"the browser went away at {label} ({url}): {first}", hint=where)
-    if type(exc).__name__ == "TimeoutError":
-        if step.selector:
-            message = f"{label}: '{step.selector}' was found but not ready in time at {url} ({first})"
-        else:
-            message = f"{label}: the page did not load in time ({url})"
-    else:
-        message = f"{label} failed at {url}: {first}"
-    return BrowserError(message, hint=where)
-
-
-def _connected(browser: Any) -> bool:
-    try:
-        return bool(browser.is_connected())
-    except Exception:
-        return False
+    return exc
 
 
 def _close(pw: Any, browser: Any, context: Any, me: Any, before: set[int]) -> None:

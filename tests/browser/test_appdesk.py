@@ -251,19 +251,18 @@ def test_wait_for_any_a_url_and_a_timeout_that_names_the_closest_elements(desk, 
 def test_an_overlay_blocks_clicks_until_a_dismiss_rule_closes_it(make_desk, desk_ctx):
     desk = make_desk()
     ctx = desk_ctx(desk, browser={"dismiss": [], "action_timeout": "2s"})
-    with pytest.raises(BrowserError, match=r"'text=Reports' was found but not ready in time"), ctx.browser("desk") as s:
+    with ctx.browser("desk") as s:
         s.goto(desk.route("appeals"))
         s.wait_for_any('role=dialog[name="What\'s new"]')
+        with pytest.raises(
+            BrowserError,
+            match=r"step 'click text=Reports' \(tests/browser/test_appdesk\.py:\d+\): "
+            r"'text=Reports' was found but not ready in time",
+        ):
+            s.click("text=Reports")  # the overlay takes the click; the error is opskit's, inside the block
+        s.dismiss(GOT_IT)  # a rule from the task: the overlay is closed before the next action
         s.click("text=Reports")
-    # with the rule (the desk fixtures' default), the overlay is closed before the click
-    with desk_ctx(desk).browser("desk") as s:
-        s.goto(desk.route("appeals"))
-        s.click('role=button[name="Log out"]')
-        s.goto(desk.route("appeals"))  # signs in again: the overlay shows again
-        s.wait_for_any('role=dialog[name="What\'s new"]')
-        s.click("text=Reports")
-        assert s.text("h1") == "Reports"
-    assert GOT_IT
+        assert s.text("h1") == "Reports" and not s.exists("role=dialog")
 
 
 def test_the_console_table_is_read_across_pages(console, make_ctx):
