@@ -141,7 +141,7 @@ class SignIn:
         s.shared.logins += 1
         save_storage_state(s.context, s.state_path)
         page = s.page
-        if back_to and page.url != back_to and not back_to.startswith("about:"):
+        if back_to and not same_page(page.url, back_to) and not back_to.startswith("about:"):
             s.begin(f"return to {back_to}")
             page.goto(back_to)
         log.info("signed in to %s", s.name)
@@ -335,6 +335,21 @@ class SignIn:
             f"sign-in to {page.url} was refused: '{self._error_text(page, before)}'",
             hint=f"Check {src.password_env} and {src.username_env}",
         )
+
+
+def same_page(a: str, b: str) -> bool:
+    """Whether two URLs show the same page: ``/cases?`` is ``/cases``, query order does not matter."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    first, second = urlsplit(a), urlsplit(b)
+    return (first.scheme, first.netloc, first.path.rstrip("/") or "/", first.fragment) == (
+        second.scheme,
+        second.netloc,
+        second.path.rstrip("/") or "/",
+        second.fragment,
+    ) and sorted(parse_qsl(first.query, keep_blank_values=True)) == sorted(
+        parse_qsl(second.query, keep_blank_values=True)
+    )
 
 
 def _safe_count(locator: Any) -> int:
