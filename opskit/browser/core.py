@@ -73,6 +73,11 @@ class Shared:
     """The elements most like the one a failed step looked for (saved with the failure)."""
     main: Any = None
     """The session's first page (pop-ups are others)."""
+    acted: bool = False
+    """Whether the task changed the page (clicked, typed) since it last opened one: until it has, a sign-in
+    form that shows up is signed into and the wait goes on; after, the step must be run again (``run``)."""
+    known_secrets: set[str] = field(default_factory=set)
+    """Secrets (and their encoded forms) the run's redactor has been taught (``safe``)."""
     signin_requests: set[tuple[str, str]] = field(default_factory=set)
     """(method, URL) of every request made while signing in: never kept in a trace."""
     clicked_at: str | None = None
@@ -142,8 +147,26 @@ class SessionCore:
         found += [self.page.locator(css) for css in sorted(self.shared.secret_fields)]
         return found
 
+    def safe(self, text: str) -> str:
+        """``text`` with every secret of the run replaced by ``***``, in every form a page or URL carries it.
+
+        The run's redactor learns each secret's URL-, HTML- and JSON-escaped forms the first time it is seen
+        here, so the run log (whatever handler writes it) and the errors stored in the history have none.
+        """
+        redactor = self.ctx.redactor
+        new = redactor.secrets - self.shared.known_secrets
+        if new:
+            from opskit.browser.artifacts import secret_forms
+
+            forms = {f.decode("utf-8") for f in secret_forms(new)}
+            self.shared.known_secrets |= new | forms
+            for form in forms:
+                redactor.add(form)
+        return redactor.redact(text)
+
     def begin(self, action: str, name: str | None = None, selector: str | None = None) -> Step:
         """Make ``action`` the current step (for messages), with the task's line that asked for it."""
+        action = self.safe(action)
         label = " > ".join(self.shared.labels) or None
         where = _caller() or self.shared.step.where
         self.shared.step = Step(action, name, selector, where, label)
@@ -180,9 +203,10 @@ class SessionCore:
         if not isinstance(exc, PlaywrightError):
             return exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = self.safe(first)
         first = re.sub(r"^\w+\.\w+: ", "", first)  # "Locator.click: Timeout ..." -> "Timeout ..."
         try:
-            url = str(self.shared.main.url)
+            url = self.safe(str(self.shared.main.url))
         except Exception:
             url = ""
         label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
@@ -255,7 +279,7 @@ class SessionCore:
             )
         step = self.shared.step
         if self.shared.logins:
-            log.info("signed out at step '%s' (%s); signing in again", step, self.page.url)
+            log.info("signed out at step '%s' (%s); signing in again", step, self.safe(self.page.url))
         self.signin.login(back_to=back_to)
         self.shared.step = step
 
@@ -312,7 +336,7 @@ class SessionCore:
     def on_new_page(self, page: Any) -> None:
         """A window opened: kept for ``wait_for_any(popup=True)``, or closed (``popups: close``)."""
         if self.settings.popups == "close" and not self.shared.expecting_popup:
-            log.info("closing a pop-up window the task did not ask for (%s)", page.url)
+            log.info("closing a pop-up window the task did not ask for (%s)", self.safe(page.url))
             page.close()
             return
         self.watch(page)
@@ -329,7 +353,7 @@ class SessionCore:
                 break
         if dialog.type == "beforeunload":
             action = "accept"  # "leave this page?": the task asked to leave
-        log.info("%s dialog %r: %s", dialog.type, message[:200], action)
+        log.info("%s dialog %r: %s", dialog.type, self.safe(message[:200]), action)
         try:
             if action == "accept":
                 dialog.accept(*([text] if text is not None else []))

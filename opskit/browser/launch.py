@@ -180,8 +180,12 @@ def _translate(exc: Exception, session: Session | None, folder: Path | None, pla
     if isinstance(exc, playwright_error):
         exc = session.translate(exc)  # type: ignore[assignment]
     if isinstance(exc, OpskitError):
-        if step.where and f"({step.where})" not in exc.message:
-            exc.args = (exc.message.replace(f"step '{step}'", f"step '{step}' ({step.where})", 1), *exc.args[1:])
+        message = exc.message
+        if step.where and f"({step.where})" not in message:
+            message = message.replace(f"step '{step}'", f"step '{step}' ({step.where})", 1)
+        exc.args = (session.safe(message), *exc.args[1:])  # a URL or a page's text may carry a secret
+        if exc.hint:
+            exc.hint = session.safe(exc.hint)
         if where and where not in str(exc.hint or ""):
             exc.hint = f"{exc.hint}. {where}" if exc.hint else where
     return exc

@@ -82,7 +82,7 @@ class Session(SessionCore):
 
         def once() -> Any:
             with self._act(f"open {path}"):
-                self.shared.intended = url
+                self.shared.intended, self.shared.acted = url, False
                 response = self.page.goto(url, wait_until=wait)
                 self.check_response(response)
                 self.check_page()
@@ -112,6 +112,7 @@ class Session(SessionCore):
             popup: The click opens a new window: returns a ``Session`` on it (``close()`` it when done).
         """
         with self._act("click", name) as loc:
+            self.shared.acted = True
             self.shared.downloads.clear()
             if popup:
                 self.shared.expecting_popup += 1
@@ -145,6 +146,7 @@ class Session(SessionCore):
         """Type ``value`` into a field (its old content is replaced). A secret's field is masked in screenshots."""
         text = str(value)
         with self._act("fill", name) as loc:
+            self.shared.acted = True
             if text and text in self.ctx.redactor.secrets:
                 self.shared.secret_fields.add(self.selector(name))
             loc.first.fill(text, timeout=self.timeout_ms())
@@ -156,6 +158,7 @@ class Session(SessionCore):
             BrowserError: no such option (the message lists close ones), without waiting for a timeout.
         """
         with self._act("select", name) as loc:
+            self.shared.acted = True
             options = loc.first.evaluate("s => Array.from(s.options).flatMap(o => [o.value, o.label])")
             if value not in options:
                 raise BrowserError(
@@ -169,11 +172,13 @@ class Session(SessionCore):
     def check(self, name: str, on: bool = True) -> None:
         """Tick (or untick, ``on=False``) a checkbox, or choose a radio button."""
         with self._act("check" if on else "uncheck", name) as loc:
+            self.shared.acted = True
             loc.first.set_checked(on, timeout=self.timeout_ms())
 
     def press(self, name: str, key: str) -> None:
         """Press a key in an element: ``s.press("search", "Enter")``."""
         with self._act(f"press {key} in", name) as loc:
+            self.shared.acted = True
             loc.first.press(key, timeout=self.timeout_ms())
 
     def upload(self, name: str, *files: str | Path) -> None:
@@ -183,6 +188,7 @@ class Session(SessionCore):
         if missing:
             raise BrowserError(f"cannot upload {missing[0]}: no such file")
         with self._act("upload to", name) as loc:
+            self.shared.acted = True
             if loc.first.evaluate("e => e.tagName === 'INPUT' && e.type === 'file'"):
                 loc.first.set_input_files(paths, timeout=self.timeout_ms())
             else:
@@ -377,13 +383,13 @@ class Session(SessionCore):
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
         """A named step: one log line with its time, and errors inside it say which step failed."""
-        self.shared.labels.append(label)
+        self.shared.labels.append(self.safe(label))
         started = time.monotonic()
         try:
             yield
         finally:
             self.shared.labels.pop()
-        log.info("step '%s' done in %.2fs", label, time.monotonic() - started)
+        log.info("step '%s' done in %.2fs", self.safe(label), time.monotonic() - started)
 
     def run(self, step: Callable[[], T], *, name: str | None = None) -> T:
         """Run a multi-action step; after the session expired or the server failed, sign in / wait and re-run.

@@ -156,7 +156,7 @@ class SignIn:
         form_page = self._find_form(page)
         if form_page is None:
             return False
-        log.info("signing in to %s at %s", s.name, form_page.url)
+        log.info("signing in to %s at %s", s.name, s.safe(form_page.url))
         before = self._alerts(form_page)
         self._fill(form_page, user, password)
         found = self._outcome(form_page, before, step="password")

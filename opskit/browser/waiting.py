@@ -124,7 +124,13 @@ def wait_for_any(
             return Outcome("url", url=page.url)
         s.check_page()
         if s.auto_login and s.signin.signed_out():
-            raise SessionExpired(f"signed out at step '{s.shared.step}' ({page.url})")
+            if s.shared.acted:  # what the task did is lost: ``run`` signs in and does the step again
+                raise SessionExpired(f"signed out at step '{s.shared.step}' ({s.safe(page.url)})")
+            step = s.shared.step
+            s._relogin(s.shared.intended)  # an app that showed its sign-in form late: sign in, wait on
+            s.shared.step = step
+            deadline = time.monotonic() + seconds
+            continue
         left = deadline - time.monotonic()
         if left <= 0:
             if on_timeout is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -51,6 +52,7 @@ def every_file(folder: Path) -> dict[str, bytes]:
 def test_no_secret_in_any_artifact_in_any_encoding(make_desk, desk_ctx, monkeypatch, caplog, tmp_path):
     from matplotlib.image import imread
 
+    caplog.set_level(logging.INFO, logger="opskit")
     desk = make_desk(password=PASSWORD)
     monkeypatch.setenv("TEST_DESK_TOKEN", TOKEN)
     ctx = desk_ctx(desk, browser={"trace": True, "action_timeout": "2s"})
@@ -82,6 +84,7 @@ def test_no_secret_in_any_artifact_in_any_encoding(make_desk, desk_ctx, monkeypa
         if needle in data
     ]
     assert leaks == []
+    assert "open /#/search?q=*** in " in caplog.text  # the step was logged, the secret in its URL was not
     # the field the token was typed into is painted over in the screenshot
     pixels = imread(failure / "screenshot.png")
     x, y = int(box["x"] + box["width"] / 2), int(box["y"] + box["height"] / 2)
