@@ -191,17 +191,48 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def tree_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a live process tree has used so far (the warm browser's)."""
+    import psutil
+
+    if not pid:
+        return 0.0
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        pass
+    return total
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(*args: str, warm_pid: int | None = None) -> dict:
-    """Run a child; wall time, peak RSS and PSS of its tree, and what it printed."""
+    """Run a child; wall time, CPU seconds (its tree's, and the warm browser's share), peak RSS and PSS
+    of its tree, and what it printed. CPU seconds hardly depend on what else the machine runs."""
     started = time.perf_counter()
+    cpu_before, warm_before = children_cpu(), tree_cpu(warm_pid)
     proc = spawn(*args)
     with Sampler([proc.pid], warm_pid) as sampler:
         out, err = proc.communicate()
     wall = time.perf_counter() - started
+    cpu = children_cpu() - cpu_before + tree_cpu(warm_pid) - warm_before
     if proc.returncode:
         raise SystemExit(f"child {args[0]} failed ({proc.returncode}): {err[-2000:]}")
     return {
         "wall": wall,
+        "cpu": cpu,
         "peak_mb": sampler.peak_child_rss / 2**20,
         "pss_mb": sampler.peak_child_pss / 2**20,
         **json.loads(out.strip().splitlines()[-1]),
@@ -290,7 +321,10 @@ def _run(server: subprocess.Popen, db: Path, args: argparse.Namespace) -> int:
         ).fetchone()
         total = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
         conn.close()
-        print(f"console {url}, {total:,} cases {start}..{end}; median of {args.repeat}; {os.cpu_count()} cores\n")
+        print(
+            f"console {url}, {total:,} cases {start}..{end}; median of {args.repeat}; {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)\n"
+        )
         with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
             work = Path(tmp)
             warm = WarmBrowser(work / "var")
@@ -321,20 +355,23 @@ def _export(url: str, work: Path, start: str, end: str, endpoint: str, warm, arg
         floor = measure("floor", url, str(work), f"floor{i}", start, end)
         rows.append((fresh, saved, warmed, floor))
     names = ("fresh sign-in", "saved sign-in", "warm, saved sign-in", "requests floor")
-    med = {
-        k: {f: statistics.median(r[j][f] for r in rows) for f in ("wall", "peak_mb", "pss_mb")}
-        for j, k in enumerate(names)
-    }
+    fields = ("wall", "cpu", "peak_mb", "pss_mb")
+    med = {k: {f: statistics.median(r[j][f] for r in rows) for f in fields} for j, k in enumerate(names)}
     n = rows[0][0]["rows"]
     print(f"export of {n:,} cases, process start -> file on disk ({rows[0][0]['bytes'] / 2**20:.0f} MiB)")
     for k, v in med.items():
         tree = f"RSS {v['peak_mb']:5.0f} MiB, PSS {v['pss_mb']:5.0f} MiB"
-        print(f"  {k:<20} {v['wall']:6.2f} s   peak of its process tree: {tree}")
+        print(f"  {k:<20} {v['wall']:6.2f} s  {v['cpu']:5.2f} CPU-s   peak of its process tree: {tree}")
     floor = med["requests floor"]["wall"]
     for k in ("saved sign-in", "warm, saved sign-in"):
         ratio = med[k]["wall"] / floor
         verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-        print(f"  {k} / floor: {ratio:.2f}x  (target <= {TARGET_RATIO}x: {verdict})")
+        cpu = med[k]["cpu"] / max(med["requests floor"]["cpu"], 1e-9)
+        print(f"  {k} / floor: {ratio:.2f}x wall, {cpu:.1f}x CPU  (target <= {TARGET_RATIO}x wall: {verdict})")
+    print(
+        f"  (CPU-s: the run's process tree, plus the warm browser's work for it; the console's own CPU left out;"
+        f" load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"  (the warm run's tree excludes the shared browser: {warm.server.memory_mb():.0f} MiB PSS now)\n")
 
 
@@ -344,7 +381,10 @@ def _concurrency(url: str, work: Path, start: str, endpoint: str, warm, args) ->
     modes = [("warm browser", endpoint, warm.server.proc.pid)]
     if not args.skip_cold:
         modes.append(("own browsers", "-", None))
-    print(f"{args.concurrency} browser runs at once (export_cases, one day each, saved sign-in)")
+    print(
+        f"{args.concurrency} browser runs at once (export_cases, one day each, saved sign-in; "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
     for label, ep, warm_pid in modes:
         r = concurrent(url, work, args.concurrency, days, ep, warm_pid)
         verdict = "met" if r["per_run_mb"] < TARGET_MB and not r["failed"] else "NOT met"
