@@ -71,14 +71,17 @@ def child_export(url: str, work: Path, run: str, start: str, end: str, endpoint:
     from tasks.export_cases import export_cases
 
     period = Period(date.fromisoformat(start), date.fromisoformat(end))
-    result = export_cases(_ctx(url, work, run, endpoint), period=period)
-    return {"rows": result.rows, "bytes": result.files[0].stat().st_size}
+    ctx = _ctx(url, work, run, endpoint)
+    started = time.perf_counter()  # what a run forked by the scheduler's zygote pays: imports are preloaded there
+    result = export_cases(ctx, period=period)
+    return {"rows": result.rows, "bytes": result.files[0].stat().st_size, "task": time.perf_counter() - started}
 
 
 def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
     """The same export with plain requests and the browser's saved session cookie."""
     import requests
 
+    started = time.perf_counter()
     state = json.loads((work / "var" / "browser" / "console.json").read_text())
     http = requests.Session()
     for c in state["cookies"]:
@@ -100,7 +103,7 @@ def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
         for chunk in resp.iter_content(1 << 20):
             fh.write(chunk)
             size += len(chunk)
-    return {"bytes": size}
+    return {"bytes": size, "task": time.perf_counter() - started}
 
 
 def child_scrape(url: str, work: Path, run: str, pages: str) -> dict:
@@ -355,19 +358,26 @@ def _export(url: str, work: Path, start: str, end: str, endpoint: str, warm, arg
         floor = measure("floor", url, str(work), f"floor{i}", start, end)
         rows.append((fresh, saved, warmed, floor))
     names = ("fresh sign-in", "saved sign-in", "warm, saved sign-in", "requests floor")
-    fields = ("wall", "cpu", "peak_mb", "pss_mb")
+    fields = ("wall", "task", "cpu", "peak_mb", "pss_mb")
     med = {k: {f: statistics.median(r[j][f] for r in rows) for f in fields} for j, k in enumerate(names)}
     n = rows[0][0]["rows"]
     print(f"export of {n:,} cases, process start -> file on disk ({rows[0][0]['bytes'] / 2**20:.0f} MiB)")
     for k, v in med.items():
         tree = f"RSS {v['peak_mb']:5.0f} MiB, PSS {v['pss_mb']:5.0f} MiB"
-        print(f"  {k:<20} {v['wall']:6.2f} s  {v['cpu']:5.2f} CPU-s   peak of its process tree: {tree}")
+        print(
+            f"  {k:<20} {v['wall']:6.2f} s (in the task {v['task']:5.2f} s)  {v['cpu']:5.2f} CPU-s   "
+            f"peak of its process tree: {tree}"
+        )
     floor = med["requests floor"]["wall"]
     for k in ("saved sign-in", "warm, saved sign-in"):
         ratio = med[k]["wall"] / floor
+        in_task = med[k]["task"] / med["requests floor"]["task"]
         verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
         cpu = med[k]["cpu"] / max(med["requests floor"]["cpu"], 1e-9)
-        print(f"  {k} / floor: {ratio:.2f}x wall, {cpu:.1f}x CPU  (target <= {TARGET_RATIO}x wall: {verdict})")
+        print(
+            f"  {k} / floor: {ratio:.2f}x process, {in_task:.2f}x in the task, {cpu:.1f}x CPU  "
+            f"(target <= {TARGET_RATIO}x: {verdict} for the process)"
+        )
     print(
         f"  (CPU-s: the run's process tree, plus the warm browser's work for it; the console's own CPU left out;"
         f" load average {os.getloadavg()[0]:.1f})"
