@@ -117,12 +117,13 @@ class RunContext:
         return ApiClient(src.url, token, timeout=src.timeout.total_seconds(), retries=retries, verify=src.verify_tls)
 
     def browser(self, source: str | None = None, **kwargs: Any) -> Any:
-        """A Playwright page for ``source`` (logged in per its recipe), as a context manager.
+        """A browser ``Session`` on ``source``'s web app (signed in per its config), as a context manager.
 
-        ``with ctx.browser("console") as page: ...`` — the browser and all its processes are closed when
-        the block ends, fails or is interrupted; on failure a screenshot, the HTML and a trace are saved.
+        ``with ctx.browser("console") as s: s.goto("/cases"); s.click("search_button")`` (docs/browser.md):
+        the browser and all its processes are closed when the block ends, fails or is interrupted; on
+        failure a masked screenshot, the page and the failing step are saved in the run's ``failure/``.
         """
-        from opskit.browser.session import browser_session
+        from opskit.browser.launch import browser_session
 
         return browser_session(self, source, **kwargs)
 

@@ -22,9 +22,19 @@ data_dir=None, options=None) -> RunContext``
     ``CONSOLE_API_TOKEN`` and ``CONSOLE_URL`` are set for the test and restored after it.
 ``opskit_smtp -> SmtpServer``
     A real SMTP server (aiosmtpd, no TLS, no login) that keeps every message it accepts.
+``opskit_site(folder) -> str``
+    Serves a folder of static files (a stand-in for a web app: HTML and plain JavaScript) on a free
+    port of 127.0.0.1 and returns its URL; stopped after the test. ``runner.py new --kind browser``
+    writes such a site beside the task's test.
+``opskit_source(name, **overrides) -> SourceConfig``
+    A source of the project's config.yaml, its ``${VAR}``s filled from the environment (monkeypatch
+    them), validated, with ``overrides`` on top: ``opskit_source("desk", url=opskit_site(SITE))``.
 ``opskit_config_path -> Path | None``
-    The config.yaml whose ``paths.tasks`` and ``timezone`` the fixtures use: the nearest one above
-    the test file. Override this fixture in a conftest.py to choose another.
+    The config.yaml whose ``paths.tasks``, ``timezone`` and ``sources`` the fixtures use: the nearest
+    one above the test file. Override this fixture in a conftest.py to choose another.
+
+The plugin also registers the ``browser`` and ``slow`` markers, and marks every test that uses
+``opskit_site`` as ``browser``.
 
 Runs are "scheduled for" ``DEFAULT_SCHEDULED_FOR`` (Monday 2026-11-16 07:00 UTC) unless a test says
 otherwise, so ``period="yesterday"`` is a day the console's data cover, and a test never depends on
@@ -275,6 +285,19 @@ def as_source(value: Any) -> SourceConfig:
 # ----------------------------------------------------------------------------------- fixtures
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives a real headless Chromium")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that serve a site to a browser are ``browser`` tests (``-m "not browser"`` leaves them out)."""
+    for item in items:
+        if "opskit_site" in getattr(item, "fixturenames", ()):
+            item.add_marker("browser")
+
+
 @pytest.fixture
 def opskit_config_path(request: pytest.FixtureRequest) -> Path | None:
     """The project's config.yaml: the nearest one above the test file (override to choose)."""
@@ -322,6 +345,70 @@ def opskit_console(opskit_console_db: Path, monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("CONSOLE_URL", server.url)
     with server:
         yield server
+
+
+@pytest.fixture
+def opskit_site() -> Iterator[Callable[[str | Path], str]]:
+    """``opskit_site(folder)`` serves static files on 127.0.0.1 and returns the URL; stopped after the test."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def serve(folder: str | Path) -> str:
+        root = Path(folder)
+        if not (root / "index.html").is_file():
+            pytest.fail(f"opskit_site: {root} has no index.html", pytrace=False)
+        handler = functools.partial(Quiet, directory=str(root))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name=f"opskit_site {root.name}", daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def opskit_source(opskit_config_path: Path | None) -> Callable[..., SourceConfig]:
+    """``opskit_source(name, **overrides)``: a source of config.yaml, its ${VAR}s filled, validated."""
+
+    def load(name: str, **overrides: Any) -> SourceConfig:
+        from pydantic import ValidationError
+
+        from opskit.config.file import read_config_file
+        from opskit.config.model import SourceConfig
+        from opskit.errors import ConfigError, did_you_mean
+
+        if opskit_config_path is None:
+            raise ConfigError("no config.yaml above the test to load a source from", hint="Override opskit_config_path")
+        raw = read_config_file(opskit_config_path)
+        sources = raw.data.get("sources") or {}
+        if name not in sources:
+            raise ConfigError(
+                f"unknown source '{name}' in {opskit_config_path}",
+                hint=did_you_mean(name, sources) or f"Sources: {', '.join(sources) or 'none'}",
+            )
+        values = {**sources[name], **overrides}
+        try:
+            source = SourceConfig(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ConfigError(f"source '{name}', {where}: {first['msg']}") from None
+        if not source.url:
+            raise ConfigError(f"source '{name}' has no url", hint="Set its ${VAR} in the test, or pass url=")
+        return source
+
+    return load
 
 
 @dataclass

@@ -47,11 +47,7 @@ def scrape_queue_dashboard(
     with ctx.browser(source) as session:
         session.goto("/queues")
         headers, cells = session.table("queue_table")
-        as_of = (
-            session.page.locator(session.selector("as_of")).get_attribute("datetime")
-            if session.page.locator(session.selector("as_of")).count()
-            else None
-        )
+        as_of = session.attribute("as_of", "datetime") if session.exists("as_of") else None
     missing = [h for h in _COLUMNS if h not in headers]
     if missing:
         raise DataError(

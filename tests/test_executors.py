@@ -275,8 +275,13 @@ def test_only_make_executor_builds_executors_and_only_executors_start_processes(
             if name == "Popen":
                 spawners.append(where)
     assert builders and set(builders) == {"opskit/engine/executors/__init__.py"}
-    # the worker per run, and the zygote that forks them
-    assert sorted(spawners) == ["opskit/engine/executors/forked.py", "opskit/engine/executors/process.py"]
+    # the worker per run, and the zygote that forks them; and the scheduler's warm browser (not a run: a
+    # Chromium the scheduler's executor keeps for its runs to connect to)
+    assert sorted(spawners) == [
+        "opskit/browser/warm.py",
+        "opskit/engine/executors/forked.py",
+        "opskit/engine/executors/process.py",
+    ]
 
 
 # -- a foreground attempt through the seam, with a scripted executor --

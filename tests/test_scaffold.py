@@ -79,6 +79,7 @@ def test_the_generated_test_passes_under_pytest(scaffolded, tmp_project):
             "no:cacheprovider",
             "-W",
             "error",
+            f"--basetemp={tmp_project.root / 'pytest-tmp'}",  # never the shared default folder
             "tests/tasks/test_backlog_snapshot.py",
         ],
         cwd=tmp_project.root,

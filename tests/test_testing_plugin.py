@@ -244,3 +244,61 @@ def test_enabling_the_plugin_imports_nothing_heavy():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def run_in_subprocess(project: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    """As ``run_tests``, in a process of its own (no event loop left over by an earlier inline run); the
+    test sets PYTHONPATH to the repository so that the process finds opskit."""
+    (project.path / "tests" / "test_it.py").write_text(textwrap.dedent(source))
+    return project.runpytest_subprocess("-p", "opskit.testing", "-p", "no:cacheprovider", "tests/test_it.py", *args)
+
+
+def test_opskit_source_loads_a_source_from_config_with_its_variables(project, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("DESK_URL", "http://127.0.0.1:9/desk")
+    (project.path / "config.yaml").write_text(
+        "timezone: Europe/Berlin\npaths:\n  tasks: jobs_code\nsources:\n  desk:\n    url: ${DESK_URL}\n"
+        "    username_env: DESK_USER\n    browser:\n      selectors:\n        save: 'role=button[name=\"Save\"]'\n"
+    )
+    result = run_in_subprocess(
+        project,
+        """
+        import pytest
+        from opskit import ConfigError
+
+        def test_source(opskit_source):
+            desk = opskit_source("desk")
+            assert desk.url == "http://127.0.0.1:9/desk" and desk.username_env == "DESK_USER"
+            assert desk.browser.selectors == {"save": 'role=button[name="Save"]'}
+            assert opskit_source("desk", url="http://127.0.0.1:8/").url == "http://127.0.0.1:8/"
+            with pytest.raises(ConfigError, match="unknown source 'dsk' in .*config.yaml. Did you mean 'desk'"):
+                opskit_source("dsk")
+            with pytest.raises(ConfigError, match="source 'desk', timeout: "):
+                opskit_source("desk", timeout="soon")
+    """,
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_opskit_site_serves_a_folder_and_marks_the_test_browser(project, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    site = project.path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>Sample app</h1>")
+    result = run_in_subprocess(
+        project,
+        """
+        import urllib.request
+
+        def test_site(opskit_site):
+            url = opskit_site("site")
+            assert urllib.request.urlopen(url + "/").read() == b"<h1>Sample app</h1>"
+
+        def test_plain():
+            pass
+    """,
+        "-m",
+        "not browser",
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+    run_in_subprocess(project, (project.path / "tests" / "test_it.py").read_text()).assert_outcomes(passed=2)

@@ -2,28 +2,41 @@
 
 - Saved sign-ins (Playwright ``storage_state``: cookies and local storage, never a password) live in
   ``<var>/browser/<source>.json``, folder mode 0700, file mode 0600, written atomically.
-- On a failure, ``<run folder>/failure/`` (mode 0700) receives ``screenshot.png`` (with the configured masks),
-  ``page.html`` (secrets redacted), ``trace.zip`` (Playwright trace: open with ``playwright show-trace``)
-  and ``error.txt``; files are mode 0600.
+- On a failure, ``<run folder>/failure/`` (mode 0700) receives ``screenshot.png`` (password fields, fields a
+  secret was typed into and the configured masks painted over), ``page.html``, ``error.txt``, ``step.json``
+  (the failing step, the task's line, the URL, the closest elements: what the failure alert shows) and, when
+  the source has ``browser.trace: true``, the Playwright trace (``trace.zip``; open it with
+  ``python -m playwright show-trace``). Files are mode 0600.
+- Secrets never reach these files: the sign-in is not traced (its requests are left out of the trace even
+  when their answers arrive after tracing resumed), and every secret of the run is replaced by
+  ``***`` in the text of every file, trace members included, in every form a page or a request carries it:
+  raw, URL-encoded (``%20`` and ``+``), HTML-escaped and JSON-escaped.
 - Failure folders of earlier runs older than the source's ``artifacts_retention`` are deleted when a new
   session starts, so screenshots of user content do not pile up.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import os
+import re
 import shutil
 import time
+import zipfile
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
-from opskit.files import atomic_path, private_dir
+from opskit.files import atomic_path, atomic_write, private_dir
 
 log = logging.getLogger(__name__)
 
 FAILURE_DIR = "failure"
+MASK = "***"
 
 
 def state_file(var_dir: Path, source: str) -> Path:
@@ -36,6 +49,84 @@ def save_storage_state(context: Any, path: Path) -> None:
     private_dir(path.parent)
     with atomic_path(path) as tmp:
         context.storage_state(path=str(tmp))
+
+
+def secret_forms(secrets: Iterable[str]) -> list[bytes]:
+    """Every form a secret takes in a page, a URL or a request body, longest first (as UTF-8 bytes)."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        escaped_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+        forms.update(
+            {
+                secret,
+                quote(secret, safe=""),
+                quote(secret, safe="/"),
+                quote_plus(secret, safe=""),
+                quote_plus(secret),
+                *_html_forms(secret),
+                escaped_json,
+                json.dumps(secret)[1:-1],
+                escaped_json.replace("/", "\\/"),
+            }
+        )
+        forms.update(quote(f, safe="") for f in list(forms) if f != secret)  # encoded twice (a URL in a URL)
+    return sorted((f.encode("utf-8") for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+def _html_forms(secret: str) -> set[str]:
+    """A secret as HTML text and attributes escape it (browsers escape fewer characters than ``html.escape``)."""
+    amp = secret.replace("&", "&amp;")
+    forms = {html.escape(secret, quote=True), html.escape(secret, quote=False), amp, amp.replace('"', "&quot;")}
+    angled = amp.replace("<", "&lt;").replace(">", "&gt;")
+    forms |= {angled, angled.replace('"', "&quot;"), angled.replace('"', "&quot;").replace("'", "&#39;")}
+    forms |= {f.replace("\xa0", "&nbsp;") for f in forms}
+    return forms
+
+
+def scrub_bytes(data: bytes, forms: list[bytes]) -> bytes:
+    for form in forms:
+        if form in data:
+            data = data.replace(form, MASK.encode())
+    return data
+
+
+def scrub_zip(
+    path: Path, forms: list[bytes], drop: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+) -> None:
+    """Rewrite a trace zip atomically: the requests in ``drop`` (method, URL: the sign-in's) and the bodies
+    they refer to are left out, and every secret form is replaced in every other member."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(path) as source:
+        dropped: set[str] = set()
+        members = {item.filename: source.read(item) for item in source.infolist()}
+        for name, data in members.items():
+            if name.endswith(".network") and drop:
+                members[name] = _without_requests(data, drop, dropped)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as out:
+            for item in source.infolist():
+                if item.filename.rsplit("/", 1)[-1] in dropped:
+                    continue
+                out.writestr(item, scrub_bytes(members[item.filename], forms))
+
+
+def _without_requests(data: bytes, drop: set[tuple[str, str]] | frozenset[tuple[str, str]], dropped: set[str]) -> bytes:
+    """A trace's network log without the entries of ``drop``; the names of their body files go to ``dropped``."""
+    kept = []
+    for line in data.splitlines(keepends=True):
+        try:
+            entry = json.loads(line)
+            request = entry.get("snapshot", {}).get("request", {})
+            key = (str(request.get("method", "")).upper(), str(request.get("url", "")))
+        except (ValueError, AttributeError):
+            kept.append(line)
+            continue
+        if key in drop:
+            text = line.decode("utf-8", "replace")
+            dropped.update(re.findall(r"[0-9a-f]{40}(?:\.\w+)?", text))
+            continue
+        kept.append(line)
+    return b"".join(kept)
 
 
 def prune_failures(runs_dir: Path, keep: timedelta, *, current: Path | None = None) -> list[Path]:
@@ -66,15 +157,18 @@ def save_failure(
     context: Any,
     masks: list[Any],
     message: str,
-    redact: Any,
+    secrets: Iterable[str],
     staged_traces: list[Path],
     tracing: bool,
+    step: dict[str, Any],
+    signin_requests: set[tuple[str, str]] | None = None,
 ) -> Path:
-    """Save a screenshot, the page's HTML, the trace and the error into ``folder``; returns it.
+    """Save a screenshot, the page's HTML, the trace, the error and the step into ``folder``; returns it.
 
-    Each part is attempted on its own: a crashed page still leaves the trace, and the reverse.
+    Each part is attempted on its own: a crashed page still leaves the error and the step, and the reverse.
     """
     private_dir(folder)
+    forms = secret_forms(secrets)
     parts: list[Path] = []
     try:
         target = folder / "screenshot.png"
@@ -83,26 +177,37 @@ def save_failure(
     except Exception as exc:  # the page may be gone; the other artifacts still help
         log.warning("no failure screenshot: %s", str(exc).splitlines()[0])
     try:
-        target = folder / "page.html"
-        target.write_text(redact(page.content()), encoding="utf-8")
-        parts.append(target)
+        atomic_write(folder / "page.html", scrub_bytes(page.content().encode("utf-8"), forms))
+        parts.append(folder / "page.html")
     except Exception as exc:
         log.warning("no failure page: %s", str(exc).splitlines()[0])
+    traces: list[Path] = []
     for i, staged in enumerate(staged_traces, 1):
         if staged.exists():
             target = folder / f"trace-{i}.zip"
             os.replace(staged, target)
-            parts.append(target)
+            traces.append(target)
     if tracing:
         try:
             target = folder / "trace.zip"
             context.tracing.stop_chunk(path=str(target))
-            parts.append(target)
+            traces.append(target)
         except Exception as exc:
             log.warning("no failure trace: %s", str(exc).splitlines()[0])
-    target = folder / "error.txt"
-    target.write_text(redact(message) + "\n", encoding="utf-8")
-    parts.append(target)
+    for trace in traces:
+        try:
+            scrub_zip(trace, forms, signin_requests or set())
+            parts.append(trace)
+        except Exception as exc:  # never keep a trace that could not be cleaned
+            trace.unlink(missing_ok=True)
+            log.warning("failure trace %s dropped, it could not be redacted: %s", trace.name, exc)
+    atomic_write(folder / "error.txt", scrub_bytes((message + "\n").encode("utf-8"), forms))
+    parts.append(folder / "error.txt")
+    step = {**step, "screenshot": "screenshot.png" if (folder / "screenshot.png") in parts else None}
+    step["trace"] = next((p.name for p in parts if p.name == "trace.zip"), None)
+    text = json.dumps(step, indent=2, ensure_ascii=False)
+    atomic_write(folder / "step.json", scrub_bytes(text.encode("utf-8"), forms))
+    parts.append(folder / "step.json")
     for part in parts:
         if part.exists():
             os.chmod(part, 0o600)

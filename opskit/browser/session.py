@@ -1,278 +1,400 @@
-"""Playwright sessions for tasks: launch, saved sign-ins, selectors by name, downloads, tracing on failure.
+"""The ``Session`` a task drives a web app with: ``with ctx.browser("desk") as s:``.
 
-``with ctx.browser("console") as s:`` yields a ``Session``. Tasks name elements logically
-(``s.click("search_button")``); the source's selector map (``sources.<name>.browser.selectors`` over
-``DEFAULT_SELECTORS``) turns names into CSS, so a renamed button is a config fix.
+A session is a signed-in page of one source, driven by *logical names* (``s.click("save_button")``) that the
+source's ``selectors`` turn into selectors. It does not assume classic page loads: every action waits for its
+element (or for the sign-in form, which means the session ended: it signs in again and carries on), a click
+waits for a page load only when it started one, and ``wait_for_any`` waits for whichever outcome comes first.
+``docs/browser.md`` is the user guide; every public method is there with an example.
 
-- Sign-in is lazy and transparent: the first page that redirects to the sign-in page triggers the
-  source's login recipe, and the sign-in is saved (``<var>/browser/<source>.json``) for later runs. A
-  saved sign-in that has expired, or a session that ends mid-task, means signing in again and going on.
-- Waits are on conditions (elements, downloads, load states), with the source's timeouts. Navigations
-  answered with a server error are retried a bounded number of times; ``Session.run`` re-runs a
-  multi-page step after a re-sign-in or a server error. Nothing else is retried.
-- On any failure in the block, a masked screenshot, the page's HTML and a Playwright trace go to
-  ``<run folder>/failure/``, and the error names the step, the selector, the URL and that folder.
-  The sign-in itself is never traced (a trace would record the password in the form post).
-- The browser and every process it started are gone when the block ends, fails or is interrupted.
+Each action logs one line with its timing (``fill note in 0.03s (tasks/decide.py:41)``); when one fails, the
+error names the step, the task's line, the selector, the URL and the elements on the page most like the one
+that was missing, and the session's failure folder holds a screenshot, the page and (optionally) a trace.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-import os
-import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from typing import Any, TypeVar
 
-from opskit.browser.artifacts import (
-    FAILURE_DIR,
-    private_dir,
-    prune_failures,
-    save_failure,
-    save_storage_state,
-    state_file,
+from opskit.browser.core import SessionCore, Shared, Step, server_error
+from opskit.browser.errors import (
+    BrowserCrashed,
+    BrowserError,
+    ExportTimeout,
+    LoginFailed,
+    ServerError,
+    SessionExpired,
 )
-from opskit.errors import OpskitError, SourceUnavailable, TaskError, UsageError, did_you_mean
-from opskit.sources.retry import Backoff, call_with_retries
+from opskit.browser.tables import Table, read_table
+from opskit.browser.waiting import Outcome, wait_for_any
+from opskit.errors import did_you_mean
+from opskit.sources.retry import call_with_retries
 
-if TYPE_CHECKING:
-    from opskit.config.browser import BrowserSettings
-    from opskit.config.model import SourceConfig
-    from opskit.context import RunContext
+__all__ = [
+    "BrowserCrashed",
+    "BrowserError",
+    "ExportTimeout",
+    "LoginFailed",
+    "Outcome",
+    "ServerError",
+    "Session",
+    "SessionExpired",
+    "Shared",
+    "Step",
+    "Table",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_CSS = re.compile(r"[#.\[\]:>=\s*]")
 
 
-class BrowserError(TaskError):
-    """A page did not behave as the recipe expects: an element is missing, a step timed out."""
+class Session(SessionCore):
+    """A page of one source, driven by logical selector names. Made by ``ctx.browser(source)``.
 
+    Attributes:
+        page: The Playwright ``Page``: the escape hatch for anything this class does not do.
+        context: The Playwright ``BrowserContext`` (cookies, other pages).
+        ctx: The run's ``RunContext``.
+    """
 
-class LoginFailed(TaskError):
-    """The source refused the sign-in (wrong password, wrong one-time code)."""
+    def locator(self, name: str) -> Any:
+        """A Playwright ``Locator`` for a name, once the element is there (see ``wait_for``)."""
+        with self._act("find", name) as loc:
+            return loc
 
+    # --- navigation --------------------------------------------------------------------------
+    def goto(self, path: str, *, wait: str = "load") -> Any:
+        """Open ``path`` (relative to the source's url, or a hash route like ``#/appeals``).
 
-class SessionExpired(BrowserError):
-    """The session kept ending mid-task, even after signing in again."""
+        Signs in first when the page shows the sign-in form. A server error (HTTP 5xx, the ``server_error``
+        element) is retried up to ``retries`` times with backoff, then raised as ``ServerError``. A single-page
+        app may still be fetching its data when this returns: the next action waits for its element.
 
-
-class ServerError(SourceUnavailable):
-    """The source answered with server errors, after the bounded retries."""
-
-
-class ExportTimeout(SourceUnavailable):
-    """A download or background export was not ready within ``download_timeout``."""
-
-
-@dataclass(slots=True)
-class _Step:
-    action: str
-    name: str | None = None
-    css: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.name}" if self.name else self.action
-
-
-class Session:
-    """A signed-in page of one source, driven by logical selector names. Made by ``browser_session``."""
-
-    def __init__(
-        self,
-        ctx: RunContext,
-        name: str,
-        source: SourceConfig,
-        context: Any,
-        page: Any,
-        state_path: Path,
-        *,
-        auto_login: bool,
-    ):
-        self.ctx, self.name, self.source = ctx, name, source
-        self.settings: BrowserSettings = source.browser
-        self.context, self.page = context, page
-        self.state_path, self.auto_login = state_path, auto_login
-        self.step = _Step("start")
-        self.logins = 0
-        self.tracing = False
-        self.staged_traces: list[Path] = []
-        self._selectors = self.settings.selector_map()
-        self._login_path = urlsplit(self.url(self.settings.login.path)).path
-        # A server that just failed gets a moment: 0.2 s, 0.4 s, 0.8 s ... (``retries`` re-tries at most).
-        self._backoff = Backoff(attempts=self.settings.retries + 1, first=0.2, cap=5.0)
-
-    # --- names and places ------------------------------------------------------------------
-    def selector(self, name: str) -> str:
-        """The CSS for a logical name; text that already looks like CSS passes through.
-
-        Raises:
-            UsageError: an unknown name (with a "did you mean").
-        """
-        if name in self._selectors:
-            return self._selectors[name]
-        if _CSS.search(name):
-            return name
-        raise UsageError(
-            f"unknown selector name '{name}' for source '{self.name}'",
-            hint=did_you_mean(name, self._selectors) or f"Add it under sources.{self.name}.browser.selectors",
-        )
-
-    def url(self, path: str) -> str:
-        return urljoin(self.source.url.rstrip("/") + "/", path.lstrip("/"))
-
-    def locator(self, name: str, action: str = "find") -> Any:
-        css = self.selector(name)
-        self.step = _Step(action, name, css)
-        return self.page.locator(css)
-
-    # --- actions ---------------------------------------------------------------------------
-    def goto(self, path: str) -> Any:
-        """Open ``path`` (relative to the source's url), signing in first when the page asks for it.
-
-        A server error (5xx) is retried up to ``retries`` times with backoff; then ServerError.
+        Args:
+            wait: "load" (default), "domcontentloaded", "networkidle" or "commit".
         """
         url = self.url(path)
 
-        def open_once() -> Any:
-            self.step = _Step(f"open {path}")
-            response = self.page.goto(url)
-            self._check_page(response)
+        def once() -> Any:
+            with self._act(f"open {path}"):
+                self.shared.intended, self.shared.acted = url, False
+                response = self.page.goto(url, wait_until=wait)
+                self.check_response(response)
+                self.check_page()
+                if self.auto_login and self.signin.signed_out():
+                    self._relogin(url)
             return response
 
-        def attempt() -> Any:
-            try:
-                return open_once()
-            except SessionExpired:
-                if not self.auto_login or self.logins > self.settings.retries:
-                    raise
-                self.login()  # the sign-in form carries ?next=, but a fresh goto is simplest
-                return open_once()
-
         try:
-            return call_with_retries(attempt, self._backoff, retry_on_exception=_server_error)
+            return call_with_retries(once, self.backoff, retry_on_exception=server_error)
         except ServerError as exc:
             exc.retried = True  # type: ignore[attr-defined]  # run() must not retry it again
             raise
 
-    def click(self, name: str, *, navigates: bool = True) -> None:
-        """Click an element; by default wait for the page it leads to, and check it."""
-        self.locator(name, "click").click()
-        if navigates:
-            self.page.wait_for_load_state()
-            self._check_page()
+    def reload(self) -> None:
+        """Reload the page (and check it, as ``goto`` does)."""
+        with self._act("reload"):
+            self.check_response(self.page.reload())
+            self.check_page()
 
-    def fill(self, name: str, value: str) -> None:
-        self.locator(name, "fill").fill(value)
+    # --- actions -----------------------------------------------------------------------------
+    def click(self, name: str, *, navigates: bool | None = None, popup: bool = False) -> Session | None:
+        """Click an element.
+
+        Args:
+            navigates: None (default): wait for the page to load only if the click started a new page.
+                True: always wait for a load (a form post). False: never wait.
+            popup: The click opens a new window: returns a ``Session`` on it (``close()`` it when done).
+        """
+        with self._act("click", name) as loc:
+            self.shared.acted = True
+            self.shared.downloads.clear()
+            if popup:
+                self.shared.expecting_popup += 1
+                try:
+                    with self.context.expect_page(timeout=self.timeout_ms()) as info:
+                        loc.first.click(timeout=self.timeout_ms())
+                finally:
+                    self.shared.expecting_popup -= 1
+                new = info.value
+                if new in self.shared.popups:
+                    self.shared.popups.remove(new)
+                return self.adopt(new)
+            self.shared.clicked_at = self.page.url
+            moved: list[Any] = []
+
+            def navigated(frame: Any) -> None:
+                if frame == self.page.main_frame:
+                    moved.append(frame.url)
+
+            self.page.on("framenavigated", navigated)
+            try:
+                loc.first.click(timeout=self.timeout_ms())
+            finally:
+                self.page.remove_listener("framenavigated", navigated)
+            if navigates or (navigates is None and moved):
+                self.page.wait_for_load_state()
+                self.check_page()
+        return None
+
+    def fill(self, name: str, value: Any) -> None:
+        """Type ``value`` into a field (its old content is replaced). A secret's field is masked in screenshots."""
+        text = str(value)
+        with self._act("fill", name) as loc:
+            self.shared.acted = True
+            if text and text in self.ctx.redactor.secrets:
+                self.shared.secret_fields.add(self.selector(name))
+            loc.first.fill(text, timeout=self.timeout_ms())
 
     def select(self, name: str, value: str) -> None:
-        """Choose an option of a <select> by value or label ("" is usually "All").
+        """Choose an option of a ``<select>`` by value or label ("" is usually "All").
 
         Raises:
             BrowserError: no such option (the message lists close ones), without waiting for a timeout.
         """
-        loc = self.locator(name, "select")
-        options = loc.evaluate("s => Array.from(s.options).flatMap(o => [o.value, o.label])")
-        if value not in options:
-            close = did_you_mean(value, [o for o in options if o])
-            raise BrowserError(
-                f"step '{self.step}': '{value}' is not an option of '{self.step.css}' at {self.page.url}",
-                hint=close,
-            )
-        loc.select_option(value)
+        with self._act("select", name) as loc:
+            self.shared.acted = True
+            options = loc.first.evaluate("s => Array.from(s.options).flatMap(o => [o.value, o.label])")
+            if value not in options:
+                raise BrowserError(
+                    f"step '{self.shared.step}': '{value}' is not an option of '{self.selectors.shown(name)}' "
+                    f"at {self.page.url}",
+                    hint=did_you_mean(value, [o for o in options if o]),
+                )
+            chosen = {"value": value} if value in options[0::2] else {"label": value}
+            loc.first.select_option(**chosen, timeout=self.timeout_ms())
 
+    def check(self, name: str, on: bool = True) -> None:
+        """Tick (or untick, ``on=False``) a checkbox, or choose a radio button."""
+        with self._act("check" if on else "uncheck", name) as loc:
+            self.shared.acted = True
+            loc.first.set_checked(on, timeout=self.timeout_ms())
+
+    def press(self, name: str, key: str) -> None:
+        """Press a key in an element: ``s.press("search", "Enter")``."""
+        with self._act(f"press {key} in", name) as loc:
+            self.shared.acted = True
+            loc.first.press(key, timeout=self.timeout_ms())
+
+    def upload(self, name: str, *files: str | Path) -> None:
+        """Give files to a file field, or to the button that opens the file chooser."""
+        paths = [str(Path(f).resolve()) for f in files]
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            raise BrowserError(f"cannot upload {missing[0]}: no such file")
+        with self._act("upload to", name) as loc:
+            self.shared.acted = True
+            if loc.first.evaluate("e => e.tagName === 'INPUT' && e.type === 'file'"):
+                loc.first.set_input_files(paths, timeout=self.timeout_ms())
+            else:
+                with self.page.expect_file_chooser(timeout=self.timeout_ms()) as chooser:
+                    loc.first.click(timeout=self.timeout_ms())
+                chooser.value.set_files(paths)
+
+    # --- reading -----------------------------------------------------------------------------
     def text(self, name: str) -> str:
-        return str(self.locator(name, "read").inner_text()).strip()
+        """The element's visible text, trimmed."""
+        with self._act("read", name) as loc:
+            return str(loc.first.inner_text(timeout=self.timeout_ms())).strip()
 
-    def table(self, name: str) -> tuple[list[str], list[list[str]]]:
-        """A table's header texts and body rows (cell texts), read in one round trip."""
-        return tuple(
-            self.locator(name, "read table").evaluate(  # type: ignore[return-value]
-                """t => [Array.from(t.querySelectorAll('thead th')).map(c => c.innerText.trim()),
-                     Array.from(t.querySelectorAll('tbody tr')).map(
-                         r => Array.from(r.cells).map(c => c.innerText))]"""
-            )
-        )
+    def texts(self, name: str) -> list[str]:
+        """The visible text of every element the name matches (none is an empty list, without waiting)."""
+        with self._act("read all", name, wait=False) as loc:
+            return [t.strip() for t in loc.all_inner_texts()]
 
-    def download(
+    def value(self, name: str) -> str:
+        """A field's current value."""
+        with self._act("read value of", name) as loc:
+            return str(loc.first.input_value(timeout=self.timeout_ms()))
+
+    def attribute(self, name: str, attribute: str) -> str | None:
+        """An attribute of the element (None when it has none): ``s.attribute("as_of", "datetime")``."""
+        with self._act(f"read {attribute} of", name) as loc:
+            return loc.first.get_attribute(attribute, timeout=self.timeout_ms())  # type: ignore[no-any-return]
+
+    def count(self, name: str) -> int:
+        """How many elements match now (no waiting)."""
+        return int(self.locator_for(name).count())
+
+    def exists(self, name: str) -> bool:
+        """Whether the element is on the page now (no waiting)."""
+        return self.count(name) > 0
+
+    def wait_for(self, name: str, *, state: str = "visible", timeout: float | None = None) -> None:
+        """Wait until the element is ``visible`` (default), ``hidden``, ``attached`` or ``detached``."""
+        if state == "visible":
+            wait_for_any(self, [name], timeout=timeout)
+            return
+        if state == "attached":
+            self.locator(name)
+            return
+        self.begin(f"wait until {state}", name, self.selector(name))
+        ms = self.timeout_ms() if timeout is None else timeout * 1000
+        self.locator_for(name).first.wait_for(state=state, timeout=ms)
+
+    def wait_for_any(self, *names: str, **kwargs: Any) -> Outcome:
+        """Wait for the first of several outcomes; returns it as an ``Outcome`` (a str equal to its name).
+
+        Args:
+            names: Elements (logical names or selectors) whose appearance is an outcome.
+            url: A URL test: a glob (``**/appeals/*``), a ``re.compile(...)``, or text the URL contains.
+            url_changed: The URL is not the one before the last click (a hash route, a pushState, a new page).
+            download: A download started: it is saved into the run folder (``outcome.path``).
+            popup: A new window opened (``outcome.popup`` is a Session on it).
+            gone: Elements whose disappearance is an outcome (``gone=["spinner"]`` -> ``"gone spinner"``).
+            errors: Elements whose appearance is a failure: ``ServerError`` quoting their text (``run``
+                re-runs the step).
+            timeout: Seconds (default: ``action_timeout``).
+
+        Raises:
+            BrowserError: nothing happened in time (with the elements most like the ones awaited).
+            ServerError: an ``errors`` element or the server-error page showed up.
+            SessionExpired: the sign-in form came back (``run`` signs in and re-runs the step).
+        """
+        return wait_for_any(self, names, **kwargs)
+
+    def table(
         self,
         name: str,
         *,
+        next: str | None = None,  # noqa: A002 (the word users look for)
+        scroll: bool = False,
+        end: str | None = None,
+        key: str | int | None = None,
+        max_pages: int = 1000,
+        max_rows: int | None = None,
+        settle: float = 2.0,
+    ) -> Table:
+        """A table's header texts and rows (cell texts), from a ``<table>`` or an ARIA grid.
+
+        Args:
+            next: A "next page" button: click it and read again until it is gone or disabled.
+            scroll: An infinitely scrolling table: scroll to its end and read again until no rows come.
+            end: An element that shows when a scrolling table has no more rows (stops at once).
+            key: A column (header text or index) that identifies a row, for lists that remove rows they
+                scroll past (virtual lists); rows are collected by it, in order.
+            max_pages: Stop after this many pages (or scrolls).
+            max_rows: Stop once this many rows were read.
+            settle: Seconds an empty table may take to show its first rows (an app still fetching), and a
+                scrolling table more rows, before it is taken as complete.
+        """
+        return read_table(
+            self,
+            name,
+            next=next,
+            scroll=scroll,
+            end=end,
+            key=key,
+            max_pages=max_pages,
+            max_rows=max_rows,
+            settle=settle,
+        )
+
+    # --- files ------------------------------------------------------------------------------
+    def download(
+        self,
+        name: str | None = None,
+        *,
+        url: str | None = None,
         status: str = "export_status",
         link: str = "download_link",
         folder: Path | None = None,
+        filename: str | None = None,
     ) -> Path:
-        """Click ``name`` and save the file it produces, under the server's file name, atomically.
+        """Save a file into the run folder (atomically, under a safe form of the server's file name).
 
-        Works for both kinds of export: a file sent at once, or a background job whose ``status`` page
-        (``data-status`` running/done/failed) shows a ``link`` when ready. Waits at most
-        ``download_timeout`` in all.
+        Either click ``name`` (a direct download, or a background export whose ``status`` element shows a
+        ``link`` when ready), or fetch ``url`` with the session's cookies. Waits at most ``download_timeout``.
 
         Raises:
             ExportTimeout: not ready in time (no file is left behind).
             ServerError, SessionExpired: the step should be re-run (see ``run``).
         """
-        timeout_ms = self.settings.download_timeout.total_seconds() * 1000
-        deadline = time.monotonic() + timeout_ms / 1000
-        downloads: list[Any] = []
+        from opskit.browser.downloads import download
 
-        def arrived(item: Any) -> None:
-            downloads.append(item)
+        return download(self, name, url=url, status=status, link=link, folder=folder, filename=filename)
 
-        self.page.on("download", arrived)
+    def screenshot(self, name: str = "screenshot.png", *, of: str | None = None, full_page: bool = True) -> Path:
+        """A PNG of the page (or of the element ``of``) in the run folder; masked fields painted over."""
+        with self._act("screenshot", of, wait=of is not None) as loc, self.ctx.output(name) as tmp:
+            target = loc.first if loc is not None else self.page
+            options: dict[str, Any] = {
+                "path": str(tmp),
+                "type": "png",
+                "mask": self.masks(),
+                "timeout": self.timeout_ms(),
+            }
+            if loc is None:
+                options["full_page"] = full_page
+            target.screenshot(**options)
+        return self.ctx.path(name)
 
-        def too_slow() -> Exception:
-            return ExportTimeout(
-                f"step '{self.step}': the export was not ready after "
-                f"{self.settings.download_timeout.total_seconds():g}s at {self.page.url}"
-            )
+    def pdf(self, name: str = "page.pdf", *, landscape: bool = False) -> Path:
+        """The page printed to PDF (A4) in the run folder. Headless only."""
+        with self._act("print"), self.ctx.output(name) as tmp:
+            self.page.pdf(path=str(tmp), format="A4", landscape=landscape, print_background=True)
+        return self.ctx.path(name)
 
+    # --- frames, pop-ups, dialogs, overlays -------------------------------------------------
+    def frame(self, name: str) -> Session:
+        """A view of the session inside an ``<iframe>``: ``s.frame("notes_frame").fill("note", "...")``."""
+        view = copy.copy(self)
+        view.root = self.root.frame_locator(self.selector(name))
+        return view
+
+    def close(self) -> None:
+        """Close this pop-up window (the session's main page stays open until the ``with`` block ends)."""
+        if self.page is not self.shared.main:
+            self.page.close()
+
+    def on_dialog(self, action: str, *, match: str | None = None, text: str | None = None) -> None:
+        """A rule for JavaScript dialogs (alert, confirm, prompt): ``"accept"`` or ``"dismiss"``.
+
+        Args:
+            match: Only dialogs whose message contains this text (the newest matching rule wins).
+            text: What to type into a prompt() before accepting.
+        """
+        if action not in ("accept", "dismiss"):
+            raise ValueError(f"a dialog rule is 'accept' or 'dismiss', not {action!r}")
+        self.shared.dialog_rules.insert(0, (action, match, text))
+
+    @property
+    def dialogs(self) -> list[str]:
+        """The messages of the dialogs seen so far, oldest first."""
+        return list(self.shared.dialogs)
+
+    def dismiss(self, *names: str) -> None:
+        """Buttons that close overlays whenever they show up before an action (as config's ``dismiss``)."""
+        for name in names:
+            overlay = self.page.locator(self.selector(name))
+
+            def close(loc: Any, what: str = name) -> None:
+                log.info("closing overlay %s", what)
+                loc.click()
+
+            self.page.add_locator_handler(overlay, close)
+
+    # --- steps --------------------------------------------------------------------------------
+    @contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        """A named step: one log line with its time, and errors inside it say which step failed."""
+        self.shared.labels.append(self.safe(label))
+        started = time.monotonic()
         try:
-            self.locator(name, "click").click()
-            status_css = self.selector(status)
-            self.step = _Step("wait for export", None, status_css)
-            self._wait_any(
-                status_css,
-                deadline,
-                signed_out=True,
-                until=lambda: bool(downloads),
-                on_timeout=too_slow,
-            )
-            if not downloads:
-                self._check_page()
-                ready = self.page.locator(f"{status_css}:not([data-status='running'])")
-                self._wait_any(ready, deadline, signed_out=True, on_timeout=too_slow, refresh=0.25)
-                self._check_page()
-                state = self.page.locator(status_css).get_attribute("data-status")
-                if state != "done":
-                    raise ServerError(
-                        f"the export failed at {self.page.url}: {self.page.locator(status_css).inner_text().strip()}"
-                    )
-                with self.page.expect_download(timeout=_left(deadline)) as info:
-                    self.locator(link, "click").click()
-                downloads.append(info.value)
+            yield
         finally:
-            self.page.remove_listener("download", arrived)
-        item = downloads[0]
-        target = _free_name((folder or self.ctx.folder) / item.suggested_filename)
-        self.step = _Step(f"save download {item.suggested_filename}")
-        with self.ctx.output(target) as tmp:
-            item.save_as(tmp)
-            if item.failure():
-                raise ServerError(f"the download from {item.url} failed: {item.failure()}")
-        log.info("downloaded %s (%d bytes)", target.name, target.stat().st_size)
-        return target
+            self.shared.labels.pop()
+        log.info("step '%s' done in %.2fs", self.safe(label), time.monotonic() - started)
 
-    def run(self, step: Callable[[], T]) -> T:
-        """Run a multi-page step; after a session expiry or a server error, sign in / wait and re-run it.
+    def run(self, step: Callable[[], T], *, name: str | None = None) -> T:
+        """Run a multi-action step; after the session expired or the server failed, sign in / wait and re-run.
 
-        At most ``retries`` re-runs. Use it around steps that post forms (an export), which cannot
+        At most ``retries`` re-runs. Use it around steps that post forms (an export, a decision), which cannot
         simply be reloaded after signing in again.
         """
         expired = False
@@ -280,10 +402,13 @@ class Session:
         def attempt() -> T:
             nonlocal expired
             if expired:
-                log.info("session of %s ended during '%s'; signing in again", self.name, self.step)
+                log.info("session of %s ended during '%s'; signing in again", self.name, self.shared.step)
                 expired = False
-                self.login()
+                self.signin.login()
             try:
+                if name:
+                    with self.step(name):
+                        return step()
                 return step()
             except SessionExpired:
                 expired = True
@@ -292,317 +417,20 @@ class Session:
         def worth_retrying(exc: BaseException) -> bool:
             if isinstance(exc, SessionExpired):
                 return self.auto_login
-            return _server_error(exc) and not getattr(exc, "retried", False)
+            return server_error(exc) and not getattr(exc, "retried", False)
 
-        return call_with_retries(attempt, self._backoff, retry_on_exception=worth_retrying)
+        return call_with_retries(attempt, self.backoff, retry_on_exception=worth_retrying)
 
-    # --- signing in ------------------------------------------------------------------------
-    def login(self) -> None:
-        """Sign in with the source's recipe (and one-time code), then save the sign-in for later runs.
+    # --- signing in ----------------------------------------------------------------------------
+    def login(self) -> bool:
+        """Sign in unless the page shows the session signed in; returns whether it signed in.
 
-        Not traced: a trace would hold the password. Raises LoginFailed quoting the page's error.
+        Idempotent, and never traced. The page goes back to where the task was. Raises ``LoginFailed``
+        quoting the site's refusal.
         """
-        recipe, src = self.settings.login, self.source
-        if not (src.username_env and src.password_env):
-            raise UsageError(f"source '{self.name}' needs username_env and password_env to sign in")
-        user, password = self.ctx.secret(src.username_env), self.ctx.secret(src.password_env)
-        self._pause_trace()
-        self.logins += 1
-        log.info("signing in to %s (%s)", self.name, self.url(recipe.path))
-        call_with_retries(lambda: self._login_once(user, password), self._backoff, retry_on_exception=_server_error)
-        save_storage_state(self.context, self.state_path)
-        self._resume_trace()
+        with self._act("sign in"):
+            return self.signin.login(back_to=None if self.page.url.startswith("about:") else self.page.url)
 
-    def _login_once(self, user: str, password: str) -> None:
-        recipe = self.settings.login
-        self.step = _Step(f"open {recipe.path}")
-        self._check_page(self.page.goto(self.url(recipe.path)), login_page_ok=True)
-        self.fill(recipe.username, user)
-        self.fill(recipe.password, password)
-        self.click(recipe.submit, navigates=False)
-        self.step = _Step("check sign-in", recipe.success, self.selector(recipe.success))
-        found = self._wait_any(
-            self.selector(recipe.success),
-            _deadline(self.settings.action_timeout),
-            errors=(recipe.error, recipe.otp),
-        )
-        if found == "server_error":
-            self._check_page()
-        if found == recipe.error:
-            raise LoginFailed(
-                f"sign-in to {self.url(recipe.path)} was refused: '{self.text(recipe.error)}'",
-                hint=f"Check {self.source.password_env} and {self.source.username_env}",
-            )
-        if found == recipe.otp:
-            if not recipe.otp_env:
-                raise LoginFailed(
-                    f"{self.url(recipe.path)} asks for a one-time code",
-                    hint=f"Set sources.{self.name}.browser.login.otp_env",
-                )
-            self.fill(recipe.otp, self.ctx.secret(recipe.otp_env))
-            self.click(recipe.otp_submit, navigates=False)
-            self.step = _Step("check one-time code", recipe.success, self.selector(recipe.success))
-            found = self._wait_any(
-                self.selector(recipe.success),
-                _deadline(self.settings.action_timeout),
-                errors=(recipe.otp_error,),
-            )
-            if found == recipe.otp_error:
-                raise LoginFailed(
-                    f"the one-time code was refused at {self.page.url}: '{self.text(recipe.otp_error)}'",
-                    hint=f"Check {recipe.otp_env}",
-                )
-
-    # --- internals -------------------------------------------------------------------------
-    def _check_page(self, response: Any = None, *, login_page_ok: bool = False) -> None:
-        """Raise ServerError on an error page and SessionExpired on the sign-in page."""
-        if response is not None and response.status >= 500:
-            raise ServerError(f"HTTP {response.status} from {response.url} at step '{self.step}'")
-        error_css = self.selector("server_error")
-        if self.page.locator(error_css).count():
-            text = self.page.locator(error_css).first.inner_text().strip()
-            raise ServerError(f"{self.page.url} shows an error at step '{self.step}': {text}")
-        if not login_page_ok and urlsplit(self.page.url).path == self._login_path:
-            raise SessionExpired(f"signed out at step '{self.step}' ({self.page.url})")
-
-    def _wait_any(
-        self,
-        target: Any,
-        deadline: float,
-        *,
-        errors: tuple[str, ...] = (),
-        signed_out: bool = False,
-        until: Callable[[], bool] | None = None,
-        on_timeout: Callable[[], Exception] | None = None,
-        refresh: float | None = None,
-    ) -> str | None:
-        """Wait until ``target`` (CSS or locator), an ``errors`` element, the server-error element or
-        (``signed_out``) the sign-in form is on the page. ``until`` ends the wait early (a download
-        arrived). Returns the name of what was found: "target", an ``errors`` name, "server_error",
-        "signed_out", or None for ``until``. ``refresh`` reloads the page every so many seconds
-        while waiting (a status page that would refresh itself less often)."""
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-        main = self.page.locator(target) if isinstance(target, str) else target
-        others = {n: self.page.locator(self.selector(n)) for n in errors}
-        others["server_error"] = self.page.locator(self.selector("server_error"))
-        if signed_out:
-            others["signed_out"] = self.page.locator(self.selector(self.settings.login.password))
-        combined = main
-        for loc in others.values():
-            combined = combined.or_(loc)
-        while True:
-            if until is not None and until():
-                return None
-            # short slices only when something outside the page (a download) can end the wait
-            slice_ms = _left(deadline)
-            if until is not None or refresh is not None:
-                slice_ms = min(1000 * (refresh or 0.25), slice_ms)
-            try:
-                combined.first.wait_for(state="attached", timeout=slice_ms)
-            except PlaywrightTimeout:
-                if time.monotonic() < deadline:
-                    if refresh is not None:
-                        try:
-                            self.page.reload(wait_until="domcontentloaded")
-                        except PlaywrightError:  # raced with the page's own refresh: fine
-                            pass
-                    continue
-                if until is not None and until():
-                    return None
-                if on_timeout is not None:
-                    raise on_timeout() from None
-                raise
-            for name, loc in others.items():
-                if loc.count():
-                    return name
-            return "target"
-
-    def _pause_trace(self) -> None:
-        if self.tracing:
-            staged = self.ctx.folder / ".trace" / f"part-{len(self.staged_traces) + 1}.zip"
-            private_dir(staged.parent)
-            self.context.tracing.stop_chunk(path=str(staged))
-            self.staged_traces.append(staged)
-            self.tracing = False
-
-    def _resume_trace(self) -> None:
-        if not self.tracing:
-            self.context.tracing.start_chunk()
-            self.tracing = True
-
-
-@contextmanager
-def browser_session(ctx: RunContext, source: str | None = None, *, login: bool = True) -> Iterator[Session]:
-    """A browser on ``source``'s web UI, closed with all its processes when the block ends.
-
-    Args:
-        source: A source of config.yaml; may be omitted when there is only one.
-        login: Sign in (per the source's recipe) whenever a page asks for it.
-
-    Raises:
-        UsageError: ``--headed`` without a display, an unknown source.
-        SourceUnavailable: ``cannot reach <url>``; server errors after retries; exports not ready in time.
-        BrowserError, LoginFailed: the page did not behave; the message names step, selector, URL and
-            the failure folder.
-    """
-    name = source or _only_source(ctx)
-    src = ctx.source(name)
-    settings = src.browser
-    headed = bool(ctx.options.get("headed"))
-    if headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise UsageError("--headed needs a display: run under xvfb-run")
-    _check_reachable(src.url, src.timeout.total_seconds())
-    prune_failures(ctx.folder.parent, settings.artifacts_retention, current=ctx.folder)
-    var_dir = ctx.state_dir.parent
-    saved = state_file(var_dir, name)
-
-    import psutil
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-
-    from opskit.browser.chromium import launch_options
-
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    pw = sync_playwright().start()
-    browser = context = session = None
-    try:
-        browser = pw.chromium.launch(
-            headless=not headed, slow_mo=float(ctx.options.get("slowmo") or 0), **launch_options(pw)
-        )
-        context = browser.new_context(
-            accept_downloads=True,
-            ignore_https_errors=not src.verify_tls,
-            storage_state=str(saved) if saved.is_file() else None,
-        )
-        context.set_default_timeout(settings.action_timeout.total_seconds() * 1000)
-        context.set_default_navigation_timeout(settings.navigation_timeout.total_seconds() * 1000)
-        session = Session(ctx, name, src, context, context.new_page(), saved, auto_login=login)
-        context.tracing.start(screenshots=True, snapshots=True)
-        session.tracing = True
-        yield session
-        if session.tracing:
-            context.tracing.stop()
-    except Exception as exc:
-        if session is None:
-            raise _translate(exc, None, None, PlaywrightError) from exc
-        folder = ctx.folder / FAILURE_DIR
-        message = str(_translate(exc, session, None, PlaywrightError))
-        try:
-            save_failure(
-                folder,
-                page=session.page,
-                context=context,
-                masks=[session.page.locator(session.selector(m)) for m in settings.mask],
-                message=message,
-                redact=ctx.redactor.redact,
-                staged_traces=session.staged_traces,
-                tracing=session.tracing,
-            )
-        except Exception:
-            log.warning("could not save the failure artifacts", exc_info=True)
-        translated = _translate(exc, session, folder, PlaywrightError)
-        if translated is exc:
-            raise
-        raise translated from exc
-    finally:
-        _close(pw, browser, context, me, before)
-        if session is not None:
-            for staged in session.staged_traces:
-                staged.unlink(missing_ok=True)
-            trace_dir = ctx.folder / ".trace"
-            if trace_dir.is_dir() and not any(trace_dir.iterdir()):
-                trace_dir.rmdir()
-
-
-def _translate(exc: Exception, session: Session | None, folder: Path | None, playwright_error: type) -> Exception:
-    where = f"Screenshot, page and trace in {folder}" if folder else None
-    if isinstance(exc, OpskitError):
-        if where and where not in str(exc.hint or ""):
-            exc.hint = f"{exc.hint}. {where}" if exc.hint else where
-        return exc
-    if not isinstance(exc, playwright_error) or session is None:
-        return exc
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    url = session.page.url
-    if "net::ERR_" in first:
-        code = re.search(r"net::(ERR_[A-Z_]+)", first)
-        return SourceUnavailable(f"cannot reach {session.source.url} ({code.group(1) if code else first})")
-    step = session.step
-    if type(exc).__name__ == "TimeoutError":
-        if step.css:
-            message = f"step '{step}': no element matches '{step.css}' at {url}"
-        else:
-            message = f"step '{step}': the page did not load in time ({url})"
-    else:
-        message = f"step '{step}' failed at {url}: {first}"
-    return BrowserError(message, hint=where)
-
-
-def _close(pw: Any, browser: Any, context: Any, me: Any, before: set[int]) -> None:
-    """Close gracefully, then make sure no process this session started is left (driver, browser)."""
-    import psutil
-
-    for close in (getattr(context, "close", None), getattr(browser, "close", None), pw.stop):
-        if close is None:
-            continue
-        try:
-            close()
-        except BaseException as exc:  # an interrupted driver may not answer; the sweep below ends it
-            log.debug("closing the browser: %s", exc)
-    try:
-        left = [p for p in me.children(recursive=True) if p.pid not in before]
-    except psutil.Error:
-        return
-    if left:
-        _, alive = psutil.wait_procs(left, timeout=3)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=3)
-
-
-def _check_reachable(url: str, timeout: float) -> None:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "localhost", port), timeout=min(timeout, 10)):
-            pass
-    except OSError as exc:
-        reason = (
-            "connection refused"
-            if isinstance(exc, ConnectionRefusedError)
-            else ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
-        )
-        raise SourceUnavailable(f"cannot reach {url} ({reason})") from None
-
-
-def _only_source(ctx: RunContext) -> str:
-    if len(ctx.sources) == 1:
-        return next(iter(ctx.sources))
-    raise UsageError("ctx.browser() needs a source name", hint=f"Sources: {', '.join(ctx.sources)}")
-
-
-def _free_name(path: Path) -> Path:
-    n, candidate = 1, path
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
-def _deadline(duration: Any) -> float:
-    return time.monotonic() + duration.total_seconds()
-
-
-def _left(deadline: float) -> float:
-    """Milliseconds until ``deadline`` (at least 1)."""
-    return max(1.0, (deadline - time.monotonic()) * 1000)
-
-
-def _server_error(exc: BaseException) -> bool:
-    return isinstance(exc, ServerError)
+    def signed_in(self) -> bool:
+        """Whether the page shows the session signed in (waits briefly for an app still loading)."""
+        return self.signin.signed_in()

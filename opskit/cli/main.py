@@ -34,7 +34,8 @@ EXAMPLES = {
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
     "schedule": "python runner.py schedule",
-    "new": "python runner.py new backlog_snapshot",
+    "new": "python runner.py new backlog_snapshot --kind browser",
+    "inspect": "python runner.py inspect console /cases   # > selectors to paste under sources.console.browser",
     "next": "python runner.py next weekly-ops-review --count 10",
     "pause": "python runner.py pause sla-watch",
     "resume": "python runner.py resume sla-watch",
@@ -127,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     new = command("new", "Scaffold a new task: tasks/NAME.py, its email template, and a test that runs it.")
     new.add_argument("name", help="the task's name: lowercase letters, digits and _")
     new.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    new.add_argument(
+        "--kind",
+        choices=("report", "browser", "api", "excel"),
+        default="report",
+        help="report (default): a workbook and a KPI email; browser: sign in, fill a form from a workbook, read "
+        "a table; api: a JSON API's pages to CSV; excel: every workbook in an inbox merged",
+    )
+    inspect = command("inspect", "Open a page of a source headless and print a ready-to-paste selectors: block.")
+    inspect.add_argument("source", help="a source in config.yaml")
+    inspect.add_argument("path", nargs="?", default="/", help="the page, relative to its url (default /; #/route)")
+    inspect.add_argument("--no-login", action="store_true", help="look at the page without signing in")
+    inspect.add_argument("--all", action="store_true", help="also list hidden elements")
     command("schedule", "Run the scheduler in the foreground: jobs fire on their timetables (Ctrl-C stops).")
     nxt = command("next", "Show the next fire times of a job (or all), with skipped slots and DST notes.")
     nxt.add_argument("job", nargs="?", help="a job in config.yaml (default: every scheduled job)")
@@ -442,7 +455,13 @@ def cmd_users(args: argparse.Namespace, config_path: Path) -> int:
 def cmd_new(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.cli.scaffold import scaffold_task
 
-    return scaffold_task(args.name, config_path=config_path, force=args.force)
+    return scaffold_task(args.name, config_path=config_path, force=args.force, kind=args.kind)
+
+
+def cmd_inspect(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.cli.inspect import inspect_command  # deferred: `list` must not load Playwright
+
+    return inspect_command(_load(config_path), args)
 
 
 def cmd_console(args: argparse.Namespace, config_path: Path) -> int:

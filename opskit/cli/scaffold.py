@@ -1,7 +1,15 @@
-"""``runner.py new NAME``: a new task, its report email and a test that runs it, ready to edit.
+"""``runner.py new NAME [--kind KIND]``: a new task, its report email and a test that runs it, ready to edit.
 
-The files come from ``opskit/cli/scaffold_templates/`` (``$name`` and ``$title`` filled in) and land
-beside the config: the task in its tasks folder (``paths.tasks``), the email in
+Each kind is a working example of one sort of chore, and its test passes as written:
+
+- ``report`` (default): a period's cases to a workbook with KPIs against a target, and the KPI email;
+- ``browser``: sign in to a web app, enter each row of a workbook through its form, read its table back,
+  a screenshot, a workbook and the email; with a sample web app (``tests/sites/NAME/``) its test runs on;
+- ``api``: a JSON API's pages (bearer token, cursor) into a CSV and a workbook;
+- ``excel``: every workbook of an inbox folder merged, with what was left out and why.
+
+The files come from ``opskit/cli/scaffold_templates/`` (``$name``, ``$title``, ``$NAME`` and ``$note``
+filled in) and land beside the config: the task in its tasks folder (``paths.tasks``), the email in
 ``templates/email/``, the test in ``tests/tasks/``. Writing is all-or-nothing: every file goes to
 a temporary name in its folder first and is renamed into place only when all of them are written,
 so a bad name, an existing file or a full disk leaves the project as it was.
@@ -23,8 +31,18 @@ from opskit.errors import UsageError
 
 TEMPLATES = Path(__file__).resolve().parent / "scaffold_templates"
 NAME_FORM = re.compile(r"[a-z][a-z0-9_]*")
-# Module-level names of the task template: a task called ``csv`` would shadow the csv module.
+# Module-level names of the task templates: a task called ``csv`` would shadow the csv module.
 TEMPLATE_NAMES = {"csv", "random", "datetime", "timedelta", "task"}
+KINDS = ("report", "browser", "api", "excel")
+NOTES = {
+    "report": "Average handle time is over the cases completed in {{ period_label }}. The attached workbook "
+    "lists every queue.",
+    "browser": "Every row of the workbook was entered through the app's form. The attached workbook lists them "
+    "and what the app lists afterwards; the screenshot shows the app.",
+    "api": "The attached workbook and CSV hold every record the API returned for {{ period_label }}.",
+    "excel": "The attached workbook merges every file of the inbox; its Problems sheet lists what was left "
+    "out, and why.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,37 +76,44 @@ def check_name(name: str) -> None:
         )
 
 
-def plan(name: str, config_path: Path) -> list[Planned]:
-    """The files ``new NAME`` writes for a project whose config is ``config_path``."""
+def plan(name: str, config_path: Path, kind: str = "report") -> list[Planned]:
+    """The files ``new NAME --kind KIND`` writes for a project whose config is ``config_path``."""
     from opskit.config.file import read_config_file
 
+    if kind not in KINDS:
+        raise UsageError(f"'{kind}' is not a kind of task", hint=f"Use one of {', '.join(KINDS)}")
     root = Path(config_path).resolve().parent
     tasks_dir = read_config_file(config_path, interpolate=False).path_setting("tasks")
-    return [
-        Planned(tasks_dir / f"{name}.py", "task.py.tmpl", "the task: a working example to edit"),
+    prefix = "" if kind == "report" else f"{kind}_"
+    files = [
+        Planned(tasks_dir / f"{name}.py", f"{prefix}task.py.tmpl", "the task: a working example to edit"),
         Planned(root / "templates" / "email" / f"{name}.html", "email.html.tmpl", "its report email (HTML)"),
         Planned(root / "templates" / "email" / f"{name}.txt", "email.txt.tmpl", "its report email (text)"),
         Planned(
             root / "tests" / "tasks" / f"test_{name}.py",
-            "test_task.py.tmpl",
-            "a test that runs it and opens its workbook",
+            "test_task.py.tmpl" if kind == "report" else f"{kind}_test.py.tmpl",
+            "a test that runs it and opens what it wrote",
         ),
     ]
+    if kind == "browser":
+        site = root / "tests" / "sites" / name / "index.html"
+        files.append(Planned(site, "site.html.tmpl", "a sample web app its test runs against"))
+    return files
 
 
-def scaffold_task(name: str, *, config_path: Path, force: bool = False) -> int:
-    """Write a new task ``name`` with its email templates and test, then say what to do next.
+def scaffold_task(name: str, *, config_path: Path, force: bool = False, kind: str = "report") -> int:
+    """Write a new task ``name`` of ``kind`` with its email templates and test, then say what to do next.
 
     Returns:
         0 (the CLI's exit code).
 
     Raises:
-        UsageError: a bad name, a task of that name in another file, or a file that exists
+        UsageError: a bad name or kind, a task of that name in another file, or a file that exists
             (without ``force``); nothing is written.
         ConfigError: the config file is missing or is not valid YAML.
     """
     check_name(name)
-    files = plan(name, config_path)
+    files = plan(name, config_path, kind)
     tasks_dir = files[0].path.parent
     other = _defined_elsewhere(name, tasks_dir)
     if other is not None:
@@ -100,12 +125,12 @@ def scaffold_task(name: str, *, config_path: Path, force: bool = False) -> int:
             hint="Pick another name, or pass --force to overwrite "
             + ", ".join(_shown(p, config_path) for p in existing),
         )
-    values = {"name": name, "title": name.replace("_", " ").capitalize()}
+    values = {"name": name, "title": name.replace("_", " ").capitalize(), "NAME": name.upper(), "note": NOTES[kind]}
     contents = {
         f.path: string.Template((TEMPLATES / f.template).read_text(encoding="utf-8")).substitute(values) for f in files
     }
     write_all(contents)
-    _say(next_steps(name, files, config_path))
+    _say(next_steps(name, files, config_path, kind))
     return 0
 
 
@@ -149,7 +174,7 @@ def write_all(contents: dict[Path, str]) -> None:
         raise
 
 
-def next_steps(name: str, files: list[Planned], config_path: Path) -> str:
+def next_steps(name: str, files: list[Planned], config_path: Path, kind: str = "report") -> str:
     """What ``new`` prints: the files it created and how to take the task into service."""
     from opskit.config.file import default_config_path
 
@@ -159,14 +184,35 @@ def next_steps(name: str, files: list[Planned], config_path: Path) -> str:
     job = name.replace("_", "-")
     width = max(len(_shown(f.path, config_path)) for f in files)
     lines = [f"created {_shown(f.path, config_path):<{width}}  {f.what}" for f in files]
+    test = _shown(files[3].path, config_path)
+    first = {
+        "report": [
+            f"  1. Run it once:  {runner} run {name} -p period=yesterday",
+            f"     and its test: python -m pytest {test}",
+        ],
+        "api": [
+            f"  1. Run its test: python -m pytest {test}   (against a local Moderation Console)",
+            f"     and once for real: {runner} run {name} -p source=console -p period=yesterday",
+        ],
+        "excel": [
+            f"  1. Run its test: python -m pytest {test}",
+            f"     then drop workbooks into data/inbox/{name}/ and run it: {runner} run {name}",
+        ],
+        "browser": [
+            f"  1. Run its test: python -m pytest {test}   (against the sample app in tests/sites/{name}/)",
+            f"     To try it by hand: python -m http.server 8800 -d tests/sites/{name}, add the source below,",
+            f"     put a workbook (item, decision, note) at data/{name}/to_enter.xlsx, and",
+            f"     {runner} run {name}",
+            f"     For your own app: {runner} inspect {name}_site '#/new' prints its selectors.",
+        ],
+    }[kind]
     lines += [
         "",
         "Next steps:",
-        f"  1. Run it once:  {runner} run {name} -p period=yesterday",
-        f"     and its test: python -m pytest {_shown(files[3].path, config_path)}",
-        "  2. Make it yours: edit the task, then add a job to config.yaml under `jobs:`:",
+        *first,
+        "  2. Make it yours: edit the task, then add to config.yaml:",
         "",
-        *("       " + line for line in job_yaml(name, job).splitlines()),
+        *("       " + line for line in job_yaml(name, job, kind).splitlines()),
         "",
         f"  3. Check it:     {runner} validate",
         f"                   {runner} next {job}",
@@ -175,22 +221,42 @@ def next_steps(name: str, files: list[Planned], config_path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def job_yaml(name: str, job: str) -> str:
-    """A config.yaml job for the new task, as ``new`` suggests it."""
-    return (
+def job_yaml(name: str, job: str, kind: str = "report") -> str:
+    """The config.yaml a new task needs (its job, and for a browser task its source), as ``new`` suggests it."""
+    params = {"report": "      period: yesterday\n", "api": "      period: yesterday\n      source: console\n"}
+    attach = '["*.xlsx", "*.png"]' if kind == "browser" else '["*.xlsx"]'
+    text = (
         "jobs:\n"
         f"  {job}:\n"
         f"    description: {name.replace('_', ' ').capitalize()}, every weekday morning.\n"
         f"    task: {name}\n"
         "    schedule: every weekday at 08:00\n"
-        "    params:\n"
-        "      period: yesterday\n"
-        "    timeout: 10m\n"
+        + ("    params:\n" + params[kind] if kind in params else "")
+        + "    timeout: 10m\n"
         "    email:\n"
         "      to: [ops-leads@example.com]\n"
         f"      template: email/{name}.html\n"
-        '      attach: ["*.xlsx"]\n'
+        f"      attach: {attach}\n"
     )
+    if kind == "browser":
+        env = name.upper()
+        text = (
+            "sources:\n"
+            f"  {name}_site:\n"
+            "    url: http://127.0.0.1:8800\n"
+            f"    username_env: {env}_USER        # set them in .env: {env}_USER=you@example.com\n"
+            f"    password_env: {env}_PASSWORD    # and {env}_PASSWORD=demo-password\n"
+            "    browser:\n"
+            "      selectors:                    # the names the task uses -> your app's elements\n"
+            "        item: label=Item\n"
+            "        decision: label=Decision\n"
+            "        note: label=Note\n"
+            "        save: 'role=button[name=\"Save\"]'\n"
+            "        saved: .saved\n"
+            "        save_failed: .save-failed\n"
+            "        items: 'role=table[name=\"Items\"]'\n"
+        ) + text
+    return text
 
 
 def _defined_elsewhere(name: str, tasks_dir: Path) -> Path | None:

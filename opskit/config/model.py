@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from opskit.config.browser import BrowserSettings
+from opskit.config.browser import BrowserSettings, WarmBrowserSettings
 from opskit.config.chat import WebhookSettings
 from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
@@ -182,6 +182,8 @@ class SchedulerSettings(Strict):
     """Alert when a run takes this many times its usual (median) duration."""
     start_deadline: Duration = timedelta(minutes=10)
     """Alert when a due run has not started this long after its slot (all slots busy)."""
+    warm_browser: WarmBrowserSettings = WarmBrowserSettings()
+    """One browser the scheduler's browser runs share (opskit/browser/warm.py)."""
 
 
 class Settings(Strict):

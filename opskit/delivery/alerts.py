@@ -2,18 +2,24 @@
 
 ``pipeline`` decides *when* to alert (a failed run, a report held back by its gates, a report that could not
 be built); this module knows *what* the alert says: which job, when (the job's timezone), the one-line cause,
-the last lines of the run's log and where its folder is. Every text is scrubbed of secrets, and nothing here
-raises: a problem is recorded in the run's ``DeliveryLog``.
+the failing step and the task's line that ran it, the last lines of the run's log, where its folder is, and
+a re-run command that works as pasted (``--config`` and ``--as-of`` included). A browser failure's screenshot
+is attached, and its trace, when the source keeps one, named with the command that opens it. Every text is
+scrubbed of secrets, and nothing here raises: a problem is recorded in the run's ``DeliveryLog``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import shlex
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opskit.delivery.chat import post_alert
 from opskit.delivery.compose import ComposedEmail, compose_email, send_email
@@ -31,6 +37,7 @@ LOG_TAIL_LINES = 20
 _LOG_TAIL_BYTES = 64_000
 _LOG_LINE_CHARS = 400
 ALERT_SUBJECT = "[opskit] {{ title }}"
+_OPSKIT = str(Path(__file__).resolve().parents[1]) + os.sep
 STATUS_WORDS = {"failed": "failed", "timed_out": "timed out", "abandoned": "was abandoned"}
 
 
@@ -53,6 +60,66 @@ def log_tail(folder: str | Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     if size > _LOG_TAIL_BYTES:
         text = text[1:]  # the first line read is most likely cut
     return [line[:_LOG_LINE_CHARS] for line in text[-lines:]]
+
+
+def failure_details(record: RunRecord) -> dict[str, Any]:
+    """What failed, from the run's folder and result: ``step``, ``task_line``, ``url``, ``closest`` (a browser
+    step's ``failure/step.json``), else the task's line from the traceback; plus the ``screenshot`` and
+    ``trace`` files when a browser session left them. Empty when nothing more than the cause is known."""
+    folder = Path(record.folder) / "failure"
+    details: dict[str, Any] = {}
+    try:
+        step = json.loads((folder / "step.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        step = {}
+    if isinstance(step, dict):
+        for key in ("step", "task_line", "url"):
+            if step.get(key):
+                details[key] = str(step[key])
+        details["closest"] = [str(c) for c in (step.get("closest") or [])][:5]
+    if "task_line" not in details:
+        line = task_line_of((record.result or {}).get("traceback") or "")
+        if line:
+            details["task_line"] = line
+    for name in ("screenshot", "trace"):
+        path = folder / f"{name}.{'png' if name == 'screenshot' else 'zip'}"
+        if path.is_file():
+            details[name] = path
+    return details
+
+
+def task_line_of(traceback: str) -> str | None:
+    """``tasks/x.py:42`` for the innermost frame of a traceback outside opskit and installed packages."""
+    found = None
+    for file, line in re.findall(r'File "([^"]+)", line (\d+)', traceback):
+        if "site-packages" in file or file.startswith((_OPSKIT, "<")):
+            continue
+        parts = Path(file).parts
+        found = f"{'/'.join(parts[-2:])}:{line}"
+    return found
+
+
+def trace_command(trace: Path) -> str:
+    """The command that opens a Playwright trace in its viewer (it needs a display; or upload the file to
+    https://trace.playwright.dev, which reads it in the browser without sending it anywhere)."""
+    return f"{shlex.quote(sys.executable or 'python')} -m playwright show-trace {shlex.quote(str(trace))}"
+
+
+def rerun_command(config: Config, job_name: str, record: RunRecord) -> str:
+    """The command that runs the job again for the same slot, from any folder, as pasted."""
+    tz = config.job_timezone(config.jobs.get(job_name))
+    runner = Path(__file__).resolve().parents[2] / "runner.py"
+    words = [
+        sys.executable or "python",
+        str(runner) if runner.is_file() else "runner.py",
+        "--config",
+        str(config.path),
+        "run",
+        job_name,
+        "--as-of",
+        record.scheduled_for.astimezone(tz).isoformat(),  # with its offset: the same instant, DST or not
+    ]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def alert(
@@ -81,12 +148,22 @@ def alert(
     cause = redactor.redact(" ".join(cause.split())) or "unknown cause"
     tz = config.job_timezone(job)
     when = record.finished_at or now
+    details = failure_details(record) if record.status != "succeeded" else {}
+    screenshot = details.get("screenshot")
+    trace = details.get("trace")
     if email and job.email is not None:
         context = {
             "title": title,
             "failed_at": when,
             "cause": cause,
             "lead": lead,
+            "step": redactor.redact(details.get("step", "")) or None,
+            "task_line": details.get("task_line"),
+            "page_url": redactor.redact(details.get("url", "")) or None,
+            "closest": [redactor.redact(c) for c in details.get("closest", [])],
+            "screenshot": screenshot.name if screenshot else None,
+            "trace_command": trace_command(trace) if trace else None,
+            "rerun": rerun_command(config, job_name, record),
             "log_lines": [redactor.redact(line) for line in log_tail(record.folder)],
             "artifacts": record.folder,
             "artifact_names": list(record.artifacts),
@@ -95,7 +172,11 @@ def alert(
             "status": record.status,
         }
         job_email = job.email.model_copy(
-            update={"subject": ALERT_SUBJECT, "attach": [], "template": "email/failure_alert.html"}
+            update={
+                "subject": ALERT_SUBJECT,
+                "attach": [screenshot.name] if screenshot else [],
+                "template": "email/failure_alert.html",
+            }
         )
         settings = config.email_settings()
 
@@ -108,6 +189,7 @@ def alert(
                 job=job_name,
                 run_id=record.id,
                 now=now,
+                files=[screenshot] if screenshot else [],
                 run_dir=Path(record.folder),
             )
 
@@ -122,6 +204,8 @@ def alert(
             "Status": record.status,
             "When": f"{when.astimezone(tz):%Y-%m-%d %H:%M %Z}",
             "Run": record.id,
+            **({"Step": redactor.redact(details["step"])} if details.get("step") else {}),
+            **({"Task line": details["task_line"]} if details.get("task_line") else {}),
             "Folder": record.folder,
         },
         redactor=redactor,

@@ -172,3 +172,56 @@ def browser_processes() -> list[psutil.Process]:
         if "chrom" in name or "playwright" in name or "node" in name:
             found.append(p)
     return found
+
+
+# --- Appeals Desk, the second stand-in (tests/fixtures/appdesk) --------------------------------------
+DESK_USER_ENV, DESK_PASSWORD_ENV = "TEST_DESK_USER", "TEST_DESK_PASSWORD"
+GOT_IT = 'role=button[name="Got it"]'
+
+
+@pytest.fixture(scope="session")
+def desk():
+    """The shared Appeals Desk (hash routes, in-place sign-in, no random failures). Do not change it."""
+    from tests.fixtures.appdesk.server import AppDesk
+
+    with AppDesk() as server:
+        yield server
+
+
+@pytest.fixture
+def make_desk():
+    """Start desks with options (``router="history"``, ``login="popup"``, ``fail_rate=0.5``, ...)."""
+    from tests.fixtures.appdesk.server import AppDesk
+
+    servers: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        servers.append(AppDesk(**options).start())
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def desk_ctx(make_ctx, monkeypatch):
+    """A RunContext whose only source 'desk' points at a desk; runs share one var/ (saved sign-ins)."""
+    from tests.fixtures.appdesk.server import USER
+
+    monkeypatch.setenv(DESK_USER_ENV, USER)
+
+    def make(desk: Any, *, browser: dict | None = None, password: str | None = None, **source: Any) -> RunContext:
+        monkeypatch.setenv(DESK_PASSWORD_ENV, password or desk.password)
+        ctx = make_ctx(desk, task="desk_test", browser={"dismiss": [GOT_IT], **(browser or {})})
+        src = SourceConfig(
+            url=desk.url,
+            username_env=DESK_USER_ENV,
+            password_env=DESK_PASSWORD_ENV,
+            browser=BrowserSettings(**{"dismiss": [GOT_IT], "action_timeout": "5s", **(browser or {})}),
+            **source,
+        )
+        ctx.sources = {"desk": src}
+        return ctx
+
+    return make

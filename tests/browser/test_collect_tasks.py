@@ -232,13 +232,16 @@ def test_alternative_layout_is_fixed_by_config_selectors(run_cli, tmp_project, m
     assert out.stdout, (out.exit_code, out.stderr[-3000:])
     failed = json.loads(out.stdout)
     assert failed["status"] == "failed"
-    assert "no element matches '#username' at http://127.0.0.1:" in failed["error"]
+    # the renamed sign-in form is found without selectors; the first renamed filter is named, with the
+    # element the page has instead as a selector ready to paste
+    assert "no element matches '#filter-date-from' at http://127.0.0.1:" in failed["error"]
+    assert 'Closest on the page: testid=flt-from (input "From")' in failed["error"]
     alt = {
         "username": "#login-user",
         "password": "#login-pass",
         "login_button": "#signin-submit",
         "login_error": "#auth-error",
-        "date_from": "#flt-from",
+        "date_from": "testid=flt-from",
         "date_to": "#flt-to",
         "queue": "#flt-queue",
         "market": "#flt-market",

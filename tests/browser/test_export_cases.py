@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -107,7 +108,7 @@ def test_wrong_password_quotes_the_page_and_leaves_no_password_anywhere(console,
     message = str(caught.value)
     assert re.fullmatch(
         r"sign-in to http://127\.0\.0\.1:\d+/login was refused: 'Invalid username or password'\. "
-        rf"Check {PASSWORD_ENV} and TEST_CONSOLE_USER\. Screenshot, page and trace in \S+/failure",
+        rf"Check {PASSWORD_ENV} and TEST_CONSOLE_USER\. Screenshot and page in \S+/failure",
         message,
     )
     failure = ctx.folder / "failure"
@@ -121,18 +122,23 @@ def test_wrong_password_quotes_the_page_and_leaves_no_password_anywhere(console,
     assert browser_processes() == []
 
 
-def test_alternative_layout_names_the_missing_selector_and_url(make_console, make_ctx):
+def test_alternative_layout_names_the_missing_selector_the_task_line_and_the_closest(make_console, make_ctx):
     console = make_console(alt_layout=True)
-    ctx = make_ctx(console, browser={"action_timeout": "2s"})
+    ctx = make_ctx(console, browser={"action_timeout": "2s", "trace": True})
     with pytest.raises(BrowserError) as caught:
         export_cases(ctx, period=WEEK)
+    # the renamed sign-in form is found without selectors (a visible password field); the filter is not
     assert re.fullmatch(
-        r"step 'fill username': no element matches '#username' at "
-        r"http://127\.0\.0\.1:\d+/login\. Screenshot, page and trace in \S+/failure",
+        r"step 'fill date_from' \(tasks/export_cases\.py:\d+\): no element matches '#filter-date-from' at "
+        r"http://127\.0\.0\.1:\d+/cases\. Closest on the page: testid=flt-from \(input \"From\"\); .*"
+        r"Screenshot, page and trace in \S+/failure",
         str(caught.value),
     )
-    # the sign-in is never traced (it would hold the password): the trace stops before it
-    assert [p.name for p in (ctx.folder / "failure").glob("trace*.zip")] == ["trace-1.zip"]
+    step = json.loads((ctx.folder / "failure" / "step.json").read_text())
+    assert step["selector"] == "#filter-date-from" and step["closest"][0] == 'testid=flt-from (input "From")'
+    assert re.fullmatch(r"tasks/export_cases\.py:\d+", step["task_line"])
+    # the sign-in is never traced (it would hold the password): the trace stops before it, restarts after
+    assert sorted(p.name for p in (ctx.folder / "failure").glob("trace*.zip")) == ["trace-1.zip", "trace.zip"]
 
 
 def test_session_expiring_mid_task_signs_in_again_and_finishes(make_console, make_ctx, tmp_path):
@@ -172,8 +178,8 @@ def test_constant_server_errors_fail_cleanly_after_the_retries(make_console, mak
         export_cases(ctx, period=WEEK)
     assert caught.value.retryable
     assert re.match(
-        r"HTTP 500 from http://127\.0\.0\.1:\d+/cases at step 'open /cases'\. "
-        r"Screenshot, page and trace in ",
+        r"HTTP 500 from http://127\.0\.0\.1:\d+/cases at step 'open /cases' \(tasks/export_cases\.py:\d+\)\. "
+        r"Screenshot and page in ",
         str(caught.value),
     )
     assert console.requests.errors(500) == ["/cases", "/cases"]  # one attempt and one retry
@@ -198,15 +204,15 @@ def test_export_that_never_finishes_times_out_without_a_file(make_console, make_
         job.done.set()
 
     console.exports._run = stall
-    ctx = make_ctx(console, browser={"download_timeout": "2s"})
+    ctx = make_ctx(console, browser={"download_timeout": "2s", "trace": True})
     try:
         with pytest.raises(ExportTimeout) as caught:
             export_cases(ctx, period=WEEK)
     finally:
         release.set()
     assert re.match(
-        r"step 'wait for export': the export was not ready after 2s at "
-        r"http://127\.0\.0\.1:\d+/exports/\w+\. Screenshot",
+        r"step 'wait for export' \(tasks/export_cases\.py:\d+\): the export was not ready after 2s at "
+        r"http://127\.0\.0\.1:\d+/exports/\w+\. Screenshot, page and trace in",
         str(caught.value),
     )
     assert caught.value.retryable
@@ -249,7 +255,7 @@ def test_one_time_code_second_step(make_console, make_ctx, monkeypatch, tmp_path
     [
         (
             None,
-            r"http://127\.0\.0\.1:\d+/login asks for a one-time code\. "
+            r"http://127\.0\.0\.1:\d+/login/otp asks for a one-time code\. "
             r"Set sources\.console\.browser\.login\.otp_env\. Screenshot",
         ),
         (

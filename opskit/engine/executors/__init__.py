@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from opskit.engine.executors.base import EXIT_UNKNOWN, Executor, RunHandle
 from opskit.engine.executors.forked import ForkedExecutor
 from opskit.engine.executors.process import ProcessExecutor
+from opskit.engine.executors.warm import warm_browser_hook
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -46,7 +47,8 @@ def make_executor(config: Config, *, purpose: Purpose) -> Executor:
         A new executor; the caller closes it when done.
     """
     if purpose is Purpose.SCHEDULER:
-        # Runs forked by a zygote in sessions of their own; the plain worker when the zygote cannot.
-        return ForkedExecutor(fallback=ProcessExecutor(own_session=True))
+        # Runs forked by a zygote in sessions of their own; the plain worker when the zygote cannot. Browser
+        # runs share the scheduler's warm browser (scheduler.warm_browser).
+        return ForkedExecutor(fallback=ProcessExecutor(own_session=True), hook=warm_browser_hook(config))
     # In the terminal's process group, so that Ctrl-C reaches the run as it reaches runner.py.
     return ProcessExecutor(own_session=False)

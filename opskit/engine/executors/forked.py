@@ -320,15 +320,20 @@ class ForkedExecutor(Executor):
 
     Args:
         fallback: Starts the runs the zygote cannot (``make_executor`` gives a ``ProcessExecutor``).
+        hook: Adds options to every run (``run_options()``) and is closed with the executor: the
+            scheduler's warm browser (executors/warm.py).
     """
 
-    def __init__(self, fallback: Executor) -> None:
+    def __init__(self, fallback: Executor, *, hook: Any = None) -> None:
         self.fallback = fallback
+        self.hook = hook
         self.zygote: Zygote | None = None
         self._retired: list[Zygote] = []
         self._no_zygote_until = 0.0
 
     def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> RunHandle:
+        if self.hook is not None:
+            options = {**self.hook.run_options(), **(options or {})}
         zygote = self._current(config)
         if zygote is not None:
             try:
@@ -352,6 +357,8 @@ class ForkedExecutor(Executor):
             zygote.close()
         self.zygote, self._retired = None, []
         self.fallback.close()
+        if self.hook is not None:
+            self.hook.close()
 
     def _current(self, config: Config) -> Zygote | None:
         zygote = self.zygote
