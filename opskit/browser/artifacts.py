@@ -150,6 +150,27 @@ def prune_failures(runs_dir: Path, keep: timedelta, *, current: Path | None = No
     return removed
 
 
+def _screenshot(page: Any, target: Path, masks: list[Any]) -> Path | None:
+    """The failure screenshot, taken even from a page that reloads itself (a "this page refreshes" status page
+    navigates in the middle of a full-page capture): a full page twice, then the viewport, then none."""
+    attempts = [{"full_page": True}, {"full_page": True}, {"full_page": False}]
+    error = ""
+    for options in attempts:
+        try:
+            page.screenshot(path=str(target), mask=masks, timeout=10_000, **options)
+            return target
+        except Exception as exc:  # the page may be navigating, or gone; the other artifacts still help
+            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if page.is_closed():
+                break
+            try:  # let the navigation that interrupted the capture finish before the next try
+                page.wait_for_load_state("load", timeout=5_000)
+            except Exception:
+                pass
+    log.warning("no failure screenshot: %s", error)
+    return None
+
+
 def save_failure(
     folder: Path,
     *,
@@ -170,12 +191,9 @@ def save_failure(
     private_dir(folder)
     forms = secret_forms(secrets)
     parts: list[Path] = []
-    try:
-        target = folder / "screenshot.png"
-        page.screenshot(path=str(target), full_page=True, mask=masks, timeout=10_000)
-        parts.append(target)
-    except Exception as exc:  # the page may be gone; the other artifacts still help
-        log.warning("no failure screenshot: %s", str(exc).splitlines()[0])
+    shot = _screenshot(page, folder / "screenshot.png", masks)
+    if shot is not None:
+        parts.append(shot)
     try:
         atomic_write(folder / "page.html", scrub_bytes(page.content().encode("utf-8"), forms))
         parts.append(folder / "page.html")

@@ -159,7 +159,12 @@ def test_the_scheduler_keeps_a_warm_browser_for_its_browser_runs(tmp_project, de
                 return store.get(record.id).status in ("succeeded", "failed")
 
         wait_for(finished, timeout=90, what=f"the {now:%H:%M} run")
-        scheduler.tick(now + timedelta(seconds=1))
+
+        def reaped() -> bool:  # the record is final before the worker process has exited
+            scheduler.tick(now + timedelta(seconds=1))
+            return not scheduler.running
+
+        wait_for(reaped, timeout=30, what=f"the scheduler to reap the {now:%H:%M} run")
         with RunStore(tmp_project.root / "var" / "history.sqlite") as store:
             done = store.get(record.id)
         assert done.status == "succeeded", done.error
