@@ -234,7 +234,7 @@ def _store(config: Config) -> Any:
     from opskit.engine.owners import this_process
     from opskit.engine.recovery import settle_orphans
 
-    store = RunStore(config.history_path, owner=this_process())
+    store = RunStore(config.history_target, owner=this_process())
     try:
         settle_orphans(config, store)
     except BaseException:
@@ -262,9 +262,12 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     if not isinstance(jobs, dict) or not jobs:
         print("  (none in config)")
         return 0
-    history = raw.path_setting("var") / "history.sqlite"
+    target = raw.data.get("history")
+    history: Path | str = raw.path_setting("var") / "history.sqlite"
+    if isinstance(target, str) and target:
+        history = target if "://" in target else raw.path.resolve().parent / target
     last = {}
-    if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
+    if isinstance(history, str) or history.exists():  # read only: settling orphans is for the other commands
         from opskit.engine.history import RunStore
 
         with RunStore(history) as store:

@@ -85,7 +85,7 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
     config = load_config(config_path)
     if job not in config.jobs:
         raise UsageError(f"unknown job '{job}'", hint=did_you_mean(job, config.jobs))
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_target) as store:
         store.set_paused(job, paused)
     if paused:
         print(f"{job}: paused: its slots are skipped (and recorded) until `runner.py resume {job}`")
@@ -101,7 +101,7 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
     config = load_config(config_path)
     now = datetime.now(UTC)
     problems: list[str] = []
-    with RunStore(config.history_path, owner=this_process()) as store:
+    with RunStore(config.history_target, owner=this_process()) as store:
         settle_orphans(config, store)  # the watchdog runs this: a run that died unwatched is alerted now
         info = store.scheduler_info()
         running = store.by_status(RunStatus.RUNNING)
@@ -194,7 +194,7 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
 
     registry = discover(config.tasks_dir)
     failed = 0
-    with RunStore(config.history_path, owner=this_process()) as store:
+    with RunStore(config.history_target, owner=this_process()) as store:
         for slot in slots:  # one at a time: a job never overlaps itself
             if store.has_slot(args.job, slot, count_skipped=False) and not args.again:
                 print(f"  {slot:%Y-%m-%d %H:%M}: already run for this slot (use --again to run it anyway)")

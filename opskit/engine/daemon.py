@@ -136,7 +136,7 @@ class Scheduler:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
         self.owner = new_scheduler_owner()
-        self.store = RunStore(self.config.history_path, owner=self.owner)
+        self.store = RunStore(self.config.history_target, owner=self.owner)
         if self.executor is None:
             self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
         self.courier = Courier(self.config, owner=self.owner)

@@ -96,7 +96,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         OpskitError: the history or the row cannot be read (before anything is recorded).
     """
     config = preloaded.config
-    store = RunStore(config.history_path)
+    store = RunStore(config.history_target)
     record = store.get(run_id)
     folder = Path(record.folder)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -43,7 +43,7 @@ from opskit.engine import worker
 from opskit.errors import OpskitError
 from opskit.tasks import Registry, discover
 
-PRELOAD = ("psutil", "pydantic", "yaml", "requests", "sqlite3")
+PRELOAD = ("psutil", "pydantic", "yaml", "requests", "sqlite3", "sqlalchemy", "sqlalchemy.dialects.sqlite.pysqlite")
 """Imported by the zygote so that no run pays for them; missing optional ones are left out."""
 
 
