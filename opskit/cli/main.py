@@ -33,6 +33,7 @@ EXAMPLES = {
     "validate": "python runner.py validate --config config.yaml",
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
+    "db": "PGPASSWORD=... python runner.py db copy --to postgresql://opskit@db.internal/opskit",
     "schedule": "python runner.py schedule",
     "new": "python runner.py new backlog_snapshot --kind browser",
     "inspect": "python runner.py inspect console /cases   # > selectors to paste under sources.console.browser",
@@ -178,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     from opskit.cli.users_args import add_users_parser
 
     add_users_parser(users, _Parser)
+    db = command("db", "The run history's database: upgrade its schema, copy it into PostgreSQL.")
+    from opskit.cli.db import add_db_parser
+
+    add_db_parser(db, _Parser)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
@@ -435,6 +440,12 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
         return 2
     print(f"{config_path}: OK ({summary})")
     return 0
+
+
+def cmd_db(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.cli.db import db_command
+
+    return db_command(_load(config_path), args)
 
 
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from opskit.engine.accounts import AccountTables
 from opskit.engine.database import Db, is_url, redact_url
-from opskit.engine.migrate import upgrade_if_needed
+from opskit.engine.migrate import current_revision, upgrade, upgrade_if_needed
 from opskit.engine.owners import owner_alive, process_alive
 from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
 from opskit.engine.requests_table import WebTables
@@ -139,7 +139,15 @@ class RunStore(AccountTables, WebTables):
         HistoryUnavailable: from any method, when the database cannot do its work (locked, disk full, down).
     """
 
-    def __init__(self, path: Path | str, *, owner: str | None = None, busy_timeout_s: float | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        owner: str | None = None,
+        busy_timeout_s: float | None = None,
+        upgrade: bool = True,
+    ):
+        # ``upgrade=False``: leave the schema as it is (``runner.py db upgrade`` reports what it does itself).
         self.url = path if is_url(path) else None
         self.path = Path(path) if self.url is None else Path(redact_url(path))
         self.where = redact_url(path)
@@ -154,12 +162,20 @@ class RunStore(AccountTables, WebTables):
             raise UsageError(f"history: cannot use {self.where}: {exc}") from None
         except ImportError as exc:
             raise UsageError(f"history: the database driver for {self.where} is not installed: {exc}") from None
+        if not upgrade:
+            return
         try:
             upgrade_if_needed(self._db)
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
             unavailable = self._unavailable(exc)
             self._db.close()
             raise unavailable from exc
+
+    def upgrade_schema(self) -> tuple[str | None, str | None]:
+        """Run the migrations this history lacks; returns its revision before and after."""
+        before = current_revision(self._db)
+        upgrade(self._db)
+        return before, current_revision(self._db)
 
     @property
     def postgres(self) -> bool:
