@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from opskit.browser.core import SessionCore, Shared, Step, server_error
+from opskit.browser.downloads import download
 from opskit.browser.errors import (
     BrowserCrashed,
     BrowserError,
@@ -315,7 +316,6 @@ class Session(SessionCore):
             ExportTimeout: not ready in time (no file is left behind).
             ServerError, SessionExpired: the step should be re-run (see ``run``).
         """
-        from opskit.browser.downloads import download
 
         return download(self, name, url=url, status=status, link=link, folder=folder, filename=filename)
 

@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.browser.downloads import save_download
 from opskit.browser.errors import BrowserError, ServerError, SessionExpired
 from opskit.browser.polling import POLL_MS, next_poll
+from opskit.browser.scan import closest
 
 if TYPE_CHECKING:
     from opskit.browser.session import Session
@@ -113,7 +115,6 @@ def wait_for_any(
                 return Outcome(f"gone {name}", url=page.url)
         if download and s.shared.downloads:
             item = s.shared.downloads.pop(0)
-            from opskit.browser.downloads import save_download
 
             return Outcome("download", url=page.url, path=save_download(s, item))
         if popup and s.shared.popups:
@@ -135,7 +136,6 @@ def wait_for_any(
         if left <= 0:
             if on_timeout is not None:
                 raise on_timeout()
-            from opskit.browser.scan import closest
 
             close = [c for n in names for c in closest(s.root, s.selectors.shown(n))][:5]
             raise BrowserError(
