@@ -125,6 +125,8 @@ class Session(SessionCore):
                 new = info.value
                 if new in self.shared.popups:
                     self.shared.popups.remove(new)
+                # A new window starts as about:blank: its page is the one to read only once it has loaded.
+                new.wait_for_load_state("load", timeout=self.timeout_ms())
                 return self.adopt(new)
             self.shared.clicked_at = self.page.url
             moved: list[Any] = []

@@ -115,10 +115,11 @@ def wait_for_any(
                 return Outcome(f"gone {name}", url=page.url)
         if download and s.shared.downloads:
             item = s.shared.downloads.pop(0)
-
             return Outcome("download", url=page.url, path=save_download(s, item))
         if popup and s.shared.popups:
-            return Outcome("popup", url=page.url, popup=s.adopt(s.shared.popups.pop(0)))
+            window = s.shared.popups.pop(0)
+            window.wait_for_load_state("load", timeout=s.timeout_ms())  # not its about:blank start
+            return Outcome("popup", url=page.url, popup=s.adopt(window))
         if matches_url is not None and matches_url(page.url):
             return Outcome("url", url=page.url)
         if url_changed and page.url != start_url:
