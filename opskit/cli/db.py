@@ -21,16 +21,14 @@ def add_db_parser(parser: argparse.ArgumentParser, parser_class: Any) -> None:
     sub.add_parser("upgrade", help="bring the history to the newest schema (Alembic migrations)")
     copy = sub.add_parser("copy", help="copy a history (default: the SQLite file) into another (PostgreSQL)")
     copy.add_argument("--to", dest="to", metavar="URL", help="the target (default: the config's history: URL)")
-    copy.add_argument(
-        "--from", dest="source", metavar="PATH_OR_URL", help="the source (default: <var>/history.sqlite)"
-    )
+    copy.add_argument("--from", dest="source", metavar="PATH_OR_URL", help="the source (default: <var>/history.sqlite)")
 
 
 def db_command(config: Any, args: argparse.Namespace) -> int:
-    from opskit.engine.database import redact_url
+    from opskit.engine.database import is_url, redact_url  # on use: the parser is built for every command
 
     if args.db_command == "upgrade":
-        from opskit.engine.history import RunStore
+        from opskit.engine.history import RunStore  # on use: the parser is built for every command
 
         with RunStore(config.history_target, upgrade=False) as store:
             before, after = store.upgrade_schema()
@@ -40,8 +38,7 @@ def db_command(config: Any, args: argparse.Namespace) -> int:
         else:
             print(f"history {where}: schema upgraded from {before or 'none (a new or pre-Alembic history)'} to {after}")
         return 0
-    from opskit.engine.database import is_url
-    from opskit.engine.history_copy import copy_history
+    from opskit.engine.history_copy import copy_history  # on use: the parser is built for every command
 
     source: Path | str = args.source or config.history_path
     if isinstance(source, str) and not is_url(source):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from opskit.errors import UsageError
+from opskit.errors import UsageError, did_you_mean
 
 if TYPE_CHECKING:
     from opskit.engine.database import Db
@@ -155,8 +155,6 @@ class AccountTables:
     def require_user(self, name: str) -> UserRecord:
         user = self.get_user(name)
         if user is None:
-            from opskit.errors import did_you_mean
-
             known = [u.name for u in self.list_users()]
             raise UsageError(f"no user '{name}'", hint=did_you_mean(name, known) or "List them with `runner.py users`")
         return user

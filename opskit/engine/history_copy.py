@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opskit.engine.history import RunStore
+from opskit.errors import UsageError
 
 TABLES = (
     "runs",
@@ -51,8 +52,6 @@ def copy_history(source: Path | str, target: Path | str) -> CopyReport:
         UsageError: source and target are the same database.
         HistoryUnavailable: either end cannot be opened or written.
     """
-    from opskit.errors import UsageError
-
     if str(source) == str(target):
         raise UsageError("db copy: the source and the target are the same history")
     with RunStore(source) as src, RunStore(target) as dst:
