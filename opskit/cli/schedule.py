@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time as wallclock
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,8 +40,24 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     for plain in list(opskit_log.handlers):
         opskit_log.removeHandler(plain)
     scheduler = Scheduler(config_path.resolve())
-    scheduler.run_forever()
+    clock, scale = _test_clock(os.environ.get("OPSKIT_TEST_CLOCK"))
+    scheduler.time_scale = scale
+    scheduler.run_forever(clock=clock)
     return 0
+
+
+def _test_clock(spec: str | None) -> tuple[Callable[[], datetime] | None, float]:
+    """For the tests that run real schedulers (failover, outages): a clock that starts at a chosen time and
+    runs ``factor`` times faster, shared by every process given the same ``OPSKIT_TEST_CLOCK``:
+    ``<start ISO 8601>,<real epoch it maps to>,<factor>``. Unset (always, outside tests): the real clock."""
+    if not spec:
+        return None, 1.0
+    try:
+        start_text, anchor_text, factor_text = spec.split(",")
+        start, anchor, factor = datetime.fromisoformat(start_text), float(anchor_text), float(factor_text)
+    except ValueError:
+        raise UsageError(f"OPSKIT_TEST_CLOCK '{spec}' is not <start ISO>,<epoch>,<factor>") from None
+    return (lambda: start + timedelta(seconds=(wallclock.time() - anchor) * factor)), factor
 
 
 def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
