@@ -383,11 +383,19 @@ class Scheduler:
         return handled
 
     def _decide(self, name: str, job: Any, decision: SlotDecision, paused: bool, fast: bool, now: datetime) -> None:
-        """Fire, skip or leave one slot."""
+        """Fire, skip or leave one slot.
+
+        The slot's run may be prepared (its row written ahead as ``queued``) whether the slot comes on time
+        or late (the history was unavailable when it came due): then that row is the slot's run, never a
+        reason to call the slot handled and drop it.
+        """
+        if self._is_prepared(name, decision.slot):
+            if not decision.skip:
+                self._fire_prepared(name, job, paused, now)
+                return
+            self._discard_prepared(name)  # too late to run: the slot is recorded as skipped below
         if not fast and self.store.has_slot(name, decision.slot):  # after downtime: check
             log.info("%s: slot %s already handled; not again", name, _local(decision.slot))
-        elif fast and name in self.prepared and self.prepared[name][0] == decision.slot:
-            self._fire_prepared(name, job, paused, now)
         elif paused:
             self._skip(name, decision.slot, decision.trigger, "the job is paused (runner.py resume)", now)
         elif decision.skip:
@@ -395,6 +403,10 @@ class Scheduler:
             self._alert(name, f"slot {_local(decision.slot)} was skipped: {decision.skip}")
         else:
             self._plan_and_enqueue(name, decision.slot, decision.trigger, now)
+
+    def _is_prepared(self, name: str, slot: datetime) -> bool:
+        prepared = self.prepared.get(name)
+        return prepared is not None and prepared[0] == slot
 
     def _refresh_paused(self) -> None:
         """`runner.py pause` writes the history; the scheduler reads it every few seconds."""
