@@ -7,9 +7,9 @@ from typing import Any
 from opskit import DataError, Result, RunContext, task
 from opskit.reports import (
     KPI,
-    VENDOR_FIELDS,
     Inbox,
     check_vendor_rows,
+    column_problems,
     data_file,
     email_kpi,
     file_sha256,
@@ -35,42 +35,67 @@ def vendor_consolidation(
 ) -> Result:
     """Merge every vendor workbook in the inbox into a master workbook; archive or quarantine each file.
 
+    How files are read comes from config.yaml's ``vendor_reports:`` (header aliases, which vendor sends
+    which files, ignored columns, expected columns, and the ``unknown_columns`` gate). A file is merged
+    only when it is readable, from a known vendor, its columns all map to fields (or the gate says warn
+    or ignore), and at least one of its rows passes; otherwise it is quarantined with its reasons.
+
     Args:
         inbox: Folder of vendor daily reports (.xlsx, .xlsm, .csv), relative to the data folder.
-        archive: Where processed files go. A file whose content is already archived is not read again.
-        quarantine: Where unreadable files go, each with a .reason.txt beside it. Nothing is deleted.
-        aliases: JSON or YAML file: {"aliases": {field: [headers]}, "vendors": {name: [file globs]},
-            "dayfirst": true}; merged over the built-in defaults.
+        archive: Where merged files go. A file whose content is already archived is skipped, not read again.
+        quarantine: Where files that were not merged go, each with a .reason.txt beside it. Nothing is deleted.
+        aliases: A YAML or JSON file with the keys of config.yaml's ``vendor_reports:``, merged over it.
     """
     from opskit.excel import Column, WorkbookError  # here, not at the top: `runner.py list` imports all tasks
 
     box = Inbox(ctx.data_dir / inbox, ctx.data_dir / archive, ctx.data_dir / quarantine)
-    names, vendors, dayfirst = vendor_settings(data_file(ctx, aliases, "aliases") if aliases else None)
+    settings = vendor_settings(ctx.vendor_reports, data_file(ctx, aliases, "aliases") if aliases else None)
     master: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     rejects: dict[str, list[dict[str, Any]]] = {}
+    warnings: list[tuple[str, str]] = []  # (file, problem) merged under unknown_columns: warn
     for path in box:
         sha = file_sha256(path)
-        vendor = vendor_of(path.name, vendors)
-        entry: dict[str, Any] = {"file": path.name, "vendor": vendor, "sha256": sha, "rows": 0, "rejected": 0}
+        vendor = vendor_of(path.name, settings.vendors)
+        entry: dict[str, Any] = {"file": path.name, "vendor": vendor or "", "sha256": sha, "rows": 0, "rejected": 0}
+        reason = ""
         if seen := box.archived_as(sha):
             entry.update(status="skipped", reason=f"already processed (same content as {archive}/{seen})")
             box.quarantine(path, entry["reason"])
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
-            entry.update(status="quarantined", reason=f"not a workbook ({path.suffix or 'no suffix'})")
-            box.quarantine(path, entry["reason"])
+            reason = f"not a workbook ({path.suffix or 'no suffix'})"
         else:
             try:
-                table = read_vendor_report(path, aliases=names, dayfirst=dayfirst)
+                table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
             except (WorkbookError, DataError) as exc:
-                entry.update(status="quarantined", reason=str(exc))
-                box.quarantine(path, str(exc))
+                reason = str(exc)
             else:
+                columns = column_problems(table, settings)
                 good, bad = check_vendor_rows(table, vendor, path.name)
-                master += good
-                rejects.setdefault(vendor, []).extend(bad)
-                entry.update(status="archived", rows=len(good), rejected=len(bad), reason="")
-                box.archive(path, sha)
+                label = vendor or next((r["vendor"] for r in good), "") or "unknown vendor"
+                entry.update(vendor=label if vendor or good else "", rows=len(good), rejected=len(bad))
+                rejects.setdefault(label, []).extend(bad)
+                if vendor is None and "vendor" not in table.headers:
+                    reason = (
+                        "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's"
+                        " name, and the file has no vendor column"
+                    )
+                elif columns and settings.unknown_columns == "quarantine":
+                    reason = "; ".join(columns)
+                elif not good:
+                    first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
+                    reason = f"every row was rejected{first}" if bad else "no data rows"
+                else:
+                    if columns and settings.unknown_columns == "warn":
+                        warnings += [(path.name, c) for c in columns]
+                    master += good
+                    entry.update(status="archived", reason="; ".join(columns))
+                    box.archive(path, sha)
+                if reason:
+                    entry["rows"] = 0
+        if reason:
+            entry.update(status="quarantined", reason=reason)
+            box.quarantine(path, reason)
         ctx.log.info("%s: %s %s", path.name, entry["status"], entry.get("reason") or "")
         files.append(entry)
 
@@ -86,13 +111,16 @@ def vendor_consolidation(
             KPI("Files quarantined", kinds["quarantined"], type="int"),
         ]
     )
-    report.sheet("Master", master, vendor_columns())
+    master_columns = vendor_columns(master)
+    report.sheet("Master", master, master_columns)
     info = ("file", "vendor", "status", "rows", "rejected", "reason", "sha256")
     numbers = ("rows", "rejected")
     report.sheet("Files", files, [Column(k, k.capitalize(), "int" if k in numbers else "str") for k in info])
     outputs = [save_report(ctx, report, f"vendor_master_{day}.xlsx")]
     for vendor, bad in sorted(rejects.items()):
         accepted = sum(f["rows"] for f in files if f["vendor"] == vendor and f["status"] == "archived")
+        if not bad and not accepted:
+            continue
         check = report_for(ctx, f"Validation report: {vendor}", subject=vendor)
         check.summary(
             [
@@ -114,6 +142,15 @@ def vendor_consolidation(
         for f in files
         if f["status"] == "quarantined"
     ]
+    problems += [
+        problem(
+            name,
+            what,
+            "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns;"
+            " the file was merged without it",
+        )
+        for name, what in warnings
+    ]
     for vendor, bad in sorted(rejects.items()):
         if bad:
             slug = "".join(c if c.isalnum() else "_" for c in vendor.lower()).strip("_")
@@ -127,6 +164,7 @@ def vendor_consolidation(
         "headline": f"{kinds['archived']} file(s) merged into the master, {merged:,} rows"
         + (f"; {kinds['quarantined']} quarantined" if kinds["quarantined"] else "")
         + (f"; {rejected:,} rows rejected" if rejected else "")
+        + (f"; {len(warnings)} column problem(s) in merged files" if warnings else "")
         + ".",
         "period": ctx.scheduled_for.astimezone(ctx.tz).date().isoformat(),
         "problems": problems,
@@ -138,7 +176,7 @@ def vendor_consolidation(
         ],
         "files": files,
         **kinds,
-        "columns": list(VENDOR_FIELDS),
+        "columns": [str(c.key) for c in master_columns if c.key != "source_file"],
         "newest": newest.isoformat() + "T00:00:00+00:00" if newest is not None else None,
     }
     return Result(files=outputs, rows=len(master), summary=summary)

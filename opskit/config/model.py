@@ -25,6 +25,7 @@ from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
+from opskit.config.vendors import VendorReports
 from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
 
@@ -196,6 +197,8 @@ class Settings(Strict):
     chat: WebhookSettings | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
     web: WebSettings = WebSettings()
+    vendor_reports: VendorReports = VendorReports()
+    """How vendor daily reports are read (opskit/config/vendors.py, README "Vendor reports")."""
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
 
@@ -312,7 +315,7 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
 
 
 def _config_error(error: Any, lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
-    loc = tuple(str(p) for p in error["loc"])
+    loc = tuple(str(p) for p in error["loc"] if p != "[key]")  # a dict key's error: the key's line
     where = where_in(lines, filename, loc)
     dotted = ".".join(loc)
     if error["type"] == "extra_forbidden":
