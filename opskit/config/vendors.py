@@ -8,7 +8,7 @@ happens to a file with a column that maps to nothing or an expected column missi
 one is an error at its ``file:line`` with a "did you mean", never a column silently left empty.
 
 The field names are DOMAIN.md's "vendor daily report" (``opskit.reports.vendor`` reads them;
-``tests/reports/test_vendor_columns.py`` keeps the two lists the same).
+``tests/test_config.py`` keeps the two lists the same).
 """
 
 from __future__ import annotations
