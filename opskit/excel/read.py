@@ -120,7 +120,7 @@ def suggest(missing: str, headers: Iterable[str], alias_map: Mapping[str, str]) 
         key = normalize(header_unit(header)[0]) or normalize(header)
         for name in names:
             ratio = difflib.SequenceMatcher(None, key, name).ratio()
-            if ratio >= 0.6 and (best is None or ratio > best[0]):
+            if ratio >= 0.75 and (best is None or ratio > best[0]):
                 best = (ratio, header)
     return best[1] if best else None
 

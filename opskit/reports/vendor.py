@@ -196,7 +196,7 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     unknown = [h for h in table.unknown if normalize(h) not in ignored]
     for header in unknown:
         key = normalize(header_unit(header)[0]) or normalize(header)
-        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
         hint = f"; did you mean {known[close[0]]}?" if close else ""
         out.append(f"sheet {table.sheet!r}: column {header!r} maps to no field{hint}")
     expected = settings.expected if settings is not None else DEFAULT_EXPECTED
