@@ -220,7 +220,7 @@ class ContextFactory:
 
     def _vendor_reports(self, given: Any) -> Any:
         """``given`` (or the project's ``vendor_reports:``) as a VendorReports; None when neither exists."""
-        from opskit.config.vendors import VendorReports
+        from opskit.config.vendors import VendorReports  # pydantic: only when a context is made
 
         if isinstance(given, VendorReports):
             return given

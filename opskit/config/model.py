@@ -314,6 +314,20 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     return problems, (None if problems else config)
 
 
+def load_vendor_reports(path: Path) -> VendorReports:
+    """A settings file with the keys of ``vendor_reports:`` (a task's ``aliases=`` file), validated as the
+    section is.
+
+    Raises:
+        ConfigError: unreadable, not YAML/JSON, or an unknown key or field, at the file's ``name:line``.
+    """
+    raw = read_config_file(path, interpolate=False)
+    try:
+        return VendorReports.model_validate(raw.data)
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0], raw.lines, Path(path).name) from None
+
+
 def _config_error(error: Any, lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
     loc = tuple(str(p) for p in error["loc"] if p != "[key]")  # a dict key's error: the key's line
     where = where_in(lines, filename, loc)

@@ -25,7 +25,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.errors import DataError
+from opskit.errors import ConfigError, DataError
 from opskit.reports.headers import human_header
 
 if TYPE_CHECKING:
@@ -126,25 +126,16 @@ def vendor_settings(base: VendorReports | None = None, path: Path | None = None)
     Raises:
         DataError: the file is not valid YAML or has an unknown key or field, naming the file (and line).
     """
-    from opskit.config.vendors import VendorReports  # pydantic: only when vendor files are read
+    # pydantic and the config models: only when vendor files are read, never for `runner.py list`
+    from opskit.config.model import VendorReports, load_vendor_reports
 
     settings = base or VendorReports()
     if path is None:
         return settings
-    from pydantic import ValidationError
-
-    from opskit.config.file import read_config_file
-    from opskit.config.model import _config_error
-    from opskit.errors import ConfigError
-
     try:
-        raw = read_config_file(path, interpolate=False)
-        extra = VendorReports.model_validate(raw.data)
+        extra = load_vendor_reports(path)
     except ConfigError as exc:
         raise DataError(str(exc)) from None
-    except ValidationError as exc:
-        first = _config_error(exc.errors()[0], raw.lines, path.name)
-        raise DataError(str(first)) from None
     return settings.merged(extra)
 
 
@@ -184,9 +175,9 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     unless ``settings.ignore_columns`` lists it, and an expected field the file lacks ("expected column
     productive_seconds is missing; did you mean 'Prodctive'?"). A handle time given as an AHT counts.
     """
-    from opskit.config.vendors import DEFAULT_EXPECTED
-    from opskit.excel.durations import header_unit
-    from opskit.excel.read import normalize, suggest
+    from opskit.config.vendors import DEFAULT_EXPECTED  # pydantic: only when vendor files are read
+    from opskit.excel.durations import header_unit  # opskit.excel loads when a file is read (~20 ms)
+    from opskit.excel.read import normalize, suggest  # as above
 
     ignored = {normalize(h) for h in (settings.ignore_columns if settings else ())}
     known = {normalize(a): f for f, names in VENDOR_ALIASES.items() for a in (f, *names)}
