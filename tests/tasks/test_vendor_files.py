@@ -236,3 +236,28 @@ def test_an_aliases_file_with_a_misspelt_field_names_file_and_line(tmp_path, mak
         run(make_ctx, run_task, data, aliases="aliases.yaml")
     assert str(caught.value).startswith("aliases.yaml:3: aliases.handle_secs: 'handle_secs' is not a vendor")
     assert "Did you mean 'handle_seconds'?" in str(caught.value)
+
+
+# ------------------------------------------------------------------------------ files from the wild
+
+
+def test_workbooks_from_the_wild_are_quarantined_with_a_reason_each_and_nothing_is_merged(tmp_path, make_ctx, run_task):
+    """The shared corpus (Excel, LibreOffice, Google Sheets, Numbers, WPS, gnumeric files; encrypted,
+    renamed .xls/.ods, a zip bomb of entities, bad CRCs): none is a vendor report, so none may be merged,
+    and each is quarantined with one readable line."""
+    from tests.shared import corpus
+
+    data, inbox, archive, quarantine = folders(tmp_path)
+    # the small ones: the large ones (175k cells, 50k merges) prove nothing more here and cost seconds
+    files = sorted(p for p in corpus("xlsx").glob("*.xls*") if p.stat().st_size < 60_000)
+    assert len(files) >= 35
+    for p in files:
+        (inbox / f"acme_{p.name}").write_bytes(p.read_bytes())
+    result = run(make_ctx, run_task, data)
+    s = result.summary
+    assert result.rows == 0 and s["archived"] == 0 and not list(archive.iterdir())
+    assert s["quarantined"] + s["skipped"] == len(files)
+    for entry in s["files"]:
+        assert entry["reason"] and "\n" not in entry["reason"] and "Traceback" not in entry["reason"], entry
+        if entry["status"] == "quarantined":
+            assert (quarantine / f"{entry['file']}.reason.txt").exists(), entry["file"]
