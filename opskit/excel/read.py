@@ -72,6 +72,8 @@ class Table:
     """Headers that matched no alias (kept under a snake_case name), when aliases or types were given."""
     units: dict[str, str] = field(default_factory=dict)
     """The duration unit each column's header declares (``durations.header_unit``), where it has one."""
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """(header, column) for each header left unread because an earlier header maps to the same column."""
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.rows)
@@ -352,9 +354,11 @@ def read_table(
                     f"sheet {src.name!r}: columns without an alias kept as "
                     + ", ".join(f"{h!r} -> {c}" for c, h in unknown)
                 )
-            notes.extend(dupes)
+            notes.extend(f"column {h!r} also maps to {c}; the first one is used" for h, c in dupes)
             units = {c: u for c in columns if (u := header_unit(headers[c])[1]) is not None}
-            table = Table(path, src.name, header_row, columns, headers, [], [], notes, [h for _, h in unknown], units)
+            table = Table(
+                path, src.name, header_row, columns, headers, [], [], notes, [h for _, h in unknown], units, dupes
+            )
             body = itertools.chain(buffered, src.rows)
             ctx = Context(src.epoch, dayfirst, tz)
             plan = [
@@ -426,7 +430,7 @@ def _map_columns(names: list[str], alias_map: dict[str, str], has_schema: bool, 
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
     unknown: list[tuple[str, str]] = []
-    dupes: list[str] = []
+    dupes: list[tuple[str, str]] = []
     for index, header in enumerate(names):
         if not header:
             continue
@@ -436,7 +440,7 @@ def _map_columns(names: list[str], alias_map: dict[str, str], has_schema: bool, 
             canonical = header if letters else snake(header)
         if canonical in headers:
             if known:
-                dupes.append(f"column {header!r} also maps to {canonical}; the first one is used")
+                dupes.append((header, canonical))
                 continue
             n = 2
             while f"{canonical}_{n}" in headers:

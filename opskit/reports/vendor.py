@@ -172,7 +172,8 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     """What is wrong with a vendor file's columns, one line each, with what each one might be.
 
     A header that maps to no field ("column 'Handel tme' maps to no field; did you mean handle_seconds?")
-    unless ``settings.ignore_columns`` lists it, and an expected field the file lacks ("expected column
+    unless ``settings.ignore_columns`` lists it, a second header for a field that an earlier one gives
+    (its values would not be read), and an expected field the file lacks ("expected column
     productive_seconds is missing; did you mean 'Prodctive'?"). A handle time given as an AHT counts.
     """
     from opskit.config.vendors import DEFAULT_EXPECTED  # pydantic: only when vendor files are read
@@ -190,6 +191,10 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
         hint = f"; did you mean {known[close[0]]}?" if close else ""
         out.append(f"sheet {table.sheet!r}: column {header!r} maps to no field{hint}")
+    for header, field in table.duplicates:
+        if normalize(header) not in ignored:
+            first = table.headers.get(field, "")
+            out.append(f"sheet {table.sheet!r}: column {header!r} also maps to {field}, which {first!r} gives")
     expected = settings.expected if settings is not None else DEFAULT_EXPECTED
     for field in expected:
         if field in table.headers or (field == "handle_seconds" and "aht_seconds" in table.headers):

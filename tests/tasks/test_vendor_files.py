@@ -261,3 +261,13 @@ def test_workbooks_from_the_wild_are_quarantined_with_a_reason_each_and_nothing_
         assert entry["reason"] and "\n" not in entry["reason"] and "Traceback" not in entry["reason"], entry
         if entry["status"] == "quarantined":
             assert (quarantine / f"{entry['file']}.reason.txt").exists(), entry["file"]
+
+
+def test_two_headers_for_one_field_are_a_problem_not_a_silently_dropped_column(tmp_path, make_ctx, run_task):
+    data, inbox, _, quarantine = folders(tmp_path)
+    header = [*GOOD_HEADER, "Handle secs"]  # "Handling (sec)" already gives handle_seconds
+    workbook(inbox / "acme_1116.xlsx", header, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1, 310]])
+    result = run(make_ctx, run_task, data)
+    assert result.summary["quarantined"] == 1 and result.rows == 0
+    reason = (quarantine / "acme_1116.xlsx.reason.txt").read_text()
+    assert "column 'Handle secs' also maps to handle_seconds, which 'Handling (sec)' gives" in reason
