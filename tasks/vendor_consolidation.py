@@ -117,18 +117,33 @@ def vendor_consolidation(
     numbers = ("rows", "rejected")
     report.sheet("Files", files, [Column(k, k.capitalize(), "int" if k in numbers else "str") for k in info])
     outputs = [save_report(ctx, report, f"vendor_master_{day}.xlsx")]
-    for vendor, bad in sorted(rejects.items()):
+    for vendor in sorted(set(rejects) | {f["vendor"] for f in files if f["vendor"]}):
+        bad = rejects.get(vendor, [])
         accepted = sum(f["rows"] for f in files if f["vendor"] == vendor and f["status"] == "archived")
-        if not bad and not accepted:
+        # a vendor's file problems: quarantined files, and columns merged without under the warn gate
+        warned = settings.unknown_columns == "warn"
+        troubled = [
+            f
+            for f in files
+            if f["vendor"] == vendor
+            and (f["status"] == "quarantined" or (warned and f["status"] == "archived"))
+            and f["reason"]
+        ]
+        if not bad and not accepted and not troubled:
             continue
         check = report_for(ctx, f"Validation report: {vendor}", subject=vendor)
         check.summary(
             [
                 KPI("Rows accepted", accepted, type="int"),
                 KPI("Rows rejected", len(bad), target=0, direction="lower_is_better", type="int"),
+                KPI("File problems", len(troubled), target=0, direction="lower_is_better", type="int"),
             ]
         )
         check.sheet("Rejected rows", bad, rejection_columns())
+        if troubled:
+            check.sheet(
+                "File problems", troubled, [Column(k, k.capitalize(), "str") for k in ("file", "status", "reason")]
+            )
         slug = "".join(c if c.isalnum() else "_" for c in vendor.lower()).strip("_")
         outputs.append(save_report(ctx, check, f"validation_{slug}_{day}.xlsx"))
 

@@ -271,3 +271,19 @@ def test_two_headers_for_one_field_are_a_problem_not_a_silently_dropped_column(t
     assert result.summary["quarantined"] == 1 and result.rows == 0
     reason = (quarantine / "acme_1116.xlsx.reason.txt").read_text()
     assert "column 'Handle secs' also maps to handle_seconds, which 'Handling (sec)' gives" in reason
+
+
+def test_the_vendors_validation_report_lists_its_quarantined_files(tmp_path, make_ctx, run_task):
+    """The validation report a vendor gets never says 0 problems while one of its files was quarantined."""
+    data, inbox, _, _ = folders(tmp_path)
+    workbook(inbox / "acme_good.xlsx", GOOD_HEADER, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1]])
+    workbook(
+        inbox / "acme_new.xlsx", [*GOOD_HEADER, "Escalations"], [[date(2026, 11, 16), "M1", "q1", 4, 3, 7, 1, 1, 2]]
+    )
+    result = run(make_ctx, run_task, data)
+    report = next(f for f in result.files if f.name.startswith("validation_acme"))
+    (problem,) = sheet_rows(report, "File problems")
+    assert problem["File"] == "acme_new.xlsx" and problem["Status"] == "quarantined"
+    assert "column 'Escalations' maps to no field" in problem["Reason"]
+    summary = load_workbook(report)["Summary"]
+    assert "File problems" in [c.value for row in summary.iter_rows() for c in row]
