@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
@@ -46,7 +47,7 @@ def vendor_consolidation(
         quarantine: Where files that were not merged go, each with a .reason.txt beside it. Nothing is deleted.
         aliases: A YAML or JSON file with the keys of config.yaml's ``vendor_reports:``, merged over it.
     """
-    from opskit.excel import Column, WorkbookError  # here, not at the top: `runner.py list` imports all tasks
+    from opskit.excel import Column  # here, not at the top: `runner.py list` imports all tasks
 
     box = Inbox(ctx.data_dir / inbox, ctx.data_dir / archive, ctx.data_dir / quarantine)
     settings = vendor_settings(ctx.vendor_reports, data_file(ctx, aliases, "aliases") if aliases else None)
@@ -65,34 +66,17 @@ def vendor_consolidation(
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
             reason = f"not a workbook ({path.suffix or 'no suffix'})"
         else:
-            try:
-                table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
-            except (WorkbookError, DataError) as exc:
-                reason = str(exc)
-            else:
-                columns = column_problems(table, settings)
-                good, bad = check_vendor_rows(table, vendor, path.name)
-                label = vendor or next((r["vendor"] for r in good), "") or "unknown vendor"
-                entry.update(vendor=label if vendor or good else "", rows=len(good), rejected=len(bad))
-                rejects.setdefault(label, []).extend(bad)
-                if vendor is None and "vendor" not in table.headers:
-                    reason = (
-                        "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's"
-                        " name, and the file has no vendor column"
-                    )
-                elif columns and settings.unknown_columns == "quarantine":
-                    reason = "; ".join(columns)
-                elif not good:
-                    first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
-                    reason = f"every row was rejected{first}" if bad else "no data rows"
-                else:
-                    if columns and settings.unknown_columns == "warn":
-                        warnings += [(path.name, c) for c in columns]
-                    master += good
-                    entry.update(status="archived", reason="; ".join(columns))
-                    box.archive(path, sha)
-                if reason:
-                    entry["rows"] = 0
+            good, bad, columns, reason = _examine(path, vendor, settings)
+            label = vendor or next((r["vendor"] for r in good), "")
+            entry.update(vendor=label, rows=0 if reason else len(good), rejected=len(bad))
+            if bad:
+                rejects.setdefault(label or "unknown vendor", []).extend(bad)
+            if not reason:
+                if columns and settings.unknown_columns == "warn":
+                    warnings += [(path.name, c) for c in columns]
+                master += good
+                entry.update(status="archived", reason="; ".join(columns))
+                box.archive(path, sha)
         if reason:
             entry.update(status="quarantined", reason=reason)
             box.quarantine(path, reason)
@@ -195,3 +179,32 @@ def vendor_consolidation(
         "newest": newest.isoformat() + "T00:00:00+00:00" if newest is not None else None,
     }
     return Result(files=outputs, rows=len(master), summary=summary)
+
+
+def _examine(
+    path: Path, vendor: str | None, settings: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], str]:
+    """Read one vendor file: (good rows, rejected rows, column problems, why it must be quarantined or "").
+
+    ``settings`` is config.yaml's ``vendor_reports:`` with the task's aliases file over it (``vendor_settings``).
+
+    The order is the order of the questions a reader would ask: can it be read, who sent it, does every
+    column land in a field (the ``unknown_columns`` gate), did any row pass.
+    """
+    from opskit.excel import WorkbookError  # as in the task: opskit.excel loads when a file is read
+
+    try:
+        table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
+    except (WorkbookError, DataError) as exc:
+        return [], [], [], str(exc)
+    if vendor is None and "vendor" not in table.headers:
+        why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
+        return [], [], [], why + " file has no vendor column"
+    columns = column_problems(table, settings)
+    good, bad = check_vendor_rows(table, vendor, path.name)
+    if columns and settings.unknown_columns == "quarantine":
+        return good, bad, columns, "; ".join(columns)
+    if not good:
+        first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
+        return good, bad, columns, f"every row was rejected{first}" if bad else "no data rows"
+    return good, bad, columns, ""
