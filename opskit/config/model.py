@@ -25,6 +25,7 @@ from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
+from opskit.config.vendors import VendorReports
 from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
 
@@ -196,6 +197,8 @@ class Settings(Strict):
     chat: WebhookSettings | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
     web: WebSettings = WebSettings()
+    vendor_reports: VendorReports = VendorReports()
+    """How vendor daily reports are read (opskit/config/vendors.py, README "Vendor reports")."""
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
 
@@ -311,8 +314,22 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     return problems, (None if problems else config)
 
 
+def load_vendor_reports(path: Path) -> VendorReports:
+    """A settings file with the keys of ``vendor_reports:`` (a task's ``aliases=`` file), validated as the
+    section is.
+
+    Raises:
+        ConfigError: unreadable, not YAML/JSON, or an unknown key or field, at the file's ``name:line``.
+    """
+    raw = read_config_file(path, interpolate=False)
+    try:
+        return VendorReports.model_validate(raw.data)
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0], raw.lines, Path(path).name) from None
+
+
 def _config_error(error: Any, lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
-    loc = tuple(str(p) for p in error["loc"])
+    loc = tuple(str(p) for p in error["loc"] if p != "[key]")  # a dict key's error: the key's line
     where = where_in(lines, filename, loc)
     dotted = ".".join(loc)
     if error["type"] == "extra_forbidden":

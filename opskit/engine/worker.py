@@ -209,6 +209,7 @@ class _StepRunner:
                 data_dir=self.config.data_dir,
                 sources=dict(self.config.settings.sources),
                 state_dir=self.config.var_dir / "state",
+                vendor_reports=self.config.settings.vendor_reports,
                 log=logging.getLogger(f"opskit.task.{spec.name}"),
                 redactor=self.redactor,
                 options=options,
