@@ -7,6 +7,7 @@ Everything is checked when the config loads, never at 02:00 when a job fires.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import types
@@ -306,6 +307,10 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     env = environ if environ is not None else os.environ
     for source in settings.sources.values():
         config.secrets.update(env[n] for n in source.env_names() if env.get(n))
+        user, password = env.get(source.username_env or ""), env.get(source.password_env or "")
+        if user and password:  # a task may send them as HTTP basic auth: the header's base64 is a secret too
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            config.secrets.update({pair, pair.rstrip("=")})
     secret_names = [settings.email.password_env, settings.chat.url_env if settings.chat else None]
     config.secrets.update(env[n] for n in secret_names if n and env.get(n))
     return problems, (None if problems else config)

@@ -110,6 +110,7 @@ def plan_run(
             where = config.where(*keys) if not per_step[i] else None
             params = spec.validate(raw, tz=tz, scheduled_for=scheduled_for, where=where, subject=subject)
             steps.append(PlannedStep(step.label, spec, params))
+    _refuse_secrets(config, name, steps, chained=bool(job and job.steps is not None))
     defaults = config.settings.defaults
     return PlannedRun(
         job=name if job is not None else None,
@@ -122,6 +123,32 @@ def plan_run(
         chained=bool(job and job.steps is not None),
         retry_killed=_first(job and job.retry_killed, defaults.retry_killed),
     )
+
+
+def _refuse_secrets(config: Config, name: str, steps: list[PlannedStep], *, chained: bool) -> None:
+    """Parameters are stored in the run history and shown by ``show``: a value holding a secret of the config
+    (in any form) is refused, as config.yaml refuses ``${SECRET}`` in ``params:``.
+
+    Raises:
+        ParamError: naming the parameter, never the value.
+    """
+    if not config.secrets:
+        return
+    import json
+
+    from opskit.redact import Redactor
+
+    redactor = Redactor(config.secrets)
+    for step in steps:
+        for key, value in step.params.items():
+            text = json.dumps(jsonable(value), default=str, ensure_ascii=False)
+            if redactor.redact(text) != text:
+                where = f"step '{step.name}', " if chained else ""
+                raise ParamError(
+                    f"'{name}', {where}parameter '{key}': the value holds a secret, and parameters are stored in "
+                    "the run history",
+                    hint="Pass the variable's name instead and read it in the task with ctx.secret(NAME)",
+                )
 
 
 def _split_overrides(
