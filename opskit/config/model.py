@@ -40,6 +40,8 @@ class Paths(Strict):
     runs: Path | None = None  # default: <var>/runs
     data: Path = Path(DEFAULT_PATHS["data"])
     tasks: Path = Path(DEFAULT_PATHS["tasks"])
+    data_roots: list[Path] | None = None
+    """Where file-path parameters (``DataPath``) may point; default: the data folder alone."""
 
 
 class Defaults(Strict):
@@ -224,6 +226,12 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return self._resolve(self.settings.paths.data)
+
+    @property
+    def data_roots(self) -> list[Path]:
+        """The folders file-path parameters must stay inside (opskit/datapath.py), resolved like every path."""
+        roots = self.settings.paths.data_roots
+        return [self._resolve(root) for root in roots] if roots else [self.data_dir]
 
     @property
     def tasks_dir(self) -> Path:

@@ -97,7 +97,9 @@ def plan_run(
     steps: list[PlannedStep] = []
     if job is None:
         spec = registry.get(name)
-        params = spec.validate(dict(overrides), tz=tz, scheduled_for=scheduled_for, subject=f"task '{name}'")
+        params = spec.validate(
+            dict(overrides), tz=tz, scheduled_for=scheduled_for, subject=f"task '{name}'", **data_context(config)
+        )
         steps.append(PlannedStep(spec.name, spec, params))
     else:
         step_configs = job.step_list
@@ -108,7 +110,9 @@ def plan_run(
             subject = f"job '{name}'" + (f", step '{step.label}'" if job.steps is not None else "")
             raw = {**step.params, **per_step[i]}
             where = config.where(*keys) if not per_step[i] else None
-            params = spec.validate(raw, tz=tz, scheduled_for=scheduled_for, where=where, subject=subject)
+            params = spec.validate(
+                raw, tz=tz, scheduled_for=scheduled_for, where=where, subject=subject, **data_context(config)
+            )
             steps.append(PlannedStep(step.label, spec, params))
     _refuse_secrets(config, name, steps, chained=bool(job and job.steps is not None))
     defaults = config.settings.defaults
@@ -123,6 +127,11 @@ def plan_run(
         chained=bool(job and job.steps is not None),
         retry_killed=_first(job and job.retry_killed, defaults.retry_killed),
     )
+
+
+def data_context(config: Config) -> dict[str, Any]:
+    """What confines ``DataPath`` parameters (opskit/datapath.py): the data folder and the data roots."""
+    return {"data_dir": config.data_dir, "data_roots": config.data_roots}
 
 
 def _refuse_secrets(config: Config, name: str, steps: list[PlannedStep], *, chained: bool) -> None:

@@ -199,7 +199,13 @@ class _StepRunner:
         for label, task_name, raw in plan:
             self.current = (label, task_name)
             spec = registry.get(task_name)
-            params = spec.validate(raw, tz=self.tz, scheduled_for=self.record.scheduled_for)
+            params = spec.validate(
+                raw,
+                tz=self.tz,
+                scheduled_for=self.record.scheduled_for,
+                data_dir=self.config.data_dir,
+                data_roots=self.config.data_roots,
+            )
             self.ctx = RunContext(
                 run_id=self.record.id,
                 job=self.record.job,
