@@ -424,7 +424,8 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
             f"run {record.id} has no log file at {log_path}",
             hint="Its run folder may have been pruned by the retention setting",
         )
-    sys.stdout.write(_cleaner(config)(log_path.read_text(encoding="utf-8", errors="replace")))
+    text = log_path.read_bytes().decode("utf-8", errors="replace")  # a bare CR is removed, not a line break
+    sys.stdout.write(_cleaner(config)(text))
     return 0
 
 
@@ -446,7 +447,7 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
 
     problems, summary = validate_all(config_path)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(printable(f"error: {problem}"), file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in {config_path}", file=sys.stderr)
         return 2
