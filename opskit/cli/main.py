@@ -19,7 +19,9 @@ from opskit.cli.users_args import add_users_parser
 from opskit.config.file import default_config_path, read_config_file
 from opskit.engine.owners import this_process
 from opskit.errors import OpskitError, UsageError
+from opskit.redact import Redactor
 from opskit.tasks import MISSING, discover
+from opskit.terminal import PrintableFormatter, printable
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -191,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(PrintableFormatter("%(message)s"))
     opskit_log = logging.getLogger("opskit")
     if not opskit_log.handlers:
         opskit_log.addHandler(handler)
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except OpskitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -236,7 +238,7 @@ def _store(config: Config) -> Any:
     from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
     from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
-    store = RunStore(config.history_path, owner=this_process())
+    store = RunStore(config.history_path, owner=this_process(), redactor=Redactor(config.secrets))
     try:
         settle_orphans(config, store)
     except BaseException:
@@ -334,9 +336,10 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _print_outcome(record: Any) -> None:
+    """What a run did, for the terminal: its error and file names are ``printable`` (they came from outside)."""
     duration = f" in {record.duration_s:.1f}s" if record.duration_s is not None else ""
     if record.status != "succeeded":
-        print(f"run {record.id} {record.status}{duration}: {record.error}")
+        print(printable(f"run {record.id} {record.status}{duration}: {record.error}"))
         print(f"  log: {Path(record.folder) / 'run.log'}")
     else:
         print(f"run {record.id} succeeded{duration}")
@@ -345,7 +348,7 @@ def _print_outcome(record: Any) -> None:
     if files:
         print("  files:")
         for f in files:
-            print(f"    {f}")
+            print(printable(f"    {f}"))
 
 
 def _print_delivery(delivery: dict[str, Any] | None) -> None:
@@ -355,12 +358,12 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
     if delivery.get("blocked"):
         checks = (delivery.get("gates") or {}).get("checks") or []
         failed = "; ".join(str(c.get("message")) for c in checks if not c.get("ok"))
-        print(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
+        print_clean(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
     else:
         print(f"  delivery: {delivery.get('action', '-')}")
     for email in delivery.get("emails") or []:
         error = f" ({email['error']})" if email.get("error") else ""
-        print(
+        print_clean(
             f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
             f"recipient(s), outbox id {email.get('outbox_id')}{error}"
         )
@@ -370,8 +373,9 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
     with _store(config) as store:
         records = store.list(job=args.job, status=args.status, limit=args.limit)
+    clean = _cleaner(config)
     if args.json:
-        print(json.dumps([r.to_json() for r in records], indent=2))
+        print(clean(json.dumps([r.to_json() for r in records], indent=2)))
         return 0
     if not records:
         print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
@@ -384,8 +388,10 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
         error = (r.error or "")[:60]
         trigger = f"{r.trigger} by {r.requested_by}" if r.requested_by else r.trigger  # started from the web
         print(
-            f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
-            f"{duration:>8}  {error}"
+            clean(
+                f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+                f"{duration:>8}  {error}"
+            )
         )
     return 0
 
@@ -394,8 +400,9 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
     with _store(config) as store:
         record = store.get(args.run_id)
+    clean = _cleaner(config)
     if args.json:
-        print(json.dumps(record.to_json(), indent=2))
+        print(clean(json.dumps(record.to_json(), indent=2)))
         return 0
     tz = config.job_timezone(config.jobs.get(record.job or ""))
     for key, value in record.to_json().items():
@@ -403,7 +410,7 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
             value = datetime.fromisoformat(value).astimezone(tz).isoformat(timespec="seconds")
         if isinstance(value, dict | list):
             value = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * 16)
-        print(f"{key:<15} {value if value is not None else '-'}")
+        print(clean(f"{key:<15} {value if value is not None else '-'}"))
     return 0
 
 
@@ -417,8 +424,20 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
             f"run {record.id} has no log file at {log_path}",
             hint="Its run folder may have been pruned by the retention setting",
         )
-    sys.stdout.write(log_path.read_text(encoding="utf-8", errors="replace"))
+    text = log_path.read_bytes().decode("utf-8", errors="replace")  # a bare CR is removed, not a line break
+    sys.stdout.write(_cleaner(config)(text))
     return 0
+
+
+def _cleaner(config: Config) -> Any:
+    """What ``history``, ``show`` and ``logs`` print passes through this: the config's secrets (every form)
+    redacted once more, and terminal control characters removed (a file name or scraped text can hold them)."""
+    redactor = Redactor(config.secrets)
+    return lambda text: printable(redactor.redact(text))
+
+
+def print_clean(text: str) -> None:
+    print(printable(text))
 
 
 def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
@@ -426,7 +445,7 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
 
     problems, summary = validate_all(config_path)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(printable(f"error: {problem}"), file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in {config_path}", file=sys.stderr)
         return 2

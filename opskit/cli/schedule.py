@@ -17,6 +17,7 @@ from opskit.engine.planning import plan_run
 from opskit.engine.scheduling import job_timetable
 from opskit.errors import UsageError, did_you_mean
 from opskit.tasks import discover
+from opskit.terminal import PrintableFormatter
 
 STALE_AFTER = timedelta(minutes=2)
 """A heartbeat older than this means the scheduler is not running (it beats every 10 s)."""
@@ -27,7 +28,7 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.engine.daemon import Scheduler
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

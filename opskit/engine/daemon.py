@@ -49,6 +49,7 @@ from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
 from opskit.errors import OpskitError
+from opskit.redact import Redactor
 from opskit.tasks import Registry, discover
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Scheduler:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
         self.owner = new_scheduler_owner()
-        self.store = RunStore(self.config.history_path, owner=self.owner)
+        self.store = RunStore(self.config.history_path, owner=self.owner, redactor=Redactor(self.config.secrets))
         if self.executor is None:
             self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
         self.courier = Courier(self.config, owner=self.owner)
