@@ -142,9 +142,12 @@ def _scan(path: Path) -> tuple[list[str], int, str | None]:
 def _merge(ctx: RunContext, parts: list[Path], name: str) -> Path:
     """One CSV of the parts, each case once (a case both created and completed in the window is in
     two parts)."""
+    from opskit.excel import csv_writer
+
     seen: set[str] = set()
     with ctx.output(name) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)  # CRLF rows: fields holding a CR or LF are quoted
+        # The tool's own export, merged: kept as it sent it (tasks read it back); people get format=xlsx.
+        writer = csv_writer(out, formula_guard=False)  # CRLF rows: fields holding a CR or LF are quoted
         for i, part in enumerate(parts):
             with open(part, encoding="utf-8", newline="") as fh:
                 reader = csv.reader(fh)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
@@ -39,9 +38,12 @@ def _data(body: Any, path: str) -> list[dict[str, Any]]:
 
 
 def _write(ctx: RunContext, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Any:
+    from opskit.excel import csv_dict_writer
+
     target = ctx.data_dir / name
     with ctx.output(target) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        # Data for the reports to read back, not for people: an apostrophe before '-' would change it.
+        writer = csv_dict_writer(f, columns, extrasaction="ignore", formula_guard=False)
         writer.writeheader()
         writer.writerows(rows)
     return target

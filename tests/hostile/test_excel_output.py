@@ -93,3 +93,74 @@ def test_the_public_cell_helpers_escape_too():
     assert (cell.value, cell.quotePrefix) == ("_x005F_x003D_", False)
     assert safe_text("\x03+1") == ("+1", True)
     assert safe_text("_x0041_") == ("_x005F_x0041_", False)
+
+
+# -- CSV outputs -------------------------------------------------------------------------------------------
+
+CSV_CASES = [
+    ("=1+1", "'=1+1"),
+    ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
+    ("+1+1", "'+1+1"),
+    ("-1+1", "'-1+1"),
+    ("@SUM(1;2)", "'@SUM(1;2)"),
+    ("\tcmd", "'\tcmd"),
+    ("\r=1", "'\r=1"),
+    ("-", "'-"),
+    ("-5", "-5"),  # numbers stay numbers, as text or not
+    ("+3.5", "+3.5"),
+    ("-1e-3", "-1e-3"),
+    ("plain", "plain"),
+    ("a=b", "a=b"),
+    ("", ""),
+]
+
+
+def _write_csv(path, rows, **options):
+    from opskit.excel import csv_writer
+
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv_writer(f, **options).writerows(rows)
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_the_csv_guard_prefixes_formula_leads_and_leaves_numbers(tmp_path):
+    rows = [[raw] for raw, _ in CSV_CASES] + [[-5], [2.5]]
+    read = _write_csv(tmp_path / "g.csv", rows)
+    assert [r[0] if r else "" for r in read] == [guarded for _, guarded in CSV_CASES] + ["-5", "2.5"]
+
+
+def test_the_csv_guard_is_a_per_output_option(tmp_path):
+    from opskit.excel import csv_dict_writer
+
+    rows = [[raw] for raw, _ in CSV_CASES]
+    assert [r[0] if r else "" for r in _write_csv(tmp_path / "raw.csv", rows, formula_guard=False)] == [
+        raw for raw, _ in CSV_CASES
+    ]
+    path = tmp_path / "d.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv_dict_writer(f, ["=head", "n"])  # headers come from data too
+        writer.writeheader()
+        writer.writerows([{"=head": "@x", "n": -5}, {"=head": "ok", "n": "-7"}])
+    with open(path, encoding="utf-8", newline="") as f:
+        assert list(csv.reader(f)) == [["'=head", "n"], ["'@x", "-5"], ["ok", "-7"]]
+
+
+@pytest.mark.process  # LibreOffice headless
+def test_libreoffice_opens_a_guarded_csv_as_text(tmp_path):
+    from openpyxl import load_workbook
+
+    rows = [["raw", "guarded"]] + [[raw, raw] for raw, _ in CSV_CASES if "\r" not in raw and "\t" not in raw]
+    plain = tmp_path / "plain.csv"
+    guarded = tmp_path / "guarded.csv"
+    _write_csv(plain, rows, formula_guard=False)
+    _write_csv(guarded, rows)
+    converted = convert([plain, guarded], tmp_path / "lo", "xlsx")
+    raw_ws = load_workbook(converted[plain]).active
+    assert raw_ws["A2"].data_type == "f"  # the control: an unguarded "=1+1" opens as a formula
+    ws = load_workbook(converted[guarded]).active
+    for row in ws.iter_rows(min_row=2):
+        cell = row[1]
+        assert cell.data_type != "f", cell.value
+    numbers = {ws.cell(r, 1).value: ws.cell(r, 1).data_type for r in range(2, ws.max_row + 1)}
+    assert numbers[-5] == "n" and numbers[3.5] == "n"  # -5 and +3.5 are still numbers
