@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opskit import DataError, Period, Result, RunContext, task
+from opskit.excel import csv_writer  # csv and re only: openpyxl loads when a workbook is written
 from opskit.reports import INTEGER_COLUMNS, TIME_FIELDS, human_headers
 
 
@@ -142,8 +143,6 @@ def _scan(path: Path) -> tuple[list[str], int, str | None]:
 def _merge(ctx: RunContext, parts: list[Path], name: str) -> Path:
     """One CSV of the parts, each case once (a case both created and completed in the window is in
     two parts)."""
-    from opskit.excel import csv_writer
-
     seen: set[str] = set()
     with ctx.output(name) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
         # The tool's own export, merged: kept as it sent it (tasks read it back); people get format=xlsx.

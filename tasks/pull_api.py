@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opskit import DataError, Period, Result, RunContext, task
+from opskit.excel import csv_writer  # csv and re only: opskit.excel loads openpyxl when a workbook is written
 
 
 @task(schedule_hint="30 6 * * *")
@@ -27,7 +28,6 @@ def pull_api(
         formula_guard: Put an apostrophe before text starting with = + - @ tab or CR, for a CSV people open
             in a spreadsheet program. Off by default: tasks read this file back as the export.
     """
-    from opskit.excel import csv_writer
     from opskit.sources import CASE_COLUMNS  # requests loads only when the task runs
 
     if not ctx.source(source).token_env:

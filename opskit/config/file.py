@@ -6,6 +6,7 @@ paying for validation (it must start in under 0.3 s); ``validate`` and every run
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -181,8 +182,6 @@ def environment(folder: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     dotenv = folder / ".env"
     if dotenv.is_file():
-        import io
-
         from dotenv import dotenv_values
 
         text = _read_dotenv(dotenv)

@@ -24,7 +24,7 @@ def make_server(config_path: Path, *, host: str, port: int, threads: int | None 
     """
     import waitress
 
-    from opskit.web.app import create_app
+    from opskit.web.app import create_app  # on use: Flask loads only to serve
 
     app = create_app(config_path)
     threads = threads or app.extensions["opskit"].config.settings.web.threads
@@ -60,7 +60,7 @@ class WebServer:
     def __init__(self, config_path: Path, *, port: int = 0, threads: int = 16):
         from waitress.server import create_server
 
-        from opskit.web.app import create_app
+        from opskit.web.app import create_app  # on use: Flask loads only to serve
 
         self.app: Any = create_app(config_path)
         self._server = create_server(
