@@ -517,7 +517,26 @@ class Scheduler:
             self._config_mtime = mtime
             log.error("config changed but is not valid; still running the previous one: %s", exc)
             return
-        self._apply(config, now)
+        except Exception as exc:  # a bug in a check must not stop the scheduler: the old config stays
+            self._config_mtime = mtime
+            log.error(
+                "config changed but could not be loaded (%s: %s); still running the previous one",
+                type(exc).__name__,
+                exc,
+            )
+            return
+        try:
+            self._apply(config, now)
+        except (HistoryUnavailable, OSError):
+            raise  # step() backs off; the reload is tried again
+        except Exception as exc:
+            self._config_mtime = mtime
+            log.error(
+                "config changed but could not be applied (%s: %s); still running the previous one",
+                type(exc).__name__,
+                exc,
+            )
+            return
         self._config_mtime = mtime  # only now: a reload cut short by the history is tried again
         log.info("config reloaded: %d job(s) scheduled", len(self.timetables))
 
