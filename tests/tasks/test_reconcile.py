@@ -100,11 +100,11 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path,
 
 
 def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp_project):
-    from demo.fixtures import write_vendor_workbooks
+    from demo.fixtures import vendor_reports_config, write_vendor_workbooks
 
     data = tmp_path / "data"
     write_vendor_workbooks(console.db, data / "inbox" / "vendors", date_from="2026-11-09", date_to="2026-11-15")
-    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n")
+    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n" + vendor_reports_config())
     consolidated = json.loads(run_cli("run", "vendor_consolidation", "--json").stdout)
     master = consolidated["result"]["files"][0]
     result = run_cli(
