@@ -16,6 +16,7 @@ from typing import Any
 
 from opskit.cli.values import MAX_BACKFILL_SLOTS, MAX_NEXT_COUNT, day
 from opskit.config.model import Config, load_config
+from opskit.engine import outbox_table  # noqa: F401 (the outbox of a history on PostgreSQL)
 from opskit.engine.history import RunStatus, RunStore, Trigger
 from opskit.engine.owners import this_process
 from opskit.engine.planning import plan_run
@@ -176,12 +177,12 @@ def _mail_line(config: Config) -> tuple[str, bool]:
 
     Uncertain and failed mail is never sent again by itself, so it fails ``status --check``.
     """
-    folder = config.outbox_dir
-    if not (folder / "index.sqlite3").exists():
-        return "", False
-    from opskit.delivery.outbox import Outbox, OutboxStatus  # on use: `runner.py list` stays light
+    settings = config.email_settings()
+    from opskit.delivery.outbox import OutboxStatus, outbox_exists, outbox_of  # on use: `list` stays light
 
-    statuses = [e.status for e in Outbox(folder).entries()]
+    if not outbox_exists(settings):
+        return "", False
+    statuses = [e.status for e in outbox_of(settings).entries()]
     waiting = {s: statuses.count(s) for s in (OutboxStatus.PENDING, OutboxStatus.UNCERTAIN, OutboxStatus.FAILED)}
     counts = [f"{n} {status}" for status, n in waiting.items() if n]
     line = f"mail: {', '.join(counts)} in the outbox (runner.py outbox)" if counts else ""
