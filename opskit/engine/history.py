@@ -8,9 +8,10 @@ Each run also names its owner (owners.py): the scheduler or the ``runner.py run`
 run whose owner died is found again (``running_here``, ``undelivered``) and taken over (``take_over``), and
 its delivery is claimed by one process only (``claim_delivery``), so its email or alert goes out once.
 
-Secrets never reach the file: a store given a ``Redactor`` (the worker passes the run's, which knows every
-``ctx.secret`` value; the commands and the scheduler pass the config's) scrubs every parameter, error,
-result and delivery record it writes, in every encoded form (opskit/redact.py). The file is owner-only.
+Secrets never reach the database: a store given a ``Redactor`` (the worker passes the run's, which knows
+every ``ctx.secret`` value; the commands and the scheduler pass the config's) scrubs every parameter,
+error, result and delivery record it writes, in every encoded form (opskit/redact.py). A SQLite file is
+owner-only.
 
 When SQLite cannot do its work (the file is locked by another process for longer than the busy timeout,
 the disk is full, the file cannot be opened), every method raises ``HistoryUnavailable``: one line that

@@ -22,6 +22,8 @@ from opskit.engine.history import RunStore
 from opskit.engine.leader import current_leader
 from tests.conftest import REPO, wait_for
 
+pytestmark = pytest.mark.process  # real schedulers
+
 BERLIN = ZoneInfo("Europe/Berlin")
 FACTOR = 20.0
 START = datetime(2026, 11, 16, 9, 0, 30, tzinfo=BERLIN)

@@ -18,6 +18,8 @@ from opskit.engine.history import RunStore
 from tests.cluster.test_failover import START, slots, start_scheduler
 from tests.conftest import wait_for
 
+pytestmark = [pytest.mark.process, pytest.mark.slow]  # a real scheduler, and a 20 s outage
+
 OUTAGE_S = 20.0
 FACTOR = 20.0
 
