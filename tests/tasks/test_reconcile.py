@@ -129,6 +129,21 @@ def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp
     assert groups["Lumen BPO"][3:6] == (0, 0, 0)
 
 
+def test_a_workbook_from_an_unknown_vendor_is_an_error_not_a_vendor_named_after_the_file(
+    console, northwind, tmp_path, make_ctx, run_task
+):
+    from opskit.errors import DataError
+
+    renamed = tmp_path / "weekly_bpo_export.xlsx"
+    renamed.write_bytes(northwind.read_bytes())
+    ctx = make_ctx("reconcile", console.data_dir, tz=UTC)
+    with pytest.raises(DataError) as caught:
+        run_task("reconcile", ctx=ctx, left=str(console.all_cases), right=str(renamed))
+    assert str(caught.value).startswith(
+        "right side (weekly_bpo_export.xlsx) has no vendor column, and no vendor_reports.vendors pattern"
+    )
+
+
 def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, tmp_path, make_ctx, run_task):
     """The default keys hold vendor, which a vendor's own workbook has no column for: it comes from the
     file name, so the keys match instead of every row being one-sided."""
@@ -142,7 +157,8 @@ def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, t
     assert s["left"] == {"name": console.all_cases.name, "rows": s["rows_left"]}
     assert s["right"]["name"] == northwind.name
     assert s["notes"] == [
-        f"right side ({northwind.name}) has no vendor column: vendor 'Northwind Services' taken from the file name."
+        f"right side ({northwind.name}) has no vendor column: vendor 'Northwind Services' by its file name"
+        " (config.yaml vendor_reports.vendors)."
     ]
     summary = load_workbook(result.files[0])["Summary"]
     assert [c.value for c in summary[1]] == ["Metric", "Keys", "Target", "Attainment", "Status"]
