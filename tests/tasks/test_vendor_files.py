@@ -287,3 +287,13 @@ def test_the_vendors_validation_report_lists_its_quarantined_files(tmp_path, mak
     assert "column 'Escalations' maps to no field" in problem["Reason"]
     summary = load_workbook(report)["Summary"]
     assert "File problems" in [c.value for row in summary.iter_rows() for c in row]
+
+
+def test_a_missing_required_column_names_the_header_it_might_be(tmp_path, make_ctx, run_task):
+    data, inbox, _, quarantine = folders(tmp_path)
+    header = ["Date", "Mod ID", "Qeue", "Cases", "Handling (sec)", "Productive hrs", "QA Audited", "QA Passed"]
+    workbook(inbox / "acme_1116.xlsx", header, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1]])
+    result = run(make_ctx, run_task, data)
+    assert result.summary["quarantined"] == 1
+    reason = (quarantine / "acme_1116.xlsx.reason.txt").read_text()
+    assert "lacks required column(s) queue_id" in reason and "did you mean 'Qeue' for queue_id?" in reason
