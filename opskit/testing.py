@@ -192,13 +192,13 @@ class ContextFactory:
         spec: TaskSpec | None = None
         if params is not None and self._config is not None:
             spec = load_registry(self.tasks_dir).tasks.get(task)
+        data = data_dir or self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
         if spec is not None:
-            values = spec.validate(values, tz=zone, scheduled_for=when)
+            values = spec.validate(values, tz=zone, scheduled_for=when, **_test_data_context(data))
         run_id = f"test-{next(self._numbers)}"
         folder = self.root / "runs" / run_id
         folder.mkdir(parents=True, mode=0o700)
-        data = data_dir or self.root / "data"
-        data.mkdir(parents=True, exist_ok=True)
         redactor = Redactor()
         log = self._logger(f"opskit.task.{task}.{run_id}", folder / "run.log", redactor, LOG_FORMAT)
         return RunContext(
@@ -260,7 +260,7 @@ class ContextFactory:
 
         spec = self.spec(task)
         ctx = ctx or self(spec.name)
-        values = spec.validate(params, tz=ctx.tz, scheduled_for=ctx.scheduled_for)
+        values = spec.validate(params, tz=ctx.tz, scheduled_for=ctx.scheduled_for, **_test_data_context(ctx.data_dir))
         ctx.params = values
         try:
             outcome = spec.func(ctx, **values)
@@ -496,3 +496,10 @@ def opskit_smtp() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+def _test_data_context(data: Path) -> dict[str, Any]:
+    """``DataPath`` parameters in a test: relative to the test's data folder, and any file a test names is
+    allowed (a test hands its task fixture files from anywhere). Confinement guards the entry points where
+    values come from people: ``runner.py``, the scheduler and the web app (opskit/datapath.py)."""
+    return {"data_dir": data, "data_roots": [Path(data.resolve().anchor)]}

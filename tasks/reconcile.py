@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opskit import Result, RunContext, task
+from opskit import DataPath, Result, RunContext, task
 from opskit.reports import (
     KPI,
     data_file,
@@ -23,8 +23,8 @@ from opskit.reports import (
 def reconcile(
     ctx: RunContext,
     *,
-    left: str,
-    right: str,
+    left: DataPath,
+    right: DataPath,
     keys: tuple[str, ...] = ("date", "vendor", "moderator_id", "queue_id"),
     compare: tuple[str, ...] = ("handled", "handle_seconds"),
     left_columns: tuple[str, ...] = (),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from opskit import DataError, Result, RunContext, task
+from opskit import DataError, DataPath, Result, RunContext, task
 from opskit.reports import (
     KPI,
     Inbox,
@@ -29,10 +29,10 @@ from opskit.reports import (
 def vendor_consolidation(
     ctx: RunContext,
     *,
-    inbox: str = "inbox/vendors",
-    archive: str = "inbox/archive",
-    quarantine: str = "inbox/quarantine",
-    aliases: str = "",
+    inbox: DataPath = "inbox/vendors",
+    archive: DataPath = "inbox/archive",
+    quarantine: DataPath = "inbox/quarantine",
+    aliases: DataPath = "",
 ) -> Result:
     """Merge every vendor workbook in the inbox into a master workbook; archive or quarantine each file.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -10,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from opskit.cli.values import MAX_BACKFILL_SLOTS, MAX_NEXT_COUNT, day
 from opskit.config.model import Config, load_config
 from opskit.engine.history import RunStatus, RunStore, Trigger
 from opskit.engine.owners import this_process
@@ -17,6 +19,7 @@ from opskit.engine.planning import plan_run
 from opskit.engine.scheduling import job_timetable
 from opskit.errors import UsageError, did_you_mean
 from opskit.tasks import discover
+from opskit.terminal import PrintableFormatter
 
 STALE_AFTER = timedelta(minutes=2)
 """A heartbeat older than this means the scheduler is not running (it beats every 10 s)."""
@@ -27,7 +30,7 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.engine.daemon import Scheduler
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -47,6 +50,9 @@ def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
     if args.job and args.job not in config.jobs:
         raise UsageError(f"unknown job '{args.job}'", hint=did_you_mean(args.job, config.jobs))
     now = datetime.now(UTC)
+    count = min(args.count, MAX_NEXT_COUNT)
+    if args.count > MAX_NEXT_COUNT:
+        print(f"note: showing the first {MAX_NEXT_COUNT} slots per job (the most `next` lists)", file=sys.stderr)
     out: dict[str, Any] = {}
     for name in names:
         timetable = job_timetable(config, name)
@@ -54,7 +60,7 @@ def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
             print(f"{name}: manual only (no schedule)")
             continue
         job = config.jobs[name]
-        slots = timetable.upcoming(now, args.count)
+        slots = timetable.upcoming(now, count)
         out[name] = [{"at": s.at.isoformat(), "skipped": s.skipped, "dst": s.dst} for s in slots]
         if args.json:
             continue
@@ -181,7 +187,13 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
     end = datetime.combine(_date(args.date_to, "--to") + timedelta(days=1), time(), tzinfo=tz)
     if end <= start:
         raise UsageError("--to is before --from")
-    slots = list(timetable.fires_between(start - timedelta(microseconds=1), end - timedelta(microseconds=1)))
+    every = timetable.fires_between(start - timedelta(microseconds=1), end - timedelta(microseconds=1))
+    slots = list(itertools.islice(every, MAX_BACKFILL_SLOTS + 1))
+    if len(slots) > MAX_BACKFILL_SLOTS:
+        raise UsageError(
+            f"{args.date_from} to {args.date_to} holds more than {MAX_BACKFILL_SLOTS:,} slots of job '{args.job}'",
+            hint="Backfill a shorter range at a time",
+        )
     if not slots:
         print(f"{args.job}: no slots between {args.date_from} and {args.date_to}")
         return 0
@@ -209,10 +221,7 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} '{text}' is not a date", hint="e.g. 2026-11-02") from None
+    return day(text, option)
 
 
 def _local(at: datetime, config: Config, job: Any = None) -> str:

@@ -7,6 +7,7 @@ Everything is checked when the config loads, never at 02:00 when a job fires.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import types
@@ -40,6 +41,8 @@ class Paths(Strict):
     runs: Path | None = None  # default: <var>/runs
     data: Path = Path(DEFAULT_PATHS["data"])
     tasks: Path = Path(DEFAULT_PATHS["tasks"])
+    data_roots: list[Path] | None = None
+    """Where file-path parameters (``DataPath``) may point; default: the data folder alone."""
 
 
 class Defaults(Strict):
@@ -228,6 +231,12 @@ class Config:
         return self._resolve(self.settings.paths.data)
 
     @property
+    def data_roots(self) -> list[Path]:
+        """The folders file-path parameters must stay inside (opskit/datapath.py), resolved like every path."""
+        roots = self.settings.paths.data_roots
+        return [self._resolve(root) for root in roots] if roots else [self.data_dir]
+
+    @property
     def tasks_dir(self) -> Path:
         return self._resolve(self.settings.paths.tasks)
 
@@ -309,6 +318,10 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     env = environ if environ is not None else os.environ
     for source in settings.sources.values():
         config.secrets.update(env[n] for n in source.env_names() if env.get(n))
+        user, password = env.get(source.username_env or ""), env.get(source.password_env or "")
+        if user and password:  # a task may send them as HTTP basic auth: the header's base64 is a secret too
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            config.secrets.update({pair, pair.rstrip("=")})
     secret_names = [settings.email.password_env, settings.chat.url_env if settings.chat else None]
     config.secrets.update(env[n] for n in secret_names if n and env.get(n))
     return problems, (None if problems else config)

@@ -49,6 +49,7 @@ from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
 from opskit.errors import OpskitError
+from opskit.redact import Redactor
 from opskit.tasks import Registry, discover
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Scheduler:
             self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
             self._lock.acquire()
         self.owner = new_scheduler_owner()
-        self.store = RunStore(self.config.history_path, owner=self.owner)
+        self.store = RunStore(self.config.history_path, owner=self.owner, redactor=Redactor(self.config.secrets))
         if self.executor is None:
             self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
         self.courier = Courier(self.config, owner=self.owner)
@@ -516,7 +517,26 @@ class Scheduler:
             self._config_mtime = mtime
             log.error("config changed but is not valid; still running the previous one: %s", exc)
             return
-        self._apply(config, now)
+        except Exception as exc:  # a bug in a check must not stop the scheduler: the old config stays
+            self._config_mtime = mtime
+            log.error(
+                "config changed but could not be loaded (%s: %s); still running the previous one",
+                type(exc).__name__,
+                exc,
+            )
+            return
+        try:
+            self._apply(config, now)
+        except (HistoryUnavailable, OSError):
+            raise  # step() backs off; the reload is tried again
+        except Exception as exc:
+            self._config_mtime = mtime
+            log.error(
+                "config changed but could not be applied (%s: %s); still running the previous one",
+                type(exc).__name__,
+                exc,
+            )
+            return
         self._config_mtime = mtime  # only now: a reload cut short by the history is tried again
         log.info("config reloaded: %d job(s) scheduled", len(self.timetables))
 

@@ -8,6 +8,10 @@ Each run also names its owner (owners.py): the scheduler or the ``runner.py run`
 run whose owner died is found again (``running_here``, ``undelivered``) and taken over (``take_over``), and
 its delivery is claimed by one process only (``claim_delivery``), so its email or alert goes out once.
 
+Secrets never reach the file: a store given a ``Redactor`` (the worker passes the run's, which knows every
+``ctx.secret`` value; the commands and the scheduler pass the config's) scrubs every parameter, error,
+result and delivery record it writes, in every encoded form (opskit/redact.py). The file is owner-only.
+
 When SQLite cannot do its work (the file is locked by another process for longer than the busy timeout,
 the disk is full, the file cannot be opened), every method raises ``HistoryUnavailable``: one line that
 names the file and the cause, never a traceback; the scheduler backs off and tries again.
@@ -32,6 +36,8 @@ from opskit.engine.owners import owner_alive, process_alive
 from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
 from opskit.engine.requests_table import REQUESTS_SCHEMA, WebTables
 from opskit.errors import OpskitError, UsageError
+from opskit.files import private_database
+from opskit.redact import Redactor, scrub
 
 __all__ = [
     "DELIVERABLE",
@@ -156,17 +162,26 @@ class RunStore(AccountTables, WebTables):
         path: The SQLite file (created with its folder when missing).
         owner: Who answers for the runs this store creates (owners.py); None leaves them unowned.
         busy_timeout_s: How long a write waits for another process's; default ``BUSY_TIMEOUT_S``.
+        redactor: Scrubs secrets from every parameter, error, result and delivery record written.
 
     Raises:
         HistoryUnavailable: from any method, when SQLite cannot do its work (locked, disk full).
     """
 
-    def __init__(self, path: Path, *, owner: str | None = None, busy_timeout_s: float | None = None):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        owner: str | None = None,
+        busy_timeout_s: float | None = None,
+        redactor: Redactor | None = None,
+    ):
         self.path = Path(path)
         self.owner = owner
+        self.redactor = redactor
         self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_database(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
             )
@@ -263,6 +278,7 @@ class RunStore(AccountTables, WebTables):
     ) -> RunRecord:
         """Record a new run (queued, or already final for a skipped slot), owned by this store's owner."""
         now = now or utcnow()
+        params, error = scrub(params, self.redactor), scrub(error, self.redactor)
         for _ in range(5):  # ids are random within a second; a collision just draws again
             run_id = new_run_id(job or task, now)
             folder = folder_root / run_id
@@ -342,6 +358,7 @@ class RunStore(AccountTables, WebTables):
     ) -> bool:
         """Record the end of a run. With ``only_if_unfinished``, a run already final is left alone."""
         now = now or utcnow()
+        error, result = scrub(error, self.redactor), scrub(result, self.redactor)
         with self._write() as db:
             row = db.execute("SELECT status, started_at FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None or (only_if_unfinished and RunStatus(row["status"]).final):
@@ -365,6 +382,7 @@ class RunStore(AccountTables, WebTables):
 
     def record_delivery(self, run_id: str, delivery: dict[str, Any]) -> None:
         """Store what delivery did after the run: gate verdict, emails queued or sent, alerts posted."""
+        delivery = scrub(delivery, self.redactor)
         with self._write() as db:
             db.execute("UPDATE runs SET delivery=? WHERE id=?", (json.dumps(delivery, default=str), run_id))
 
