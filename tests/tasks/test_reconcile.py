@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 from datetime import UTC
 
 import pytest
@@ -104,9 +105,10 @@ def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp
 
     data = tmp_path / "data"
     write_vendor_workbooks(console.db, data / "inbox" / "vendors", date_from="2026-11-09", date_to="2026-11-15")
-    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n" + vendor_reports_config())
+    roots = f"  data_roots: [{data}, {console.all_cases.parent}]\n"  # the console's export lives beside its data
+    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n{roots}" + vendor_reports_config())
     consolidated = json.loads(run_cli("run", "vendor_consolidation", "--json").stdout)
-    master = consolidated["result"]["files"][0]
+    master = shutil.copy(consolidated["result"]["files"][0], data)  # file parameters stay inside the data roots
     result = run_cli(
         "run",
         "reconcile",
