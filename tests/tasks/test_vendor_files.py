@@ -297,3 +297,11 @@ def test_a_missing_required_column_names_the_header_it_might_be(tmp_path, make_c
     assert result.summary["quarantined"] == 1
     reason = (quarantine / "acme_1116.xlsx.reason.txt").read_text()
     assert "lacks required column(s) queue_id" in reason and "did you mean 'Qeue' for queue_id?" in reason
+
+
+def test_an_unmapped_column_without_a_value_loses_nothing_and_is_no_problem(tmp_path, make_ctx, run_task):
+    data, inbox, archive, _ = folders(tmp_path)
+    header = [*GOOD_HEADER, "Comments"]  # a header over empty cells: no value can be lost
+    workbook(inbox / "acme_1116.xlsx", header, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1, None]])
+    result = run(make_ctx, run_task, data)
+    assert result.rows == 1 and result.summary["problems"] == [] and (archive / "acme_1116.xlsx").exists()
