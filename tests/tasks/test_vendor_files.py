@@ -305,3 +305,15 @@ def test_an_unmapped_column_without_a_value_loses_nothing_and_is_no_problem(tmp_
     workbook(inbox / "acme_1116.xlsx", header, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1, None]])
     result = run(make_ctx, run_task, data)
     assert result.rows == 1 and result.summary["problems"] == [] and (archive / "acme_1116.xlsx").exists()
+
+
+def test_each_problem_says_where_and_what_to_do(tmp_path, make_ctx, run_task):
+    data, inbox, _, _ = folders(tmp_path)
+    good = [date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1]
+    workbook(inbox / "acme_a.xlsx", [*GOOD_HEADER, "Escalations"], [[*good, 3]])
+    workbook(inbox / "acme_b.xlsx", GOOD_HEADER, [good, [date(2026, 11, 15), "M2", "q1", 4, 300, "n/a", 1, 1]])
+    workbook(inbox / "nobody.xlsx", GOOD_HEADER, [good])
+    problems = {p["where"]: p for p in run(make_ctx, run_task, data).summary["problems"]}
+    assert "vendor_reports.aliases" in problems["acme_a.xlsx"]["fix"]
+    assert "vendor_reports.vendors" in problems["nobody.xlsx"]["fix"]
+    assert problems["Acme, 1 row"]["problem"].startswith("rejected (acme_b.xlsx row 3, productive_seconds): expected")
