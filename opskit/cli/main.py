@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli.db import add_db_parser, db_command
 from opskit.cli.scaffold import scaffold_task
 from opskit.cli.users_args import add_users_parser
 from opskit.cli.values import MAX_NEXT_COUNT, clip_words, moment, short, whole_number
@@ -40,6 +41,7 @@ EXAMPLES = {
     "validate": "python runner.py validate --config config.yaml",
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
+    "db": "PGPASSWORD=... python runner.py db copy --to postgresql://opskit@db.internal/opskit",
     "schedule": "python runner.py schedule",
     "new": "python runner.py new backlog_snapshot --kind browser",
     "inspect": "python runner.py inspect console /cases   # > selectors to paste under sources.console.browser",
@@ -193,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     users = command("users", "Manage who may sign in to the web app: users, roles, groups, API tokens.")
 
     add_users_parser(users, _Parser)
+    db = command("db", "The run history's database: upgrade its schema, copy it into PostgreSQL.")
+    add_db_parser(db, _Parser)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=whole_number(0, 65535), default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
@@ -252,7 +256,7 @@ def _store(config: Config) -> Any:
     from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
     from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
-    store = RunStore(config.history_path, owner=this_process(), redactor=Redactor(config.secrets))
+    store = RunStore(config.history_target, owner=this_process(), redactor=Redactor(config.secrets))
     try:
         settle_orphans(config, store)
     except BaseException:
@@ -279,9 +283,12 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     if not isinstance(jobs, dict) or not jobs:
         print("  (none in config)")
         return 0
-    history = raw.path_setting("var") / "history.sqlite"
+    target = raw.data.get("history")
+    history: Path | str = raw.path_setting("var") / "history.sqlite"
+    if isinstance(target, str) and target:
+        history = target if "://" in target else raw.path.resolve().parent / target
     last = {}
-    if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
+    if isinstance(history, str) or history.exists():  # read only: settling orphans is for the other commands
         from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
 
         with RunStore(history) as store:
@@ -465,6 +472,10 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
         return 2
     print(f"{config_path}: OK ({summary})")
     return 0
+
+
+def cmd_db(args: argparse.Namespace, config_path: Path) -> int:
+    return db_command(_load(config_path), args)
 
 
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:

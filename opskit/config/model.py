@@ -15,10 +15,10 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from opskit.config.browser import BrowserSettings, WarmBrowserSettings
 from opskit.config.chat import WebhookSettings
@@ -190,8 +190,20 @@ class SchedulerSettings(Strict):
     """One browser the scheduler's browser runs share (opskit/browser/warm.py)."""
 
 
+def _history_target(value: str | None) -> str | None:
+    """``history:`` is a SQLite file (a path) or a ``postgresql://USER[:PASS]@HOST[:PORT]/DB`` URL."""
+    if value is None or "://" not in value:
+        return value
+    if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        scheme = value.split("://", 1)[0]
+        raise ValueError(f"the history is a SQLite file path or a postgresql:// URL, not {scheme}://")
+    return value
+
+
 class Settings(Strict):
     timezone: Timezone = ZoneInfo("UTC")
+    history: Annotated[str | None, AfterValidator(_history_target)] = None
+    """Where the run history lives: a SQLite file (default ``<var>/history.sqlite``) or a PostgreSQL URL."""
     paths: Paths = Paths()
     defaults: Defaults = Defaults()
     retention: Retention = Retention()
@@ -256,7 +268,17 @@ class Config:
 
     @property
     def history_path(self) -> Path:
+        """The SQLite history file (``history:`` when it is a path; else the default, ``<var>/history.sqlite``)."""
+        target = self.settings.history
+        if target and "://" not in target:
+            return self._resolve(Path(target))
         return self.var_dir / "history.sqlite"
+
+    @property
+    def history_target(self) -> Path | str:
+        """What ``RunStore`` opens: the SQLite file, or the PostgreSQL URL of ``history:`` (password included)."""
+        target = self.settings.history
+        return target if target and "://" in target else self.history_path
 
     @property
     def jobs(self) -> dict[str, JobConfig]:

@@ -98,7 +98,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     """
     config = preloaded.config
     redactor = Redactor(config.secrets)
-    store = RunStore(config.history_path, redactor=redactor)  # knows every ctx.secret value as it is read
+    store = RunStore(config.history_target, redactor=redactor)  # knows every ctx.secret value as it is read
     record = store.get(run_id)
     folder = private_dir(record.folder)
 
