@@ -136,7 +136,7 @@ def vendor_consolidation(
         problem(
             f["file"],
             f["reason"].removeprefix(f"{f['file']}: "),  # the reason may start with the file's name already
-            "Fix the file (or ask the vendor for a new one) and put it back in the inbox",
+            _fix(f["reason"]),
         )
         for f in files
         if f["status"] == "quarantined"
@@ -155,7 +155,10 @@ def vendor_consolidation(
             slug = "".join(c if c.isalnum() else "_" for c in vendor.lower()).strip("_")
             where = f"{vendor}, {len(bad)} row{'s' if len(bad) != 1 else ''}"
             fix = f"The rows are left out of the master; each is listed in validation_{slug}_{day}.xlsx"
-            first = f"rejected: {bad[0]['reason']}" + (" and more" if len(bad) > 1 else "")
+            where_first = f"{bad[0]['file']} row {bad[0]['row']}" + (
+                f", {bad[0]['column']}" if bad[0]["column"] else ""
+            )
+            first = f"rejected ({where_first}): {bad[0]['reason']}" + (" and more" if len(bad) > 1 else "")
             problems.append(problem(where, first, fix))
     summary = {
         "kind": "ingestion",
@@ -208,3 +211,15 @@ def _examine(
         first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
         return good, bad, columns, f"every row was rejected{first}" if bad else "no data rows"
     return good, bad, columns, ""
+
+
+def _fix(reason: str) -> str:
+    """What to do about a quarantined file, by what kept it out."""
+    if reason.startswith("unknown vendor"):
+        return "Add the vendor's file pattern to vendor_reports.vendors in config.yaml, then put the file back"
+    if any(k in reason for k in ("maps to no field", "expected column", "also maps to", "lacks required column")):
+        return (
+            "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns"
+            " (or ask the vendor for the usual layout), then put the file back in the inbox"
+        )
+    return "Fix the file (or ask the vendor for a new one) and put it back in the inbox"

@@ -143,3 +143,13 @@ def test_pause_state_persists(tmp_path):
         store.set_paused("daily", True)
     with RunStore(tmp_path / "h.sqlite") as store:
         assert store.job_state("daily")["paused"] is True
+
+
+def test_rows_unpack_their_values_as_sqlite3_rows_do(tmp_path):
+    """Code written against sqlite3.Row unpacks rows (``for (id_,) in rows``): the SQLAlchemy rows must too."""
+    with RunStore(tmp_path / "history.sqlite") as store:
+        store.add_user("vic", role="viewer", groups=(), password_hash="x")
+        [(name, role)] = list(store._db.execute("SELECT name, role FROM web_users"))
+        assert (name, role) == ("vic", "viewer")
+        row = store._db.execute("SELECT name, role FROM web_users").fetchone()
+        assert row["role"] == "viewer" and row[1] == "viewer" and dict(row) == {"name": "vic", "role": "viewer"}

@@ -55,12 +55,19 @@ def sqlalchemy_url(target: str | Path) -> sa.URL:
 
 
 class Row(dict[str, Any]):
-    """A result row: by column name, as the store's code reads it, or by position (``COUNT(*)``)."""
+    """A result row: by column name, as the store's code reads it, or by position (``COUNT(*)``).
+
+    Iterating it yields its values, as ``sqlite3.Row`` does, so ``for (id_hash,) in rows`` unpacks values;
+    ``dict(row)``, ``keys()`` and ``items()`` still see the column names.
+    """
 
     def __getitem__(self, key: str | int) -> Any:  # type: ignore[override]
         if isinstance(key, int):
             return list(self.values())[key]
         return super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        return iter(list(self.values()))
 
 
 class Rows:

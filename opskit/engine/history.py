@@ -153,8 +153,8 @@ class RunStore(AccountTables, WebTables):
         *,
         owner: str | None = None,
         busy_timeout_s: float | None = None,
-        upgrade: bool = True,
         redactor: Redactor | None = None,
+        upgrade: bool = True,
     ):
         # ``upgrade=False``: leave the schema as it is (``runner.py db upgrade`` reports what it does itself).
         self.url = path if is_url(path) else None
@@ -165,7 +165,7 @@ class RunStore(AccountTables, WebTables):
         self.redactor = redactor
         self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         if self.url is None:
-            private_database(self.path)
+            private_database(self.path)  # owner-only from its first byte, -wal and -shm too
         try:
             self._db = Db(path, busy_timeout_s=self.busy_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S)
         except sa.exc.ArgumentError as exc:

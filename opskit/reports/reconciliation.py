@@ -112,7 +112,10 @@ def read_side(
             )
         for row in rows:
             row["vendor"] = vendor
-        notes.append(f"{side} side ({path.name}) has no vendor column: vendor '{vendor}' taken from the file name.")
+        notes.append(
+            f"{side} side ({path.name}) has no vendor column: vendor '{vendor}' by its file name"
+            " (config.yaml vendor_reports.vendors)."
+        )
     return rows, notes
 
 

@@ -172,9 +172,10 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     """What is wrong with a vendor file's columns, one line each, with what each one might be.
 
     A header that maps to no field ("column 'Handel tme' maps to no field; did you mean handle_seconds?")
-    unless ``settings.ignore_columns`` lists it, a second header for a field that an earlier one gives
-    (its values would not be read), and an expected field the file lacks ("expected column
-    productive_seconds is missing; did you mean 'Prodctive'?"). A handle time given as an AHT counts.
+    unless ``settings.ignore_columns`` lists it or no row has a value under it; a second header for a
+    field that an earlier one gives (its values would not be read); and an expected field the file lacks
+    ("expected column productive_seconds is missing; did you mean 'Prodctive'?"). An AHT counts as the
+    handle time.
     """
     from opskit.config.vendors import DEFAULT_EXPECTED  # pydantic: only when vendor files are read
     from opskit.excel.durations import header_unit  # opskit.excel loads when a file is read (~20 ms)
@@ -185,7 +186,13 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     if settings is not None:
         known |= {normalize(a): f for f, names in settings.aliases.items() for a in names}
     out = []
-    unknown = [h for h in table.unknown if normalize(h) not in ignored]
+    column_of = {header: column for column, header in table.headers.items()}
+    rows = table.rows if isinstance(table.rows, list) else []
+    unknown = [
+        h
+        for h in table.unknown
+        if normalize(h) not in ignored and any(r.get(column_of.get(h, "")) not in (None, "") for r in rows)
+    ]
     for header in unknown:
         key = normalize(header_unit(header)[0]) or normalize(header)
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
@@ -199,7 +206,7 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     for field in expected:
         if field in table.headers or (field == "handle_seconds" and "aht_seconds" in table.headers):
             continue
-        near = suggest(field, unknown, {k: v for k, v in known.items()})
+        near = suggest(field, unknown, known)
         hint = f"; did you mean {near!r}?" if near else ""
         out.append(f"sheet {table.sheet!r}: expected column {field} is missing{hint}")
     return out

@@ -82,3 +82,17 @@ def test_a_workbook_with_every_form_reads_the_same_seconds(tmp_path):
     assert {(r.row, r.column) for r in table.rejected} == {(3, "handle"), (4, "productive")}
     assert "expected a duration" in table.rejected[0].reason
     assert table.units == {"handle": "clock", "productive": "h", "idle": "min", "secs": "s"}
+
+
+def test_shift_productive_time_reads_through_the_same_parser(tmp_path):
+    from datetime import date
+
+    from opskit.errors import DataError
+    from opskit.reports import read_shifts
+
+    path = tmp_path / "shifts.csv"
+    path.write_text("moderator_id,date,productive_seconds\nm1,2026-11-10,7:30:00\nm1,2026-11-11,3600\nm2,2026-11-10,\n")
+    assert read_shifts(path, date(2026, 11, 9), date(2026, 11, 15)) == {"m1": 30600.0, "m2": 0.0}
+    path.write_text("moderator_id,date,productive_seconds\nm1,2026-11-10,3600\nm1,2026-11-11,all day\n")
+    with pytest.raises(DataError, match=r"shifts.csv, row 3: productive_seconds: expected a duration"):
+        read_shifts(path, date(2026, 11, 9), date(2026, 11, 15))

@@ -287,3 +287,33 @@ def test_the_vendors_validation_report_lists_its_quarantined_files(tmp_path, mak
     assert "column 'Escalations' maps to no field" in problem["Reason"]
     summary = load_workbook(report)["Summary"]
     assert "File problems" in [c.value for row in summary.iter_rows() for c in row]
+
+
+def test_a_missing_required_column_names_the_header_it_might_be(tmp_path, make_ctx, run_task):
+    data, inbox, _, quarantine = folders(tmp_path)
+    header = ["Date", "Mod ID", "Qeue", "Cases", "Handling (sec)", "Productive hrs", "QA Audited", "QA Passed"]
+    workbook(inbox / "acme_1116.xlsx", header, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1]])
+    result = run(make_ctx, run_task, data)
+    assert result.summary["quarantined"] == 1
+    reason = (quarantine / "acme_1116.xlsx.reason.txt").read_text()
+    assert "lacks required column(s) queue_id" in reason and "did you mean 'Qeue' for queue_id?" in reason
+
+
+def test_an_unmapped_column_without_a_value_loses_nothing_and_is_no_problem(tmp_path, make_ctx, run_task):
+    data, inbox, archive, _ = folders(tmp_path)
+    header = [*GOOD_HEADER, "Comments"]  # a header over empty cells: no value can be lost
+    workbook(inbox / "acme_1116.xlsx", header, [[date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1, None]])
+    result = run(make_ctx, run_task, data)
+    assert result.rows == 1 and result.summary["problems"] == [] and (archive / "acme_1116.xlsx").exists()
+
+
+def test_each_problem_says_where_and_what_to_do(tmp_path, make_ctx, run_task):
+    data, inbox, _, _ = folders(tmp_path)
+    good = [date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1]
+    workbook(inbox / "acme_a.xlsx", [*GOOD_HEADER, "Escalations"], [[*good, 3]])
+    workbook(inbox / "acme_b.xlsx", GOOD_HEADER, [good, [date(2026, 11, 15), "M2", "q1", 4, 300, "n/a", 1, 1]])
+    workbook(inbox / "nobody.xlsx", GOOD_HEADER, [good])
+    problems = {p["where"]: p for p in run(make_ctx, run_task, data).summary["problems"]}
+    assert "vendor_reports.aliases" in problems["acme_a.xlsx"]["fix"]
+    assert "vendor_reports.vendors" in problems["nobody.xlsx"]["fix"]
+    assert problems["Acme, 1 row"]["problem"].startswith("rejected (acme_b.xlsx row 3, productive_seconds): expected")
