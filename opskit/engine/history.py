@@ -109,6 +109,7 @@ class SlotTaken(OpskitError):
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 Records = list[RunRecord]
 """``list[RunRecord]``, spelt so inside ``RunStore``, whose ``list`` method hides the builtin there."""
 RunIds = list[str]
@@ -121,10 +122,7 @@ def _guarded(method: _F) -> _F:
 
     @functools.wraps(method)
     def guarded(self: RunStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
-            raise self._unavailable(exc) from exc
+        return RunStore.call(self, lambda: method(self, *args, **kwargs))
 
     return guarded  # type: ignore[return-value]
 
@@ -163,6 +161,7 @@ class RunStore(AccountTables, WebTables):
         """The history as messages name it: the file, or the URL without its password."""
         self.owner = owner
         self.redactor = redactor
+        self._guards = 0  # public methods under way (a lost connection is retried by the outermost)
         self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         if self.url is None:
             private_database(self.path)  # owner-only from its first byte, -wal and -shm too
@@ -180,6 +179,30 @@ class RunStore(AccountTables, WebTables):
             unavailable = self._unavailable(exc)
             self._db.close()
             raise unavailable from exc
+
+    def call(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` (one or more statements on this store) speaking ``HistoryUnavailable`` for the
+        database's operational errors. Every public method goes through it.
+
+        A server restarted since our last statement leaves a dead connection: the call is tried once more
+        on a new one when the failure came before anything was written (a failure then is a real outage).
+        """
+        outermost = not self._db.in_transaction
+        self._guards += 1
+        try:
+            return work()
+        except sa.exc.DBAPIError as exc:
+            if not (outermost and self._db.postgres and exc.connection_invalidated):
+                raise self._unavailable(exc) from exc
+            self._db.lost()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            self._guards -= 1
+        try:
+            return work()
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            raise self._unavailable(exc) from exc
 
     def upgrade_schema(self) -> tuple[str | None, str | None]:
         """Run the migrations this history lacks; returns its revision before and after."""
@@ -232,7 +255,11 @@ class RunStore(AccountTables, WebTables):
             return
         try:
             self._db.begin()
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        except sa.exc.DBAPIError as exc:
+            if self._db.postgres and exc.connection_invalidated and self._guards:
+                raise  # nothing was written: the public method tries once more on a new connection
+            raise self._unavailable(exc) from exc
+        except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         try:
             yield self._db
@@ -640,7 +667,7 @@ class RunStore(AccountTables, WebTables):
 # tables mixed in (the web app's), and methods added later.
 for _klass in reversed(RunStore.__mro__[:-1]):
     for _name, _method in list(vars(_klass).items()):
-        if inspect.isfunction(_method) and not _name.startswith("_"):
+        if inspect.isfunction(_method) and not _name.startswith("_") and _name != "call":
             setattr(RunStore, _name, _guarded(_method))
 
 _HOST = socket.gethostname()

@@ -90,29 +90,33 @@ class HistoryIndex:
 
     def insert(self, values: dict[str, Any], body: bytes) -> None:
         columns = [*values, "body"]
+        sql = f"INSERT INTO outbox_messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        self.store.call(lambda: self._write(sql, (*values.values(), body)))
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
         with self.store.transaction() as db:
-            db.execute(
-                f"INSERT INTO outbox_messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                (*values.values(), body),
-            )
+            return db.execute(sql, args).rowcount
 
     def update(self, msg_id: str, sql: str, args: tuple[Any, ...]) -> None:
-        with self.store.transaction() as db:
-            db.execute(f"UPDATE outbox_messages SET {sql} WHERE id = ?", (*args, msg_id))
+        self.store.call(lambda: self._write(f"UPDATE outbox_messages SET {sql} WHERE id = ?", (*args, msg_id)))
 
     def rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         sql = "SELECT id, job, run_id, subject, sender, recipients, message_id, status, phase, attempts,"
         sql += " last_error, created_at, sent_at FROM outbox_messages"
-        rows = self._db.execute(sql + (f" WHERE {where}" if where else "") + " ORDER BY created_at, id", args)
-        return [dict(r) for r in rows]
+        sql += (f" WHERE {where}" if where else "") + " ORDER BY created_at, id"
+        return self.store.call(lambda: [dict(r) for r in self._db.execute(sql, args)])
 
     def body(self, msg_id: str) -> bytes | None:
-        row = self._db.execute("SELECT body FROM outbox_messages WHERE id = ?", (msg_id,)).fetchone()
+        row = self.store.call(
+            lambda: self._db.execute("SELECT body FROM outbox_messages WHERE id = ?", (msg_id,)).fetchone()
+        )
         return bytes(row["body"]) if row else None
 
     def claim(self, msg_id: str, holder: str, *, now: datetime | None = None) -> bool:
         """Take the right to send ``msg_id``; False when a live holder has it (or the row is locked now)."""
-        now = now or _now()
+        return self.store.call(lambda: self._claim(msg_id, holder, now or _now()))
+
+    def _claim(self, msg_id: str, holder: str, now: datetime) -> bool:
         with self.store.transaction() as db:
             if db.postgres:
                 row = db.execute(
@@ -138,11 +142,8 @@ class HistoryIndex:
             return changed.rowcount == 1
 
     def release(self, msg_id: str, holder: str) -> None:
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE outbox_messages SET claimed_by = NULL, lease_until = NULL WHERE id = ? AND claimed_by = ?",
-                (msg_id, holder),
-            )
+        sql = "UPDATE outbox_messages SET claimed_by = NULL, lease_until = NULL WHERE id = ? AND claimed_by = ?"
+        self.store.call(lambda: self._write(sql, (msg_id, holder)))
 
     @contextmanager
     def lock(self, msg_id: str) -> Iterator[bool]:

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
-from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
 from opskit.files import private_dir, private_file
@@ -115,7 +116,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         reason = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
         logger.warning("run %s %s%s", record.id, reason, runner.where)
         runner.cleanup()
-        store.finish(
+        _finish(
+            store,
             record.id,
             RunStatus.FAILED,
             error=reason + runner.where,
@@ -128,7 +130,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         message = runner.prefix + redactor.redact(str(exc))
         logger.error("run %s failed: %s", record.id, message, exc_info=exc.__cause__ is not None)
         runner.cleanup()
-        store.finish(
+        _finish(
+            store,
             record.id,
             RunStatus.FAILED,
             error=message,
@@ -141,7 +144,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
         logger.exception("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log")
         runner.cleanup()
-        store.finish(
+        _finish(
+            store,
             record.id,
             RunStatus.FAILED,
             error=message,
@@ -156,11 +160,31 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         )
         return 0
     runner.cleanup()
-    store.finish(
-        record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder), only_if_unfinished=True
+    _finish(
+        store, record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder), only_if_unfinished=True
     )  # the parent may have recorded timed_out meanwhile
     logger.info("run %s succeeded", record.id)
     return 0
+
+
+FINISH_PATIENCE_S = 300.0
+"""How long a worker whose task ended keeps trying to record it while the history is unavailable (a
+PostgreSQL restart, a locked file): the result is only in this process until it is written."""
+
+
+def _finish(store: RunStore, run_id: str, status: RunStatus, **kwargs: Any) -> bool:
+    """``store.finish``, tried again with backoff while the history is unavailable, up to FINISH_PATIENCE_S."""
+    deadline = time.monotonic() + FINISH_PATIENCE_S
+    delay = 0.5
+    while True:
+        try:
+            return store.finish(run_id, status, **kwargs)
+        except HistoryUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logging.getLogger("opskit.worker").warning("run %s: %s; trying again in %.1fs", run_id, exc, delay)
+            time.sleep(delay)  # waiting for the database to come back, not for another thread
+            delay = min(delay * 2, 10.0)
 
 
 class _StepRunner:
