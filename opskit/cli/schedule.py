@@ -47,7 +47,7 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     clock, scale = _test_clock(os.environ.get("OPSKIT_TEST_CLOCK"))
     scheduler.time_scale = scale
     scheduler.run_forever(clock=clock)
-    return 0
+    return 3 if scheduler.lost_leadership else 0  # 3: retryable, so a service manager restarts it as standby
 
 
 def _test_clock(spec: str | None) -> tuple[Callable[[], datetime] | None, float]:
