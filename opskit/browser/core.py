@@ -22,8 +22,11 @@ from urllib.parse import urljoin
 
 from opskit.browser.errors import BrowserCrashed, BrowserError, ServerError, SessionExpired
 from opskit.browser.polling import POLL_MS, next_poll
+from opskit.browser.scan import closest
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import SignIn
+from opskit.errors import SourceUnavailable
+from opskit.files import private_dir
 from opskit.sources.retry import Backoff
 
 if TYPE_CHECKING:
@@ -186,8 +189,6 @@ class SessionCore:
         retryable ``BrowserCrashed``, an unreachable site ``SourceUnavailable``."""
         from playwright.sync_api import Error as PlaywrightError
 
-        from opskit.errors import SourceUnavailable
-
         step = self.shared.step
         if not isinstance(exc, PlaywrightError):
             return exc
@@ -247,7 +248,6 @@ class SessionCore:
         raise SessionExpired(f"signed out again at step '{self.shared.step}' ({self.page.url})")
 
     def _missing(self, name: str, css: str | None) -> None:
-        from opskit.browser.scan import closest
 
         self.shared.closest = closest(self.root, self.selectors.shown(name))
         raise BrowserError(
@@ -288,8 +288,6 @@ class SessionCore:
     def pause_trace(self) -> None:
         """Stop recording the trace (before a sign-in); what was recorded is kept for a failure."""
         if self.shared.tracing:
-            from opskit.files import private_dir
-
             staged = self.ctx.folder / ".trace" / f"part-{len(self.shared.staged_traces) + 1}.zip"
             private_dir(staged.parent)
             self.context.tracing.stop_chunk(path=str(staged))

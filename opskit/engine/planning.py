@@ -8,6 +8,7 @@ parameters stored in the history (``params_json``) are the validated values a wo
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from opskit.config.model import Config, JobConfig
 from opskit.engine.history import utcnow
 from opskit.errors import ParamError, UsageError, did_you_mean
 from opskit.period import Period
+from opskit.redact import Redactor
 from opskit.tasks import Registry, TaskSpec
 
 
@@ -143,10 +145,6 @@ def _refuse_secrets(config: Config, name: str, steps: list[PlannedStep], *, chai
     """
     if not config.secrets:
         return
-    import json
-
-    from opskit.redact import Redactor
-
     redactor = Redactor(config.secrets)
     for step in steps:
         for key, value in step.params.items():

@@ -24,6 +24,7 @@ from typing import Any
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
 from opskit.files import private_dir, private_file
 from opskit.redact import Redactor
@@ -75,8 +76,6 @@ def load(config_path: Path, config_fd: int | None = None) -> Preloaded:
             scheduler and ``runner.py run`` pass, so the file on disk (edited meanwhile) does not matter.
     """
     if config_fd is not None:
-        from opskit.engine.snapshot import read_config
-
         return Preloaded(read_config(config_fd))
     return Preloaded(load_config(config_path))
 

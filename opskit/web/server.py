@@ -24,7 +24,7 @@ def make_server(config_path: Path, *, host: str, port: int, threads: int | None 
     """
     import waitress
 
-    from opskit.web.app import create_app
+    from opskit.web.app import create_app  # on use: Flask loads only to serve
 
     app = create_app(config_path)
     threads = threads or app.extensions["opskit"].config.settings.web.threads
@@ -60,7 +60,7 @@ class WebServer:
     def __init__(self, config_path: Path, *, port: int = 0, threads: int = 16):
         from waitress.server import create_server
 
-        from opskit.web.app import create_app
+        from opskit.web.app import create_app  # on use: Flask loads only to serve
 
         self.app: Any = create_app(config_path)
         self._server = create_server(
@@ -78,9 +78,20 @@ class WebServer:
         """Close the listening socket and every open connection (keep-alive ones too), then the threads."""
         from waitress import wasyncore
 
-        self._server.close()
-        wasyncore.close_all(self._server._map)  # type: ignore[union-attr]
-        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        server: Any = self._server
+
+        def close_everything() -> None:
+            server.close()
+            wasyncore.close_all(server._map)
+
+        if self._thread.is_alive():
+            # Closed in the server's own thread (a trigger runs it there): closing sockets from this thread
+            # while that one waits in select() on them made it fail with EBADF now and then.
+            server.trigger.pull_trigger(close_everything)
+            self._thread.join(timeout=10)
+        if server._map:
+            close_everything()
+        server.task_dispatcher.shutdown()
         self._thread.join(timeout=10)
 
     def __enter__(self) -> WebServer:
