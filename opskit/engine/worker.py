@@ -26,7 +26,7 @@ from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import RunStatus, RunStore
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
-from opskit.files import private_dir, private_file
+from opskit.files import private_dir, private_file, private_umask
 from opskit.redact import Redactor
 from opskit.result import Result, as_result, merge_results
 from opskit.tasks import Registry, discover
@@ -96,6 +96,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     Raises:
         OpskitError: the history or the row cannot be read (before anything is recorded).
     """
+    private_umask()  # a file the task writes by hand is owner-only too
     config = preloaded.config
     redactor = Redactor(config.secrets)
     store = RunStore(config.history_path, redactor=redactor)  # knows every ctx.secret value as it is read
