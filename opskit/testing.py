@@ -161,6 +161,7 @@ class ContextFactory:
         sources: Mapping[str, Any] | None = None,
         data_dir: Path | None = None,
         options: Mapping[str, Any] | None = None,
+        vendor_reports: Mapping[str, Any] | Any = None,
     ) -> RunContext:
         """A real RunContext for ``task``, its folders in the test's tmp_path.
 
@@ -175,6 +176,8 @@ class ContextFactory:
                 ``opskit_console`` server (its API token and login are read from ``CONSOLE_*``).
             data_dir: The shared data folder; ``tmp_path/data`` by default.
             options: Run options (``headed``, ``slowmo``).
+            vendor_reports: The ``vendor_reports:`` section (a dict or ``VendorReports``); by default the
+                project config.yaml's, validated as when it loads.
         """
         from zoneinfo import ZoneInfo
 
@@ -212,7 +215,18 @@ class ContextFactory:
             log=log,
             redactor=redactor,
             options=dict(options or {}),
+            vendor_reports=self._vendor_reports(vendor_reports),
         )
+
+    def _vendor_reports(self, given: Any) -> Any:
+        """``given`` (or the project's ``vendor_reports:``) as a VendorReports; None when neither exists."""
+        from opskit.config.vendors import VendorReports  # pydantic: only when a context is made
+
+        if isinstance(given, VendorReports):
+            return given
+        if given is None and self._config is not None:
+            given = self._config.data.get("vendor_reports")
+        return None if given is None else VendorReports.model_validate(given)
 
     def _logger(self, name: str, path: Path, redactor: Any, fmt: str) -> logging.Logger:
         """The context's logger: INFO and up to ``run.log`` and to caplog, secrets redacted."""

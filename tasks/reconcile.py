@@ -57,7 +57,9 @@ def reconcile(
     for side, name, mapping in (("left", left, left_columns), ("right", right, right_columns)):
         path = data_file(ctx, name)
         columns = parse_columns(mapping, side)
-        rows, said = read_side(path, ctx.tz, side=side, keys=keys, compare=compare, columns=columns)
+        rows, said = read_side(
+            path, ctx.tz, side=side, keys=keys, compare=compare, columns=columns, vendors=ctx.vendor_reports
+        )
         sides.append(keyed_sums(rows, keys, compare, filters))
         names.append(path.name)
         notes += said

@@ -14,8 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli.db import add_db_parser, db_command
 from opskit.cli.scaffold import scaffold_task
 from opskit.cli.users_args import add_users_parser
+from opskit.cli.values import MAX_NEXT_COUNT, clip_words, moment, short, whole_number
 from opskit.config.file import default_config_path, read_config_file
 from opskit.engine.owners import this_process
 from opskit.errors import OpskitError, UsageError
@@ -39,6 +41,7 @@ EXAMPLES = {
     "validate": "python runner.py validate --config config.yaml",
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
+    "db": "PGPASSWORD=... python runner.py db copy --to postgresql://opskit@db.internal/opskit",
     "schedule": "python runner.py schedule",
     "new": "python runner.py new backlog_snapshot --kind browser",
     "inspect": "python runner.py inspect console /cases   # > selectors to paste under sources.console.browser",
@@ -73,7 +76,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError (exit 2, one line) instead of printing usage and exiting."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        raise UsageError(message, hint=f"See `{self.prog} --help`")
+        raise UsageError(clip_words(message), hint=f"See `{self.prog} --help`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,11 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as if scheduled at this time (ISO, job's timezone); periods resolve against it",
     )
     run.add_argument("--headed", action="store_true", help="show the browser window (needs a display)")
-    run.add_argument("--slowmo", type=int, default=0, metavar="MS", help="slow browser actions down by MS")
+    run.add_argument(
+        "--slowmo", type=whole_number(0, 60_000), default=0, metavar="MS", help="slow browser actions down by MS"
+    )
     history = command("history", "Show recent runs, newest first.")
     history.add_argument("--job", help="only this job")
     history.add_argument("--status", help="only this status (succeeded, failed, timed_out, ...)")
-    history.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    history.add_argument("--limit", type=whole_number(1, 100_000), default=20, help="how many runs (default 20)")
     history.add_argument("--json", action="store_true", help="print JSON")
     show = command("show", "Show everything recorded about one run.")
     show.add_argument("run_id", help="a run id, or a unique part of one")
@@ -149,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("schedule", "Run the scheduler in the foreground: jobs fire on their timetables (Ctrl-C stops).")
     nxt = command("next", "Show the next fire times of a job (or all), with skipped slots and DST notes.")
     nxt.add_argument("job", nargs="?", help="a job in config.yaml (default: every scheduled job)")
-    nxt.add_argument("--count", type=_positive, default=5, help="how many slots (default 5)")
+    nxt.add_argument(
+        "--count",
+        type=whole_number(1),
+        default=5,
+        help=f"how many slots (default 5; at most {MAX_NEXT_COUNT}, more is cut with a note)",
+    )
     nxt.add_argument("--json", action="store_true", help="print JSON")
     pause = command("pause", "Pause a job: the scheduler skips (and records) its slots until resumed.")
     pause.add_argument("job")
@@ -178,15 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--json", action="store_true", help="print JSON")
     web = command("web", "Serve the web app: jobs, runs, run now, logs, artifacts, outbox, JSON API.")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    web.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    web.add_argument("--threads", type=int, default=None, help="server threads (default: web.threads, 16)")
+    web.add_argument("--port", type=whole_number(0, 65535), default=8080, help="port (default 8080)")
+    web.add_argument(
+        "--threads", type=whole_number(1, 1000), default=None, help="server threads (default: web.threads, 16)"
+    )
     users = command("users", "Manage who may sign in to the web app: users, roles, groups, API tokens.")
 
     add_users_parser(users, _Parser)
+    db = command("db", "The run history's database: upgrade its schema, copy it into PostgreSQL.")
+    add_db_parser(db, _Parser)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
-    console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    console.add_argument("--port", type=whole_number(0, 65535), default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
-    console.add_argument("--scale", type=int, default=None, help="cases to generate when there is no database")
+    console.add_argument(
+        "--scale", type=whole_number(1, 10_000_000), default=None, help="cases to generate when there is no database"
+    )
     console.add_argument("--regenerate", action="store_true", help="write a fresh data set first")
     return parser
 
@@ -201,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except OpskitError as exc:
-        print(printable(f"error: {exc}"), file=sys.stderr)
+        print(printable(f"error: {clip_words(str(exc))}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -210,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    _check_text(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -238,7 +256,7 @@ def _store(config: Config) -> Any:
     from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
     from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
-    store = RunStore(config.history_path, owner=this_process(), redactor=Redactor(config.secrets))
+    store = RunStore(config.history_target, owner=this_process(), redactor=Redactor(config.secrets))
     try:
         settle_orphans(config, store)
     except BaseException:
@@ -265,9 +283,12 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     if not isinstance(jobs, dict) or not jobs:
         print("  (none in config)")
         return 0
-    history = raw.path_setting("var") / "history.sqlite"
+    target = raw.data.get("history")
+    history: Path | str = raw.path_setting("var") / "history.sqlite"
+    if isinstance(target, str) and target:
+        history = target if "://" in target else raw.path.resolve().parent / target
     last = {}
-    if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
+    if isinstance(history, str) or history.exists():  # read only: settling orphans is for the other commands
         from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
 
         with RunStore(history) as store:
@@ -453,6 +474,10 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace, config_path: Path) -> int:
+    return db_command(_load(config_path), args)
+
+
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.cli.outbox import outbox_command  # deferred: `list` must not load delivery
 
@@ -497,14 +522,19 @@ def cmd_console(args: argparse.Namespace, config_path: Path) -> int:
     return int(console_main(argv) or 0)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"'{text}' is not a positive whole number")
-    return value
+def _check_text(argv: list[str]) -> None:
+    """Refuse arguments that are not UTF-8 text (Python hands their bytes over as lone surrogates).
+
+    Names, parameters and dates are text: an undecodable byte is a typing accident or a hostile caller, and
+    it would fail later where it cannot be explained (the history database, a file name, an email).
+    """
+    for i, arg in enumerate(argv, start=1):
+        bad = next((c for c in arg if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None:
+            raise UsageError(
+                f"argument {i} ({short(arg)}) is not UTF-8 text: byte 0x{ord(bad) - 0xDC00:02x}",
+                hint="Type it again in a UTF-8 terminal",
+            )
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -518,11 +548,7 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def _parse_as_of(text: str, tz: Any) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--as-of '{text}' is not a date and time", hint="e.g. --as-of 2026-11-16T08:30") from None
-    return value if value.tzinfo else value.replace(tzinfo=tz)
+    return moment(text, "--as-of", tz)
 
 
 def _show_default(value: Any) -> str:

@@ -15,10 +15,10 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from opskit.config.browser import BrowserSettings, WarmBrowserSettings
 from opskit.config.chat import WebhookSettings
@@ -26,6 +26,7 @@ from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
+from opskit.config.vendors import VendorReports
 from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
 
@@ -189,8 +190,20 @@ class SchedulerSettings(Strict):
     """One browser the scheduler's browser runs share (opskit/browser/warm.py)."""
 
 
+def _history_target(value: str | None) -> str | None:
+    """``history:`` is a SQLite file (a path) or a ``postgresql://USER[:PASS]@HOST[:PORT]/DB`` URL."""
+    if value is None or "://" not in value:
+        return value
+    if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        scheme = value.split("://", 1)[0]
+        raise ValueError(f"the history is a SQLite file path or a postgresql:// URL, not {scheme}://")
+    return value
+
+
 class Settings(Strict):
     timezone: Timezone = ZoneInfo("UTC")
+    history: Annotated[str | None, AfterValidator(_history_target)] = None
+    """Where the run history lives: a SQLite file (default ``<var>/history.sqlite``) or a PostgreSQL URL."""
     paths: Paths = Paths()
     defaults: Defaults = Defaults()
     retention: Retention = Retention()
@@ -199,6 +212,8 @@ class Settings(Strict):
     chat: WebhookSettings | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
     web: WebSettings = WebSettings()
+    vendor_reports: VendorReports = VendorReports()
+    """How vendor daily reports are read (opskit/config/vendors.py, README "Vendor reports")."""
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
 
@@ -253,7 +268,17 @@ class Config:
 
     @property
     def history_path(self) -> Path:
+        """The SQLite history file (``history:`` when it is a path; else the default, ``<var>/history.sqlite``)."""
+        target = self.settings.history
+        if target and "://" not in target:
+            return self._resolve(Path(target))
         return self.var_dir / "history.sqlite"
+
+    @property
+    def history_target(self) -> Path | str:
+        """What ``RunStore`` opens: the SQLite file, or the PostgreSQL URL of ``history:`` (password included)."""
+        target = self.settings.history
+        return target if target and "://" in target else self.history_path
 
     @property
     def jobs(self) -> dict[str, JobConfig]:
@@ -324,8 +349,22 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     return problems, (None if problems else config)
 
 
+def load_vendor_reports(path: Path) -> VendorReports:
+    """A settings file with the keys of ``vendor_reports:`` (a task's ``aliases=`` file), validated as the
+    section is.
+
+    Raises:
+        ConfigError: unreadable, not YAML/JSON, or an unknown key or field, at the file's ``name:line``.
+    """
+    raw = read_config_file(path, interpolate=False)
+    try:
+        return VendorReports.model_validate(raw.data)
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0], raw.lines, Path(path).name) from None
+
+
 def _config_error(error: Any, lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
-    loc = tuple(str(p) for p in error["loc"])
+    loc = tuple(str(p) for p in error["loc"] if p != "[key]")  # a dict key's error: the key's line
     where = where_in(lines, filename, loc)
     dotted = ".".join(loc)
     if error["type"] == "extra_forbidden":

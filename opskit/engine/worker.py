@@ -99,7 +99,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     private_umask()  # a file the task writes by hand is owner-only too
     config = preloaded.config
     redactor = Redactor(config.secrets)
-    store = RunStore(config.history_path, redactor=redactor)  # knows every ctx.secret value as it is read
+    store = RunStore(config.history_target, redactor=redactor)  # knows every ctx.secret value as it is read
     record = store.get(run_id)
     folder = private_dir(record.folder)
 
@@ -217,6 +217,7 @@ class _StepRunner:
                 data_dir=self.config.data_dir,
                 sources=dict(self.config.settings.sources),
                 state_dir=self.config.var_dir / "state",
+                vendor_reports=self.config.settings.vendor_reports,
                 log=logging.getLogger(f"opskit.task.{spec.name}"),
                 redactor=self.redactor,
                 options=options,

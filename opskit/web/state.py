@@ -173,7 +173,7 @@ class WebState:
         """This thread's connection to the history (sqlite connections are not shared between threads)."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = RunStore(self.config.history_path, redactor=Redactor(self.config.secrets))
+            store = self._local.store = RunStore(self.config.history_target, redactor=Redactor(self.config.secrets))
         return store
 
     def scheduler_alive(self) -> tuple[bool, dict[str, Any] | None]:
