@@ -225,3 +225,11 @@ def test_a_float_parameter_must_be_finite(run_cli, value):
     done = run_cli("run", "nightly", "--param", f"ratio={value}", "--dry-run")
     assert done.exit_code == 2
     assert f"parameter 'ratio': '{value}' is not valid: input should be a finite number" in done.stderr
+
+
+def test_a_config_path_that_is_a_fifo_or_a_folder_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    for path in (fifo, tmp_path):
+        with pytest.raises(ConfigError, match="is not a regular file"):
+            read_config_file(path)
