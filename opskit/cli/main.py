@@ -14,13 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli.db import add_db_parser, db_command
 from opskit.cli.scaffold import scaffold_task
 from opskit.cli.users_args import add_users_parser
 from opskit.cli.values import MAX_NEXT_COUNT, clip_words, moment, short, whole_number
 from opskit.config.file import default_config_path, read_config_file
 from opskit.engine.owners import this_process
 from opskit.errors import OpskitError, UsageError
+from opskit.redact import Redactor
 from opskit.tasks import MISSING, discover
+from opskit.terminal import PrintableFormatter, printable
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -38,6 +41,7 @@ EXAMPLES = {
     "validate": "python runner.py validate --config config.yaml",
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
+    "db": "PGPASSWORD=... python runner.py db copy --to postgresql://opskit@db.internal/opskit",
     "schedule": "python runner.py schedule",
     "new": "python runner.py new backlog_snapshot --kind browser",
     "inspect": "python runner.py inspect console /cases   # > selectors to paste under sources.console.browser",
@@ -191,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     users = command("users", "Manage who may sign in to the web app: users, roles, groups, API tokens.")
 
     add_users_parser(users, _Parser)
+    db = command("db", "The run history's database: upgrade its schema, copy it into PostgreSQL.")
+    add_db_parser(db, _Parser)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=whole_number(0, 65535), default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
@@ -203,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(PrintableFormatter("%(message)s"))
     opskit_log = logging.getLogger("opskit")
     if not opskit_log.handlers:
         opskit_log.addHandler(handler)
@@ -211,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except OpskitError as exc:
-        print(f"error: {clip_words(str(exc))}", file=sys.stderr)
+        print(printable(f"error: {clip_words(str(exc))}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -250,7 +256,7 @@ def _store(config: Config) -> Any:
     from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
     from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
-    store = RunStore(config.history_path, owner=this_process())
+    store = RunStore(config.history_target, owner=this_process(), redactor=Redactor(config.secrets))
     try:
         settle_orphans(config, store)
     except BaseException:
@@ -277,9 +283,12 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     if not isinstance(jobs, dict) or not jobs:
         print("  (none in config)")
         return 0
-    history = raw.path_setting("var") / "history.sqlite"
+    target = raw.data.get("history")
+    history: Path | str = raw.path_setting("var") / "history.sqlite"
+    if isinstance(target, str) and target:
+        history = target if "://" in target else raw.path.resolve().parent / target
     last = {}
-    if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
+    if isinstance(history, str) or history.exists():  # read only: settling orphans is for the other commands
         from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
 
         with RunStore(history) as store:
@@ -348,9 +357,10 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _print_outcome(record: Any) -> None:
+    """What a run did, for the terminal: its error and file names are ``printable`` (they came from outside)."""
     duration = f" in {record.duration_s:.1f}s" if record.duration_s is not None else ""
     if record.status != "succeeded":
-        print(f"run {record.id} {record.status}{duration}: {record.error}")
+        print(printable(f"run {record.id} {record.status}{duration}: {record.error}"))
         print(f"  log: {Path(record.folder) / 'run.log'}")
     else:
         print(f"run {record.id} succeeded{duration}")
@@ -359,7 +369,7 @@ def _print_outcome(record: Any) -> None:
     if files:
         print("  files:")
         for f in files:
-            print(f"    {f}")
+            print(printable(f"    {f}"))
 
 
 def _print_delivery(delivery: dict[str, Any] | None) -> None:
@@ -369,12 +379,12 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
     if delivery.get("blocked"):
         checks = (delivery.get("gates") or {}).get("checks") or []
         failed = "; ".join(str(c.get("message")) for c in checks if not c.get("ok"))
-        print(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
+        print_clean(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
     else:
         print(f"  delivery: {delivery.get('action', '-')}")
     for email in delivery.get("emails") or []:
         error = f" ({email['error']})" if email.get("error") else ""
-        print(
+        print_clean(
             f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
             f"recipient(s), outbox id {email.get('outbox_id')}{error}"
         )
@@ -384,8 +394,9 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
     with _store(config) as store:
         records = store.list(job=args.job, status=args.status, limit=args.limit)
+    clean = _cleaner(config)
     if args.json:
-        print(json.dumps([r.to_json() for r in records], indent=2))
+        print(clean(json.dumps([r.to_json() for r in records], indent=2)))
         return 0
     if not records:
         print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
@@ -398,8 +409,10 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
         error = (r.error or "")[:60]
         trigger = f"{r.trigger} by {r.requested_by}" if r.requested_by else r.trigger  # started from the web
         print(
-            f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
-            f"{duration:>8}  {error}"
+            clean(
+                f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+                f"{duration:>8}  {error}"
+            )
         )
     return 0
 
@@ -408,8 +421,9 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
     with _store(config) as store:
         record = store.get(args.run_id)
+    clean = _cleaner(config)
     if args.json:
-        print(json.dumps(record.to_json(), indent=2))
+        print(clean(json.dumps(record.to_json(), indent=2)))
         return 0
     tz = config.job_timezone(config.jobs.get(record.job or ""))
     for key, value in record.to_json().items():
@@ -417,7 +431,7 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
             value = datetime.fromisoformat(value).astimezone(tz).isoformat(timespec="seconds")
         if isinstance(value, dict | list):
             value = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * 16)
-        print(f"{key:<15} {value if value is not None else '-'}")
+        print(clean(f"{key:<15} {value if value is not None else '-'}"))
     return 0
 
 
@@ -431,8 +445,20 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
             f"run {record.id} has no log file at {log_path}",
             hint="Its run folder may have been pruned by the retention setting",
         )
-    sys.stdout.write(log_path.read_text(encoding="utf-8", errors="replace"))
+    text = log_path.read_bytes().decode("utf-8", errors="replace")  # a bare CR is removed, not a line break
+    sys.stdout.write(_cleaner(config)(text))
     return 0
+
+
+def _cleaner(config: Config) -> Any:
+    """What ``history``, ``show`` and ``logs`` print passes through this: the config's secrets (every form)
+    redacted once more, and terminal control characters removed (a file name or scraped text can hold them)."""
+    redactor = Redactor(config.secrets)
+    return lambda text: printable(redactor.redact(text))
+
+
+def print_clean(text: str) -> None:
+    print(printable(text))
 
 
 def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
@@ -440,12 +466,16 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
 
     problems, summary = validate_all(config_path)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(printable(f"error: {problem}"), file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in {config_path}", file=sys.stderr)
         return 2
     print(f"{config_path}: OK ({summary})")
     return 0
+
+
+def cmd_db(args: argparse.Namespace, config_path: Path) -> int:
+    return db_command(_load(config_path), args)
 
 
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
