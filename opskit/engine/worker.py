@@ -27,7 +27,7 @@ from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
-from opskit.files import private_dir, private_file
+from opskit.files import private_dir, private_file, private_umask
 from opskit.redact import Redactor
 from opskit.result import Result, as_result, merge_results
 from opskit.tasks import Registry, discover
@@ -97,6 +97,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     Raises:
         OpskitError: the history or the row cannot be read (before anything is recorded).
     """
+    private_umask()  # a file the task writes by hand is owner-only too
     config = preloaded.config
     redactor = Redactor(config.secrets)
     store = RunStore(config.history_target, redactor=redactor)  # knows every ctx.secret value as it is read
@@ -106,7 +107,11 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     logger = _setup_logging(folder / "run.log", redactor)
     import psutil
 
-    store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    if not store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time()):
+        logger.warning(
+            "run %s ended before its process started (%s): the task is not run", record.id, store.get(record.id).status
+        )
+        return 0
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
     runner = _StepRunner(config, record, tz, folder, redactor, preloaded.registry)
