@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +20,7 @@ from opskit.delivery.outbox import Outbox, OutboxStatus, outbox_of
 from opskit.delivery.smtp import send_pending
 from opskit.engine.outbox_table import LEASE, HistoryIndex, claimant
 from tests import smtp_fixtures
+from tests.conftest import REPO, wait_for
 
 tls_cert, smtp_env, smtp = smtp_fixtures.tls_cert, smtp_fixtures.smtp_env, smtp_fixtures.smtp
 pytestmark = [pytest.mark.filterwarnings(spec) for spec in smtp_fixtures.AIOSMTPD_WARNINGS]
@@ -94,3 +97,55 @@ def test_a_sender_that_died_before_the_data_is_retried_after_it_uncertain(histor
     assert outbox.get(after.id).status == OutboxStatus.UNCERTAIN
     outbox.dismiss(after.id)  # today's semantics hold: a person decides
     assert outbox.get(after.id).status == OutboxStatus.DISMISSED
+
+
+SENDER = """
+import sys
+import time
+from pathlib import Path
+from opskit.config.email import EmailSettings
+from opskit.delivery.smtp import send_pending
+from opskit.engine import outbox_table  # noqa: F401
+settings = EmailSettings.model_validate_json(Path(sys.argv[1]).read_text())
+settings._shared_history = sys.argv[2]
+Path(sys.argv[3]).touch()
+while not Path(sys.argv[4]).exists():  # start together
+    time.sleep(0.005)
+report = send_pending(settings)
+print(len(report.sent))
+"""
+
+
+def test_two_nodes_flushing_at_once_send_each_message_once(history, tmp_path, smtp):
+    settings = smtp.settings(tmp_path / "node-a")
+    settings._shared_history = history
+    outbox = outbox_of(settings)
+    ids = [outbox.add(message(n)).id for n in range(12)]
+    (tmp_path / "settings.json").write_text(smtp.settings(tmp_path / "node-b").model_dump_json())
+    go = tmp_path / "go"
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SENDER,
+                str(tmp_path / "settings.json"),
+                history,
+                str(tmp_path / f"ready{i}"),
+                str(go),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    wait_for(lambda: all((tmp_path / f"ready{i}").exists() for i in range(2)), what="both nodes to be ready")
+    go.touch()
+    outputs = [node.communicate(timeout=60) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    assert sum(int(out) for out, _ in outputs) == len(ids)  # between them, every message, each once
+    subjects = sorted(r.message["Subject"] for r in smtp.received)
+    assert subjects == sorted(f"Report {n}" for n in range(12))
+    assert {e.status for e in outbox.entries()} == {OutboxStatus.SENT}
