@@ -116,7 +116,9 @@ print(len(report.sent))
 """
 
 
-def test_two_nodes_flushing_at_once_send_each_message_once(history, tmp_path, smtp):
+def test_two_nodes_flushing_at_once_send_each_message_once(pg_url, tmp_path, smtp):
+    """Two machines share a history only on PostgreSQL (SQLite's conditional UPDATE is the test above's)."""
+    history = pg_url
     settings = smtp.settings(tmp_path / "node-a")
     settings._shared_history = history
     outbox = outbox_of(settings)
