@@ -31,6 +31,7 @@ from opskit.engine.accounts import ACCOUNTS_SCHEMA, AccountTables
 from opskit.engine.owners import owner_alive, process_alive
 from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
 from opskit.engine.requests_table import REQUESTS_SCHEMA, WebTables
+from opskit.engine.workers_table import WorkerTables
 from opskit.errors import OpskitError, UsageError
 
 __all__ = [
@@ -145,7 +146,7 @@ def _guarded(method: _F) -> _F:
     return guarded  # type: ignore[return-value]
 
 
-class RunStore(AccountTables, WebTables):
+class RunStore(AccountTables, WebTables, WorkerTables):
     """The history database of one opskit installation.
 
     Besides the runs it keeps what the web app writes: run requests, users, sessions, tokens and the
@@ -201,6 +202,7 @@ class RunStore(AccountTables, WebTables):
         )
         self._db.execute(f"CREATE INDEX IF NOT EXISTS runs_claimed ON runs (finished_at) WHERE {_CLAIMED}")
         self._db.executescript(REQUESTS_SCHEMA + ACCOUNTS_SCHEMA)
+        self._migrate_workers()
 
     def close(self) -> None:
         self._db.close()

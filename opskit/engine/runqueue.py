@@ -169,7 +169,7 @@ class RunQueue:
             job = queued.record.job
             if job and job in self._running_jobs:
                 continue  # overlap: queue waits for the previous run of the same job
-            handle = self.executor.start(queued.record, self.config)
+            handle = self.executor.start(queued.record, self.config, plan=queued.plan)
             self.queue.remove(queued)
             self.running[queued.record.id] = Running(queued.record, handle, queued.plan, now, None, queued.plan.timeout)
             if job:
@@ -189,7 +189,8 @@ class RunQueue:
         for run_id, running in list(self.running.items()):
             code = running.handle.poll()
             if code is None:
-                if running.timed_out or now - running.started <= running.timeout:
+                begun = running.handle.deadline_start(running.started)  # None: it waits on a remote queue
+                if running.timed_out or begun is None or now - begun <= running.timeout:
                     continue
                 running.timed_out = True
                 try:  # recorded first, so the dying worker cannot overwrite it

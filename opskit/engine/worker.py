@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     import psutil
 
     store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    _die_with_celery_worker(json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}"))
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
     runner = _StepRunner(config, record, tz, folder, redactor, preloaded.registry)
@@ -239,6 +241,35 @@ class _StepRunner:
     def cleanup(self) -> None:
         if self.ctx is not None:
             self.ctx.cleanup()
+
+
+WATCH_EVERY_S = 0.5
+"""How often a run on a Celery worker checks that its worker still lives."""
+
+
+def _die_with_celery_worker(options: dict[str, Any]) -> None:
+    """On a Celery worker: end the run's whole process group the moment the worker process is gone.
+
+    A worker killed with ``kill -9`` (or by the out-of-memory killer) cannot stop its runs, and the
+    scheduler retries them elsewhere once it sees the worker gone: a run left going would run twice. The
+    run leads its own process group (browsers included), so one SIGKILL to the group ends all of it; the
+    history keeps the run unfinished, which the scheduler records as a lost worker's run.
+    """
+    watched = options.get("worker_pid")
+    if not watched:
+        return
+    from opskit.engine.owners import process_alive
+
+    started = options.get("worker_started")
+
+    def watch() -> None:
+        while process_alive(int(watched), started):
+            threading.Event().wait(WATCH_EVERY_S)
+        if os.getpgid(0) == os.getpid():  # the run leads its group (a worker's runs always do)
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="opskit-worker-watch", daemon=True).start()
 
 
 def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:

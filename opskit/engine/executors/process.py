@@ -24,6 +24,7 @@ from opskit.engine.snapshot import config_fd
 if TYPE_CHECKING:
     from opskit.config.model import Config
     from opskit.engine.history import RunRecord
+    from opskit.engine.planning import PlannedRun
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 """The folder that holds ``opskit/``: child processes import opskit from wherever this process did."""
@@ -84,7 +85,14 @@ class ProcessExecutor(Executor):
     def __init__(self, *, own_session: bool = True):
         self.own_session = own_session
 
-    def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> ProcessRun:
+    def start(
+        self,
+        record: RunRecord,
+        config: Config,
+        *,
+        options: dict[str, Any] | None = None,
+        plan: PlannedRun | None = None,
+    ) -> ProcessRun:
         Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
         env = child_env(OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
         fd = config_fd(config)
