@@ -107,6 +107,9 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
         running = store.by_status(RunStatus.RUNNING)
         good = store.last_success_by_job()
         states = {name: store.job_state(name) for name in config.jobs}
+        from opskit.cli.cluster import cluster_lines  # Redis only when the config names a broker
+
+        cluster, cluster_problems = cluster_lines(config, store, now)
     if info is None:
         alive, line = False, "scheduler: never started on this history"
     elif info["stopped_at"] is not None:
@@ -121,6 +124,10 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
     if not alive:
         problems.append(line)
     print(line)
+    print(f"leader: {_leader(info, alive)}")
+    for text in cluster:
+        print(text)
+    problems += cluster_problems
     print(f"running now: {', '.join(r.id for r in running) or 'nothing'}")
     mail, for_a_person = _mail_line(config)
     if mail:
@@ -144,6 +151,13 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
             print(f"check failed: {problem}", file=sys.stderr)
         return 1 if problems else 0
     return 0
+
+
+def _leader(info: dict[str, Any] | None, alive: bool) -> str:
+    """The scheduler that leads: the holder of the scheduler lock, as its heartbeat row names it."""
+    if info is None or not alive:
+        return "none (no scheduler is running)"
+    return f"pid {info['pid']} on {info['host']}"
 
 
 def _mail_line(config: Config) -> tuple[str, bool]:
