@@ -9,7 +9,6 @@ a ``Scheduler`` in the test's process, ticked with the real clock.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from demo.redis_server import LocalRedis, RedisMissing
 from opskit.engine.daemon import Scheduler
 from opskit.engine.history import RunRecord, RunStore, Trigger
 from opskit.engine.planning import plan_run
-from tests.conftest import REPO, Project, free_port, wait_for
+from tests.conftest import REPO, Project, wait_for
 
 COUNTING_TASK = '''
 import os
@@ -51,60 +51,13 @@ def counted(ctx: RunContext, *, log: str, seconds: float = 0.0, hang_once: str =
 '''
 
 
-@dataclass
-class RedisServer:
-    """One redis-server on 127.0.0.1: started, stopped and restarted (empty) by the test."""
-
-    folder: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> object:
-        import redis
-
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: `apt-get install redis-server` (make bootstrap does)")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        client = self.client()
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())  # type: ignore[attr-defined]
-            except Exception:
-                return False
-
-        wait_for(answers, timeout=10, what="redis-server to answer")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = RedisServer(folder)
-    server.start()
+def redis_server(tmp_path: Path) -> Iterator[LocalRedis]:
+    server = LocalRedis(tmp_path / "redis")
+    try:
+        server.start()
+    except RedisMissing as exc:
+        pytest.fail(str(exc))
     try:
         yield server
     finally:
@@ -116,7 +69,7 @@ class Cluster:
     """The project, its Redis, the workers started and the scheduler, for one test."""
 
     project: Project
-    redis: RedisServer
+    redis: LocalRedis
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     scheduler: Scheduler | None = None
 
@@ -197,7 +150,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_project: Project, redis_server: RedisServer) -> Iterator[Cluster]:
+def cluster(tmp_project: Project, redis_server: LocalRedis) -> Iterator[Cluster]:
     made = Cluster(tmp_project, redis_server)
     try:
         yield made
