@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from opskit.errors import ConfigError
+from opskit.browser.launch import browser_session
+from opskit.errors import ConfigError, did_you_mean
 from opskit.files import PRIVATE_FILE, atomic_path
 from opskit.redact import Redactor
 from opskit.result import Result, merged_summary
@@ -84,8 +85,6 @@ class RunContext:
 
     def source(self, name: str) -> SourceConfig:
         if name not in self.sources:
-            from opskit.errors import did_you_mean
-
             raise ConfigError(
                 f"unknown source '{name}'",
                 hint=did_you_mean(name, self.sources) or f"Sources in config.yaml: {', '.join(self.sources) or 'none'}",
@@ -123,7 +122,6 @@ class RunContext:
         the browser and all its processes are closed when the block ends, fails or is interrupted; on
         failure a masked screenshot, the page and the failing step are saved in the run's ``failure/``.
         """
-        from opskit.browser.launch import browser_session
 
         return browser_session(self, source, **kwargs)
 

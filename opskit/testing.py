@@ -79,7 +79,7 @@ def find_config(start: Path) -> Path | None:
 
 def load_registry(tasks_dir: Path) -> Registry:
     """The tasks of ``tasks_dir``, imported once for as long as their files do not change."""
-    from opskit.tasks import discover
+    from opskit.tasks import discover  # on use: enabling the plugin stays light
 
     stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in tasks_dir.glob("*.py")))
     key = (tasks_dir.resolve(), stamp)
@@ -103,7 +103,7 @@ class ContextFactory:
     @property
     def _config(self) -> Any:
         if self._raw is None and self.config_path is not None:
-            from opskit.config.file import read_config_file
+            from opskit.config.file import read_config_file  # on use: enabling the plugin stays light
 
             self._raw = read_config_file(self.config_path, interpolate=False)
         return self._raw
@@ -116,7 +116,7 @@ class ContextFactory:
             UsageError: there is no config.yaml above the test, so no tasks folder to look in.
         """
         if self._config is None:
-            from opskit.errors import UsageError
+            from opskit.errors import UsageError  # on use: enabling the plugin stays light
 
             raise UsageError(
                 "no config.yaml above the test, so no tasks folder to find tasks in",
@@ -137,7 +137,7 @@ class ContextFactory:
             UsageError: an unknown or broken task name, with a "did you mean" hint.
             TypeError: a function that is not marked with ``@task``.
         """
-        from opskit.tasks import TaskSpec
+        from opskit.tasks import TaskSpec  # on use: enabling the plugin stays light
 
         if isinstance(task, TaskSpec):
             return task
@@ -178,8 +178,8 @@ class ContextFactory:
         """
         from zoneinfo import ZoneInfo
 
-        from opskit.context import LOG_FORMAT, RunContext
-        from opskit.redact import Redactor
+        from opskit.context import LOG_FORMAT, RunContext  # on use: enabling the plugin stays light
+        from opskit.redact import Redactor  # on use: enabling the plugin stays light
 
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz or self.timezone))
         when = scheduled_for or DEFAULT_SCHEDULED_FOR
@@ -242,7 +242,7 @@ class ContextFactory:
             ParamError: a parameter is unknown, missing or does not convert (as ``runner.py run``).
             Whatever the task raises (DataError, SourceUnavailable, ...).
         """
-        from opskit.context import Result
+        from opskit.context import Result  # on use: enabling the plugin stays light
 
         spec = self.spec(task)
         ctx = ctx or self(spec.name)
@@ -267,7 +267,7 @@ class ContextFactory:
 
 def as_source(value: Any) -> SourceConfig:
     """A SourceConfig from what a test has: a SourceConfig, a URL, a dict, or the console."""
-    from opskit.config.model import SourceConfig
+    from opskit.config.model import SourceConfig  # on use: enabling the plugin stays light
 
     if isinstance(value, SourceConfig):
         return value
@@ -384,9 +384,9 @@ def opskit_source(opskit_config_path: Path | None) -> Callable[..., SourceConfig
     def load(name: str, **overrides: Any) -> SourceConfig:
         from pydantic import ValidationError
 
-        from opskit.config.file import read_config_file
-        from opskit.config.model import SourceConfig
-        from opskit.errors import ConfigError, did_you_mean
+        from opskit.config.file import read_config_file  # on use: enabling the plugin stays light
+        from opskit.config.model import SourceConfig  # on use: enabling the plugin stays light
+        from opskit.errors import ConfigError, did_you_mean  # on use: enabling the plugin stays light
 
         if opskit_config_path is None:
             raise ConfigError("no config.yaml above the test to load a source from", hint="Override opskit_config_path")
@@ -441,7 +441,7 @@ class SmtpServer:
 
     def email_settings(self, outbox_dir: Path, **overrides: Any) -> EmailSettings:
         """EmailSettings that send through this server, keeping the outbox in ``outbox_dir``."""
-        from opskit.config.email import EmailSettings
+        from opskit.config.email import EmailSettings  # on use: enabling the plugin stays light
 
         values: dict[str, Any] = dict(
             backend="smtp",

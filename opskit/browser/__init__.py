@@ -43,11 +43,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """``Session``, ``Outcome``, ``Table`` and ``safe_filename``, imported on first use."""
     if name in ("Session", "Outcome", "Table"):
-        from opskit.browser import session
+        from opskit.browser import session  # on use: Playwright loads with the first Session
 
         return getattr(session, name)
     if name == "safe_filename":
-        from opskit.browser.downloads import safe_filename
+        from opskit.browser.downloads import safe_filename  # on use: Playwright loads with the first Session
 
         return safe_filename
     raise AttributeError(f"module 'opskit.browser' has no attribute {name!r}")

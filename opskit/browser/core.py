@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urljoin
 
+from opskit.browser.artifacts import secret_forms
 from opskit.browser.errors import BrowserCrashed, BrowserError, ServerError, SessionExpired
 from opskit.browser.polling import POLL_MS, next_poll
+from opskit.browser.scan import closest
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import SignIn
+from opskit.errors import SourceUnavailable
+from opskit.files import private_dir
 from opskit.sources.retry import Backoff
 
 if TYPE_CHECKING:
@@ -156,8 +160,6 @@ class SessionCore:
         redactor = self.ctx.redactor
         new = redactor.secrets - self.shared.known_secrets
         if new:
-            from opskit.browser.artifacts import secret_forms
-
             forms = {f.decode("utf-8") for f in secret_forms(new)}
             self.shared.known_secrets |= new | forms
             for form in forms:
@@ -196,8 +198,6 @@ class SessionCore:
         other exception as it is. A timeout on an element is a ``BrowserError``, a browser that went away a
         retryable ``BrowserCrashed``, an unreachable site ``SourceUnavailable``."""
         from playwright.sync_api import Error as PlaywrightError
-
-        from opskit.errors import SourceUnavailable
 
         step = self.shared.step
         if not isinstance(exc, PlaywrightError):
@@ -258,7 +258,6 @@ class SessionCore:
         raise SessionExpired(f"signed out again at step '{self.shared.step}' ({self.page.url})")
 
     def _missing(self, name: str, css: str | None) -> None:
-        from opskit.browser.scan import closest
 
         self.shared.closest = closest(self.root, self.selectors.shown(name))
         raise BrowserError(
@@ -299,8 +298,6 @@ class SessionCore:
     def pause_trace(self) -> None:
         """Stop recording the trace (before a sign-in); what was recorded is kept for a failure."""
         if self.shared.tracing:
-            from opskit.files import private_dir
-
             staged = self.ctx.folder / ".trace" / f"part-{len(self.shared.staged_traces) + 1}.zip"
             private_dir(staged.parent)
             self.context.tracing.stop_chunk(path=str(staged))

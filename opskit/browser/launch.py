@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opskit.browser.artifacts import FAILURE_DIR, prune_failures, save_failure, state_file
+from opskit.browser.chromium import launch_options
 from opskit.browser.errors import BrowserError
 from opskit.browser.session import Session
+from opskit.browser.warm import connect
 from opskit.errors import OpskitError, SourceUnavailable, UsageError
 from opskit.files import private_dir
 
@@ -141,12 +143,9 @@ def _open_browser(pw: Any, ctx: RunContext, settings: BrowserSettings, headed: b
     """The scheduler's warm browser when this run may use it, else a browser of its own."""
     endpoint = ctx.options.get("warm_browser")
     if endpoint and settings.warm and not headed and not ctx.options.get("slowmo"):
-        from opskit.browser.warm import connect
-
         browser = connect(pw, Path(endpoint))
         if browser is not None:
             return browser
-    from opskit.browser.chromium import launch_options
 
     return pw.chromium.launch(headless=not headed, slow_mo=float(ctx.options.get("slowmo") or 0), **launch_options(pw))
 

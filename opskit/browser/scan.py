@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from opskit.browser.selectors import translate
+
 SCAN_JS = r"""
 () => {
   const text = (e) => (e.innerText || e.textContent || "").replace(/\s+/g, " ").trim();
@@ -170,7 +172,6 @@ def with_selectors(page: Any, candidates: list[Candidate], limit: int | None = N
 
     Candidates without a unique selector are left out; at most ``limit`` are returned.
     """
-    from opskit.browser.selectors import translate
 
     done: list[Candidate] = []
     used: set[str] = set()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from opskit.browser.core import SessionCore, Shared, Step, server_error
+from opskit.browser.downloads import download
 from opskit.browser.errors import (
     BrowserCrashed,
     BrowserError,
@@ -124,6 +125,8 @@ class Session(SessionCore):
                 new = info.value
                 if new in self.shared.popups:
                     self.shared.popups.remove(new)
+                # A new window starts as about:blank: its page is the one to read only once it has loaded.
+                new.wait_for_load_state("load", timeout=self.timeout_ms())
                 return self.adopt(new)
             self.shared.clicked_at = self.page.url
             moved: list[Any] = []
@@ -315,7 +318,6 @@ class Session(SessionCore):
             ExportTimeout: not ready in time (no file is left behind).
             ServerError, SessionExpired: the step should be re-run (see ``run``).
         """
-        from opskit.browser.downloads import download
 
         return download(self, name, url=url, status=status, link=link, folder=folder, filename=filename)
 

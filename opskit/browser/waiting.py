@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.browser.downloads import save_download
 from opskit.browser.errors import BrowserError, ServerError, SessionExpired
 from opskit.browser.polling import POLL_MS, next_poll
+from opskit.browser.scan import closest
 
 if TYPE_CHECKING:
     from opskit.browser.session import Session
@@ -113,11 +115,11 @@ def wait_for_any(
                 return Outcome(f"gone {name}", url=page.url)
         if download and s.shared.downloads:
             item = s.shared.downloads.pop(0)
-            from opskit.browser.downloads import save_download
-
             return Outcome("download", url=page.url, path=save_download(s, item))
         if popup and s.shared.popups:
-            return Outcome("popup", url=page.url, popup=s.adopt(s.shared.popups.pop(0)))
+            window = s.shared.popups.pop(0)
+            window.wait_for_load_state("load", timeout=s.timeout_ms())  # not its about:blank start
+            return Outcome("popup", url=page.url, popup=s.adopt(window))
         if matches_url is not None and matches_url(page.url):
             return Outcome("url", url=page.url)
         if url_changed and page.url != start_url:
@@ -135,7 +137,6 @@ def wait_for_any(
         if left <= 0:
             if on_timeout is not None:
                 raise on_timeout()
-            from opskit.browser.scan import closest
 
             close = [c for n in names for c in closest(s.root, s.selectors.shown(n))][:5]
             raise BrowserError(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opskit.browser.chromium import INSTALL_HINT, BrowserMissing, system_chromium
 from opskit.files import atomic_write, private_dir
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,6 @@ def driver_command() -> list[str]:
 
 def executable() -> str | None:
     """The Chromium to serve: $OPSKIT_CHROMIUM, Playwright's own if installed, else a system one."""
-    from opskit.browser.chromium import INSTALL_HINT, BrowserMissing, system_chromium
 
     if os.environ.get("OPSKIT_CHROMIUM"):
         return str(system_chromium())

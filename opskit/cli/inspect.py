@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from opskit.browser.scan import scan, with_selectors
+from opskit.context import RunContext
 from opskit.errors import ConfigError, did_you_mean
+from opskit.files import private_dir
+from opskit.redact import Redactor
 
 if TYPE_CHECKING:
     from opskit.browser.scan import Candidate
@@ -64,10 +68,6 @@ def _context(config: Config) -> Any:
     """A RunContext for looking at a page: a private scratch folder, the config's sources and secrets."""
     import logging
 
-    from opskit.context import RunContext
-    from opskit.files import private_dir
-    from opskit.redact import Redactor
-
     folder = tempfile.mkdtemp(prefix="inspect-", dir=private_dir(config.var_dir / "inspect"))
     redactor = Redactor(set(config.secrets))
     logger = logging.getLogger("opskit.inspect")
@@ -96,7 +96,6 @@ def _settle(page: Any) -> None:
 
 
 def _found(page: Any, *, include_hidden: bool) -> list[Candidate]:
-    from opskit.browser.scan import scan, with_selectors
 
     candidates = [c for c in scan(page) if c.kind != "other" and (c.visible or include_hidden)]
     return with_selectors(page, candidates)

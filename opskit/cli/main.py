@@ -14,8 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli.scaffold import scaffold_task
+from opskit.cli.users_args import add_users_parser
 from opskit.config.file import default_config_path, read_config_file
+from opskit.engine.owners import this_process
 from opskit.errors import OpskitError, UsageError
+from opskit.tasks import MISSING, discover
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -176,7 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     web.add_argument("--threads", type=int, default=None, help="server threads (default: web.threads, 16)")
     users = command("users", "Manage who may sign in to the web app: users, roles, groups, API tokens.")
-    from opskit.cli.users_args import add_users_parser
 
     add_users_parser(users, _Parser)
     worker = command("worker", "Run a Celery worker that takes the scheduler's runs from its queues.")
@@ -217,14 +220,14 @@ def dispatch(argv: list[str] | None = None) -> int:
     config_path = args.config or default_config_path()
     handler = globals().get(f"cmd_{args.command}")
     if handler is None:
-        from opskit.cli import schedule as cli_schedule
+        from opskit.cli import schedule as cli_schedule  # on use: `runner.py list` stays light
 
         handler = getattr(cli_schedule, f"cmd_{args.command}")
     return int(handler(args, config_path))
 
 
 def _load(config_path: Path) -> Config:
-    from opskit.config.model import load_config
+    from opskit.config.model import load_config  # on use: `runner.py list` stays light
 
     return load_config(config_path)
 
@@ -235,9 +238,8 @@ def _store(config: Config) -> Any:
     A run whose process and owner both died is marked abandoned and alerted now, and a run whose owner died
     before delivering it is delivered (engine/recovery.py): whoever notices first, once.
     """
-    from opskit.engine.history import RunStore
-    from opskit.engine.owners import this_process
-    from opskit.engine.recovery import settle_orphans
+    from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
+    from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
     store = RunStore(config.history_path, owner=this_process())
     try:
@@ -250,7 +252,6 @@ def _store(config: Config) -> Any:
 
 def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     """Fast by design: reads config.yaml without validating it (that is `validate`'s job)."""
-    from opskit.tasks import MISSING, discover
 
     raw = read_config_file(config_path, interpolate=False)
     registry = discover(raw.path_setting("tasks"))
@@ -270,7 +271,7 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     history = raw.path_setting("var") / "history.sqlite"
     last = {}
     if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
-        from opskit.engine.history import RunStore
+        from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
 
         with RunStore(history) as store:
             last = store.last_by_job()
@@ -293,8 +294,7 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
 def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
     # Imported here, not at the top: every command loads this module, and `list` must stay free of pydantic.
     from opskit.engine.attempts import execute
-    from opskit.engine.planning import plan_run
-    from opskit.tasks import discover
+    from opskit.engine.planning import plan_run  # on use: `runner.py list` stays light
 
     config = _load(config_path)
     registry = discover(config.tasks_dir)
@@ -430,7 +430,7 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.engine.checks import validate_all
+    from opskit.engine.checks import validate_all  # on use: `runner.py list` stays light
 
     problems, summary = validate_all(config_path)
     for problem in problems:
@@ -455,13 +455,12 @@ def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_users(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.cli.web import cmd_users as users
+    from opskit.cli.web import cmd_users as users  # on use: `runner.py list` stays light
 
     return users(args, config_path)
 
 
 def cmd_new(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.cli.scaffold import scaffold_task
 
     return scaffold_task(args.name, config_path=config_path, force=args.force, kind=args.kind)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opskit.errors import UsageError
+from opskit.tasks import discover
 
 TEMPLATES = Path(__file__).resolve().parent / "scaffold_templates"
 NAME_FORM = re.compile(r"[a-z][a-z0-9_]*")
@@ -78,7 +79,7 @@ def check_name(name: str) -> None:
 
 def plan(name: str, config_path: Path, kind: str = "report") -> list[Planned]:
     """The files ``new NAME --kind KIND`` writes for a project whose config is ``config_path``."""
-    from opskit.config.file import read_config_file
+    from opskit.config.file import read_config_file  # on use: `runner.py list` stays light
 
     if kind not in KINDS:
         raise UsageError(f"'{kind}' is not a kind of task", hint=f"Use one of {', '.join(KINDS)}")
@@ -176,7 +177,7 @@ def write_all(contents: dict[Path, str]) -> None:
 
 def next_steps(name: str, files: list[Planned], config_path: Path, kind: str = "report") -> str:
     """What ``new`` prints: the files it created and how to take the task into service."""
-    from opskit.config.file import default_config_path
+    from opskit.config.file import default_config_path  # on use: `runner.py list` stays light
 
     runner = "python runner.py"
     if Path(config_path).resolve() != default_config_path().resolve():
@@ -263,7 +264,6 @@ def _defined_elsewhere(name: str, tasks_dir: Path) -> Path | None:
     """The file of another module that defines a task called ``name`` (``@task(name=...)``)."""
     if not tasks_dir.is_dir():
         return None
-    from opskit.tasks import discover
 
     spec = discover(tasks_dir).tasks.get(name)
     if spec is None or spec.path.resolve() == (tasks_dir / f"{name}.py").resolve():

@@ -12,6 +12,7 @@ from typing import Any
 
 from opskit.config.model import Config, load_config
 from opskit.engine.history import RunStatus, RunStore, Trigger
+from opskit.engine.owners import this_process
 from opskit.engine.planning import plan_run
 from opskit.engine.scheduling import job_timetable
 from opskit.errors import UsageError, did_you_mean
@@ -95,8 +96,7 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.engine.owners import this_process
-    from opskit.engine.recovery import settle_orphans
+    from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
     config = load_config(config_path)
     now = datetime.now(UTC)
@@ -168,7 +168,7 @@ def _mail_line(config: Config) -> tuple[str, bool]:
     folder = config.outbox_dir
     if not (folder / "index.sqlite3").exists():
         return "", False
-    from opskit.delivery.outbox import Outbox, OutboxStatus
+    from opskit.delivery.outbox import Outbox, OutboxStatus  # on use: `runner.py list` stays light
 
     statuses = [e.status for e in Outbox(folder).entries()]
     waiting = {s: statuses.count(s) for s in (OutboxStatus.PENDING, OutboxStatus.UNCERTAIN, OutboxStatus.FAILED)}
@@ -204,7 +204,6 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
         for slot in slots:
             print(f"  {slot:%a %Y-%m-%d %H:%M %Z}")
         return 0
-    from opskit.engine.owners import this_process
 
     registry = discover(config.tasks_dir)
     failed = 0

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from opskit.config.model import Config, load_config
 from opskit.engine.history import RunStore
-from opskit.errors import UsageError
+from opskit.errors import UsageError, did_you_mean
 from opskit.web.security import check_role, digest, hash_password, new_token
 
 
 def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
     import logging
 
-    from opskit.web.server import make_server, serve_forever
+    from opskit.web.server import make_server, serve_forever  # on use: `runner.py list` stays light
 
     config = load_config(config_path)
     handler = logging.StreamHandler(sys.stderr)
@@ -171,8 +171,6 @@ def _groups(text: str, config: Config) -> tuple[str, ...]:
     known = {g for job in config.jobs.values() for g in job.groups}
     unknown = [g for g in groups if g not in known]
     if unknown:
-        from opskit.errors import did_you_mean
-
         raise UsageError(
             f"no job is in group '{unknown[0]}'",
             hint=did_you_mean(unknown[0], known) or f"Groups in config.yaml: {', '.join(sorted(known)) or 'none'}",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opskit.errors import ConfigError, DeliveryError
+from opskit.sources.retry import Backoff
 
 if TYPE_CHECKING:
     from opskit.config.chat import WebhookSettings
@@ -135,7 +136,6 @@ def post_alert(
     import requests  # loaded only when an alert is posted (start-up time of the CLI)
 
     from opskit.sources.http import RetryingSession  # with requests, for the same reason
-    from opskit.sources.retry import Backoff
 
     payload = PAYLOADS[settings.kind](title, text, fields)
     tries = settings.max_attempts

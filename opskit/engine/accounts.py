@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from opskit.errors import UsageError
+from opskit.errors import UsageError, did_you_mean
 
 ACCOUNTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_users (
@@ -191,8 +191,6 @@ class AccountTables:
     def require_user(self, name: str) -> UserRecord:
         user = self.get_user(name)
         if user is None:
-            from opskit.errors import did_you_mean
-
             known = [u.name for u in self.list_users()]
             raise UsageError(f"no user '{name}'", hint=did_you_mean(name, known) or "List them with `runner.py users`")
         return user

@@ -27,6 +27,7 @@ from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.lock import SchedulerLock
 from opskit.engine.owners import owner_alive, process_alive, this_process
 from opskit.engine.planning import PlannedRun, plan_run
+from opskit.errors import OpskitError
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -185,7 +186,6 @@ def requeue_leftovers(
     config: Config, registry: Registry, store: RunStore, runs: RunQueue, leftovers: list[RunRecord], *, now: datetime
 ) -> None:
     """Queue again, as this scheduler's, the runs ``keep_queued_leftovers`` kept (the same rows: never twice)."""
-    from opskit.errors import OpskitError
 
     store.take_over([record.id for record in leftovers])
     for record in leftovers:
@@ -199,7 +199,6 @@ def requeue_leftovers(
 
 
 def _plan_again(config: Config, registry: Registry, record: RunRecord) -> PlannedRun | None:
-    from opskit.errors import OpskitError
 
     try:
         if record.job is not None:

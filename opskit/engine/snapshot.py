@@ -15,6 +15,8 @@ import pickle
 import tempfile
 from typing import TYPE_CHECKING
 
+from opskit.config.model import Config
+
 if TYPE_CHECKING:
     from opskit.config.model import Config
 
@@ -38,7 +40,6 @@ def read_config(fd: int) -> Config:
     """The config a parent handed over with ``config_fd`` (the descriptor is closed)."""
     with os.fdopen(fd, "rb") as handed:
         config = pickle.load(handed)
-    from opskit.config.model import Config
 
     if not isinstance(config, Config):
         raise TypeError(f"descriptor {fd} does not hold a config")

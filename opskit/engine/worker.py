@@ -25,6 +25,7 @@ from typing import Any
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
 from opskit.redact import Redactor
 from opskit.result import Result, as_result, merge_results
@@ -74,8 +75,6 @@ def load(config_path: Path, config_fd: int | None = None) -> Preloaded:
             scheduler and ``runner.py run`` pass, so the file on disk (edited meanwhile) does not matter.
     """
     if config_fd is not None:
-        from opskit.engine.snapshot import read_config
-
         return Preloaded(read_config(config_fd))
     return Preloaded(load_config(config_path))
 

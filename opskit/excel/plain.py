@@ -24,9 +24,11 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from opskit.excel.columns import Column
 from opskit.excel.errors import WorkbookError
 from opskit.excel.layout import font, page_setup
 from opskit.excel.safe import put_value
+from opskit.excel.write import Report
 
 HEADER_FILL = "1F4E78"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -92,8 +94,6 @@ def csv_to_xlsx(
         headers: Field -> the header a reader sees; the field name itself where missing.
         title: The print header's title; the file's name when None.
     """
-    from opskit.excel.columns import Column
-    from opskit.excel.write import Report
 
     with open(csv_path, encoding="utf-8", newline="") as fh:
         fields = next(csv.reader(fh), [])

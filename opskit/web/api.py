@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from opskit.engine.planning import plan_run
 from opskit.errors import OpskitError
+from opskit.web.admin import health_facts
 from opskit.web.auth import client_ip, require, state
 from opskit.web.forms import check_untrusted
 from opskit.web.jobs import preview, visible_job
@@ -204,7 +205,6 @@ def pause_resume(name: str, action: str) -> Any:
 
 @bp.route("/health")
 def health() -> Any:
-    from opskit.web.admin import health_facts
 
     facts = health_facts()
     info = facts["scheduler"]

@@ -17,6 +17,7 @@ from opskit.engine.planning import PlannedRun, plan_run
 from opskit.engine.requests_table import RequestStatus
 from opskit.errors import OpskitError
 from opskit.period import Period
+from opskit.redact import Redactor
 from opskit.web.auth import client_ip, require, safe_next, state
 from opskit.web.forms import job_form, overrides_from_form
 from opskit.web.summaries import LIGHTS, rows_of, summarize
@@ -281,8 +282,6 @@ def _visible_request(request_id: str) -> Any:
 def _config_text(name: str) -> str:
     """The job as written in config.yaml: ``${VAR}`` left unresolved, ``*_env`` values and secrets hidden."""
     import yaml
-
-    from opskit.redact import Redactor
 
     st = state()
     raw = st.raw_jobs().get(name, {})

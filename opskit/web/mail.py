@@ -21,6 +21,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from opskit.config.model import Config
+from opskit.delivery import pipeline
+from opskit.delivery.outbox import Outbox
 from opskit.engine.history import RunRecord
 from opskit.errors import OpskitError
 from opskit.web.auth import client_ip, require, state
@@ -88,7 +90,6 @@ def messages_of_run(config: Config, record: RunRecord) -> list[dict[str, Any]]:
     folder = config.outbox_dir
     if not emails or not (folder / "index.sqlite3").exists():
         return []
-    from opskit.delivery.outbox import Outbox
 
     outbox = Outbox(folder)
     found = []
@@ -220,7 +221,6 @@ def resend(msg_id: str) -> Any:
 @bp.route("/outbox/send", methods=["POST"])
 def send() -> Any:
     viewer = require("runner")
-    from opskit.delivery import pipeline
 
     report = pipeline.send_pending_mail(state().config)
     state().store.audit(
@@ -235,7 +235,6 @@ def send() -> Any:
 
 
 def _outbox() -> Any:
-    from opskit.delivery.outbox import Outbox
 
     return Outbox(state().config.outbox_dir)
 

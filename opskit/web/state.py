@@ -16,12 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from opskit.config.file import read_config_file
 from opskit.config.model import Config, JobConfig, load_config
 from opskit.engine.history import RunRecord, RunStore
 from opskit.engine.scheduling import job_timetable
 from opskit.engine.timetable import Slot, Timetable
 from opskit.errors import OpskitError
 from opskit.tasks import Registry, discover
+from opskit.web.security import role_allows
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,6 @@ class Viewer:
     groups: frozenset[str]
 
     def can(self, needed: str) -> bool:
-        from opskit.web.security import role_allows
 
         return role_allows(self.role, needed)
 
@@ -106,8 +107,6 @@ class WebState:
         """The jobs as written in config.yaml, ``${VAR}`` not filled in (what the job page shows)."""
         self.config  # noqa: B018 - re-reads the file when it changed
         if self._raw is None:
-            from opskit.config.file import read_config_file
-
             jobs = read_config_file(self.config_path, interpolate=False).data.get("jobs")
             self._raw = jobs if isinstance(jobs, dict) else {}
         return self._raw
