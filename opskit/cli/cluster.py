@@ -25,9 +25,9 @@ def add_worker_parser(worker: argparse.ArgumentParser) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.config.executor import QUEUE_NAME
-    from opskit.config.model import load_config
-    from opskit.engine.cluster.worker import run_worker
+    from opskit.config.executor import QUEUE_NAME  # pydantic only for this command: runner.py list starts light
+    from opskit.config.model import load_config  # the same
+    from opskit.engine.cluster.worker import run_worker  # Celery and the engine only for this command
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     bad = [q for q in queues if not QUEUE_NAME.match(q)]
@@ -62,7 +62,7 @@ def cluster_lines(config: Config, store: RunStore, now: datetime) -> tuple[list[
         if state != "alive":
             problems.append(f"worker {w.name} is not responding")
     try:
-        from opskit.engine.cluster.app import known_queues, queue_depth, redis_client
+        from opskit.engine.cluster.app import known_queues, queue_depth, redis_client  # redis-py only for Celery
 
         client = redis_client(settings)
         try:

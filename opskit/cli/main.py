@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_users_parser(users, _Parser)
     worker = command("worker", "Run a Celery worker that takes the scheduler's runs from its queues.")
-    from opskit.cli.cluster import add_worker_parser
+    from opskit.cli.cluster import add_worker_parser  # where the worker's options live (it imports only errors)
 
     add_worker_parser(worker)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
@@ -472,7 +472,7 @@ def cmd_inspect(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, config_path: Path) -> int:
-    from opskit.cli.cluster import cmd_worker as worker
+    from opskit.cli.cluster import cmd_worker as worker  # Celery's side only for this command
 
     return worker(args, config_path)
 

@@ -25,6 +25,7 @@ from typing import Any
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.owners import process_alive
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
 from opskit.redact import Redactor
@@ -257,8 +258,6 @@ def _die_with_celery_worker(options: dict[str, Any]) -> None:
     watched = options.get("worker_pid")
     if not watched:
         return
-    from opskit.engine.owners import process_alive
-
     started = options.get("worker_started")
 
     def watch() -> None:

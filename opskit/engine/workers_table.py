@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opskit.engine.records import from_ts, to_ts
+
 WORKERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY,
@@ -85,8 +87,6 @@ class WorkerTables:
         started_at: datetime,
         now: datetime,
     ) -> None:
-        from opskit.engine.records import to_ts
-
         with self._write() as db:
             db.execute(
                 "INSERT INTO workers (name, host, pid, pid_started, queues, concurrency, started_at, heartbeat_at)"
@@ -97,8 +97,6 @@ class WorkerTables:
             )
 
     def worker_stopped(self, name: str, *, now: datetime) -> None:
-        from opskit.engine.records import to_ts
-
         with self._write() as db:
             db.execute("UPDATE workers SET stopped_at=? WHERE name=?", (to_ts(now), name))
 
@@ -127,8 +125,6 @@ class WorkerTables:
 
 
 def _worker(row: Any) -> WorkerRow:
-    from opskit.engine.records import from_ts
-
     return WorkerRow(
         name=row["name"],
         host=row["host"],

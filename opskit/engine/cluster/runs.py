@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opskit.engine.attempts import record_silent_exit
+from opskit.engine.executors.forked import ForkedExecutor
+from opskit.engine.executors.process import ProcessExecutor
 from opskit.engine.history import RunStatus, RunStore
 
 if TYPE_CHECKING:
@@ -57,9 +59,6 @@ class WorkerState:
     def executor(self) -> Executor:
         """This process's warm executor (a prefork pool's child makes its own on first use)."""
         if self._executor is None or self._executor_pid != os.getpid():
-            from opskit.engine.executors.forked import ForkedExecutor
-            from opskit.engine.executors.process import ProcessExecutor
-
             self._executor = ForkedExecutor(fallback=ProcessExecutor(own_session=True))
             self._executor.reload(self.config)
             self._executor_pid = os.getpid()

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from opskit.engine.cluster.app import TASK_NAME, broker_epoch, make_app, redis_client
 from opskit.engine.executors.adopted import adopt_local
 from opskit.engine.executors.base import EXIT_UNKNOWN, Executor, RunHandle
 from opskit.engine.executors.proctree import kill_tree_now, signal_session
 from opskit.engine.history import RunStatus, RunStore
 from opskit.engine.owners import process_alive
+from opskit.engine.records import utcnow
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -131,8 +134,6 @@ class CeleryExecutor(Executor):
     """
 
     def __init__(self, config: Config):
-        from opskit.engine.cluster.app import make_app, redis_client
-
         self.config = config
         self.settings = config.settings.executor
         self.app = make_app(self.settings)
@@ -165,7 +166,7 @@ class CeleryExecutor(Executor):
         try:
             epoch = self.epoch(fresh=handle.sent_at is not None)
             self.app.send_task(
-                "opskit.run",
+                TASK_NAME,
                 args=[handle.run_id, handle.timeout_s, handle.retry_killed],
                 queue=handle.queue,
                 routing_key=handle.queue,
@@ -200,8 +201,6 @@ class CeleryExecutor(Executor):
 
     def epoch(self, *, fresh: bool = False) -> str | None:
         """The Redis server's run id (asked at most every ``EPOCH_EVERY_S``)."""
-        from opskit.engine.cluster.app import broker_epoch
-
         at, value = self._epoch
         if fresh or value is None or time.monotonic() - at > EPOCH_EVERY_S:
             value = broker_epoch(self.redis)
@@ -221,12 +220,8 @@ class CeleryExecutor(Executor):
                 return "it never wrote a heartbeat"
         if row.stopped_at is not None:
             return "it stopped"
-        import socket
-
         if row.host == socket.gethostname() and not process_alive(row.pid, row.pid_started):
             return f"its process (pid {row.pid}) on this machine is dead"
-        from opskit.engine.records import utcnow
-
         age = utcnow() - row.heartbeat_at
         if age > self.settings.worker_lost_after:
             return f"no heartbeat for {age.total_seconds():.0f}s"
@@ -243,13 +238,10 @@ class CeleryExecutor(Executor):
 
     def reload(self, config: Config) -> None:
         self.config = config
-        if config.settings.executor.broker != self.settings.broker:
-            from opskit.engine.cluster.app import make_app, redis_client
-
-            self.settings = config.settings.executor
+        changed = config.settings.executor.broker != self.settings.broker
+        self.settings = config.settings.executor
+        if changed:
             self.app, self.redis = make_app(self.settings), redis_client(self.settings)
-        else:
-            self.settings = config.settings.executor
 
     def close(self) -> None:
         self.store.close()
