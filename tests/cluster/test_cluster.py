@@ -154,3 +154,32 @@ def test_a_timeout_kills_the_runs_whole_tree_on_the_worker(cluster: Cluster, tmp
     wait_for(lambda: gone(grandchild), timeout=10, what="the grandchild to be killed")
     assert run.pid is not None
     wait_for(lambda: gone(run.pid), timeout=10, what="the run's process to be killed")
+
+
+def test_the_brokers_password_comes_from_the_environment_and_is_never_logged(
+    tmp_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demo.redis_server import LocalRedis
+
+    password = "pw-" + os.urandom(8).hex()
+    with LocalRedis(tmp_path / "redis-pw", password=password) as redis:
+        cluster = Cluster(tmp_project, redis)
+        try:
+            monkeypatch.setenv("REDIS_PASSWORD", password)  # the workers inherit it, as from .env
+            cluster.configure(f"job:\n  task: counted\n  params: {{log: {cluster.ran}}}\n")
+            text = cluster.project.config.read_text().replace(f":{password}@", ":${REDIS_PASSWORD}@")
+            assert password not in text
+            cluster.project.config.write_text(text)
+            cluster.start_worker("default")
+            cluster.start_scheduler()
+            cluster.enqueue("job")
+            cluster.drive(lambda: _final(cluster, "job", 1))
+            (run,) = cluster.runs("job")
+            assert run.status == "succeeded"
+            status = runner(cluster, "status")
+            assert "broker redis://***@127.0.0.1:" in status.stdout
+        finally:
+            cluster.close()
+    seen = [status.stdout, status.stderr, (Path(run.folder) / "run.log").read_text()]
+    seen += [p.read_text() for p in cluster.project.root.glob("worker-*.log")]
+    assert all(password not in text for text in seen)
