@@ -8,6 +8,7 @@
    write to the history) behind its hand-over to the executor, median and p99: for a cluster with fewer
    free slots than runs in flight it includes the wait in Redis. The scheduler ticks at its own pace (every
    0.1 s while runs are in flight), as ``runner.py schedule`` does. The runs' console lines go to a file.
+   A last column runs 2 workers with Celery's prefork pool instead of threads (``--pool prefork``).
 2. the weekly ops review end to end (export through the browser, reports, PDF, email) against the
    Moderation Console, through the local executor and through a browser worker: time from hand-over to a
    delivered run, median of --repeat; the difference is the cluster's overhead (target: under 2 s).
@@ -52,10 +53,10 @@ class Workers:
     def __init__(self, config: Path, folder: Path):
         self.config, self.folder, self.procs = config, folder, []  # type: ignore[var-annotated]
 
-    def start(self, queues: str = "default", concurrency: int = 2) -> None:
+    def start(self, queues: str = "default", concurrency: int = 2, pool: str = "threads") -> None:
         log = (self.folder / f"worker-{len(self.procs)}.log").open("ab")
         cmd = [sys.executable, str(REPO / "runner.py"), "--config", str(self.config), "worker"]
-        cmd += ["--queues", queues, "--concurrency", str(concurrency)]
+        cmd += ["--queues", queues, "--concurrency", str(concurrency), "--pool", pool]
         self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
     def wait_up(self, store: RunStore) -> None:
@@ -106,8 +107,10 @@ def trivial_config(folder: Path, in_flight: int, broker: str | None) -> Path:
     return path
 
 
-def trivial(runs: int, in_flight: int, broker: str | None, workers: int, base: Path) -> dict[str, float]:
-    folder = base / (f"celery-{workers}" if broker else "local")
+def trivial(
+    runs: int, in_flight: int, broker: str | None, workers: int, base: Path, pool_kind: str = "threads"
+) -> dict[str, float]:
+    folder = base / (f"celery-{workers}-{pool_kind}" if broker else "local")
     folder.mkdir()
     config = trivial_config(folder, in_flight, broker)
     pool = Workers(config, folder)
@@ -117,7 +120,7 @@ def trivial(runs: int, in_flight: int, broker: str | None, workers: int, base: P
     try:
         if broker:
             for _ in range(workers):
-                pool.start()
+                pool.start(pool=pool_kind)
             pool.wait_up(scheduler.store)
         plan = plan_run(scheduler.config, scheduler.registry, "noop", scheduled_for=datetime.now(UTC))
         with scheduler.store.transaction():
@@ -211,6 +214,8 @@ def main() -> int:
                 for n in WORKER_COUNTS:
                     columns[f"celery x{n}"] = trivial(args.runs, args.in_flight, redis.url, n, base)
                     redis.client().flushall()
+                # The pool: each worker's runs watched by threads (the default) or by prefork processes.
+                columns["x2 prefork"] = trivial(args.runs, args.in_flight, redis.url, 2, base, pool_kind="prefork")
             print(f"  {'':<24}" + "".join(f"{name:>16}" for name in columns))
             rows = [
                 ("succeeded", "ok", "{:.0f}"),

@@ -70,6 +70,10 @@ def run_worker(config: Config, *, queues: list[str], concurrency: int, pool: str
     heart.start()
     if pool == "threads":
         state.executor()  # the zygote warms up while Celery connects
+    else:  # each pool process forks runs from a zygote of its own, warmed when the process starts
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(lambda **_: state.executor(), weak=False)
     log.info(
         "worker %s: queues %s, %d %s, broker %s, history %s",
         state.name,
