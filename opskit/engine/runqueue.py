@@ -279,6 +279,15 @@ class RunQueue:
         """Alert on a run far past its usual duration, and on a queued run that waits too long to start."""
         settings = self.config.settings.scheduler
         for running in self.running.values():
+            if running.handle.deadline_start(running.started) is None:  # still waiting on a remote queue
+                waited = now - running.started
+                if not running.overrun_alerted and waited > settings.start_deadline:
+                    running.overrun_alerted = True
+                    self.alert(
+                        running.record.job,
+                        f"run {running.record.id} has waited {waited} for a worker to take it ({running.handle.where})",
+                    )
+                continue
             elapsed = (now - running.started).total_seconds()
             if elapsed < OVERRUN_AFTER_S or running.overrun_alerted or not running.record.job:
                 continue

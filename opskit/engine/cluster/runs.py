@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opskit.engine.attempts import record_silent_exit
-from opskit.engine.executors.forked import ForkedExecutor
-from opskit.engine.executors.process import ProcessExecutor
+from opskit.engine.executors import Purpose, make_executor
 from opskit.engine.history import RunStatus, RunStore
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ class WorkerState:
     def executor(self) -> Executor:
         """This process's warm executor (a prefork pool's child makes its own on first use)."""
         if self._executor is None or self._executor_pid != os.getpid():
-            self._executor = ForkedExecutor(fallback=ProcessExecutor(own_session=True))
+            self._executor = make_executor(self.config, purpose=Purpose.WORKER)
             self._executor.reload(self.config)
             self._executor_pid = os.getpid()
         return self._executor

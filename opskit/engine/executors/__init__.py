@@ -35,6 +35,8 @@ class Purpose(enum.StrEnum):
     """The daemon: many runs, in the background, started on time; start-up cost matters."""
     FOREGROUND = "foreground"
     """``runner.py run`` and ``backfill``: one run at a time that a person waits for at a terminal."""
+    WORKER = "worker"
+    """A Celery worker (``runner.py worker``) executing the runs it takes: on its own machine, always."""
 
 
 def make_executor(config: Config, *, purpose: Purpose) -> Executor:
@@ -47,6 +49,9 @@ def make_executor(config: Config, *, purpose: Purpose) -> Executor:
     Returns:
         A new executor; the caller closes it when done.
     """
+    if purpose is Purpose.WORKER:
+        # Runs forked by the worker's own zygote, in sessions of their own (a timeout kills the whole tree).
+        return ForkedExecutor(fallback=ProcessExecutor(own_session=True))
     if purpose is Purpose.SCHEDULER and config.settings.executor.celery:
         from opskit.engine.executors.celery import CeleryExecutor  # Celery's imports only when it is used
 
