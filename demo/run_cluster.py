@@ -136,7 +136,7 @@ def _run_jobs(config_path: Path, queues_of: dict[int, str]) -> int:
     from opskit.engine.history import RunStore
 
     config = load_config(config_path, environ={**os.environ})
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_target) as store:
         _wait(lambda: sum(w.pid in queues_of for w in store.workers()) == 2, 60, "the two workers")
         _wait(lambda: store.scheduler_info() is not None, 60, "the scheduler")
         print(f"2 workers and the scheduler are up; asking the scheduler for {' and '.join(JOBS)}\n", flush=True)

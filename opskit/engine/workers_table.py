@@ -1,6 +1,7 @@
 """The history's tables for Celery workers: who is up (a heartbeat row each), and who took which run.
 
-``RunStore`` inherits these methods (``WorkerTables``). A worker (``runner.py worker``) writes its row every
+``RunStore`` inherits these methods (``WorkerTables``); the table and the runs' ``worker`` column come
+with migration 0003. A worker (``runner.py worker``) writes its row every
 ``executor.heartbeat``; the scheduler reads it to tell a worker that died (killed, its machine down) from a
 run that merely takes long, and ``runner.py status`` lists the workers. A run is taken by one worker only:
 ``claim_run`` moves it from queued-and-untaken to taken in one statement, so a message Celery delivers twice
@@ -10,27 +11,15 @@ run that merely takes long, and ``runner.py status`` lists the workers. A run is
 from __future__ import annotations
 
 import json
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.engine.records import from_ts, to_ts
 
-WORKERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS workers (
-    name TEXT PRIMARY KEY,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    pid_started REAL,
-    queues TEXT NOT NULL DEFAULT '[]',
-    concurrency INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    heartbeat_at TEXT NOT NULL,
-    stopped_at TEXT
-);
-"""
+if TYPE_CHECKING:
+    from opskit.engine.database import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +40,10 @@ class WorkerRow:
 class WorkerTables:
     """Mixed into ``RunStore``: worker heartbeats and run claims."""
 
-    _db: sqlite3.Connection
+    _db: Db
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by RunStore
+    def _write(self) -> AbstractContextManager[Db]:  # provided by RunStore
         raise NotImplementedError
-
-    def _migrate_workers(self) -> None:
-        self._db.executescript(WORKERS_SCHEMA)
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
-        if "worker" not in columns:
-            try:
-                self._db.execute("ALTER TABLE runs ADD COLUMN worker TEXT")
-            except sqlite3.OperationalError as exc:  # another process opening it migrated it first
-                if "duplicate column" not in str(exc):
-                    raise
 
     def claim_run(self, run_id: str, *, worker: str, host: str) -> bool:
         """Take a queued run for ``worker``; False when it is not queued, or another worker took it."""

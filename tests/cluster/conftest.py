@@ -1,4 +1,5 @@
-"""A real Redis, real ``runner.py worker`` processes and a real scheduler, on 127.0.0.1, for tests/cluster.
+"""The cluster tests' real parts: a PostgreSQL per session (tests/pg_fixtures.py), and a real Redis, real
+``runner.py worker`` processes and a real scheduler on 127.0.0.1; every test here is ``cluster``.
 
 Redis is Debian's ``redis-server`` (the bootstrap installs it), started on a free port in a temporary
 folder with nothing saved to disk (``--save ''``), so a restart forgets every queued message, as a Redis
@@ -26,6 +27,14 @@ from opskit.engine.daemon import Scheduler
 from opskit.engine.history import RunRecord, RunStore, Trigger
 from opskit.engine.planning import plan_run
 from tests.conftest import REPO, Project, wait_for
+from tests.pg_fixtures import pg_url, postgres_server  # noqa: F401 (fixtures)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/cluster/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.cluster)
+
 
 COUNTING_TASK = '''
 import os

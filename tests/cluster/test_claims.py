@@ -22,7 +22,7 @@ def _setup(project: Project) -> tuple[CeleryExecutor, RunStore]:
         "jobs:\n  nightly:\n    task: kitchen_sink\n"
     )
     config = load_config(project.config)
-    return CeleryExecutor(config), RunStore(config.history_path)
+    return CeleryExecutor(config), RunStore(config.history_target)
 
 
 def _run(store: RunStore, root: Path):  # noqa: ANN202

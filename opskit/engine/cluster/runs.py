@@ -67,7 +67,7 @@ class WorkerState:
         """A history connection per thread (one connection is not for concurrent transactions)."""
         store: RunStore | None = getattr(self._local, "store", None)
         if store is None or getattr(self._local, "pid", None) != os.getpid():
-            store = RunStore(self.config.history_path)
+            store = RunStore(self.config.history_target)
             self._local.store, self._local.pid = store, os.getpid()
         return store
 

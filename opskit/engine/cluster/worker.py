@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from opskit.engine.cluster.app import TASK_NAME, make_app
 from opskit.engine.cluster.runs import WorkerState, execute_run, install
+from opskit.engine.database import redact_url
 from opskit.engine.history import HistoryUnavailable, RunStore
 from opskit.errors import UsageError
 
@@ -81,7 +82,7 @@ def run_worker(config: Config, *, queues: list[str], concurrency: int, pool: str
         concurrency,
         pool,
         settings.shown_broker,
-        config.history_path,
+        redact_url(config.history_target),
     )
     try:
         worker = app.Worker(
@@ -113,7 +114,7 @@ class _Heartbeat(threading.Thread):
         self.every = state.config.settings.executor.heartbeat.total_seconds()
         self.started_at = datetime.now(UTC)
         self.stopping = threading.Event()
-        self.store = RunStore(state.config.history_path)
+        self.store = RunStore(state.config.history_target)
 
     def beat(self) -> None:
         self.store.worker_heartbeat(

@@ -138,7 +138,7 @@ class CeleryExecutor(Executor):
         self.settings = config.settings.executor
         self.app = make_app(self.settings)
         self.redis = redis_client(self.settings)
-        self.store = RunStore(config.history_path)
+        self.store = RunStore(config.history_target)
         self._down_until = 0.0
         self._epoch: tuple[float, str | None] = (0.0, None)
         self._workers: tuple[float, dict[str, Any]] = (0.0, {})
