@@ -1,12 +1,13 @@
 """`make demo-cluster`: the weekly ops review through Celery workers, on this machine.
 
-Starts Redis (a throwaway ``redis-server`` on a free port), two workers (``runner.py worker``: one on the
+Starts Redis (a throwaway ``redis-server`` on a free port), PostgreSQL for the history (a throwaway cluster
+from Debian's binaries, as the tests start it; the SQLite file when PostgreSQL is not installed, and it
+says so), two workers (``runner.py worker``: one on the
 ``default`` queue, one on ``default,browser``, the only one allowed to open a Chromium), and the scheduler
 (``runner.py schedule``), all on a copy of config.yaml with ``executor: {kind: celery}`` in
 ``var/demo-cluster/``. It then asks the scheduler for the weekly ops review (a browser job) and the
 capacity plan (a plain one), as "Run now" in the web app does, waits for both, prints which worker ran each
-step and where the email is, and stops everything it started, also on Ctrl-C or SIGTERM. The history is
-SQLite (``var/demo-cluster/var/history.sqlite``): PostgreSQL comes with the history-on-PostgreSQL work.
+step and where the email is, and stops everything it started, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ JOBS = ("weekly-ops-review", "vendor-consolidation")
 RUN_TIMEOUT_S = 300.0
 
 
-def cluster_config(broker: str) -> Path:
+def cluster_config(broker: str, history: str | None) -> Path:
     """config.yaml as it is, its runs on Celery workers, its state under var/demo-cluster, no timetables
     (nothing fires by itself during the demo: the two jobs run because the demo asks for them)."""
     text = (REPO / "config.yaml").read_text()
@@ -43,6 +44,8 @@ def cluster_config(broker: str) -> Path:
     text = re.sub(r"(?m)^  shutdown_grace: \S+", "  shutdown_grace: 5s", text)
     text = re.sub(r"(?m)^    calendar:\n(      .*\n)*", "", text)
     executor = f"executor:\n  kind: celery\n  broker: {broker}\n  heartbeat: 1s\n  worker_lost_after: 10s\n\n"
+    if history:  # the password from the environment, as config.yaml always takes secrets
+        executor += f"history: {history}\n\n"
     path = DEMO / "config.yaml"
     path.write_text(executor + text)
     return path
@@ -102,7 +105,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     interrupted = False
+    postgres = None
     try:
+        postgres, history = _postgres()
         with ConsoleServer(db_path, use_env=False) as console:
             try:
                 os.environ.update(
@@ -111,9 +116,12 @@ def main() -> int:
                     CONSOLE_PASSWORD=console.password,
                     CONSOLE_API_TOKEN=console.api_token,
                 )
-                config = cluster_config(redis.url)
+                config = cluster_config(redis.url, history)
                 print(f"Redis on {redis.url}; Moderation Console on {console.url}")
-                print("history: SQLite (var/demo-cluster/var/history.sqlite); PostgreSQL is not wired in yet")
+                if postgres is not None:
+                    print(f"history: PostgreSQL on 127.0.0.1:{postgres.port} (database {DATABASE})")
+                else:
+                    print("history: SQLite (var/demo-cluster/var/history.sqlite): PostgreSQL is not installed")
                 plain = started.runner("worker-default", config, "worker", "--queues", "default", "--concurrency", "2")
                 browser = started.runner("worker-browser", config, "worker", "--queues", "default,browser")
                 started.runner("scheduler", config, "schedule")
@@ -127,8 +135,48 @@ def main() -> int:
     finally:
         started.stop(now=True)  # a second Ctrl-C during the stop: nothing is left behind either
         redis.stop()
+        if postgres is not None:
+            postgres.stop("immediate")
+            shutil.rmtree(postgres.folder, ignore_errors=True)
     print(f"\nmake demo-cluster took {time.monotonic() - started_at:.0f}s; nothing it started is left running.")
     return code
+
+
+DATABASE = "opskit_demo"
+
+
+def _postgres() -> tuple[Any, str | None]:
+    """A throwaway PostgreSQL with the demo's database, and the history URL; (None, None) without PostgreSQL.
+
+    The same server the cluster tests start (tests/pg_fixtures.py): initdb and pg_ctl as the ``postgres``
+    user when we are root, 127.0.0.1 only, a password; its password reaches the config through the
+    environment (``${OPSKIT_DEMO_DB_PASSWORD}``).
+    """
+    import tempfile
+
+    from tests.pg_fixtures import PASSWORD, USER, PostgresServer, postgres_bin
+
+    binaries = postgres_bin()
+    if binaries is None:
+        return None, None
+    import pwd
+
+    from demo.redis_server import free_port
+
+    run_as = pwd.getpwnam("postgres").pw_name if os.geteuid() == 0 else None
+    server = PostgresServer(
+        bin=binaries, folder=Path(tempfile.mkdtemp(prefix="opskit-demo-pg-")), port=free_port(), run_as=run_as
+    )
+    try:
+        server.init()
+        server.start()
+        server.sql(f"CREATE DATABASE {DATABASE}")
+    except BaseException:
+        server.stop("immediate")
+        shutil.rmtree(server.folder, ignore_errors=True)
+        raise
+    os.environ["OPSKIT_DEMO_DB_PASSWORD"] = PASSWORD
+    return server, f"postgresql://{USER}:${{OPSKIT_DEMO_DB_PASSWORD}}@127.0.0.1:{server.port}/{DATABASE}"
 
 
 def _run_jobs(config_path: Path, queues_of: dict[int, str]) -> int:
