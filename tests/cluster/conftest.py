@@ -90,11 +90,15 @@ class Cluster:
         """The run ids of every execution of the counting task, in order (one line per execution)."""
         return [line.split()[0] for line in self.ran.read_text().splitlines()] if self.ran.exists() else []
 
+    history: str | None = None
+    """A PostgreSQL URL for the history (else the SQLite file)."""
+
     def configure(self, jobs: str, *, max_concurrent: int = 4) -> None:
         self.project.add_task("counted", COUNTING_TASK)
         self.project.write_config(
-            f"timezone: Europe/Berlin\n"
-            f"executor:\n  kind: celery\n  broker: {self.redis.url}\n  heartbeat: 1s\n  worker_lost_after: 5s\n"
+            "timezone: Europe/Berlin\n"
+            + (f"history: {self.history}\n" if self.history else "")
+            + f"executor:\n  kind: celery\n  broker: {self.redis.url}\n  heartbeat: 1s\n  worker_lost_after: 5s\n"
             f"scheduler:\n  max_concurrent_runs: {max_concurrent}\n"
             f"defaults:\n  retries: 0\n  retry_backoff: 0s\n"
             f"jobs:\n" + textwrap.indent(textwrap.dedent(jobs), "  ")
@@ -116,7 +120,7 @@ class Cluster:
         return proc
 
     def store(self) -> RunStore:
-        return RunStore(self.project.root / "var" / "history.sqlite")
+        return RunStore(self.history or self.project.root / "var" / "history.sqlite")
 
     def start_scheduler(self) -> Scheduler:
         self.scheduler = Scheduler(self.project.config)

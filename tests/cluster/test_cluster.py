@@ -76,9 +76,12 @@ def test_runs_go_to_the_workers_of_their_queue_and_the_history_names_the_worker(
     assert f"leader: pid {os.getpid()} on" in status.stdout  # this test's scheduler leads
 
 
+@pytest.mark.parametrize("history", ["sqlite", "postgresql"])
 def test_a_worker_killed_with_kill_9_mid_run_is_retried_on_another_worker_and_mailed_once(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, history: str, request: pytest.FixtureRequest
 ) -> None:
+    if history == "postgresql":
+        cluster.history = request.getfixturevalue("pg_url")
     hang = tmp_path / "hang.pid"
     cluster.configure(
         f"""\
