@@ -163,8 +163,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_project: Project, redis_server: LocalRedis) -> Iterator[Cluster]:
-    made = Cluster(tmp_project, redis_server)
+def history_url(request: pytest.FixtureRequest) -> str | None:
+    """The history a cluster test runs on: the SQLite file, or (``indirect`` param "postgresql") a fresh
+    PostgreSQL database, set up before the cluster and so dropped only after it stopped."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return None
+
+
+@pytest.fixture
+def cluster(tmp_project: Project, redis_server: LocalRedis, history_url: str | None) -> Iterator[Cluster]:
+    made = Cluster(tmp_project, redis_server, history=history_url)
     try:
         yield made
     finally:

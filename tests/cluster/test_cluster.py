@@ -76,12 +76,10 @@ def test_runs_go_to_the_workers_of_their_queue_and_the_history_names_the_worker(
     assert f"leader: pid {os.getpid()} on" in status.stdout  # this test's scheduler leads
 
 
-@pytest.mark.parametrize("history", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("history_url", ["sqlite", "postgresql"], indirect=True)
 def test_a_worker_killed_with_kill_9_mid_run_is_retried_on_another_worker_and_mailed_once(
-    cluster: Cluster, tmp_path: Path, history: str, request: pytest.FixtureRequest
+    cluster: Cluster, tmp_path: Path
 ) -> None:
-    if history == "postgresql":
-        cluster.history = request.getfixturevalue("pg_url")
     hang = tmp_path / "hang.pid"
     cluster.configure(
         f"""\
@@ -109,7 +107,7 @@ def test_a_worker_killed_with_kill_9_mid_run_is_retried_on_another_worker_and_ma
     assert retry.worker == f"opskit-{second.pid}@{os.uname().nodename}"
     assert cluster.executions() == [killed.id, retry.id]  # no run twice
     assert (killed.delivery or {}).get("action") == "retried"
-    wait_for(lambda: (cluster.runs("flaky")[1].delivery or {}).get("action"), what="the retry's delivery")
+    cluster.drive(lambda: (cluster.runs("flaky")[1].delivery or {}).get("action"), what="the retry's delivery")
     mails = list((cluster.project.root / "outbox").glob("*.eml"))
     assert len(mails) == 1 and retry.id in mails[0].read_text()  # one email, the last attempt's
 
