@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
-from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
 from opskit.engine.owners import process_alive
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
@@ -107,8 +108,11 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     logger = _setup_logging(folder / "run.log", redactor)
     import psutil
 
-    store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
-    _die_with_celery_worker(json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}"))
+    options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
+    global _patience_s
+    _patience_s = RECORD_PATIENCE_S if options.get("worker_pid") else 0.0
+    _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    _die_with_celery_worker(options)
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
     runner = _StepRunner(config, record, tz, folder, redactor, preloaded.registry)
@@ -118,7 +122,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         reason = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
         logger.warning("run %s %s%s", record.id, reason, runner.where)
         runner.cleanup()
-        store.finish(
+        _patiently(
+            store.finish,
             record.id,
             RunStatus.FAILED,
             error=reason + runner.where,
@@ -131,7 +136,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         message = runner.prefix + redactor.redact(str(exc))
         logger.error("run %s failed: %s", record.id, message, exc_info=exc.__cause__ is not None)
         runner.cleanup()
-        store.finish(
+        _patiently(
+            store.finish,
             record.id,
             RunStatus.FAILED,
             error=message,
@@ -144,7 +150,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
         logger.exception("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log")
         runner.cleanup()
-        store.finish(
+        _patiently(
+            store.finish,
             record.id,
             RunStatus.FAILED,
             error=message,
@@ -159,8 +166,13 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         )
         return 0
     runner.cleanup()
-    store.finish(
-        record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder), only_if_unfinished=True
+    _patiently(
+        store.finish,
+        record.id,
+        RunStatus.SUCCEEDED,
+        result=result,
+        artifacts=_artifacts(folder),
+        only_if_unfinished=True,
     )  # the parent may have recorded timed_out meanwhile
     logger.info("run %s succeeded", record.id)
     return 0
@@ -249,6 +261,25 @@ class _StepRunner:
     def cleanup(self) -> None:
         if self.ctx is not None:
             self.ctx.cleanup()
+
+
+RECORD_PATIENCE_S = 300.0
+"""On a Celery worker, how long a run keeps trying to record its start or its end while the history cannot
+be reached (PostgreSQL restarting) before it gives up and exits 3. A local run gives up at once, as before:
+its owner beside it records what it can."""
+_patience_s = 0.0
+
+
+def _patiently(write: Any, *args: Any, **kwargs: Any) -> Any:
+    """``write(*args, **kwargs)``, tried again every second while the history is unavailable (on a worker)."""
+    deadline = time.monotonic() + _patience_s
+    while True:
+        try:
+            return write(*args, **kwargs)
+        except HistoryUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 WATCH_EVERY_S = 0.5

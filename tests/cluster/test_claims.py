@@ -4,6 +4,7 @@ from a run's row and its worker's heartbeat (no Redis here: the broker is a clos
 from __future__ import annotations
 
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def test_the_scheduler_reads_a_runs_end_and_a_lost_worker_from_the_history(tmp_p
     for record, worker in ((done, "alive@far"), (stale, "stale@far"), (dead, f"dead@{here}")):
         assert store.claim_run(record.id, worker=worker, host="x")
     store.finish(done.id, RunStatus.SUCCEEDED)
+    executor._history_ok_since = time.monotonic() - 60  # the history has answered for a minute
 
     def handle(record):  # noqa: ANN001, ANN202
         h = CeleryRun(executor, record, "default", 60.0, True)
@@ -108,4 +110,15 @@ def test_a_run_no_worker_takes_is_alerted_after_the_start_deadline(tmp_project: 
             "'browser' (not sent yet: broker down))",
         )
     ]
+    executor.close()
+
+
+def test_after_a_history_outage_old_heartbeats_are_no_sign_of_a_lost_worker(tmp_project: Project) -> None:
+    executor, store = _setup(tmp_project)
+    _beat(store, "quiet@far", pid=1, host="far-away", age_s=60)  # it could not write during the outage
+    executor._history_ok_since = None  # the scheduler's last read failed
+    assert executor.worker_lost("quiet@far") is None  # the history answers again only now: a grace
+    executor._history_ok_since = time.monotonic() - 6  # answering for longer than worker_lost_after (5 s)
+    executor._workers = (0.0, {})
+    assert executor.worker_lost("quiet@far") == "no heartbeat for 60s"
     executor.close()

@@ -184,3 +184,33 @@ def test_the_brokers_password_comes_from_the_environment_and_is_never_logged(
     seen = [status.stdout, status.stderr, (Path(run.folder) / "run.log").read_text()]
     seen += [p.read_text() for p in cluster.project.root.glob("worker-*.log")]
     assert all(password not in text for text in seen)
+
+
+@pytest.mark.parametrize("history_url", ["postgresql"], indirect=True)
+def test_workers_ride_out_a_postgresql_outage_and_lose_nothing(
+    cluster: Cluster, request: pytest.FixtureRequest
+) -> None:
+    postgres = request.getfixturevalue("postgres_server")
+    jobs = ("during", "after")
+    cluster.configure(
+        "".join(f"{job}:\n  task: counted\n  params: {{log: {cluster.ran}, seconds: 3}}\n" for job in jobs)
+    )
+    worker = cluster.start_worker("default", concurrency=2)
+    cluster.start_scheduler()
+    cluster.enqueue("during")
+    cluster.drive(lambda: cluster.executions(), what="the first run to start")
+    postgres.stop("fast")  # every connection is cut, mid-run
+    try:
+        assert worker.poll() is None
+        with pytest.raises(AssertionError):  # nothing can be read meanwhile; the worker keeps its run
+            wait_for(lambda: False, timeout=4, what="the outage")
+        assert worker.poll() is None
+    finally:
+        postgres.start()
+    cluster.drive(lambda: _final(cluster, "during", 1), timeout=60)  # its steps back off, then reconnect
+    cluster.enqueue("after")
+    cluster.drive(lambda: all(_final(cluster, job, 1) for job in jobs), timeout=60)
+    runs = [r for job in jobs for r in cluster.runs(job)]
+    assert [r.status for r in runs] == ["succeeded", "succeeded"]
+    assert sorted(cluster.executions()) == sorted(r.id for r in runs)  # each once
+    assert worker.poll() is None  # the worker never crashed

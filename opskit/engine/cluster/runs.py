@@ -21,18 +21,20 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opskit.engine.attempts import record_silent_exit
 from opskit.engine.executors import Purpose, make_executor
-from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
     from opskit.engine.executors.base import Executor
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 POLL_FIRST_S = 0.005
 POLL_MAX_S = 0.25
@@ -87,25 +89,57 @@ def install(state: WorkerState) -> None:
 
 
 def execute_run(run_id: str, timeout_s: float, retry_killed: bool = True) -> str:
-    """The Celery task: run ``run_id`` here unless it is taken or over; returns what became of it."""
+    """The Celery task: run ``run_id`` here unless it is taken or over; returns what became of it.
+
+    A history that cannot be reached (PostgreSQL restarting) is waited for: up to ``HISTORY_WAIT_S`` before
+    the run is taken (then the message goes back to the queue for any worker), and as long as it takes
+    once the run executes (its end must be recorded; its deadline is enforced meanwhile).
+    """
     if _state is None:
         raise RuntimeError("the opskit worker state is not installed (start workers with runner.py worker)")
     state = _state
     store = state.store()
-    if not store.claim_run(run_id, worker=state.name, host=state.host):
-        current = store.run_state(run_id)
-        log.info("run %s: not taken (%s); a second delivery does nothing", run_id, current or "not in the history")
+    try:
+        taken = _patiently(lambda: store.claim_run(run_id, worker=state.name, host=state.host), HISTORY_WAIT_S)
+    except HistoryUnavailable as exc:
+        from celery.exceptions import Reject  # Celery's, in the worker only
+
+        log.error("run %s: the history cannot be reached (%s); handed back to the queue", run_id, exc)
+        raise Reject(str(exc), requeue=True) from exc
+    if not taken:
+        log.info("run %s: not taken (%s); a second delivery does nothing", run_id, store.run_state(run_id))
         return "not-taken"
-    record = store.get(run_id)
+    record = _patiently(lambda: store.get(run_id))
     options = {"worker_pid": state.pid, "worker_started": state.pid_started}
     with state.lock:
         handle = state.executor().start(record, state.config, options=options)
     log.info("run %s (%s) started on %s: %s", run_id, record.job or record.task, state.name, handle.where)
     code = _watch(run_id, handle, state, store, timeout_s)
-    record_silent_exit(store, run_id, code, retry_killed=retry_killed)
-    status = store.run_state(run_id)
+    _patiently(lambda: record_silent_exit(store, run_id, code, retry_killed=retry_killed))
+    status = _patiently(lambda: store.run_state(run_id))
     log.info("run %s ended: %s", run_id, status[0] if status else "?")
     return status[0] if status else "?"
+
+
+HISTORY_WAIT_S = 60.0
+"""How long a worker waits for an unreachable history before handing a run it has not taken back."""
+HISTORY_RETRY_S = 1.0
+
+
+def _patiently(call: Callable[[], _T], seconds: float | None = None) -> _T:
+    """``call()``, tried again every second while the history is unavailable (for ``seconds``, or for ever)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    warned = False
+    while True:
+        try:
+            return call()
+        except HistoryUnavailable as exc:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            if not warned:
+                log.warning("the history cannot be reached (%s); trying again every second", exc)
+                warned = True
+            time.sleep(HISTORY_RETRY_S)
 
 
 def _watch(run_id: str, handle: Any, state: WorkerState, store: RunStore, timeout_s: float) -> int | None:
@@ -118,16 +152,22 @@ def _watch(run_id: str, handle: Any, state: WorkerState, store: RunStore, timeou
         if code is not None:
             return int(code)
         if time.monotonic() > deadline:
-            store.finish(  # recorded first, so the dying run cannot overwrite it
-                run_id,
-                RunStatus.TIMED_OUT,
-                only_if_unfinished=True,
-                error=f"timed out after {_human(timeout_s)}; its processes were killed on worker {state.name}",
-            )
-            log.warning("run %s timed out after %s: killing its process tree", run_id, _human(timeout_s))
-            return _kill(handle, state)
+            try:  # recorded first, so the dying run cannot overwrite it
+                store.finish(
+                    run_id,
+                    RunStatus.TIMED_OUT,
+                    only_if_unfinished=True,
+                    error=f"timed out after {_human(timeout_s)}; its processes were killed on worker {state.name}",
+                )
+            finally:  # killed even when the history cannot be written: the deadline holds
+                log.warning("run %s timed out after %s: killing its process tree", run_id, _human(timeout_s))
+                code = _kill(handle, state)
+            return code
         if interval >= POLL_MAX_S:  # a run this long: ask the history whether the scheduler ended it
-            current = store.run_state(run_id)
+            try:
+                current = store.run_state(run_id)
+            except HistoryUnavailable:
+                current = None  # asked again next round; the run goes on meanwhile
             if current is not None and RunStatus(current[0]).final:
                 log.warning("run %s was ended by the scheduler (%s): killing its process tree", run_id, current[0])
                 return _kill(handle, state)

@@ -23,14 +23,15 @@ import logging
 import signal
 import socket
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opskit.engine.cluster.app import TASK_NAME, broker_epoch, make_app, redis_client
 from opskit.engine.executors.adopted import adopt_local
 from opskit.engine.executors.base import EXIT_UNKNOWN, Executor, RunHandle
 from opskit.engine.executors.proctree import kill_tree_now, signal_session
-from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
 from opskit.engine.owners import process_alive
 from opskit.engine.records import utcnow
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from opskit.engine.planning import PlannedRun
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 REMOTE_MARGIN = timedelta(seconds=30)
 """The scheduler kills a remote run this long after its worker should have (a worker that cannot)."""
@@ -76,7 +78,7 @@ class CeleryRun(RunHandle):
     def poll(self) -> int | None:
         if self.code is not None:
             return self.code
-        state = self.executor.store.run_state(self.run_id)
+        state = self.executor.read(lambda: self.executor.store.run_state(self.run_id))
         if state is None:
             self.code = EXIT_UNKNOWN
             return self.code
@@ -96,7 +98,7 @@ class CeleryRun(RunHandle):
     def deadline_start(self, handed_over: datetime) -> datetime | None:
         if self.code is not None:
             return handed_over
-        record = self.executor.store.get(self.run_id)
+        record = self.executor.read(lambda: self.executor.store.get(self.run_id))
         if record.started_at is None:
             return None  # waiting in the queue: its timeout has not begun
         return record.started_at + REMOTE_MARGIN
@@ -142,6 +144,20 @@ class CeleryExecutor(Executor):
         self._down_until = 0.0
         self._epoch: tuple[float, str | None] = (0.0, None)
         self._workers: tuple[float, dict[str, Any]] = (0.0, {})
+        self._history_ok_since: float | None = time.monotonic()
+        """Since when the history answers (None during an outage): heartbeats it could not take are no sign."""
+
+    def read(self, call: Callable[[], _T]) -> _T:
+        """A read of the history, noting outages: a worker's heartbeat is judged only once the history has
+        answered for ``worker_lost_after`` (during a PostgreSQL restart no worker can write one)."""
+        try:
+            value = call()
+        except HistoryUnavailable:
+            self._history_ok_since = None
+            raise
+        if self._history_ok_since is None:
+            self._history_ok_since = time.monotonic()
+        return value
 
     def start(
         self,
@@ -211,11 +227,11 @@ class CeleryExecutor(Executor):
         """Why the worker ``name`` is gone, or None while it lives."""
         at, rows = self._workers
         if time.monotonic() - at > WORKERS_EVERY_S:
-            rows = {w.name: w for w in self.store.workers(include_stopped=True)}
+            rows = {w.name: w for w in self.read(lambda: self.store.workers(include_stopped=True))}
             self._workers = (time.monotonic(), rows)
         row = rows.get(name)
         if row is None:
-            row = self.store.worker(name)
+            row = self.read(lambda: self.store.worker(name))
             if row is None:
                 return "it never wrote a heartbeat"
         if row.stopped_at is not None:
@@ -223,7 +239,8 @@ class CeleryExecutor(Executor):
         if row.host == socket.gethostname() and not process_alive(row.pid, row.pid_started):
             return f"its process (pid {row.pid}) on this machine is dead"
         age = utcnow() - row.heartbeat_at
-        if age > self.settings.worker_lost_after:
+        answering = time.monotonic() - (self._history_ok_since or time.monotonic())
+        if age > self.settings.worker_lost_after and answering > self.settings.worker_lost_after.total_seconds():
             return f"no heartbeat for {age.total_seconds():.0f}s"
         return None
 
