@@ -6,7 +6,7 @@ with a config in hand does (the courier, recovery, ``runner.py outbox`` and ``st
 
 The folder's ``index.sqlite3`` and its ``flock``s work on one machine. When the history is on PostgreSQL
 (``history:`` is a URL), several machines compose and send, so the index is the ``outbox_messages`` table
-(migrations/versions/0003) and each row carries the message itself: any node can send what another
+(migrations/versions/0004) and each row carries the message itself: any node can send what another
 composed, after that node died.
 
 Sending is claimed per message, by one node at a time: ``claim`` sets ``claimed_by`` (host, pid, process

@@ -113,11 +113,12 @@ def test_a_run_that_ends_while_postgresql_is_down_is_recorded_once_it_is_back(
         cwd=tmp_project.root,
     )
     try:
-        wait_for(marker.exists, timeout=30, what="the run to start")
+        wait_for(lambda: marker.exists() or run.poll() is not None, timeout=30, what="the run to start")
+        assert run.poll() is None, run.communicate()
         postgres_server.stop("fast")  # the task ends (2 s) while the database is down
         wait_for(lambda: (tmp_project.root / "var" / "runs").exists(), what="the run folder")
         log = next((tmp_project.root / "var" / "runs").glob("*/run.log"))
-        wait_for(lambda: "trying again in" in log.read_text(), timeout=30, what="the worker to wait for the history")
+        wait_for(lambda: "trying again every second" in log.read_text(), timeout=30, what="the worker to wait")
         postgres_server.start()
         out, err = run.communicate(timeout=60)
         assert run.returncode == 0, err

@@ -9,4 +9,4 @@ and PostgreSQL (plain ``op`` calls, or ``CREATE ... IF NOT EXISTS``), and ``HEAD
 the shipped migrations (tests/cluster/test_history_db.py) fails when ``HEAD`` is not Alembic's head.
 """
 
-HEAD = "0003"
+HEAD = "0004"

@@ -6,8 +6,8 @@ a node claims a message before it talks to the server, so it is sent by one node
 whose holder died (its process gone, or its lease run out) is taken over under the outbox's rules
 (delivery/outbox.py): retried when the holder died before the message data, ``uncertain`` after.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02
 """
 
@@ -16,13 +16,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
+    if "outbox_messages" in sa.inspect(op.get_bind()).get_table_names():
+        return  # created by a development build that numbered this revision 0003
     op.create_table(
         "outbox_messages",
         sa.Column("id", sa.Text, primary_key=True),
