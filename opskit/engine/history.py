@@ -26,6 +26,7 @@ import json
 import shutil
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -162,7 +163,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         """The history as messages name it: the file, or the URL without its password."""
         self.owner = owner
         self.redactor = redactor
-        self._guards = 0  # public methods under way (a lost connection is retried by the outermost)
+        self._local = threading.local()  # .guards: public methods under way in this thread (see ``call``)
         self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         if self.url is None:
             private_database(self.path)  # owner-only from its first byte, -wal and -shm too
@@ -189,7 +190,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         on a new one when the failure came before anything was written (a failure then is a real outage).
         """
         outermost = not self._db.in_transaction
-        self._guards += 1
+        self._local.guards = getattr(self._local, "guards", 0) + 1
         try:
             return work()
         except sa.exc.DBAPIError as exc:
@@ -199,7 +200,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         finally:
-            self._guards -= 1
+            self._local.guards -= 1
         try:
             return work()
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
@@ -257,7 +258,8 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         try:
             self._db.begin()
         except sa.exc.DBAPIError as exc:
-            if self._db.postgres and exc.connection_invalidated and self._guards:
+            guarded = int(getattr(self._local, "guards", 0)) > 0
+            if self._db.postgres and exc.connection_invalidated and guarded:
                 raise  # nothing was written: the public method tries once more on a new connection
             raise self._unavailable(exc) from exc
         except sqlite3.Error as exc:
