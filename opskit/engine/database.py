@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,8 @@ class Db:
                 poolclass=sa.pool.NullPool,
             )
         self._conn: Connection | None = None
+        self.connected_at = 0.0
+        """When (monotonic) the current connection was opened: a new one after an outage restarts it."""
         self._lock = threading.RLock()
         self.in_transaction = False
         # The column that orders rows by insertion: SQLite's rowid, a sequence column on PostgreSQL.
@@ -143,6 +146,7 @@ class Db:
                 except sa.exc.SQLAlchemyError:
                     pass
             self._conn = self.engine.connect()
+            self.connected_at = time.monotonic()
             self.in_transaction = False
             if self.sqlite:
                 driver = self._conn.connection.dbapi_connection

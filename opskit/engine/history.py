@@ -213,6 +213,12 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         return before, current_revision(self._db)
 
     @property
+    def connected_at(self) -> float:
+        """When (``time.monotonic``) the connection in use was opened: later than before after an outage,
+        even one this store never saw fail (a call finding its connection dead is tried again)."""
+        return self._db.connected_at
+
+    @property
     def postgres(self) -> bool:
         """Whether the history is on PostgreSQL (several machines may share it)."""
         return self._db.postgres

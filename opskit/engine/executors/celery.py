@@ -145,6 +145,7 @@ class CeleryExecutor(Executor):
         self._epoch: tuple[float, str | None] = (0.0, None)
         self._workers: tuple[float, dict[str, Any]] = (0.0, {})
         self._history_ok_since: float | None = time.monotonic()
+        self._connection_seen: float | None = None
         """Since when the history answers (None during an outage): heartbeats it could not take are no sign."""
 
     def read(self, call: Callable[[], _T]) -> _T:
@@ -157,6 +158,11 @@ class CeleryExecutor(Executor):
             raise
         if self._history_ok_since is None:
             self._history_ok_since = time.monotonic()
+        # A store reconnects by itself after an outage it did not see fail: a new connection says when.
+        connected = self.store.connected_at
+        if self._connection_seen is not None and connected != self._connection_seen:
+            self._history_ok_since = connected
+        self._connection_seen = connected
         return value
 
     def start(
