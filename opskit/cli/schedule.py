@@ -22,6 +22,7 @@ from opskit.engine.owners import this_process
 from opskit.engine.planning import plan_run
 from opskit.engine.scheduling import job_timetable
 from opskit.errors import UsageError, did_you_mean
+from opskit.redact import FollowingRedactor
 from opskit.tasks import discover
 from opskit.terminal import PrintableFormatter
 
@@ -44,6 +45,8 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     for plain in list(opskit_log.handlers):
         opskit_log.removeHandler(plain)
     scheduler = Scheduler(config_path.resolve())
+    # the config in force (reloads included): its secrets are redacted from every console line
+    handler.addFilter(FollowingRedactor(lambda: getattr(getattr(scheduler, "config", None), "secrets", ())))
     clock, scale = _test_clock(os.environ.get("OPSKIT_TEST_CLOCK"))
     scheduler.time_scale = scale
     scheduler.run_forever(clock=clock)

@@ -29,7 +29,7 @@ from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
 from opskit.engine.owners import process_alive
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
-from opskit.files import private_dir, private_file
+from opskit.files import private_dir, private_file, private_umask
 from opskit.redact import Redactor
 from opskit.result import Result, as_result, merge_results
 from opskit.tasks import Registry, discover
@@ -99,6 +99,7 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     Raises:
         OpskitError: the history or the row cannot be read (before anything is recorded).
     """
+    private_umask()  # a file the task writes by hand is owner-only too
     config = preloaded.config
     redactor = Redactor(config.secrets)
     store = RunStore(config.history_target, redactor=redactor)  # knows every ctx.secret value as it is read
@@ -111,7 +112,11 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
     global _patience_s
     _patience_s = RECORD_PATIENCE_S if options.get("worker_pid") else 0.0
-    _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    if not _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time()):
+        logger.warning(
+            "run %s ended before its process started (%s): the task is not run", record.id, store.get(record.id).status
+        )
+        return 0
     _die_with_celery_worker(options)
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
