@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from opskit.errors import UsageError
 
+BROWSER_QUEUE = "browser"
+
 if TYPE_CHECKING:
     from opskit.config.model import Config
     from opskit.engine.history import RunStore
@@ -36,6 +38,14 @@ def cmd_worker(args: argparse.Namespace, config_path: Path) -> int:
     if not 1 <= args.concurrency <= 256:
         raise UsageError(f"--concurrency: {args.concurrency} is not between 1 and 256")
     config = load_config(config_path)
+    if BROWSER_QUEUE in queues:
+        from opskit.cli.bootstrap import find_browser  # Playwright only for a browser worker's check
+
+        if find_browser() is None:
+            raise UsageError(
+                "--queues browser: there is no Chromium on this machine, and only machines with one take browser runs",
+                hint="Install one (make bootstrap), or start this worker without the browser queue",
+            )
     return run_worker(config, queues=queues, concurrency=args.concurrency, pool=args.pool)
 
 
