@@ -157,7 +157,7 @@ def test_the_scheduler_keeps_its_jobs_on_an_alias_bomb(project_root, caplog):
     os.utime(config, (1, 1))
     started = time.monotonic()
     s.tick(at(2026, 11, 16, 8, 1))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # a hang on main; milliseconds here, seconds only on a loaded machine
     assert "expands to more than 100,000 values" in caplog.text
     s.tick(at(2026, 11, 16, 9, 0))
     assert [r.job for r in runs(s)] == ["a"]
