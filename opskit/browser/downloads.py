@@ -160,15 +160,16 @@ def download(
 
 
 STATUS_JS = r"""
-async ([css, linkCss, every, budget]) => {
+async ([css, linkCss, waited, budget, least, most]) => {
   window.stop();  // the page's own refresh (meta refresh) would end this script: it is reloaded when done
-  const until = Date.now() + budget;
+  const start = Date.now();
   for (;;) {
     const answer = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
     const page = new DOMParser().parseFromString(await answer.text(), "text/html");
     const status = page.querySelector(css);
     const state = status ? status.getAttribute("data-status") : null;
-    if (state !== "running" || Date.now() + every >= until) {
+    const every = Math.min(most, Math.max(least, (waited + Date.now() - start) / 10));
+    if (state !== "running" || Date.now() + every >= start + budget) {
       let href = null;
       if (state !== "running" && linkCss) {
         const link = page.querySelector(linkCss);
@@ -181,9 +182,10 @@ async ([css, linkCss, every, budget]) => {
   }
 }
 """
-STATUS_POLL_MS = 100
-"""How often a status page is fetched while an export is prepared: a tenth of a second, from within the page
-(one small request, no render), so a finished export is seen within 0.1 s."""
+STATUS_POLL_MS = (100, 1000)
+"""How often a status page is fetched while an export is prepared: every tenth of the time waited so far, at
+least every second and at most ten times a second. A finished export is seen within a tenth of the time it
+took (0.1 s for a quick one), and a long one costs next to nothing."""
 STATUS_BUDGET_MS = 1000
 """How long one look from Python lets the page poll by itself: between two looks Python checks its deadline
 and the downloads the session collected."""
@@ -200,23 +202,25 @@ def _css_or_none(s: Session, name: str) -> str | None:
 def _poll_status(s: Session, status_css: str, link_css: str | None, deadline: float, too_slow: Any) -> dict | None:
     """Wait for a status page's ``data-status`` to leave "running"; its last state and the ready link's URL.
 
-    The page fetches itself (``location.href``) every ``STATUS_POLL_MS`` and reads the status from the answer,
-    as a plain HTTP client would: one small request each time, no render, and one round trip to the browser
-    a second. Its own refresh is stopped meanwhile (reloading a page costs a render, about 0.1 CPU-second
+    The page fetches itself (``location.href``) as often as ``STATUS_POLL_MS`` says and reads the status from
+    the answer, as a plain HTTP client would: one small request each time, no render, and one round trip to
+    the browser a second. Its own refresh is stopped meanwhile (reloading a page costs a render, about 0.1 CPU-second
     for one of the console's: on a small machine that slows the very server being waited for). Returns None
     when the status selector is not plain CSS (the caller reloads the page instead).
     """
     if _css_or_none(s, status_css) is None:
         return None
+    started = time.monotonic()
     while True:
         if s.shared.downloads:
             return {"state": "download", "href": None}
         left = deadline - time.monotonic()
         if left <= 0:
             raise too_slow()
-        budget = min(STATUS_BUDGET_MS, max(left * 1000, STATUS_POLL_MS))
+        budget = min(STATUS_BUDGET_MS, max(left * 1000, STATUS_POLL_MS[0]))
+        waited = (time.monotonic() - started) * 1000
         try:
-            found = s.page.evaluate(STATUS_JS, [status_css, link_css, STATUS_POLL_MS, budget])
+            found = s.page.evaluate(STATUS_JS, [status_css, link_css, waited, budget, *STATUS_POLL_MS])
         except Exception as exc:  # the page replaced itself meanwhile: ask again; a selector it cannot read: no
             if "SyntaxError" in str(exc) or "not a valid selector" in str(exc):
                 return None
