@@ -172,8 +172,11 @@ async ([css, linkCss, waited, budget, least, most]) => {
     if (state !== "running" || Date.now() + every >= start + budget) {
       let href = null;
       if (state !== "running" && linkCss) {
-        const link = page.querySelector(linkCss);
-        const raw = link ? link.getAttribute("href") : null;
+        let raw = null;
+        try {
+          const link = page.querySelector(linkCss);
+          raw = link ? link.getAttribute("href") : null;
+        } catch (notCss) {}  // a selector only Playwright reads: the link is read from the page instead
         if (raw && !/^(javascript|blob|data):|^#/i.test(raw)) href = new URL(raw, answer.url).href;
       }
       return { state, href };
@@ -194,7 +197,7 @@ and the downloads the session collected."""
 def _css_or_none(s: Session, name: str) -> str | None:
     """The plain CSS of a selector name (what ``querySelector`` in the page understands), else None."""
     css = s.selector(name)
-    if re.match(r"^[a-z]+=", css) or css.startswith(("//", "xpath", "text", "role")) or ">>" in css:
+    if re.match(r"^[a-z_:-]+=", css) or css.startswith(("//", "xpath", "text", "role", "internal:")) or ">>" in css:
         return None
     return css
 
