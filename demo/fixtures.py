@@ -263,6 +263,14 @@ _LAYOUTS: dict[str, tuple[str, list[tuple[str, Callable[[dict], object]]]]] = {
 }
 
 
+def vendor_reports_config() -> str:
+    """config.yaml's ``vendor_reports:`` section for the demo vendors (who sends which files), as YAML."""
+    lines = ["vendor_reports:", "  vendors:"]
+    for vendor, (stem, _) in _LAYOUTS.items():
+        lines.append(f'    {vendor}: {{files: ["{stem.split("_")[0].lower()}*"]}}')
+    return "\n".join(lines) + "\n"
+
+
 def write_vendor_workbooks(
     db_path: str | Path, folder: str | Path, *, date_from: date | str, date_to: date | str
 ) -> list[Path]:

@@ -6,6 +6,7 @@ Task authors import from here only::
 """
 
 from opskit.context import Result, RunContext
+from opskit.datapath import DataPath, DataPaths
 from opskit.errors import (
     ConfigError,
     DataError,
@@ -21,6 +22,8 @@ from opskit.tasks import task
 __all__ = [
     "ConfigError",
     "DataError",
+    "DataPath",
+    "DataPaths",
     "OpskitError",
     "ParamError",
     "Period",

@@ -24,6 +24,7 @@ from opskit.result import Result, merged_summary
 
 if TYPE_CHECKING:
     from opskit.config.model import SourceConfig
+    from opskit.config.vendors import VendorReports
     from opskit.sources.api import ApiClient
     from opskit.sources.http import RetryingSession
 
@@ -47,6 +48,7 @@ class RunContext:
         options: Run options from the command line (``headed``, ``slowmo``).
         steps: In a job with steps, the results of the steps before this one, by step name.
         report_step: In a job with steps, the step whose summary the job's report is built from.
+        vendor_reports: config.yaml's ``vendor_reports:`` (how vendor files are read); None: the defaults.
     """
 
     run_id: str
@@ -64,6 +66,7 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, Result] = field(default_factory=dict)
     report_step: str | None = None
+    vendor_reports: VendorReports | None = None
     _temp_files: set[Path] = field(default_factory=set, repr=False)
     _http: Any = field(default=None, repr=False)
 

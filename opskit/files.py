@@ -23,10 +23,43 @@ SHARED_FILE = 0o644
 """The one exception: a file copied into ``email.shared_folder`` is there to be read through its link."""
 
 
+def private_file(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` empty if missing, owner-only from its first byte; an existing file of ours becomes 0600.
+
+    For files that are appended to rather than replaced (a run's log, a database): created with
+    ``O_CREAT`` and mode 0600, so there is no moment at which another user could open it.
+    """
+    target = Path(path)
+    private_dir(target.parent)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE)
+    try:
+        with contextlib.suppress(PermissionError):  # a file we do not own keeps its mode
+            os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    return target
+
+
+def private_database(path: str | os.PathLike[str]) -> Path:
+    """Make an SQLite file owner-only before it is opened: the file, its folder, and its ``-wal``/``-shm``.
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the mode of the database file, so a database created
+    0600 keeps all three 0600; files left by an older version (0644) are narrowed here.
+    """
+    target = private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(f"{target}{suffix}", PRIVATE_FILE)
+    return target
+
+
 def private_dir(path: str | os.PathLike[str]) -> Path:
-    """Create ``path`` (and its parents) if needed, and make it owner-only."""
+    """Create ``path`` (and its missing parents, each owner-only) if needed, and make it owner-only."""
     folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for parent in reversed(missing):  # every folder created here is owner-only, not only the last
+        with contextlib.suppress(FileExistsError):
+            parent.mkdir(mode=PRIVATE_DIR)
     with contextlib.suppress(PermissionError):  # a folder we do not own (e.g. /tmp) keeps its mode
         os.chmod(folder, PRIVATE_DIR)
     return folder

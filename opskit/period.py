@@ -16,10 +16,14 @@ ACCEPTED_FORMS = (
     "2026-11-16, 2026-11-01..2026-11-15, 2026-W46, 2026-11"
 )
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_LAST_N = re.compile(r"^last_(\d{1,3})_(days|weeks)$")
+# re.ASCII: only 0-9 are digits here; int() would quietly read Arabic-Indic or fullwidth ones.
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$", re.ASCII)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_LAST_N = re.compile(r"^last_(\d{1,3})_(days|weeks)$", re.ASCII)
+# The years a period may touch: Excel has no dates before 1900, and a range with room on both sides keeps
+# ``previous()`` and ``bounds()`` (the day after the end) clear of Python's date limits.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 class PeriodError(ValueError):
@@ -38,6 +42,9 @@ class Period:
     end: date
 
     def __post_init__(self) -> None:
+        for day in (self.start, self.end):
+            if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                raise PeriodError(f"{day.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
         if self.end < self.start:
             raise PeriodError(f"'{self.start}..{self.end}' ends before it starts")
 
@@ -51,6 +58,8 @@ class Period:
         raw = text.strip()
         word = raw.lower().replace("-", "_").replace(" ", "_")
         today = scheduled_for.astimezone(tz).date()
+        if not FIRST_YEAR <= today.year <= LAST_YEAR:
+            raise PeriodError(f"the run's date {today.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
         monday = today - timedelta(days=today.weekday())
         relative = {
             "today": lambda: cls(today, today),

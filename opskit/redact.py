@@ -1,35 +1,118 @@
-"""Keeping secrets out of everything opskit stores or sends: log lines, errors, results, emails.
+"""Keeping secrets out of everything opskit stores or sends: log lines, errors, results, emails, the history.
 
-A ``Redactor`` knows the secret values of a run (every ``${VAR}`` config.yaml resolved, every value a task
-read with ``ctx.secret``, the SMTP password, the chat webhook URL) and replaces each with ``***``. As a
-logging ``Filter`` it is installed on every handler of a run, so redaction never depends on remembering.
+A ``Redactor`` knows the secret values of a run (every ``${VAR}`` config.yaml resolved for a secret-named
+variable, every ``*_env`` value of a source, every value a task read with ``ctx.secret``, the SMTP password,
+the chat webhook URL) and replaces each with ``***`` — not only as written, but in every form it takes when
+text travels: URL-encoded (``%20`` and ``+``), HTML-escaped, JSON-escaped, encoded twice, and base64.
+A task that logs ``quote(password)`` or puts ``html.escape(token)`` in its summary leaks nothing.
+
+Where it applies, once per kind of place (each place calls it; nothing else needs to remember):
+
+- log records: installed as a logging ``Filter`` on every handler of a run (engine/worker.py);
+- the run history: ``RunStore`` scrubs every error, result, parameter and delivery record it writes;
+- messages: delivery scrubs the summary and every alert text before rendering (delivery/report.py, alerts.py);
+- browser artifacts: page.html, error.txt, step.json and traces are scrubbed as bytes (browser/artifacts.py);
+- output: ``show``, ``logs`` and ``history`` scrub what they print with the config's secrets once more.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+MIN_LENGTH = 4
+"""Shorter values are not treated as secrets: replacing every "ab" in a log would hide everything else."""
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every form ``secret`` takes in a URL, a form body, a page, a JSON document or a header.
+
+    Raw; URL-encoded with ``%20`` and with ``+`` for spaces (``/`` kept and encoded); HTML-escaped as
+    ``html.escape`` and as browsers write text and attributes; JSON-escaped (``\\u00e9`` and UTF-8, ``\\/``);
+    each encoded form URL-encoded once more (a URL inside a URL); and base64 of the value.
+    """
+    if not secret:
+        return set()
+    escaped_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret, safe="/"),
+        quote_plus(secret, safe=""),
+        quote_plus(secret),
+        *_html_forms(secret),
+        escaped_json,
+        json.dumps(secret)[1:-1],
+        escaped_json.replace("/", "\\/"),
+    }
+    forms.update(quote(f, safe="") for f in list(forms) if f != secret)
+    forms.add(base64.b64encode(secret.encode("utf-8")).decode("ascii"))
+    return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+def _html_forms(secret: str) -> set[str]:
+    """A secret as HTML text and attributes escape it (browsers escape fewer characters than ``html.escape``)."""
+    amp = secret.replace("&", "&amp;")
+    forms = {html.escape(secret, quote=True), html.escape(secret, quote=False), amp, amp.replace('"', "&quot;")}
+    angled = amp.replace("<", "&lt;").replace(">", "&gt;")
+    forms |= {angled, angled.replace('"', "&quot;"), angled.replace('"', "&quot;").replace("'", "&#39;")}
+    forms |= {angled.replace('"', "&#34;").replace("'", "&#39;"), angled.replace('"', "&#x27;")}
+    forms |= {f.replace("\xa0", "&nbsp;") for f in forms}
+    return forms
 
 
 class Redactor(logging.Filter):
-    """Replaces every known secret value in log records with ``***``."""
+    """Replaces every known secret value, in every form (``secret_forms``), with ``***``.
 
-    def __init__(self, secrets: set[str] | None = None):
+    Attributes:
+        secrets: The values as they were given (not their encoded forms).
+    """
+
+    def __init__(self, secrets: Iterable[str] | None = None):
         super().__init__()
-        self.secrets = {s for s in (secrets or set()) if len(s) >= 4}
+        self.secrets: set[str] = set()
+        self._forms: set[str] = set()
+        self._ordered: list[str] | None = None
+        for value in secrets or ():
+            self.add(value)
 
     def add(self, value: str) -> None:
-        if value and len(value) >= 4:
-            self.secrets.add(value)
+        """Learn ``value`` (and its forms); too short a value is ignored."""
+        if not value or len(value) < MIN_LENGTH or value in self.secrets:
+            return
+        self.secrets.add(value)
+        self._forms |= secret_forms(value)
+        self._ordered = None
+
+    @property
+    def forms(self) -> list[str]:
+        """Every form of every secret, longest first (so a longer form is replaced before its parts)."""
+        if self._ordered is None:
+            self._ordered = sorted(self._forms, key=len, reverse=True)
+        return self._ordered
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
+        for form in self.forms:
+            if form in text:
+                text = text.replace(form, MASK)
         return text
 
+    def redact_bytes(self, data: bytes) -> bytes:
+        """``redact`` for bytes (a page, a trace member): each form is matched as UTF-8."""
+        for form in self.forms:
+            encoded = form.encode("utf-8")
+            if encoded in data:
+                data = data.replace(encoded, MASK.encode())
+        return data
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self._forms:
             message = record.getMessage()
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -39,12 +122,14 @@ class Redactor(logging.Filter):
         return True
 
 
-def scrub(value: Any, redactor: Redactor) -> Any:
-    """``value`` with every secret replaced by ``***`` in every string, however deeply nested."""
+def scrub(value: Any, redactor: Redactor | None) -> Any:
+    """``value`` with every secret replaced by ``***`` in every string (keys too), however deeply nested."""
+    if redactor is None or not redactor.secrets:
+        return value
     if isinstance(value, str):
         return redactor.redact(value)
     if isinstance(value, Mapping):
-        return {k: scrub(v, redactor) for k, v in value.items()}
+        return {scrub(k, redactor) if isinstance(k, str) else k: scrub(v, redactor) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [scrub(v, redactor) for v in value]
     return value

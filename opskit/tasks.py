@@ -16,12 +16,13 @@ import sys
 import traceback
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from opskit.datapath import DataPath, DataPaths
 from opskit.errors import ParamError, UsageError, did_you_mean
 
 MISSING = inspect.Parameter.empty
@@ -89,8 +90,13 @@ class TaskSpec:
         scheduled_for: datetime,
         where: str | None = None,
         subject: str | None = None,
+        data_dir: Path | None = None,
+        data_roots: Sequence[Path] | None = None,
     ) -> dict[str, Any]:
         """Convert raw values (from YAML or ``--param`` strings) to the declared types.
+
+        ``data_dir`` and ``data_roots`` confine ``DataPath`` parameters (opskit/datapath.py): every entry
+        point (``runner.py run``, the scheduler, the web app, the worker) passes the config's.
 
         Raises:
             ParamError: naming the parameter, the bad value and the accepted forms; unknown names get a
@@ -112,7 +118,8 @@ class TaskSpec:
         from pydantic import ValidationError
 
         try:
-            model = self._validator().model_validate(prepared, context={"tz": tz, "scheduled_for": scheduled_for})
+            context = {"tz": tz, "scheduled_for": scheduled_for, "data_dir": data_dir, "data_roots": data_roots}
+            model = self._validator().model_validate(prepared, context=context)
         except ValidationError as exc:
             first = exc.errors()[0]
             name = str(first["loc"][0]) if first["loc"] else "?"
@@ -218,6 +225,10 @@ def type_label(annotation: Any) -> str:
         return "one of " + "|".join(str(m.value) for m in annotation)
     if annotation in (date, datetime):
         return annotation.__name__
+    if annotation is DataPath:
+        return "path in the data folder"
+    if annotation is DataPaths:
+        return "paths in the data folder, comma-separated"
     return getattr(annotation, "__name__", str(annotation))
 
 

@@ -161,6 +161,7 @@ class ContextFactory:
         sources: Mapping[str, Any] | None = None,
         data_dir: Path | None = None,
         options: Mapping[str, Any] | None = None,
+        vendor_reports: Mapping[str, Any] | Any = None,
     ) -> RunContext:
         """A real RunContext for ``task``, its folders in the test's tmp_path.
 
@@ -175,6 +176,8 @@ class ContextFactory:
                 ``opskit_console`` server (its API token and login are read from ``CONSOLE_*``).
             data_dir: The shared data folder; ``tmp_path/data`` by default.
             options: Run options (``headed``, ``slowmo``).
+            vendor_reports: The ``vendor_reports:`` section (a dict or ``VendorReports``); by default the
+                project config.yaml's, validated as when it loads.
         """
         from zoneinfo import ZoneInfo
 
@@ -189,13 +192,13 @@ class ContextFactory:
         spec: TaskSpec | None = None
         if params is not None and self._config is not None:
             spec = load_registry(self.tasks_dir).tasks.get(task)
+        data = data_dir or self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
         if spec is not None:
-            values = spec.validate(values, tz=zone, scheduled_for=when)
+            values = spec.validate(values, tz=zone, scheduled_for=when, **_test_data_context(data))
         run_id = f"test-{next(self._numbers)}"
         folder = self.root / "runs" / run_id
         folder.mkdir(parents=True, mode=0o700)
-        data = data_dir or self.root / "data"
-        data.mkdir(parents=True, exist_ok=True)
         redactor = Redactor()
         log = self._logger(f"opskit.task.{task}.{run_id}", folder / "run.log", redactor, LOG_FORMAT)
         return RunContext(
@@ -212,7 +215,18 @@ class ContextFactory:
             log=log,
             redactor=redactor,
             options=dict(options or {}),
+            vendor_reports=self._vendor_reports(vendor_reports),
         )
+
+    def _vendor_reports(self, given: Any) -> Any:
+        """``given`` (or the project's ``vendor_reports:``) as a VendorReports; None when neither exists."""
+        from opskit.config.vendors import VendorReports  # pydantic: only when a context is made
+
+        if isinstance(given, VendorReports):
+            return given
+        if given is None and self._config is not None:
+            given = self._config.data.get("vendor_reports")
+        return None if given is None else VendorReports.model_validate(given)
 
     def _logger(self, name: str, path: Path, redactor: Any, fmt: str) -> logging.Logger:
         """The context's logger: INFO and up to ``run.log`` and to caplog, secrets redacted."""
@@ -246,7 +260,7 @@ class ContextFactory:
 
         spec = self.spec(task)
         ctx = ctx or self(spec.name)
-        values = spec.validate(params, tz=ctx.tz, scheduled_for=ctx.scheduled_for)
+        values = spec.validate(params, tz=ctx.tz, scheduled_for=ctx.scheduled_for, **_test_data_context(ctx.data_dir))
         ctx.params = values
         try:
             outcome = spec.func(ctx, **values)
@@ -482,3 +496,10 @@ def opskit_smtp() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+def _test_data_context(data: Path) -> dict[str, Any]:
+    """``DataPath`` parameters in a test: relative to the test's data folder, and any file a test names is
+    allowed (a test hands its task fixture files from anywhere). Confinement guards the entry points where
+    values come from people: ``runner.py``, the scheduler and the web app (opskit/datapath.py)."""
+    return {"data_dir": data, "data_roots": [Path(data.resolve().anchor)]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from opskit import DataError, Period, Result, RunContext, task
+from opskit import DataError, DataPath, DataPaths, Period, Result, RunContext, task
 from opskit.reports import (
     KPI,
     case_exports,
@@ -28,8 +28,8 @@ def capacity_plan(
     ctx: RunContext,
     *,
     weeks: int = 4,
-    staffing: str = "staffing.xlsx",
-    cases: str = "",
+    staffing: DataPath = "staffing.xlsx",
+    cases: DataPaths = "",
     history_weeks: int = 4,
     target_utilization: float = 0.85,
     paid_hours: float = 40.0,

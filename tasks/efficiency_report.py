@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opskit import DataError, Period, Result, RunContext, task
+from opskit import DataError, DataPath, DataPaths, Period, Result, RunContext, task
 from opskit.reports import (
     METRICS,
     add_drivers,
@@ -46,12 +46,12 @@ def efficiency_report(
     ctx: RunContext,
     *,
     period: Period = "yesterday",
-    cases: str = "",
+    cases: DataPaths = "",
     cuts: tuple[str, ...] = ("queue", "vendor"),
     min_cases: int = 0,
-    targets: str = "",
-    queues: str = "",
-    shifts: str = "",
+    targets: DataPath = "",
+    queues: DataPath = "",
+    shifts: DataPath = "",
 ) -> Result:
     """Moderation efficiency per queue, vendor, site, market or channel against targets, as a workbook.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opskit import DataError, Period, Result, RunContext, task
+from opskit.excel import csv_writer  # csv and re only: openpyxl loads when a workbook is written
 from opskit.reports import INTEGER_COLUMNS, TIME_FIELDS, human_headers
 
 
@@ -144,7 +145,8 @@ def _merge(ctx: RunContext, parts: list[Path], name: str) -> Path:
     two parts)."""
     seen: set[str] = set()
     with ctx.output(name) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)  # CRLF rows: fields holding a CR or LF are quoted
+        # The tool's own export, merged: kept as it sent it (tasks read it back); people get format=xlsx.
+        writer = csv_writer(out, formula_guard=False)  # CRLF rows: fields holding a CR or LF are quoted
         for i, part in enumerate(parts):
             with open(part, encoding="utf-8", newline="") as fh:
                 reader = csv.reader(fh)

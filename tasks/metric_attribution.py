@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from opskit import DataError, Period, Result, RunContext, task
+from opskit import DataError, DataPath, DataPaths, Period, Result, RunContext, task
 from opskit.reports import (
     ATTRIBUTABLE,
     add_attribution,
@@ -33,8 +33,8 @@ def metric_attribution(
     baseline: Period | None = None,
     metric: Literal["aht", "sla_attainment", "accuracy"] = "aht",
     by: Literal["vendor", "channel", "queue", "market", "site"] = "vendor",
-    cases: str = "",
-    queues: str = "",
+    cases: DataPaths = "",
+    queues: DataPath = "",
 ) -> Result:
     """Split a metric's change between two periods into mix, rate and interaction, with the drivers.
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-
 from opskit import DataError, Period, Result, RunContext, task
+from opskit.excel import csv_writer  # csv and re only: opskit.excel loads openpyxl when a workbook is written
 
 
 @task(schedule_hint="30 6 * * *")
@@ -14,6 +13,7 @@ def pull_api(
     source: str = "console",
     period: Period = "yesterday",
     page_size: int = 1000,
+    formula_guard: bool = False,
 ) -> Result:
     """Pull a period's cases through the console's API into a CSV with the export's header.
 
@@ -25,6 +25,8 @@ def pull_api(
         source: The source in config.yaml (its token_env names the bearer token).
         period: Days whose created cases to pull (UTC days, as the console filters).
         page_size: Cases per request (1-5000).
+        formula_guard: Put an apostrophe before text starting with = + - @ tab or CR, for a CSV people open
+            in a spreadsheet program. Off by default: tasks read this file back as the export.
     """
     from opskit.sources import CASE_COLUMNS  # requests loads only when the task runs
 
@@ -44,7 +46,7 @@ def pull_api(
     }
     try:
         with ctx.output(name) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
+            writer = csv_writer(fh, formula_guard=formula_guard)
             writer.writerow(CASE_COLUMNS)
             for page in client.pages("/api/v1/cases", params):
                 pages += 1

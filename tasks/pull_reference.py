@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from opskit import DataError, Result, RunContext, task
+from opskit.excel import csv_dict_writer  # csv and re only: opskit.excel loads openpyxl when a workbook is written
 
 QUEUE_COLUMNS = ("queue_id", "name", "channel", "market", "policy_area", "sla_hours", "priority")
 TARGET_COLUMNS = ("period", "level", "key", "metric", "value", "direction")
@@ -41,7 +41,8 @@ def _data(body: Any, path: str) -> list[dict[str, Any]]:
 def _write(ctx: RunContext, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Any:
     target = ctx.data_dir / name
     with ctx.output(target) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        # Data for the reports to read back, not for people: an apostrophe before '-' would change it.
+        writer = csv_dict_writer(f, columns, extrasaction="ignore", formula_guard=False)
         writer.writeheader()
         writer.writerows(rows)
     return target

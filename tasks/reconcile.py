@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opskit import Result, RunContext, task
+from opskit import DataPath, Result, RunContext, task
 from opskit.reports import (
     KPI,
     data_file,
@@ -23,8 +23,8 @@ from opskit.reports import (
 def reconcile(
     ctx: RunContext,
     *,
-    left: str,
-    right: str,
+    left: DataPath,
+    right: DataPath,
     keys: tuple[str, ...] = ("date", "vendor", "moderator_id", "queue_id"),
     compare: tuple[str, ...] = ("handled", "handle_seconds"),
     left_columns: tuple[str, ...] = (),
@@ -57,7 +57,9 @@ def reconcile(
     for side, name, mapping in (("left", left, left_columns), ("right", right, right_columns)):
         path = data_file(ctx, name)
         columns = parse_columns(mapping, side)
-        rows, said = read_side(path, ctx.tz, side=side, keys=keys, compare=compare, columns=columns)
+        rows, said = read_side(
+            path, ctx.tz, side=side, keys=keys, compare=compare, columns=columns, vendors=ctx.vendor_reports
+        )
         sides.append(keyed_sums(rows, keys, compare, filters))
         names.append(path.name)
         notes += said

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from opskit import DataError, Result, RunContext, task
+from opskit import DataError, DataPath, Result, RunContext, task
 from opskit.reports import human_headers
 
 # dashboard header text -> history column (and whether the value is a number)
@@ -30,7 +30,7 @@ def scrape_queue_dashboard(
     ctx: RunContext,
     *,
     source: str = "console",
-    history: str = "queue_history.xlsx",
+    history: DataPath = "queue_history.xlsx",
 ) -> Result:
     """Read the console's queue dashboard and add each queue's row to a history workbook when it changed.
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from opskit import DataError, Result, RunContext, task
+from opskit import DataError, DataPath, Result, RunContext, task
 from opskit.reports import (
     KPI,
-    VENDOR_FIELDS,
     Inbox,
     check_vendor_rows,
+    column_problems,
     data_file,
     email_kpi,
     file_sha256,
@@ -28,49 +29,57 @@ from opskit.reports import (
 def vendor_consolidation(
     ctx: RunContext,
     *,
-    inbox: str = "inbox/vendors",
-    archive: str = "inbox/archive",
-    quarantine: str = "inbox/quarantine",
-    aliases: str = "",
+    inbox: DataPath = "inbox/vendors",
+    archive: DataPath = "inbox/archive",
+    quarantine: DataPath = "inbox/quarantine",
+    aliases: DataPath = "",
 ) -> Result:
     """Merge every vendor workbook in the inbox into a master workbook; archive or quarantine each file.
 
+    How files are read comes from config.yaml's ``vendor_reports:`` (header aliases, which vendor sends
+    which files, ignored columns, expected columns, and the ``unknown_columns`` gate). A file is merged
+    only when it is readable, from a known vendor, its columns all map to fields (or the gate says warn
+    or ignore), and at least one of its rows passes; otherwise it is quarantined with its reasons.
+
     Args:
         inbox: Folder of vendor daily reports (.xlsx, .xlsm, .csv), relative to the data folder.
-        archive: Where processed files go. A file whose content is already archived is not read again.
-        quarantine: Where unreadable files go, each with a .reason.txt beside it. Nothing is deleted.
-        aliases: JSON or YAML file: {"aliases": {field: [headers]}, "vendors": {name: [file globs]},
-            "dayfirst": true}; merged over the built-in defaults.
+        archive: Where merged files go. A file whose content is already archived is skipped, not read again.
+        quarantine: Where files that were not merged go, each with a .reason.txt beside it. Nothing is deleted.
+        aliases: A YAML or JSON file with the keys of config.yaml's ``vendor_reports:``, merged over it.
     """
-    from opskit.excel import Column, WorkbookError  # here, not at the top: `runner.py list` imports all tasks
+    from opskit.excel import Column  # here, not at the top: `runner.py list` imports all tasks
 
     box = Inbox(ctx.data_dir / inbox, ctx.data_dir / archive, ctx.data_dir / quarantine)
-    names, vendors, dayfirst = vendor_settings(data_file(ctx, aliases, "aliases") if aliases else None)
+    settings = vendor_settings(ctx.vendor_reports, data_file(ctx, aliases, "aliases") if aliases else None)
     master: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     rejects: dict[str, list[dict[str, Any]]] = {}
+    warnings: list[tuple[str, str]] = []  # (file, problem) merged under unknown_columns: warn
     for path in box:
         sha = file_sha256(path)
-        vendor = vendor_of(path.name, vendors)
-        entry: dict[str, Any] = {"file": path.name, "vendor": vendor, "sha256": sha, "rows": 0, "rejected": 0}
+        vendor = vendor_of(path.name, settings.vendors)
+        entry: dict[str, Any] = {"file": path.name, "vendor": vendor or "", "sha256": sha, "rows": 0, "rejected": 0}
+        reason = ""
         if seen := box.archived_as(sha):
             entry.update(status="skipped", reason=f"already processed (same content as {archive}/{seen})")
             box.quarantine(path, entry["reason"])
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
-            entry.update(status="quarantined", reason=f"not a workbook ({path.suffix or 'no suffix'})")
-            box.quarantine(path, entry["reason"])
+            reason = f"not a workbook ({path.suffix or 'no suffix'})"
         else:
-            try:
-                table = read_vendor_report(path, aliases=names, dayfirst=dayfirst)
-            except (WorkbookError, DataError) as exc:
-                entry.update(status="quarantined", reason=str(exc))
-                box.quarantine(path, str(exc))
-            else:
-                good, bad = check_vendor_rows(table, vendor, path.name)
+            good, bad, columns, reason = _examine(path, vendor, settings)
+            label = vendor or next((r["vendor"] for r in good), "")
+            entry.update(vendor=label, rows=0 if reason else len(good), rejected=len(bad))
+            if bad:
+                rejects.setdefault(label or "unknown vendor", []).extend(bad)
+            if not reason:
+                if columns and settings.unknown_columns == "warn":
+                    warnings += [(path.name, c) for c in columns]
                 master += good
-                rejects.setdefault(vendor, []).extend(bad)
-                entry.update(status="archived", rows=len(good), rejected=len(bad), reason="")
+                entry.update(status="archived", reason="; ".join(columns))
                 box.archive(path, sha)
+        if reason:
+            entry.update(status="quarantined", reason=reason)
+            box.quarantine(path, reason)
         ctx.log.info("%s: %s %s", path.name, entry["status"], entry.get("reason") or "")
         files.append(entry)
 
@@ -86,21 +95,39 @@ def vendor_consolidation(
             KPI("Files quarantined", kinds["quarantined"], type="int"),
         ]
     )
-    report.sheet("Master", master, vendor_columns())
+    master_columns = vendor_columns(master)
+    report.sheet("Master", master, master_columns)
     info = ("file", "vendor", "status", "rows", "rejected", "reason", "sha256")
     numbers = ("rows", "rejected")
     report.sheet("Files", files, [Column(k, k.capitalize(), "int" if k in numbers else "str") for k in info])
     outputs = [save_report(ctx, report, f"vendor_master_{day}.xlsx")]
-    for vendor, bad in sorted(rejects.items()):
+    for vendor in sorted(set(rejects) | {f["vendor"] for f in files if f["vendor"]}):
+        bad = rejects.get(vendor, [])
         accepted = sum(f["rows"] for f in files if f["vendor"] == vendor and f["status"] == "archived")
+        # a vendor's file problems: quarantined files, and columns merged without under the warn gate
+        warned = settings.unknown_columns == "warn"
+        troubled = [
+            f
+            for f in files
+            if f["vendor"] == vendor
+            and (f["status"] == "quarantined" or (warned and f["status"] == "archived"))
+            and f["reason"]
+        ]
+        if not bad and not accepted and not troubled:
+            continue
         check = report_for(ctx, f"Validation report: {vendor}", subject=vendor)
         check.summary(
             [
                 KPI("Rows accepted", accepted, type="int"),
                 KPI("Rows rejected", len(bad), target=0, direction="lower_is_better", type="int"),
+                KPI("File problems", len(troubled), target=0, direction="lower_is_better", type="int"),
             ]
         )
         check.sheet("Rejected rows", bad, rejection_columns())
+        if troubled:
+            check.sheet(
+                "File problems", troubled, [Column(k, k.capitalize(), "str") for k in ("file", "status", "reason")]
+            )
         slug = "".join(c if c.isalnum() else "_" for c in vendor.lower()).strip("_")
         outputs.append(save_report(ctx, check, f"validation_{slug}_{day}.xlsx"))
 
@@ -109,17 +136,29 @@ def vendor_consolidation(
         problem(
             f["file"],
             f["reason"].removeprefix(f"{f['file']}: "),  # the reason may start with the file's name already
-            "Fix the file (or ask the vendor for a new one) and put it back in the inbox",
+            _fix(f["reason"]),
         )
         for f in files
         if f["status"] == "quarantined"
+    ]
+    problems += [
+        problem(
+            name,
+            what,
+            "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns;"
+            " the file was merged without it",
+        )
+        for name, what in warnings
     ]
     for vendor, bad in sorted(rejects.items()):
         if bad:
             slug = "".join(c if c.isalnum() else "_" for c in vendor.lower()).strip("_")
             where = f"{vendor}, {len(bad)} row{'s' if len(bad) != 1 else ''}"
             fix = f"The rows are left out of the master; each is listed in validation_{slug}_{day}.xlsx"
-            first = f"rejected: {bad[0]['reason']}" + (" and more" if len(bad) > 1 else "")
+            where_first = f"{bad[0]['file']} row {bad[0]['row']}" + (
+                f", {bad[0]['column']}" if bad[0]["column"] else ""
+            )
+            first = f"rejected ({where_first}): {bad[0]['reason']}" + (" and more" if len(bad) > 1 else "")
             problems.append(problem(where, first, fix))
     summary = {
         "kind": "ingestion",
@@ -127,6 +166,7 @@ def vendor_consolidation(
         "headline": f"{kinds['archived']} file(s) merged into the master, {merged:,} rows"
         + (f"; {kinds['quarantined']} quarantined" if kinds["quarantined"] else "")
         + (f"; {rejected:,} rows rejected" if rejected else "")
+        + (f"; {len(warnings)} column problem(s) in merged files" if warnings else "")
         + ".",
         "period": ctx.scheduled_for.astimezone(ctx.tz).date().isoformat(),
         "problems": problems,
@@ -138,7 +178,48 @@ def vendor_consolidation(
         ],
         "files": files,
         **kinds,
-        "columns": list(VENDOR_FIELDS),
+        "columns": [str(c.key) for c in master_columns if c.key != "source_file"],
         "newest": newest.isoformat() + "T00:00:00+00:00" if newest is not None else None,
     }
     return Result(files=outputs, rows=len(master), summary=summary)
+
+
+def _examine(
+    path: Path, vendor: str | None, settings: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], str]:
+    """Read one vendor file: (good rows, rejected rows, column problems, why it must be quarantined or "").
+
+    ``settings`` is config.yaml's ``vendor_reports:`` with the task's aliases file over it (``vendor_settings``).
+
+    The order is the order of the questions a reader would ask: can it be read, who sent it, does every
+    column land in a field (the ``unknown_columns`` gate), did any row pass.
+    """
+    from opskit.excel import WorkbookError  # as in the task: opskit.excel loads when a file is read
+
+    try:
+        table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
+    except (WorkbookError, DataError) as exc:
+        return [], [], [], str(exc)
+    if vendor is None and "vendor" not in table.headers:
+        why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
+        return [], [], [], why + " file has no vendor column"
+    columns = column_problems(table, settings)
+    good, bad = check_vendor_rows(table, vendor, path.name)
+    if columns and settings.unknown_columns == "quarantine":
+        return good, bad, columns, "; ".join(columns)
+    if not good:
+        first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
+        return good, bad, columns, f"every row was rejected{first}" if bad else "no data rows"
+    return good, bad, columns, ""
+
+
+def _fix(reason: str) -> str:
+    """What to do about a quarantined file, by what kept it out."""
+    if reason.startswith("unknown vendor"):
+        return "Add the vendor's file pattern to vendor_reports.vendors in config.yaml, then put the file back"
+    if any(k in reason for k in ("maps to no field", "expected column", "also maps to", "lacks required column")):
+        return (
+            "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns"
+            " (or ask the vendor for the usual layout), then put the file back in the inbox"
+        )
+    return "Fix the file (or ask the vendor for a new one) and put it back in the inbox"

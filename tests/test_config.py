@@ -239,3 +239,52 @@ def test_the_config_package_names_its_settings_and_loads_none_of_them_until_aske
     assert all(getattr(opskit.config, name) is not None for name in opskit.config.__all__)
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         opskit.config.Nope  # noqa: B018
+
+
+def test_vendor_reports_section_is_validated_with_file_line_and_did_you_mean(tmp_path):
+    """A misspelt field in vendor_reports.aliases would otherwise map headers to nothing (issue #12)."""
+    path = write(
+        tmp_path,
+        "vendor_reports:\n  aliases:\n    handle_seconds: [Bearbeitungszeit]\n    handle_secs: [Handling]\n",
+    )
+    assert first_error(path) == (
+        "config.yaml:4: vendor_reports.aliases.handle_secs: 'handle_secs' is not a vendor report field. "
+        "Did you mean 'handle_seconds'?"
+    )
+    gate = write(tmp_path, "vendor_reports:\n  unknown_columns: drop\n", "gate.yaml")
+    assert first_error(gate).startswith("gate.yaml:2: vendor_reports.unknown_columns: 'drop': input should be")
+    expected = write(tmp_path, "vendor_reports:\n  expected: [handle_seconds, prodctive_seconds]\n", "exp.yaml")
+    assert "Did you mean 'productive_seconds'?" in first_error(expected)
+
+
+def test_vendor_reports_section_loads_patterns_in_every_short_form(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+vendor_reports:
+  vendors:
+    Acme: {files: ["acme_*.xlsx", "acme_*.csv"]}
+    Globex: "globex*"
+    Initech: ["initech*"]
+  aliases:
+    productive_seconds: "Time on task"
+  ignore_columns: [Team lead]
+  unknown_columns: warn
+""",
+    )
+    section = load_config(path, environ={}).settings.vendor_reports
+    assert {k: v.files for k, v in section.vendors.items()} == {
+        "Acme": ["acme_*.xlsx", "acme_*.csv"],
+        "Globex": ["globex*"],
+        "Initech": ["initech*"],
+    }
+    assert section.aliases == {"productive_seconds": ["Time on task"]} and section.unknown_columns == "warn"
+    assert section.expected == ["handle_seconds", "productive_seconds", "qa_sampled", "qa_correct"]
+
+
+def test_vendor_report_fields_are_the_readers_fields():
+    """config/vendors.py lists the field names for validation; reports/vendor.py reads them: the same list."""
+    from opskit.config.vendors import VENDOR_REPORT_FIELDS
+    from opskit.reports.vendor import VENDOR_ALIASES, VENDOR_FIELDS, VENDOR_TYPES
+
+    assert set(VENDOR_REPORT_FIELDS) == set(VENDOR_ALIASES) == set(VENDOR_TYPES) >= set(VENDOR_FIELDS)

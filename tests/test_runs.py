@@ -10,13 +10,16 @@ import pytest
 
 from opskit.engine.history import RunStatus, RunStore, Trigger
 from opskit.errors import UsageError
+from tests.pg_fixtures import pg_url, postgres_server  # noqa: F401 (fixtures)
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def history(tmp_path: Path):
-    with RunStore(tmp_path / "history.sqlite") as store:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.cluster)])
+def history(request: pytest.FixtureRequest, tmp_path: Path):
+    """The same history tests on the default SQLite file and on a real PostgreSQL."""
+    target = tmp_path / "history.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with RunStore(target) as store:
         yield store
 
 
@@ -26,11 +29,11 @@ def create(store: RunStore, tmp_path: Path, **kw):
         task="t",
         params={"period": "2026-11-15"},
         trigger=Trigger.SCHEDULE,
-        scheduled_for=T0,
         folder_root=tmp_path / "runs",
         now=T0,
     )
     args.update(kw)
+    args.setdefault("scheduled_for", args["now"])  # each scheduled slot is in the history once
     return store.create(**args)
 
 
@@ -80,7 +83,7 @@ def test_a_run_whose_process_died_is_marked_abandoned(history, tmp_path):
     )
     run = create(history, tmp_path)
     history.mark_running(run.id, pid=int(dead.stdout))
-    alive = create(history, tmp_path)
+    alive = create(history, tmp_path, now=T0 + timedelta(minutes=1))
     history.mark_running(alive.id, pid=os.getpid())
     assert history.mark_dead_runs_abandoned() == [run.id]
     record = history.get(run.id)
@@ -140,3 +143,13 @@ def test_pause_state_persists(tmp_path):
         store.set_paused("daily", True)
     with RunStore(tmp_path / "h.sqlite") as store:
         assert store.job_state("daily")["paused"] is True
+
+
+def test_rows_unpack_their_values_as_sqlite3_rows_do(tmp_path):
+    """Code written against sqlite3.Row unpacks rows (``for (id_,) in rows``): the SQLAlchemy rows must too."""
+    with RunStore(tmp_path / "history.sqlite") as store:
+        store.add_user("vic", role="viewer", groups=(), password_hash="x")
+        [(name, role)] = list(store._db.execute("SELECT name, role FROM web_users"))
+        assert (name, role) == ("vic", "viewer")
+        row = store._db.execute("SELECT name, role FROM web_users").fetchone()
+        assert row["role"] == "viewer" and row[1] == "viewer" and dict(row) == {"name": "vic", "role": "viewer"}

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -29,14 +28,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from opskit.files import atomic_path, atomic_write, private_dir
+from opskit.redact import MASK, Redactor
 
 log = logging.getLogger(__name__)
 
 FAILURE_DIR = "failure"
-MASK = "***"
 
 
 def state_file(var_dir: Path, source: str) -> Path:
@@ -52,37 +50,9 @@ def save_storage_state(context: Any, path: Path) -> None:
 
 
 def secret_forms(secrets: Iterable[str]) -> list[bytes]:
-    """Every form a secret takes in a page, a URL or a request body, longest first (as UTF-8 bytes)."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        escaped_json = json.dumps(secret, ensure_ascii=False)[1:-1]
-        forms.update(
-            {
-                secret,
-                quote(secret, safe=""),
-                quote(secret, safe="/"),
-                quote_plus(secret, safe=""),
-                quote_plus(secret),
-                *_html_forms(secret),
-                escaped_json,
-                json.dumps(secret)[1:-1],
-                escaped_json.replace("/", "\\/"),
-            }
-        )
-        forms.update(quote(f, safe="") for f in list(forms) if f != secret)  # encoded twice (a URL in a URL)
-    return sorted((f.encode("utf-8") for f in forms if len(f) >= 4), key=len, reverse=True)
-
-
-def _html_forms(secret: str) -> set[str]:
-    """A secret as HTML text and attributes escape it (browsers escape fewer characters than ``html.escape``)."""
-    amp = secret.replace("&", "&amp;")
-    forms = {html.escape(secret, quote=True), html.escape(secret, quote=False), amp, amp.replace('"', "&quot;")}
-    angled = amp.replace("<", "&lt;").replace(">", "&gt;")
-    forms |= {angled, angled.replace('"', "&quot;"), angled.replace('"', "&quot;").replace("'", "&#39;")}
-    forms |= {f.replace("\xa0", "&nbsp;") for f in forms}
-    return forms
+    """Every form a secret takes in a page, a URL or a request body, longest first (as UTF-8 bytes);
+    the forms are ``opskit.redact``'s, the one definition."""
+    return [f.encode("utf-8") for f in Redactor(secrets).forms]
 
 
 def scrub_bytes(data: bytes, forms: list[bytes]) -> bytes:

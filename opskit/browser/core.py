@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urljoin
 
-from opskit.browser.artifacts import secret_forms
 from opskit.browser.errors import BrowserCrashed, BrowserError, ServerError, SessionExpired
 from opskit.browser.polling import POLL_MS, next_poll
 from opskit.browser.scan import closest
@@ -80,8 +79,6 @@ class Shared:
     acted: bool = False
     """Whether the task changed the page (clicked, typed) since it last opened one: until it has, a sign-in
     form that shows up is signed into and the wait goes on; after, the step must be run again (``run``)."""
-    known_secrets: set[str] = field(default_factory=set)
-    """Secrets (and their encoded forms) the run's redactor has been taught (``safe``)."""
     signin_requests: set[tuple[str, str]] = field(default_factory=set)
     """(method, URL) of every request made while signing in: never kept in a trace."""
     clicked_at: str | None = None
@@ -156,17 +153,10 @@ class SessionCore:
     def safe(self, text: str) -> str:
         """``text`` with every secret of the run replaced by ``***``, in every form a page or URL carries it.
 
-        The run's redactor learns each secret's URL-, HTML- and JSON-escaped forms the first time it is seen
-        here, so the run log (whatever handler writes it) and the errors stored in the history have none.
+        The run's redactor knows each secret's URL-, HTML- and JSON-escaped forms (``opskit.redact``), so the
+        run log (whatever handler writes it) and the errors stored in the history have none.
         """
-        redactor = self.ctx.redactor
-        new = redactor.secrets - self.shared.known_secrets
-        if new:
-            forms = {f.decode("utf-8") for f in secret_forms(new)}
-            self.shared.known_secrets |= new | forms
-            for form in forms:
-                redactor.add(form)
-        return redactor.redact(text)
+        return self.ctx.redactor.redact(text)
 
     def begin(self, action: str, name: str | None = None, selector: str | None = None) -> Step:
         """Make ``action`` the current step (for messages), with the task's line that asked for it."""

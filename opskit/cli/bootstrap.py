@@ -1,4 +1,8 @@
-"""Make sure a Chromium for Playwright, the fonts for CJK text and emoji, and LibreOffice are on this machine.
+"""Make sure a Chromium for Playwright, the fonts for CJK text and emoji, LibreOffice and PostgreSQL are here.
+
+PostgreSQL's server binaries (Debian's ``postgresql``) are for the cluster tests (tests/cluster/), which
+start a server of their own in a temp folder as an unprivileged user; opskit itself needs only a
+reachable server when ``history:`` names one, never a local installation.
 
 LibreOffice (headless Calc) and poppler's pdftotext are the second reader of opskit's workbooks: the
 print tests convert every shipped workbook to PDF with them (tests/tasks/test_print.py), and
@@ -14,6 +18,7 @@ say exactly what to install and exit 2. Detect, never assume.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -28,6 +33,8 @@ FONT_FAMILIES = {"WenQuanYi Zen Hei": "fonts-wqy-zenhei", "Noto Color Emoji": "f
 # command -> Debian package, for printing workbooks to PDF and reading the PDF back
 PRINT_TOOLS = {"soffice": "libreoffice-calc-nogui", "pdftotext": "poppler-utils", "pdftoppm": "poppler-utils"}
 PRINT_FONTS = {"Carlito": "fonts-crosextra-carlito"}
+DEBIAN_DATABASE = ("postgresql",)
+POSTGRES_BINARIES = "/usr/lib/postgresql/*/bin/initdb"
 
 
 def main() -> int:
@@ -80,6 +87,16 @@ def main() -> int:
             print(
                 "warning: the print tests need LibreOffice and poppler; install: "
                 f"sudo apt-get install -y --no-install-recommends {' '.join(missing_print)}",
+                file=sys.stderr,
+            )
+    if not glob.glob(POSTGRES_BINARIES):
+        if can_apt():
+            print("bootstrap: installing PostgreSQL for the cluster tests (they start their own server)")
+            apt_install(DEBIAN_DATABASE)
+        else:
+            print(
+                "warning: the cluster tests (history on PostgreSQL) need PostgreSQL's server binaries; install: "
+                f"sudo apt-get install -y {' '.join(DEBIAN_DATABASE)}",
                 file=sys.stderr,
             )
     print(f"bootstrap: browser {browser}")

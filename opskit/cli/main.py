@@ -14,12 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opskit.cli.db import add_db_parser, db_command
 from opskit.cli.scaffold import scaffold_task
 from opskit.cli.users_args import add_users_parser
+from opskit.cli.values import MAX_NEXT_COUNT, clip_words, moment, short, whole_number
 from opskit.config.file import default_config_path, read_config_file
 from opskit.engine.owners import this_process
 from opskit.errors import OpskitError, UsageError
+from opskit.redact import Redactor
 from opskit.tasks import MISSING, discover
+from opskit.terminal import PrintableFormatter, printable
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -37,6 +41,7 @@ EXAMPLES = {
     "validate": "python runner.py validate --config config.yaml",
     "console": "python runner.py console --port 8765",
     "outbox": "python runner.py outbox --send",
+    "db": "PGPASSWORD=... python runner.py db copy --to postgresql://opskit@db.internal/opskit",
     "schedule": "python runner.py schedule",
     "new": "python runner.py new backlog_snapshot --kind browser",
     "inspect": "python runner.py inspect console /cases   # > selectors to paste under sources.console.browser",
@@ -71,7 +76,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError (exit 2, one line) instead of printing usage and exiting."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        raise UsageError(message, hint=f"See `{self.prog} --help`")
+        raise UsageError(clip_words(message), hint=f"See `{self.prog} --help`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,11 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as if scheduled at this time (ISO, job's timezone); periods resolve against it",
     )
     run.add_argument("--headed", action="store_true", help="show the browser window (needs a display)")
-    run.add_argument("--slowmo", type=int, default=0, metavar="MS", help="slow browser actions down by MS")
+    run.add_argument(
+        "--slowmo", type=whole_number(0, 60_000), default=0, metavar="MS", help="slow browser actions down by MS"
+    )
     history = command("history", "Show recent runs, newest first.")
     history.add_argument("--job", help="only this job")
     history.add_argument("--status", help="only this status (succeeded, failed, timed_out, ...)")
-    history.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    history.add_argument("--limit", type=whole_number(1, 100_000), default=20, help="how many runs (default 20)")
     history.add_argument("--json", action="store_true", help="print JSON")
     show = command("show", "Show everything recorded about one run.")
     show.add_argument("run_id", help="a run id, or a unique part of one")
@@ -147,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("schedule", "Run the scheduler in the foreground: jobs fire on their timetables (Ctrl-C stops).")
     nxt = command("next", "Show the next fire times of a job (or all), with skipped slots and DST notes.")
     nxt.add_argument("job", nargs="?", help="a job in config.yaml (default: every scheduled job)")
-    nxt.add_argument("--count", type=_positive, default=5, help="how many slots (default 5)")
+    nxt.add_argument(
+        "--count",
+        type=whole_number(1),
+        default=5,
+        help=f"how many slots (default 5; at most {MAX_NEXT_COUNT}, more is cut with a note)",
+    )
     nxt.add_argument("--json", action="store_true", help="print JSON")
     pause = command("pause", "Pause a job: the scheduler skips (and records) its slots until resumed.")
     pause.add_argument("job")
@@ -176,22 +188,28 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--json", action="store_true", help="print JSON")
     web = command("web", "Serve the web app: jobs, runs, run now, logs, artifacts, outbox, JSON API.")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    web.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    web.add_argument("--threads", type=int, default=None, help="server threads (default: web.threads, 16)")
+    web.add_argument("--port", type=whole_number(0, 65535), default=8080, help="port (default 8080)")
+    web.add_argument(
+        "--threads", type=whole_number(1, 1000), default=None, help="server threads (default: web.threads, 16)"
+    )
     users = command("users", "Manage who may sign in to the web app: users, roles, groups, API tokens.")
 
     add_users_parser(users, _Parser)
+    db = command("db", "The run history's database: upgrade its schema, copy it into PostgreSQL.")
+    add_db_parser(db, _Parser)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
-    console.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    console.add_argument("--port", type=whole_number(0, 65535), default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
-    console.add_argument("--scale", type=int, default=None, help="cases to generate when there is no database")
+    console.add_argument(
+        "--scale", type=whole_number(1, 10_000_000), default=None, help="cases to generate when there is no database"
+    )
     console.add_argument("--regenerate", action="store_true", help="write a fresh data set first")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(PrintableFormatter("%(message)s"))
     opskit_log = logging.getLogger("opskit")
     if not opskit_log.handlers:
         opskit_log.addHandler(handler)
@@ -199,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(argv)
     except OpskitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {clip_words(str(exc))}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -208,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    _check_text(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -236,7 +256,7 @@ def _store(config: Config) -> Any:
     from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
     from opskit.engine.recovery import settle_orphans  # on use: `runner.py list` stays light
 
-    store = RunStore(config.history_path, owner=this_process())
+    store = RunStore(config.history_target, owner=this_process(), redactor=Redactor(config.secrets))
     try:
         settle_orphans(config, store)
     except BaseException:
@@ -263,9 +283,12 @@ def cmd_list(args: argparse.Namespace, config_path: Path) -> int:
     if not isinstance(jobs, dict) or not jobs:
         print("  (none in config)")
         return 0
-    history = raw.path_setting("var") / "history.sqlite"
+    target = raw.data.get("history")
+    history: Path | str = raw.path_setting("var") / "history.sqlite"
+    if isinstance(target, str) and target:
+        history = target if "://" in target else raw.path.resolve().parent / target
     last = {}
-    if history.exists():  # read only: settling orphans (and alerting) is for the commands that load the config
+    if isinstance(history, str) or history.exists():  # read only: settling orphans is for the other commands
         from opskit.engine.history import RunStore  # on use: `runner.py list` stays light
 
         with RunStore(history) as store:
@@ -334,9 +357,10 @@ def cmd_run(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _print_outcome(record: Any) -> None:
+    """What a run did, for the terminal: its error and file names are ``printable`` (they came from outside)."""
     duration = f" in {record.duration_s:.1f}s" if record.duration_s is not None else ""
     if record.status != "succeeded":
-        print(f"run {record.id} {record.status}{duration}: {record.error}")
+        print(printable(f"run {record.id} {record.status}{duration}: {record.error}"))
         print(f"  log: {Path(record.folder) / 'run.log'}")
     else:
         print(f"run {record.id} succeeded{duration}")
@@ -345,7 +369,7 @@ def _print_outcome(record: Any) -> None:
     if files:
         print("  files:")
         for f in files:
-            print(f"    {f}")
+            print(printable(f"    {f}"))
 
 
 def _print_delivery(delivery: dict[str, Any] | None) -> None:
@@ -355,12 +379,12 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
     if delivery.get("blocked"):
         checks = (delivery.get("gates") or {}).get("checks") or []
         failed = "; ".join(str(c.get("message")) for c in checks if not c.get("ok"))
-        print(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
+        print_clean(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
     else:
         print(f"  delivery: {delivery.get('action', '-')}")
     for email in delivery.get("emails") or []:
         error = f" ({email['error']})" if email.get("error") else ""
-        print(
+        print_clean(
             f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
             f"recipient(s), outbox id {email.get('outbox_id')}{error}"
         )
@@ -370,8 +394,9 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
     with _store(config) as store:
         records = store.list(job=args.job, status=args.status, limit=args.limit)
+    clean = _cleaner(config)
     if args.json:
-        print(json.dumps([r.to_json() for r in records], indent=2))
+        print(clean(json.dumps([r.to_json() for r in records], indent=2)))
         return 0
     if not records:
         print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
@@ -384,8 +409,10 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
         error = (r.error or "")[:60]
         trigger = f"{r.trigger} by {r.requested_by}" if r.requested_by else r.trigger  # started from the web
         print(
-            f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
-            f"{duration:>8}  {error}"
+            clean(
+                f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
+                f"{duration:>8}  {error}"
+            )
         )
     return 0
 
@@ -394,8 +421,9 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
     config = _load(config_path)
     with _store(config) as store:
         record = store.get(args.run_id)
+    clean = _cleaner(config)
     if args.json:
-        print(json.dumps(record.to_json(), indent=2))
+        print(clean(json.dumps(record.to_json(), indent=2)))
         return 0
     tz = config.job_timezone(config.jobs.get(record.job or ""))
     for key, value in record.to_json().items():
@@ -403,7 +431,7 @@ def cmd_show(args: argparse.Namespace, config_path: Path) -> int:
             value = datetime.fromisoformat(value).astimezone(tz).isoformat(timespec="seconds")
         if isinstance(value, dict | list):
             value = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * 16)
-        print(f"{key:<15} {value if value is not None else '-'}")
+        print(clean(f"{key:<15} {value if value is not None else '-'}"))
     return 0
 
 
@@ -417,8 +445,20 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
             f"run {record.id} has no log file at {log_path}",
             hint="Its run folder may have been pruned by the retention setting",
         )
-    sys.stdout.write(log_path.read_text(encoding="utf-8", errors="replace"))
+    text = log_path.read_bytes().decode("utf-8", errors="replace")  # a bare CR is removed, not a line break
+    sys.stdout.write(_cleaner(config)(text))
     return 0
+
+
+def _cleaner(config: Config) -> Any:
+    """What ``history``, ``show`` and ``logs`` print passes through this: the config's secrets (every form)
+    redacted once more, and terminal control characters removed (a file name or scraped text can hold them)."""
+    redactor = Redactor(config.secrets)
+    return lambda text: printable(redactor.redact(text))
+
+
+def print_clean(text: str) -> None:
+    print(printable(text))
 
 
 def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
@@ -426,12 +466,16 @@ def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
 
     problems, summary = validate_all(config_path)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(printable(f"error: {problem}"), file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in {config_path}", file=sys.stderr)
         return 2
     print(f"{config_path}: OK ({summary})")
     return 0
+
+
+def cmd_db(args: argparse.Namespace, config_path: Path) -> int:
+    return db_command(_load(config_path), args)
 
 
 def cmd_outbox(args: argparse.Namespace, config_path: Path) -> int:
@@ -478,14 +522,19 @@ def cmd_console(args: argparse.Namespace, config_path: Path) -> int:
     return int(console_main(argv) or 0)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"'{text}' is not a positive whole number")
-    return value
+def _check_text(argv: list[str]) -> None:
+    """Refuse arguments that are not UTF-8 text (Python hands their bytes over as lone surrogates).
+
+    Names, parameters and dates are text: an undecodable byte is a typing accident or a hostile caller, and
+    it would fail later where it cannot be explained (the history database, a file name, an email).
+    """
+    for i, arg in enumerate(argv, start=1):
+        bad = next((c for c in arg if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None:
+            raise UsageError(
+                f"argument {i} ({short(arg)}) is not UTF-8 text: byte 0x{ord(bad) - 0xDC00:02x}",
+                hint="Type it again in a UTF-8 terminal",
+            )
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -499,11 +548,7 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def _parse_as_of(text: str, tz: Any) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--as-of '{text}' is not a date and time", hint="e.g. --as-of 2026-11-16T08:30") from None
-    return value if value.tzinfo else value.replace(tzinfo=tz)
+    return moment(text, "--as-of", tz)
 
 
 def _show_default(value: Any) -> str:

@@ -32,6 +32,8 @@ from opskit.tasks import discover
 
 TEMPLATES = Path(__file__).resolve().parent / "scaffold_templates"
 NAME_FORM = re.compile(r"[a-z][a-z0-9_]*")
+# A name is a file name (``test_NAME.py`` is the longest) and fits any file system's 255 bytes with room.
+MAX_NAME = 64
 # Module-level names of the task templates: a task called ``csv`` would shadow the csv module.
 TEMPLATE_NAMES = {"csv", "random", "datetime", "timedelta", "task"}
 KINDS = ("report", "browser", "api", "excel")
@@ -59,9 +61,14 @@ def check_name(name: str) -> None:
     """Refuse a name that cannot be a task's module and function name.
 
     Raises:
-        UsageError: not lowercase letters, digits and ``_`` starting with a letter, a Python
+        UsageError: longer than ``MAX_NAME``, not lowercase letters, digits and ``_`` starting with a letter, a Python
             keyword, a builtin, or a name the task module itself uses.
     """
+    if len(name) > MAX_NAME:
+        raise UsageError(
+            f"the task name is {len(name)} characters long; at most {MAX_NAME}",
+            hint="A task's name is its file name and a job refers to it: keep it short (e.g. backlog_snapshot)",
+        )
     if not NAME_FORM.fullmatch(name):
         raise UsageError(
             f"'{name}' is not a valid task name",

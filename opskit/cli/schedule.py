@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
+import os
 import sys
+import time as wallclock
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from opskit.cli.values import MAX_BACKFILL_SLOTS, MAX_NEXT_COUNT, day
 from opskit.config.model import Config, load_config
 from opskit.engine.history import RunStatus, RunStore, Trigger
 from opskit.engine.owners import this_process
@@ -17,6 +22,7 @@ from opskit.engine.planning import plan_run
 from opskit.engine.scheduling import job_timetable
 from opskit.errors import UsageError, did_you_mean
 from opskit.tasks import discover
+from opskit.terminal import PrintableFormatter
 
 STALE_AFTER = timedelta(minutes=2)
 """A heartbeat older than this means the scheduler is not running (it beats every 10 s)."""
@@ -27,7 +33,7 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.engine.daemon import Scheduler
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -37,8 +43,24 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     for plain in list(opskit_log.handlers):
         opskit_log.removeHandler(plain)
     scheduler = Scheduler(config_path.resolve())
-    scheduler.run_forever()
+    clock, scale = _test_clock(os.environ.get("OPSKIT_TEST_CLOCK"))
+    scheduler.time_scale = scale
+    scheduler.run_forever(clock=clock)
     return 0
+
+
+def _test_clock(spec: str | None) -> tuple[Callable[[], datetime] | None, float]:
+    """For the tests that run real schedulers (failover, outages): a clock that starts at a chosen time and
+    runs ``factor`` times faster, shared by every process given the same ``OPSKIT_TEST_CLOCK``:
+    ``<start ISO 8601>,<real epoch it maps to>,<factor>``. Unset (always, outside tests): the real clock."""
+    if not spec:
+        return None, 1.0
+    try:
+        start_text, anchor_text, factor_text = spec.split(",")
+        start, anchor, factor = datetime.fromisoformat(start_text), float(anchor_text), float(factor_text)
+    except ValueError:
+        raise UsageError(f"OPSKIT_TEST_CLOCK '{spec}' is not <start ISO>,<epoch>,<factor>") from None
+    return (lambda: start + timedelta(seconds=(wallclock.time() - anchor) * factor)), factor
 
 
 def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
@@ -47,6 +69,9 @@ def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
     if args.job and args.job not in config.jobs:
         raise UsageError(f"unknown job '{args.job}'", hint=did_you_mean(args.job, config.jobs))
     now = datetime.now(UTC)
+    count = min(args.count, MAX_NEXT_COUNT)
+    if args.count > MAX_NEXT_COUNT:
+        print(f"note: showing the first {MAX_NEXT_COUNT} slots per job (the most `next` lists)", file=sys.stderr)
     out: dict[str, Any] = {}
     for name in names:
         timetable = job_timetable(config, name)
@@ -54,7 +79,7 @@ def cmd_next(args: argparse.Namespace, config_path: Path) -> int:
             print(f"{name}: manual only (no schedule)")
             continue
         job = config.jobs[name]
-        slots = timetable.upcoming(now, args.count)
+        slots = timetable.upcoming(now, count)
         out[name] = [{"at": s.at.isoformat(), "skipped": s.skipped, "dst": s.dst} for s in slots]
         if args.json:
             continue
@@ -86,7 +111,7 @@ def _set_paused(job: str, config_path: Path, paused: bool) -> int:
     config = load_config(config_path)
     if job not in config.jobs:
         raise UsageError(f"unknown job '{job}'", hint=did_you_mean(job, config.jobs))
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_target) as store:
         store.set_paused(job, paused)
     if paused:
         print(f"{job}: paused: its slots are skipped (and recorded) until `runner.py resume {job}`")
@@ -101,7 +126,7 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
     config = load_config(config_path)
     now = datetime.now(UTC)
     problems: list[str] = []
-    with RunStore(config.history_path, owner=this_process()) as store:
+    with RunStore(config.history_target, owner=this_process()) as store:
         settle_orphans(config, store)  # the watchdog runs this: a run that died unwatched is alerted now
         info = store.scheduler_info()
         running = store.by_status(RunStatus.RUNNING)
@@ -181,7 +206,13 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
     end = datetime.combine(_date(args.date_to, "--to") + timedelta(days=1), time(), tzinfo=tz)
     if end <= start:
         raise UsageError("--to is before --from")
-    slots = list(timetable.fires_between(start - timedelta(microseconds=1), end - timedelta(microseconds=1)))
+    every = timetable.fires_between(start - timedelta(microseconds=1), end - timedelta(microseconds=1))
+    slots = list(itertools.islice(every, MAX_BACKFILL_SLOTS + 1))
+    if len(slots) > MAX_BACKFILL_SLOTS:
+        raise UsageError(
+            f"{args.date_from} to {args.date_to} holds more than {MAX_BACKFILL_SLOTS:,} slots of job '{args.job}'",
+            hint="Backfill a shorter range at a time",
+        )
     if not slots:
         print(f"{args.job}: no slots between {args.date_from} and {args.date_to}")
         return 0
@@ -193,7 +224,7 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
 
     registry = discover(config.tasks_dir)
     failed = 0
-    with RunStore(config.history_path, owner=this_process()) as store:
+    with RunStore(config.history_target, owner=this_process()) as store:
         for slot in slots:  # one at a time: a job never overlaps itself
             if store.has_slot(args.job, slot, count_skipped=False) and not args.again:
                 print(f"  {slot:%Y-%m-%d %H:%M}: already run for this slot (use --again to run it anyway)")
@@ -209,10 +240,7 @@ def cmd_backfill(args: argparse.Namespace, config_path: Path) -> int:
 
 
 def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option} '{text}' is not a date", hint="e.g. 2026-11-02") from None
+    return day(text, option)
 
 
 def _local(at: datetime, config: Config, job: Any = None) -> str:

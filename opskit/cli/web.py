@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from opskit.config.model import Config, load_config
+from opskit.engine.database import redact_url
 from opskit.engine.history import RunStore
 from opskit.errors import UsageError, did_you_mean
+from opskit.terminal import PrintableFormatter
 from opskit.web.security import check_role, digest, hash_password, new_token
 
 
@@ -21,15 +23,15 @@ def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
 
     config = load_config(config_path)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_target) as store:
         users = store.list_users()
     server = make_server(config_path.resolve(), host=args.host, port=args.port, threads=args.threads)
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{server.effective_port}"
-    print(f"opskit web app on {url}  (history {config.history_path}; Ctrl-C stops)", flush=True)
+    print(f"opskit web app on {url}  (history {redact_url(config.history_target)}; Ctrl-C stops)", flush=True)
     if config.settings.web.auth == "local" and not users:
         print(
             "no users yet: add one with `runner.py users add NAME --role admin` (the password is read from stdin)",
@@ -42,7 +44,7 @@ def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
 def cmd_users(args: argparse.Namespace, config_path: Path) -> int:
     config = load_config(config_path)
     action = args.users_command or "list"
-    with RunStore(config.history_path) as store:
+    with RunStore(config.history_target) as store:
         return int(_ACTIONS[action](store, config, args))
 
 

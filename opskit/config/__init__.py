@@ -6,8 +6,8 @@ but ``opskit.errors``):
 - ``file``: the YAML text with line numbers, ``${VAR}`` interpolation and ``.env`` (no validation, so that
   ``runner.py list`` stays fast);
 - ``types``: the shared field types (``Duration``, ``Timezone``, ``Strict``);
-- ``browser``, ``email``, ``chat``, ``gates``, ``web``: one section each (``sources.<name>.browser``,
-  ``email``, ``chat``, a job's ``gates``, ``web``);
+- ``browser``, ``email``, ``chat``, ``gates``, ``web``, ``vendors``: one section each
+  (``sources.<name>.browser``, ``email``, ``chat``, a job's ``gates``, ``web``, ``vendor_reports``);
 - ``model``: the whole file (``Config``, ``JobConfig``, ...), ``load_config`` and ``check_config``.
 
 The names below are imported lazily (PEP 562): ``import opskit.config.file`` must not pay for pydantic.
@@ -34,6 +34,7 @@ __all__ = [
     "StepConfig",
     "Strict",
     "Timezone",
+    "VendorReports",
     "WebSettings",
     "WebhookSettings",
     "as_timedelta",
@@ -61,6 +62,7 @@ _WHERE = {
     "parse_address": "email",
     "WebhookSettings": "chat",
     "WebSettings": "web",
+    "VendorReports": "vendors",
     "Gates": "gates",
     "CalendarConfig": "model",
     "Config": "model",
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from opskit.config.types import Duration, Strict, Timezone, as_timedelta, as_timezone
+    from opskit.config.vendors import VendorReports
     from opskit.config.web import WebSettings
 
 

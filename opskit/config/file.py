@@ -6,6 +6,7 @@ paying for validation (it must start in under 0.3 s); ``validate`` and every run
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from opskit.errors import ConfigError
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}|\$\$")
 SECRET_NAME = re.compile(r"PASS|TOKEN|SECRET|KEY|AUTH|COOKIE|CREDENTIAL", re.IGNORECASE)
 DEFAULT_PATHS = {"var": "var", "data": "data", "tasks": "tasks"}
+# Bounds that keep a hostile or mistaken file from stalling `validate` and the scheduler's reload (which
+# reads the same way): a real config is a few kilobytes and a few hundred YAML nodes.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_YAML_NODES = 100_000  # counted with every alias expanded, as the loaded data would hold them
+MAX_YAML_DEPTH = 64
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
@@ -60,16 +66,11 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None, inter
         ConfigError: the file is missing, unreadable, or not valid YAML (with line and column).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"config file {path} does not exist", hint="Pass --config PATH or set OPSKIT_CONFIG"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    text = _read_text(path)
     try:
         node = yaml.compose(text, Loader=_Loader)
+        if node is not None:
+            _check_expansion(node, path.name)
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -77,6 +78,8 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None, inter
         raise ConfigError(f"YAML syntax error: {exc.problem or exc.context}", where=where) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML syntax error: {exc}", where=path.name) from None
+    except RecursionError:
+        raise ConfigError(f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep", where=path.name) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -90,6 +93,74 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None, inter
         env = dict(environ) if environ is not None else environment(path.parent)
         raw.data = _interpolate(data, (), env, raw)
     return raw
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refused before parsing when it is larger than any config needs to be."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist", hint="Pass --config PATH or set OPSKIT_CONFIG"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {path} is larger than {MAX_CONFIG_BYTES // 1000} kB",
+            hint="A config holds settings and jobs; keep data in files under paths.data",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where=f"{path.name}:{line}", hint="Save it as UTF-8"
+        ) from None
+
+
+def _check_expansion(root: yaml.Node, filename: str) -> None:
+    """Refuse alias bombs ("billion laughs"), self-referring aliases and absurd nesting before loading.
+
+    Aliases share one node in the composed graph, so this walk costs the file's size; the count is what the
+    loaded data (and every walk over it: line numbers, ``${VAR}`` filling, validation) would expand to.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise ConfigError(
+                "an alias refers to the node that contains it", where=f"{filename}:{node.start_mark.line + 1}"
+            )
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(
+                f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                where=f"{filename}:{node.start_mark.line + 1}",
+            )
+        total = 1
+        if isinstance(node, yaml.CollectionNode):
+            open_nodes.add(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+            for child in children:
+                total += size(child, depth + 1)
+                if total > MAX_YAML_NODES:
+                    raise ConfigError(
+                        f"the YAML expands to more than {MAX_YAML_NODES:,} values (aliases counted each time "
+                        "they are used)",
+                        where=f"{filename}:{node.start_mark.line + 1}",
+                        hint="Anchors and aliases (&name, *name) are for sharing a few settings, not for "
+                        "multiplying them",
+                    )
+            open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, 0)
 
 
 def default_config_path() -> Path:
@@ -113,11 +184,27 @@ def environment(folder: Path) -> dict[str, str]:
     if dotenv.is_file():
         from dotenv import dotenv_values
 
-        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        text = _read_dotenv(dotenv)
+        env.update({k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None})
         for key, value in env.items():  # tasks read secrets through os.environ too
             os.environ.setdefault(key, value)
     env.update(os.environ)
     return env
+
+
+def _read_dotenv(path: Path) -> str:
+    """``.env``'s text; a file that is not UTF-8 is named with its line (never echoing the bytes: secrets)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES // 1000} kB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError("not UTF-8 text", where=f"{path.name}:{line}", hint="Save it as UTF-8") from None
 
 
 def _collect_lines(

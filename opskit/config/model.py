@@ -7,6 +7,7 @@ Everything is checked when the config loads, never at 02:00 when a job fires.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import types
@@ -14,10 +15,10 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from opskit.config.browser import BrowserSettings, WarmBrowserSettings
 from opskit.config.chat import WebhookSettings
@@ -25,6 +26,7 @@ from opskit.config.email import EmailSettings, JobEmail
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
+from opskit.config.vendors import VendorReports
 from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
 
@@ -39,6 +41,8 @@ class Paths(Strict):
     runs: Path | None = None  # default: <var>/runs
     data: Path = Path(DEFAULT_PATHS["data"])
     tasks: Path = Path(DEFAULT_PATHS["tasks"])
+    data_roots: list[Path] | None = None
+    """Where file-path parameters (``DataPath``) may point; default: the data folder alone."""
 
 
 class Defaults(Strict):
@@ -186,8 +190,20 @@ class SchedulerSettings(Strict):
     """One browser the scheduler's browser runs share (opskit/browser/warm.py)."""
 
 
+def _history_target(value: str | None) -> str | None:
+    """``history:`` is a SQLite file (a path) or a ``postgresql://USER[:PASS]@HOST[:PORT]/DB`` URL."""
+    if value is None or "://" not in value:
+        return value
+    if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        scheme = value.split("://", 1)[0]
+        raise ValueError(f"the history is a SQLite file path or a postgresql:// URL, not {scheme}://")
+    return value
+
+
 class Settings(Strict):
     timezone: Timezone = ZoneInfo("UTC")
+    history: Annotated[str | None, AfterValidator(_history_target)] = None
+    """Where the run history lives: a SQLite file (default ``<var>/history.sqlite``) or a PostgreSQL URL."""
     paths: Paths = Paths()
     defaults: Defaults = Defaults()
     retention: Retention = Retention()
@@ -196,6 +212,8 @@ class Settings(Strict):
     chat: WebhookSettings | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
     web: WebSettings = WebSettings()
+    vendor_reports: VendorReports = VendorReports()
+    """How vendor daily reports are read (opskit/config/vendors.py, README "Vendor reports")."""
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
 
@@ -225,6 +243,12 @@ class Config:
         return self._resolve(self.settings.paths.data)
 
     @property
+    def data_roots(self) -> list[Path]:
+        """The folders file-path parameters must stay inside (opskit/datapath.py), resolved like every path."""
+        roots = self.settings.paths.data_roots
+        return [self._resolve(root) for root in roots] if roots else [self.data_dir]
+
+    @property
     def tasks_dir(self) -> Path:
         return self._resolve(self.settings.paths.tasks)
 
@@ -244,7 +268,17 @@ class Config:
 
     @property
     def history_path(self) -> Path:
+        """The SQLite history file (``history:`` when it is a path; else the default, ``<var>/history.sqlite``)."""
+        target = self.settings.history
+        if target and "://" not in target:
+            return self._resolve(Path(target))
         return self.var_dir / "history.sqlite"
+
+    @property
+    def history_target(self) -> Path | str:
+        """What ``RunStore`` opens: the SQLite file, or the PostgreSQL URL of ``history:`` (password included)."""
+        target = self.settings.history
+        return target if target and "://" in target else self.history_path
 
     @property
     def jobs(self) -> dict[str, JobConfig]:
@@ -306,13 +340,31 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
     env = environ if environ is not None else os.environ
     for source in settings.sources.values():
         config.secrets.update(env[n] for n in source.env_names() if env.get(n))
+        user, password = env.get(source.username_env or ""), env.get(source.password_env or "")
+        if user and password:  # a task may send them as HTTP basic auth: the header's base64 is a secret too
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            config.secrets.update({pair, pair.rstrip("=")})
     secret_names = [settings.email.password_env, settings.chat.url_env if settings.chat else None]
     config.secrets.update(env[n] for n in secret_names if n and env.get(n))
     return problems, (None if problems else config)
 
 
+def load_vendor_reports(path: Path) -> VendorReports:
+    """A settings file with the keys of ``vendor_reports:`` (a task's ``aliases=`` file), validated as the
+    section is.
+
+    Raises:
+        ConfigError: unreadable, not YAML/JSON, or an unknown key or field, at the file's ``name:line``.
+    """
+    raw = read_config_file(path, interpolate=False)
+    try:
+        return VendorReports.model_validate(raw.data)
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0], raw.lines, Path(path).name) from None
+
+
 def _config_error(error: Any, lines: dict[tuple[str, ...], int], filename: str) -> ConfigError:
-    loc = tuple(str(p) for p in error["loc"])
+    loc = tuple(str(p) for p in error["loc"] if p != "[key]")  # a dict key's error: the key's line
     where = where_in(lines, filename, loc)
     dotted = ".".join(loc)
     if error["type"] == "extra_forbidden":

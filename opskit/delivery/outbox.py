@@ -32,7 +32,7 @@ from pathlib import Path
 
 from opskit.delivery.mail import envelope_recipients, message_bytes
 from opskit.errors import UsageError
-from opskit.files import atomic_write
+from opskit.files import PRIVATE_FILE, atomic_write, private_database, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,9 @@ class Outbox:
     """An outbox folder. Cheap to create; every call opens its own short SQLite connection."""
 
     def __init__(self, directory: Path | str):
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / ".locks").mkdir(exist_ok=True)
-        self.index = self.dir / INDEX_NAME
+        self.dir = private_dir(directory)
+        private_dir(self.dir / ".locks")
+        self.index = private_database(self.dir / INDEX_NAME)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
 
@@ -276,7 +275,7 @@ class Outbox:
         An OS file lock, so it is released when its holder dies: a crashed flusher never blocks the next.
         """
         path = self.dir / ".locks" / f"{msg_id}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             acquired = _try_lock(fd)
             try:

@@ -183,14 +183,18 @@ def verdict(sections: Mapping[str, Any]) -> str:
     """The one line under the title that says what the report found, in its kind's terms.
 
     A comparison says "all targets met" only when targets were checked (``targets_checked`` in the
-    summary, else a tile with a target): a report without targets claims nothing about them.
+    summary, else a tile with a target) and the data had no problems: a report without targets claims
+    nothing about them, and one with data problems (a file quarantined, rows rejected) claims them only
+    for the data it read. An ingestion names its quarantined files and rejected rows.
     """
     kind = sections["kind"]
     if kind == "comparison":
         n = len(sections["missed"]) + sections.get("missed_more", 0)
         if n:
             return f"{n} target{'s' if n != 1 else ''} missed"
-        return "all targets met" if sections["targets_checked"] else "no targets to check"
+        if not sections["targets_checked"]:
+            return "no targets to check"
+        return "no target missed in the data read" if sections["problems"] else "all targets met"
     if kind == "status":
         n = len(sections["breaches"]) + sections.get("breaches_more", 0)
         return f"{n} in breach now" if n else "everything within its limits"
@@ -202,9 +206,14 @@ def verdict(sections: Mapping[str, Any]) -> str:
         one_sided = c["only_left"] + c["only_right"]
         return f"{c['matched']:,} matched, {one_sided:,} on one side only, {c['differing']:,} differ"
     totals = sections["file_totals"]
-    bad = totals["quarantined"]
-    read = f"{totals['read']} file{'s' if totals['read'] != 1 else ''} read"
-    return f"{read}, {bad} quarantined" if bad else f"{read}, {totals['rows']:,} rows"
+    said = [f"{totals['read']} file{'s' if totals['read'] != 1 else ''} read"]
+    if totals["quarantined"]:
+        said.append(f"{totals['quarantined']} quarantined")
+    if totals["rejected"]:
+        said.append(f"{totals['rejected']:,} row{'s' if totals['rejected'] != 1 else ''} rejected")
+    if len(said) == 1:
+        said.append(f"{totals['rows']:,} rows")
+    return ", ".join(said)
 
 
 def _trend_chart(raw: Any) -> tuple[bytes, str]:

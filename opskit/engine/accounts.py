@@ -11,54 +11,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from opskit.errors import UsageError, did_you_mean
 
-ACCOUNTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS web_users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    groups TEXT NOT NULL DEFAULT '[]',
-    password_hash TEXT,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS web_tokens (
-    id TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    label TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    last_used_at TEXT,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS web_sessions (
-    id_hash TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    csrf TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    seen_at TEXT NOT NULL,
-    ip TEXT
-);
-CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user);
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    user TEXT,
-    action TEXT NOT NULL,
-    target TEXT,
-    detail TEXT NOT NULL DEFAULT '{}',
-    ip TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_action ON audit_log (action, at);
-"""
+if TYPE_CHECKING:
+    from opskit.engine.database import Db
 
 SEEN_EVERY = timedelta(minutes=1)
 """A session's or token's "last seen" time is written at most this often: a page view is a read."""
@@ -123,9 +87,9 @@ class AuditEntry:
 class AccountTables:
     """Users, tokens, sessions and the audit log; mixed into ``RunStore`` (which provides ``_db``, ``_write``)."""
 
-    _db: sqlite3.Connection
+    _db: Db
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by RunStore
+    def _write(self) -> AbstractContextManager[Db]:  # provided by RunStore
         raise NotImplementedError
 
     # -- users --
@@ -142,7 +106,7 @@ class AccountTables:
                     " VALUES (?,?,?,?,?,?)",
                     (name, role, json.dumps(sorted(set(groups))), password_hash, at, at),
                 )
-        except sqlite3.IntegrityError:
+        except sa.exc.IntegrityError:
             raise UsageError(
                 f"user '{name}' already exists", hint=f"Change it with `runner.py users set {name} ...`"
             ) from None
@@ -173,7 +137,7 @@ class AccountTables:
         with self._write() as db:
             db.execute(f"UPDATE web_users SET {', '.join(sets)} WHERE name=?", (*args, name))
             if password_hash is not None or disabled:
-                db.execute("DELETE FROM web_sessions WHERE user=?", (name,))
+                db.execute('DELETE FROM web_sessions WHERE "user"=?', (name,))
         return self.require_user(name)
 
     def remove_user(self, name: str, *, now: datetime | None = None) -> None:
@@ -181,8 +145,8 @@ class AccountTables:
         self.require_user(name)
         with self._write() as db:
             db.execute("DELETE FROM web_users WHERE name=?", (name,))
-            db.execute("DELETE FROM web_sessions WHERE user=?", (name,))
-            db.execute("UPDATE web_tokens SET revoked_at=? WHERE user=? AND revoked_at IS NULL", (_ts(now), name))
+            db.execute('DELETE FROM web_sessions WHERE "user"=?', (name,))
+            db.execute('UPDATE web_tokens SET revoked_at=? WHERE "user"=? AND revoked_at IS NULL', (_ts(now), name))
 
     def get_user(self, name: str) -> UserRecord | None:
         row = self._db.execute("SELECT * FROM web_users WHERE name=?", (name,)).fetchone()
@@ -206,7 +170,7 @@ class AccountTables:
         token_id = secrets.token_hex(4)
         with self._write() as db:
             db.execute(
-                "INSERT INTO web_tokens (id, user, token_hash, label, created_at) VALUES (?,?,?,?,?)",
+                'INSERT INTO web_tokens (id, "user", token_hash, label, created_at) VALUES (?,?,?,?,?)',
                 (token_id, user, token_hash, label, _ts(now)),
             )
         return token_id
@@ -214,7 +178,7 @@ class AccountTables:
     def user_for_token(self, token_hash: str, *, now: datetime | None = None) -> UserRecord | None:
         """The enabled user a live token belongs to, or None; notes when the token was last used."""
         row = self._db.execute(
-            "SELECT t.id, t.last_used_at, u.* FROM web_tokens t JOIN web_users u ON u.name = t.user"
+            'SELECT t.id, t.last_used_at, u.* FROM web_tokens t JOIN web_users u ON u.name = t."user"'
             " WHERE t.token_hash=? AND t.revoked_at IS NULL AND u.disabled=0",
             (token_hash,),
         ).fetchone()
@@ -228,9 +192,9 @@ class AccountTables:
         return _user(row)
 
     def list_tokens(self, user: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT id, user, label, created_at, last_used_at, revoked_at FROM web_tokens", []
+        sql, args = 'SELECT id, "user", label, created_at, last_used_at, revoked_at FROM web_tokens', []
         if user:
-            sql += " WHERE user=?"
+            sql += ' WHERE "user"=?'
             args.append(user)
         return [dict(r) for r in self._db.execute(sql + " ORDER BY created_at", args)]
 
@@ -249,13 +213,13 @@ class AccountTables:
         at = _ts(now)
         with self._write() as db:
             db.execute(
-                "INSERT INTO web_sessions (id_hash, user, csrf, created_at, seen_at, ip) VALUES (?,?,?,?,?,?)",
+                'INSERT INTO web_sessions (id_hash, "user", csrf, created_at, seen_at, ip) VALUES (?,?,?,?,?,?)',
                 (id_hash, user, csrf, at, at, ip),
             )
 
     def get_session(self, id_hash: str) -> SessionRecord | None:
         row = self._db.execute(
-            "SELECT user, csrf, created_at, seen_at FROM web_sessions WHERE id_hash=?", (id_hash,)
+            'SELECT "user", csrf, created_at, seen_at FROM web_sessions WHERE id_hash=?', (id_hash,)
         ).fetchone()
         if row is None:
             return None
@@ -293,7 +257,7 @@ class AccountTables:
         """Record who did what (run, pause, resend, download, sign-in ...)."""
         with self._write() as db:
             db.execute(
-                "INSERT INTO audit_log (at, user, action, target, detail, ip) VALUES (?,?,?,?,?,?)",
+                'INSERT INTO audit_log (at, "user", action, target, detail, ip) VALUES (?,?,?,?,?,?)',
                 (_ts(now), user, action, target, json.dumps(detail or {}, default=str), ip),
             )
 
@@ -302,7 +266,7 @@ class AccountTables:
     ) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit_log WHERE 1=1", []
         if user:
-            sql += " AND user=?"
+            sql += ' AND "user"=?'
             args.append(user)
         if action:
             sql += " AND action=?"
@@ -314,15 +278,16 @@ class AccountTables:
         """How often ``action`` was recorded since ``since`` (for one user and/or address): the login limit."""
         sql, args = "SELECT COUNT(*) FROM audit_log WHERE action=? AND at>=?", [action, _ts(since)]
         if user is not None:
-            sql += " AND user=?"
+            sql += ' AND "user"=?'
             args.append(user)
         if ip is not None:
             sql += " AND ip=?"
             args.append(ip)
-        return int(self._db.execute(sql, args).fetchone()[0])
+        row = self._db.execute(sql, args).fetchone()
+        return int(row[0]) if row else 0
 
 
-def _user(row: sqlite3.Row) -> UserRecord:
+def _user(row: Any) -> UserRecord:
     return UserRecord(
         name=row["name"],
         role=row["role"],

@@ -102,6 +102,8 @@ def _validate_step(
                 scheduled_for=utcnow(),
                 where=config.where(*keys, "params", key),
                 subject=subject,
+                data_dir=config.data_dir,
+                data_roots=config.data_roots,
             )
         except OpskitError as exc:
             if "missing required parameter" not in str(exc):

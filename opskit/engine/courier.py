@@ -55,7 +55,7 @@ class Courier:
     def __init__(self, config: Config, *, owner: str, store_factory: Callable[[], RunStore] | None = None):
         self.config = config
         self.owner = owner
-        self._store_factory = store_factory or (lambda: RunStore(self.config.history_path, owner=owner))
+        self._store_factory = store_factory or (lambda: RunStore(self.config.history_target, owner=owner))
         self._work: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
         self._mail_wanted = threading.Event()
         self._closing = threading.Event()

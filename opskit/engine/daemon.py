@@ -39,7 +39,8 @@ from opskit.engine.attempts import prune_old_runs
 from opskit.engine.checks import load_valid_config
 from opskit.engine.courier import Courier
 from opskit.engine.executors import Executor, Purpose
-from opskit.engine.history import HistoryUnavailable, RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.history import HistoryUnavailable, RunRecord, RunStatus, RunStore, SlotTaken, Trigger
+from opskit.engine.leader import LeaderLock, LeadershipLost, record_leader, renew_leader, wait_for_leadership
 from opskit.engine.lock import SchedulerLock
 from opskit.engine.owners import new_scheduler_owner
 from opskit.engine.planning import PlannedRun, plan_run
@@ -49,6 +50,7 @@ from opskit.engine.runqueue import Queued, Retry, Running, RunQueue
 from opskit.engine.scheduling import ON_TIME, SlotDecision, decide_slots, job_timetable
 from opskit.engine.timetable import Timetable
 from opskit.errors import OpskitError
+from opskit.redact import Redactor
 from opskit.tasks import Registry, discover
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,10 @@ PREPARE_AHEAD = timedelta(seconds=3)
 its time, so that firing it is only handing it to the executor: a thousand jobs due in the same minute
 start within milliseconds of it. A run prepared but not started by a stop or a reload is deleted."""
 MAX_IDLE_SLEEP = 1.0
+
+
+class StoppedAsStandby(Exception):
+    """The scheduler was stopped while it waited to lead: it never started anything."""
 
 
 @dataclass
@@ -108,6 +114,10 @@ class Scheduler:
     _last_tick: datetime | None = field(init=False, default=None)
     _started_at: datetime | None = field(init=False, default=None)
     _lock: SchedulerLock | None = field(init=False, default=None)
+    _leader: LeaderLock | None = field(init=False, default=None)
+    _clock: Callable[[], datetime] | None = field(init=False, default=None)
+    time_scale: float = field(init=False, default=1.0)
+    """Fake seconds per real second of the loop's waits (1 but in tests that speed the clock up)."""
 
     @property
     def running(self) -> dict[str, Running]:
@@ -132,11 +142,25 @@ class Scheduler:
         """
         self.config = load_valid_config(self.config_path)
         self._config_mtime = self.config_path.stat().st_mtime
-        if lock:
-            self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
-            self._lock.acquire()
         self.owner = new_scheduler_owner()
-        self.store = RunStore(self.config.history_path, owner=self.owner)
+        self.store = RunStore(self.config.history_target, owner=self.owner, redactor=Redactor(self.config.secrets))
+        if lock and self.store.postgres:
+            # Schedulers on several machines: the leader leads, the others wait here (leader.py).
+            self._leader = LeaderLock(self.store, owner=self.owner)
+            if not wait_for_leadership(self._leader, self.stopping, log):
+                self._leader.release()
+                self.store.close()
+                raise StoppedAsStandby()
+            log.info("this scheduler leads the history %s", self.store.where)
+            now = self._clock() if self._clock else now  # waiting took time
+        elif lock:
+            self._lock = SchedulerLock(self.config.var_dir / "scheduler.lock")
+            try:
+                self._lock.acquire()
+            except BaseException:
+                self.store.close()
+                raise
+            record_leader(self.store, self.owner, since=now, now=now)
         if self.executor is None:
             self.executor = executors.make_executor(self.config, purpose=Purpose.SCHEDULER)
         self.courier = Courier(self.config, owner=self.owner)
@@ -173,18 +197,26 @@ class Scheduler:
             self.store.close()
             if self._lock:
                 self._lock.release()
+            if self._leader:
+                self._leader.release()  # a standby leads within seconds
         log.info("scheduler stopped")
 
     def run_forever(self, *, clock: Callable[[], datetime] | None = None) -> None:
         """The loop: tick, then sleep until something is due. SIGTERM/SIGINT stop it gracefully."""
         clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
-        self.start(clock())
+        try:
+            self.start(clock())
+        except StoppedAsStandby:
+            log.info("scheduler stopped (it was a standby)")
+            return
         try:
             while not self.stopping.is_set():
                 backoff = self.step(clock())
-                self.stopping.wait(backoff if backoff is not None else self.sleep_seconds(clock()))
+                wait = backoff if backoff is not None else self.sleep_seconds(clock())
+                self.stopping.wait(wait / self.time_scale)
             self._drain(clock)
         finally:
             self.stop(clock())
@@ -213,6 +245,10 @@ class Scheduler:
         """
         try:
             self.tick(now)
+        except LeadershipLost as exc:
+            self._alert(None, exc.message)
+            self.stopping.set()
+            return 0.0
         except (HistoryUnavailable, OSError) as exc:  # OSError: no space for a run's folder, say
             self._history_failures += 1
             delay = HISTORY_RETRY_S[min(self._history_failures, len(HISTORY_RETRY_S)) - 1]
@@ -236,6 +272,8 @@ class Scheduler:
             HistoryUnavailable: the history could not be written; what the round had not recorded yet is
                 as it was before, so the next round does it again.
         """
+        if self._leader is not None:
+            self._leader.check(now)  # still the leader? (a standby may lead after a lost session)
         self._maybe_reload(now)
         due = [name for name, at in self.next_due.items() if at <= now]
         if due:
@@ -299,6 +337,10 @@ class Scheduler:
 
     def heartbeat(self, now: datetime) -> None:
         self.store.heartbeat(pid=os.getpid(), config=str(self.config.path), started_at=self._started_at or now, now=now)
+        if self._leader is not None:
+            self._leader.renew(now)
+        elif self._lock is not None:
+            renew_leader(self.store, self.owner, now=now)
         self._last_heartbeat = now
 
     # -- firing slots --
@@ -331,22 +373,41 @@ class Scheduler:
             )
         for decision in decisions:
             handled = decision.slot
-            if not fast and self.store.has_slot(name, decision.slot):  # after downtime: check
-                log.info("%s: slot %s already handled; not again", name, _local(decision.slot))
-            elif fast and name in self.prepared and self.prepared[name][0] == decision.slot:
-                self._fire_prepared(name, job, paused, now)
-            elif paused:
-                self._skip(name, decision.slot, decision.trigger, "the job is paused (runner.py resume)", now)
-            elif decision.skip:
-                self._skip(name, decision.slot, decision.trigger, decision.skip, now)
-                self._alert(name, f"slot {_local(decision.slot)} was skipped: {decision.skip}")
-            else:
-                self._plan_and_enqueue(name, decision.slot, decision.trigger, now)
+            try:
+                self._decide(name, job, decision, paused, fast, now)
+            except SlotTaken:  # another scheduler recorded it (a leader that was replaced): never twice
+                log.warning("%s: slot %s is already in the history; not again", name, _local(decision.slot))
         if handled is not None:
             self.last_slots[name] = handled
         if not fast:
             self.next_due[name] = self._next_due(name, now)
         return handled
+
+    def _decide(self, name: str, job: Any, decision: SlotDecision, paused: bool, fast: bool, now: datetime) -> None:
+        """Fire, skip or leave one slot.
+
+        The slot's run may be prepared (its row written ahead as ``queued``) whether the slot comes on time
+        or late (the history was unavailable when it came due): then that row is the slot's run, never a
+        reason to call the slot handled and drop it.
+        """
+        if self._is_prepared(name, decision.slot):
+            if not decision.skip:
+                self._fire_prepared(name, job, paused, now)
+                return
+            self._discard_prepared(name)  # too late to run: the slot is recorded as skipped below
+        if not fast and self.store.has_slot(name, decision.slot):  # after downtime: check
+            log.info("%s: slot %s already handled; not again", name, _local(decision.slot))
+        elif paused:
+            self._skip(name, decision.slot, decision.trigger, "the job is paused (runner.py resume)", now)
+        elif decision.skip:
+            self._skip(name, decision.slot, decision.trigger, decision.skip, now)
+            self._alert(name, f"slot {_local(decision.slot)} was skipped: {decision.skip}")
+        else:
+            self._plan_and_enqueue(name, decision.slot, decision.trigger, now)
+
+    def _is_prepared(self, name: str, slot: datetime) -> bool:
+        prepared = self.prepared.get(name)
+        return prepared is not None and prepared[0] == slot
 
     def _refresh_paused(self) -> None:
         """`runner.py pause` writes the history; the scheduler reads it every few seconds."""
@@ -368,15 +429,18 @@ class Scheduler:
                     plan = plan_run(self.config, self.registry, name, scheduled_for=at)
                 except OpskitError:
                     continue  # planned again when the slot fires, which records the error
-                record = self.store.create(
-                    job=name,
-                    task=plan.task_label,
-                    params=plan.params_json(),
-                    trigger=Trigger.SCHEDULE,
-                    scheduled_for=at,
-                    folder_root=self.config.runs_dir,
-                    now=now,
-                )
+                try:
+                    record = self.store.create(
+                        job=name,
+                        task=plan.task_label,
+                        params=plan.params_json(),
+                        trigger=Trigger.SCHEDULE,
+                        scheduled_for=at,
+                        folder_root=self.config.runs_dir,
+                        now=now,
+                    )
+                except SlotTaken:
+                    continue  # another scheduler recorded it; firing it finds it in the history
                 self.prepared[name] = (at, plan, record)
 
     def _fire_prepared(self, name: str, job: Any, paused: bool, now: datetime) -> None:
@@ -516,7 +580,26 @@ class Scheduler:
             self._config_mtime = mtime
             log.error("config changed but is not valid; still running the previous one: %s", exc)
             return
-        self._apply(config, now)
+        except Exception as exc:  # a bug in a check must not stop the scheduler: the old config stays
+            self._config_mtime = mtime
+            log.error(
+                "config changed but could not be loaded (%s: %s); still running the previous one",
+                type(exc).__name__,
+                exc,
+            )
+            return
+        try:
+            self._apply(config, now)
+        except (HistoryUnavailable, OSError):
+            raise  # step() backs off; the reload is tried again
+        except Exception as exc:
+            self._config_mtime = mtime
+            log.error(
+                "config changed but could not be applied (%s: %s); still running the previous one",
+                type(exc).__name__,
+                exc,
+            )
+            return
         self._config_mtime = mtime  # only now: a reload cut short by the history is tried again
         log.info("config reloaded: %d job(s) scheduled", len(self.timetables))
 

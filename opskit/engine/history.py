@@ -8,6 +8,11 @@ Each run also names its owner (owners.py): the scheduler or the ``runner.py run`
 run whose owner died is found again (``running_here``, ``undelivered``) and taken over (``take_over``), and
 its delivery is claimed by one process only (``claim_delivery``), so its email or alert goes out once.
 
+Secrets never reach the database: a store given a ``Redactor`` (the worker passes the run's, which knows
+every ``ctx.secret`` value; the commands and the scheduler pass the config's) scrubs every parameter,
+error, result and delivery record it writes, in every encoded form (opskit/redact.py). A SQLite file is
+owner-only.
+
 When SQLite cannot do its work (the file is locked by another process for longer than the busy timeout,
 the disk is full, the file cannot be opened), every method raises ``HistoryUnavailable``: one line that
 names the file and the cause, never a traceback; the scheduler backs off and tries again.
@@ -27,11 +32,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opskit.engine.accounts import ACCOUNTS_SCHEMA, AccountTables
+import sqlalchemy as sa
+
+from opskit.engine.accounts import AccountTables
+from opskit.engine.database import Db, is_url, redact_url
+from opskit.engine.migrate import current_revision, upgrade, upgrade_if_needed
 from opskit.engine.owners import owner_alive, process_alive
 from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
-from opskit.engine.requests_table import REQUESTS_SCHEMA, WebTables
+from opskit.engine.requests_table import WebTables
 from opskit.errors import OpskitError, UsageError
+from opskit.files import private_database
+from opskit.redact import Redactor, scrub
 
 __all__ = [
     "DELIVERABLE",
@@ -47,60 +58,19 @@ __all__ = [
 
 BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another process's write to finish before the history is "locked"."""
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    job TEXT,
-    task TEXT NOT NULL,
-    params TEXT NOT NULL DEFAULT '{}',
-    trigger TEXT NOT NULL,
-    attempt INTEGER NOT NULL DEFAULT 1,
-    status TEXT NOT NULL,
-    scheduled_for TEXT NOT NULL,
-    queued_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    duration_s REAL,
-    error TEXT,
-    result TEXT,
-    artifacts TEXT NOT NULL DEFAULT '[]',
-    folder TEXT NOT NULL,
-    host TEXT,
-    pid INTEGER,
-    pid_started REAL,
-    delivery TEXT,
-    owner TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_job ON runs (job, queued_at);
-CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
-CREATE TABLE IF NOT EXISTS scheduler (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    pid INTEGER NOT NULL,
-    host TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    heartbeat_at TEXT NOT NULL,
-    config TEXT NOT NULL,
-    stopped_at TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_slot ON runs (job, scheduled_for);
-CREATE TABLE IF NOT EXISTS job_state (
-    job TEXT PRIMARY KEY,
-    paused INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL,
-    data TEXT NOT NULL DEFAULT '{}'
-);
-"""
-
+CONNECT_TIMEOUT_S = 10.0
+"""How long opening a connection to a history server (PostgreSQL) may take before it is "unavailable"."""
 
 DELIVERABLE = ("succeeded", "failed", "timed_out", "abandoned")
 """The final states after which delivery has something to say (a skipped run has nothing)."""
 _CLAIMED = """delivery LIKE '{"state": "claimed"%'"""
 """A run whose delivery is claimed and not recorded yet (``claim_delivery`` writes this JSON first)."""
+SLOT_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCH_UP)
+"""The triggers of runs the unique (job, slot) index covers: each such slot is recorded once."""
 
 
 class HistoryUnavailable(OpskitError):
-    """The run history cannot be read or written now: locked by another process, disk full, unreadable.
+    """The run history cannot be read or written now: locked by another process, disk full, unreachable.
 
     Worth trying again later (``retryable``); the command line exits with 3.
     """
@@ -109,8 +79,8 @@ class HistoryUnavailable(OpskitError):
     retryable = True
 
     @classmethod
-    def from_sqlite(cls, exc: sqlite3.Error, path: Path, busy_timeout_s: float) -> HistoryUnavailable:
-        text = " ".join(str(exc).split())
+    def from_sqlite(cls, exc: BaseException, path: Path | str, busy_timeout_s: float) -> HistoryUnavailable:
+        text = " ".join(str(getattr(exc, "orig", None) or exc).split())
         if "locked" in text or "busy" in text:
             return cls(
                 f"the run history {path} is locked: another process has held it for more than {busy_timeout_s:g}s",
@@ -123,6 +93,20 @@ class HistoryUnavailable(OpskitError):
             )
         return cls(f"the run history {path} cannot be used: {text}")
 
+    @classmethod
+    def from_server(cls, exc: BaseException, where: str) -> HistoryUnavailable:
+        """A database server that cannot be reached or answered with an error (the URL shown without password)."""
+        text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        text = text.split(" (Background on this error")[0][:300]
+        return cls(
+            f"the run history {where} cannot be reached: {text}",
+            hint="Check that the database server runs and accepts connections; opskit tries again",
+        )
+
+
+class SlotTaken(OpskitError):
+    """Another scheduler already recorded this (job, slot): the unique index refused the second one."""
+
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 Records = list[RunRecord]
@@ -133,80 +117,104 @@ Args = list[Any]
 
 
 def _guarded(method: _F) -> _F:
-    """Turn SQLite's operational errors (locked, full, I/O) into one ``HistoryUnavailable`` line."""
+    """Turn the database's operational errors (locked, full, I/O, server gone) into one ``HistoryUnavailable``."""
 
     @functools.wraps(method)
     def guarded(self: RunStore, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
             raise self._unavailable(exc) from exc
 
     return guarded  # type: ignore[return-value]
 
 
 class RunStore(AccountTables, WebTables):
-    """The history database of one opskit installation.
+    """The history database of one opskit installation: a SQLite file, or a PostgreSQL database.
 
     Besides the runs it keeps what the web app writes: run requests, users, sessions, tokens and the
     audit log (``AccountTables`` in accounts.py), and answers the web app's pages (``WebTables`` in
-    requests_table.py). Every reader and writer goes through these methods.
+    requests_table.py). Every reader and writer goes through these methods, on SQLAlchemy Core
+    (database.py); the schema is Alembic's (migrate.py), brought up to date when the store opens.
 
     Args:
-        path: The SQLite file (created with its folder when missing).
+        path: The SQLite file (created with its folder when missing), or a ``postgresql://`` URL.
         owner: Who answers for the runs this store creates (owners.py); None leaves them unowned.
         busy_timeout_s: How long a write waits for another process's; default ``BUSY_TIMEOUT_S``.
+        redactor: Scrubs secrets from every parameter, error, result and delivery record written.
 
     Raises:
-        HistoryUnavailable: from any method, when SQLite cannot do its work (locked, disk full).
+        HistoryUnavailable: from any method, when the database cannot do its work (locked, disk full, down).
     """
 
-    def __init__(self, path: Path, *, owner: str | None = None, busy_timeout_s: float | None = None):
-        self.path = Path(path)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        owner: str | None = None,
+        busy_timeout_s: float | None = None,
+        redactor: Redactor | None = None,
+        upgrade: bool = True,
+    ):
+        # ``upgrade=False``: leave the schema as it is (``runner.py db upgrade`` reports what it does itself).
+        self.url = path if is_url(path) else None
+        self.path = Path(path) if self.url is None else Path(redact_url(path))
+        self.where = redact_url(path)
+        """The history as messages name it: the file, or the URL without its password."""
         self.owner = owner
+        self.redactor = redactor
         self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.url is None:
+            private_database(self.path)  # owner-only from its first byte, -wal and -shm too
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from exc
+            self._db = Db(path, busy_timeout_s=self.busy_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S)
+        except sa.exc.ArgumentError as exc:
+            raise UsageError(f"history: cannot use {self.where}: {exc}") from None
+        except ImportError as exc:
+            raise UsageError(f"history: the database driver for {self.where} is not installed: {exc}") from None
+        if not upgrade:
+            return
+        try:
+            upgrade_if_needed(self._db)
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            unavailable = self._unavailable(exc)
+            self._db.close()
+            raise unavailable from exc
 
-    def _unavailable(self, exc: sqlite3.Error) -> Exception:
-        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+    def upgrade_schema(self) -> tuple[str | None, str | None]:
+        """Run the migrations this history lacks; returns its revision before and after."""
+        before = current_revision(self._db)
+        upgrade(self._db)
+        return before, current_revision(self._db)
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the history is on PostgreSQL (several machines may share it)."""
+        return self._db.postgres
+
+    def _unavailable(self, exc: BaseException) -> BaseException:
+        if self._db.postgres:
+            if isinstance(exc, sa.exc.IntegrityError | sa.exc.ProgrammingError | sa.exc.DataError):
+                return exc  # a bug, not an unreachable server: keep its traceback
+            self._db.lost()  # whatever happened to it, the next statement starts on a fresh connection
+            return HistoryUnavailable.from_server(exc, self.where)
+        if isinstance(
+            exc,
+            sqlite3.IntegrityError
+            | sqlite3.ProgrammingError
+            | sqlite3.InterfaceError
+            | sa.exc.IntegrityError
+            | sa.exc.ProgrammingError
+            | sa.exc.InterfaceError,
+        ):
             return exc  # a bug, not an unavailable file: keep its traceback
         return HistoryUnavailable.from_sqlite(exc, self.path, self.busy_timeout_s)
-
-    def _migrate(self) -> None:
-        """Add columns that later versions introduced to a history file written by an earlier one."""
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, kind in (("pid_started", "REAL"), ("delivery", "TEXT"), ("owner", "TEXT"), ("requested_by", "TEXT")):
-            if name not in columns:
-                try:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:  # another process opening it migrated it first
-                    if "duplicate column" not in str(exc):
-                        raise
-        # Runs that ended and were never delivered, or whose delivery was cut short: found without a scan.
-        self._db.execute(
-            "CREATE INDEX IF NOT EXISTS runs_undelivered ON runs (finished_at) "
-            "WHERE delivery IS NULL AND job IS NOT NULL AND owner IS NOT NULL"
-        )
-        self._db.execute(f"CREATE INDEX IF NOT EXISTS runs_claimed ON runs (finished_at) WHERE {_CLAIMED}")
-        self._db.executescript(REQUESTS_SCHEMA + ACCOUNTS_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
 
     @staticmethod
-    def _to_record(row: sqlite3.Row) -> RunRecord:
+    def _to_record(row: Any) -> RunRecord:
         """A history row as a RunRecord, for the tables mixed in."""
         return record_from_row(row)
 
@@ -217,31 +225,26 @@ class RunStore(AccountTables, WebTables):
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Db]:
         """One write transaction; inside ``transaction()`` it joins the outer one."""
         if self._db.in_transaction:
             yield self._db
             return
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            self._db.begin()
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
             raise self._unavailable(exc) from exc
         try:
             yield self._db
-            self._db.execute("COMMIT")
+            self._db.commit()
         except BaseException as exc:
-            self._rollback()
-            if isinstance(exc, sqlite3.Error):
-                raise self._unavailable(exc) from exc
+            self._db.rollback()
+            if isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
+                unavailable = self._unavailable(exc)
+                if unavailable is exc:
+                    raise
+                raise unavailable from exc
             raise
-
-    def _rollback(self) -> None:
-        """Leave no transaction open after a failure (a failed COMMIT, on a full disk, leaves one)."""
-        if self._db.in_transaction:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
 
     def transaction(self) -> Any:
         """Group many writes into one transaction (the scheduler firing a thousand slots at once)."""
@@ -263,6 +266,7 @@ class RunStore(AccountTables, WebTables):
     ) -> RunRecord:
         """Record a new run (queued, or already final for a skipped slot), owned by this store's owner."""
         now = now or utcnow()
+        params, error = scrub(params, self.redactor), scrub(error, self.redactor)
         for _ in range(5):  # ids are random within a second; a collision just draws again
             run_id = new_run_id(job or task, now)
             folder = folder_root / run_id
@@ -291,12 +295,14 @@ class RunStore(AccountTables, WebTables):
                                 self.owner,
                             ),
                         )
-                    except sqlite3.IntegrityError:
+                    except sa.exc.IntegrityError:
                         db.execute("ROLLBACK TO create_run")
                         db.execute("RELEASE create_run")
+                        if job is not None and trigger in SLOT_TRIGGERS and self._slot_taken(job, scheduled_for):
+                            raise SlotTaken(f"{job}: slot {to_ts(scheduled_for)} is already in the history") from None
                         raise
                     db.execute("RELEASE create_run")
-            except sqlite3.IntegrityError:
+            except sa.exc.IntegrityError:
                 continue
             return RunRecord(
                 id=run_id,
@@ -320,6 +326,10 @@ class RunStore(AccountTables, WebTables):
             )
         raise RuntimeError("could not draw a unique run id")
 
+    def _slot_taken(self, job: str, scheduled_for: datetime) -> bool:
+        sql = "SELECT 1 FROM runs WHERE job=? AND scheduled_for=? AND trigger IN (?,?) LIMIT 1"
+        return self._db.execute(sql, (job, to_ts(scheduled_for), *SLOT_TRIGGERS)).fetchone() is not None
+
     def mark_running(
         self, run_id: str, *, pid: int, pid_started: float | None = None, now: datetime | None = None
     ) -> None:
@@ -342,8 +352,9 @@ class RunStore(AccountTables, WebTables):
     ) -> bool:
         """Record the end of a run. With ``only_if_unfinished``, a run already final is left alone."""
         now = now or utcnow()
+        error, result = scrub(error, self.redactor), scrub(result, self.redactor)
         with self._write() as db:
-            row = db.execute("SELECT status, started_at FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = db.execute("SELECT status, started_at FROM runs WHERE id=?" + db.for_update, (run_id,)).fetchone()
             if row is None or (only_if_unfinished and RunStatus(row["status"]).final):
                 return False
             started = from_ts(row["started_at"])
@@ -365,6 +376,7 @@ class RunStore(AccountTables, WebTables):
 
     def record_delivery(self, run_id: str, delivery: dict[str, Any]) -> None:
         """Store what delivery did after the run: gate verdict, emails queued or sent, alerts posted."""
+        delivery = scrub(delivery, self.redactor)
         with self._write() as db:
             db.execute("UPDATE runs SET delivery=? WHERE id=?", (json.dumps(delivery, default=str), run_id))
 
@@ -392,7 +404,7 @@ class RunStore(AccountTables, WebTables):
         if status:
             sql += " AND status=?"
             args.append(status)
-        sql += " ORDER BY queued_at DESC, rowid DESC LIMIT ?"
+        sql += f" ORDER BY queued_at DESC, {self._db.rowid} DESC LIMIT ?"
         args.append(limit)
         return [record_from_row(r) for r in self._db.execute(sql, args)]
 
@@ -461,7 +473,7 @@ class RunStore(AccountTables, WebTables):
         delivery itself reuses a message already in the outbox, so it is never sent twice either.
         """
         with self._write() as db:
-            row = db.execute("SELECT delivery FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = db.execute("SELECT delivery FROM runs WHERE id=?" + db.for_update, (run_id,)).fetchone()
             if row is None:
                 return False
             current = json.loads(row["delivery"]) if row["delivery"] else None
@@ -501,17 +513,30 @@ class RunStore(AccountTables, WebTables):
         """Remember the last slot the scheduler handled, for many jobs in one statement."""
         now = to_ts(utcnow())
         with self._write() as db:
+            known = (
+                {
+                    row["job"]: row["data"]
+                    for row in db.execute(
+                        f"SELECT job, data FROM job_state WHERE job IN ({','.join('?' * len(slots))}){db.for_update}",
+                        list(slots),
+                    )
+                }
+                if slots
+                else {}
+            )
             db.executemany(
-                "INSERT INTO job_state (job, updated_at, data) VALUES (?, ?, json_object('last_slot', ?)) "
-                "ON CONFLICT(job) DO UPDATE SET data=json_set(data, '$.last_slot', excluded.data ->> '$.last_slot'),"
-                " updated_at=excluded.updated_at",
-                [(job, now, slot.isoformat()) for job, slot in slots.items()],
+                "INSERT INTO job_state (job, updated_at, data) VALUES (?, ?, ?) "
+                "ON CONFLICT(job) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                [
+                    (job, now, json.dumps({**json.loads(known.get(job) or "{}"), "last_slot": slot.isoformat()}))
+                    for job, slot in slots.items()
+                ],
             )
 
     def set_job_data(self, job: str, **values: Any) -> None:
         """Merge ``values`` into the job's persisted state (e.g. the last slot the scheduler handled)."""
         with self._write() as db:
-            row = db.execute("SELECT data FROM job_state WHERE job=?", (job,)).fetchone()
+            row = db.execute("SELECT data FROM job_state WHERE job=?" + db.for_update, (job,)).fetchone()
             data = {**(json.loads(row["data"]) if row else {}), **values}
             db.execute(
                 "INSERT INTO job_state (job, updated_at, data) VALUES (?,?,?) ON CONFLICT(job) "
@@ -611,7 +636,7 @@ class RunStore(AccountTables, WebTables):
             )
 
 
-# Every public method speaks HistoryUnavailable instead of sqlite3's errors: the store's own, those of the
+# Every public method speaks HistoryUnavailable instead of the database's errors: the store's own, those of the
 # tables mixed in (the web app's), and methods added later.
 for _klass in reversed(RunStore.__mro__[:-1]):
     for _name, _method in list(vars(_klass).items()):

@@ -8,6 +8,7 @@ parameters stored in the history (``params_json``) are the validated values a wo
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from opskit.config.model import Config, JobConfig
 from opskit.engine.history import utcnow
 from opskit.errors import ParamError, UsageError, did_you_mean
 from opskit.period import Period
+from opskit.redact import Redactor
 from opskit.tasks import Registry, TaskSpec
 
 
@@ -97,7 +99,9 @@ def plan_run(
     steps: list[PlannedStep] = []
     if job is None:
         spec = registry.get(name)
-        params = spec.validate(dict(overrides), tz=tz, scheduled_for=scheduled_for, subject=f"task '{name}'")
+        params = spec.validate(
+            dict(overrides), tz=tz, scheduled_for=scheduled_for, subject=f"task '{name}'", **data_context(config)
+        )
         steps.append(PlannedStep(spec.name, spec, params))
     else:
         step_configs = job.step_list
@@ -108,8 +112,11 @@ def plan_run(
             subject = f"job '{name}'" + (f", step '{step.label}'" if job.steps is not None else "")
             raw = {**step.params, **per_step[i]}
             where = config.where(*keys) if not per_step[i] else None
-            params = spec.validate(raw, tz=tz, scheduled_for=scheduled_for, where=where, subject=subject)
+            params = spec.validate(
+                raw, tz=tz, scheduled_for=scheduled_for, where=where, subject=subject, **data_context(config)
+            )
             steps.append(PlannedStep(step.label, spec, params))
+    _refuse_secrets(config, name, steps, chained=bool(job and job.steps is not None))
     defaults = config.settings.defaults
     return PlannedRun(
         job=name if job is not None else None,
@@ -122,6 +129,33 @@ def plan_run(
         chained=bool(job and job.steps is not None),
         retry_killed=_first(job and job.retry_killed, defaults.retry_killed),
     )
+
+
+def data_context(config: Config) -> dict[str, Any]:
+    """What confines ``DataPath`` parameters (opskit/datapath.py): the data folder and the data roots."""
+    return {"data_dir": config.data_dir, "data_roots": config.data_roots}
+
+
+def _refuse_secrets(config: Config, name: str, steps: list[PlannedStep], *, chained: bool) -> None:
+    """Parameters are stored in the run history and shown by ``show``: a value holding a secret of the config
+    (in any form) is refused, as config.yaml refuses ``${SECRET}`` in ``params:``.
+
+    Raises:
+        ParamError: naming the parameter, never the value.
+    """
+    if not config.secrets:
+        return
+    redactor = Redactor(config.secrets)
+    for step in steps:
+        for key, value in step.params.items():
+            text = json.dumps(jsonable(value), default=str, ensure_ascii=False)
+            if redactor.redact(text) != text:
+                where = f"step '{step.name}', " if chained else ""
+                raise ParamError(
+                    f"'{name}', {where}parameter '{key}': the value holds a secret, and parameters are stored in "
+                    "the run history",
+                    hint="Pass the variable's name instead and read it in the task with ctx.secret(NAME)",
+                )
 
 
 def _split_overrides(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import json
 import secrets
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,7 +105,7 @@ def from_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def record_from_row(row: sqlite3.Row) -> RunRecord:
+def record_from_row(row: Any) -> RunRecord:
     """One ``runs`` row as a ``RunRecord`` (JSON columns decoded, times aware)."""
     return RunRecord(
         id=row["id"],

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.leader import leader_lock_held
 from opskit.engine.lock import SchedulerLock
 from opskit.engine.owners import owner_alive, process_alive, this_process
 from opskit.engine.planning import PlannedRun, plan_run
@@ -114,7 +115,10 @@ def settle_orphans(config: Config, store: RunStore) -> list[RunRecord]:
     dead orphan is marked ``abandoned`` and its alert sent (by email and chat, as the job says), now; a run
     whose owner died before delivering it is delivered. Returns the runs settled.
     """
-    scheduler_alive = SchedulerLock(config.var_dir / "scheduler.lock").held_elsewhere()
+    if store.postgres:  # schedulers on other machines: the leader lock says whether one runs
+        scheduler_alive = leader_lock_held(store)
+    else:
+        scheduler_alive = SchedulerLock(config.var_dir / "scheduler.lock").held_elsewhere()
     me = store.owner or this_process()
     orphans = find_orphans(store, me=me, scheduler_alive=scheduler_alive)
     settled = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import json
 import secrets
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -22,26 +21,8 @@ from typing import TYPE_CHECKING, Any
 from opskit.errors import UsageError
 
 if TYPE_CHECKING:
+    from opskit.engine.database import Db
     from opskit.engine.history import RunRecord
-
-REQUESTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_requests (
-    id TEXT PRIMARY KEY,
-    job TEXT NOT NULL,
-    overrides TEXT NOT NULL DEFAULT '{}',
-    trigger TEXT NOT NULL,
-    scheduled_for TEXT NOT NULL,
-    options TEXT NOT NULL DEFAULT '{}',
-    requested_by TEXT NOT NULL,
-    requested_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    run_id TEXT,
-    error TEXT,
-    handled_at TEXT
-);
-CREATE INDEX IF NOT EXISTS run_requests_status ON run_requests (status, requested_at);
-CREATE INDEX IF NOT EXISTS runs_queued ON runs (queued_at);
-"""
 
 
 class RequestStatus(enum.StrEnum):
@@ -82,7 +63,7 @@ class RunRequest:
         return data
 
 
-def _request(row: sqlite3.Row) -> RunRequest:
+def _request(row: Any) -> RunRequest:
     return RunRequest(
         id=row["id"],
         job=row["job"],
@@ -118,13 +99,13 @@ class RunBrief:
 class WebTables:
     """Run requests and the web app's reads; mixed into ``RunStore`` (``_db``, ``_write``, ``_to_record``)."""
 
-    _db: sqlite3.Connection
+    _db: Db
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by RunStore
+    def _write(self) -> AbstractContextManager[Db]:  # provided by RunStore
         raise NotImplementedError
 
     @staticmethod
-    def _to_record(row: sqlite3.Row) -> RunRecord:  # provided by RunStore
+    def _to_record(row: Any) -> RunRecord:  # provided by RunStore
         raise NotImplementedError
 
     # -- run requests (the web app asks, the scheduler plans and queues: engine/run_requests.py) --
@@ -217,7 +198,7 @@ class WebTables:
         Cheaper than ``last_by_job`` on a long history (500 jobs, 200,000 runs: milliseconds, not a scan).
         """
         sql = "SELECT * FROM runs WHERE job=?" + (" AND finished_at IS NOT NULL" if final else "")
-        sql += " ORDER BY queued_at DESC, rowid DESC LIMIT 1"
+        sql += f" ORDER BY queued_at DESC, {self._db.rowid} DESC LIMIT 1"
         found = {}
         for job in jobs:
             row = self._db.execute(sql, (job,)).fetchone()
@@ -230,10 +211,10 @@ class WebTables:
         block): the jobs page over 500 jobs reads 500 small rows."""
         sql = (
             "SELECT id, job, status, trigger, scheduled_for, queued_at, finished_at, duration_s,"
-            " json_extract(result, '$.rows') AS rows, json_extract(delivery, '$.blocked') AS blocked"
+            f" {self._db.json_field('result', 'rows')} AS rows, {self._db.json_field('delivery', 'blocked')} AS blocked"
             " FROM runs WHERE job=?" + (" AND finished_at IS NOT NULL" if final else "")
         )
-        sql += " ORDER BY queued_at DESC, rowid DESC LIMIT 1"
+        sql += f" ORDER BY queued_at DESC, {self._db.rowid} DESC LIMIT 1"
         found = {}
         for job in jobs:
             r = self._db.execute(sql, (job,)).fetchone()
@@ -275,18 +256,19 @@ class WebTables:
             sql += " AND trigger=?"
             args.append(trigger)
         if before:
-            row = self._db.execute("SELECT queued_at, rowid FROM runs WHERE id=?", (before,)).fetchone()
+            rowid = self._db.rowid
+            row = self._db.execute(f"SELECT queued_at, {rowid} AS n FROM runs WHERE id=?", (before,)).fetchone()
             if row is not None:
-                sql += " AND (queued_at < ? OR (queued_at = ? AND rowid < ?))"
-                args.extend([row["queued_at"], row["queued_at"], row["rowid"]])
-        sql += " ORDER BY queued_at DESC, rowid DESC LIMIT ?"
+                sql += f" AND (queued_at < ? OR (queued_at = ? AND {rowid} < ?))"
+                args.extend([row["queued_at"], row["queued_at"], row["n"]])
+        sql += f" ORDER BY queued_at DESC, {self._db.rowid} DESC LIMIT ?"
         args.append(limit)
         return [self._to_record(r) for r in self._db.execute(sql, args)]
 
     def job_trend(self, job: str, *, limit: int = 60) -> list[dict[str, Any]]:
         """The job's last finished runs, oldest first: when, status, duration and rows (the job page's chart)."""
         rows = self._db.execute(
-            "SELECT id, status, scheduled_for, duration_s, json_extract(result, '$.rows') AS rows FROM runs"
+            f"SELECT id, status, scheduled_for, duration_s, {self._db.json_field('result', 'rows')} AS rows FROM runs"
             " WHERE job=? AND finished_at IS NOT NULL AND status != ? ORDER BY queued_at DESC LIMIT ?",
             (job, "skipped", limit),
         ).fetchall()

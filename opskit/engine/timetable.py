@@ -100,6 +100,10 @@ _ORDINALS = {
     "tenth": 10,
     "last": -1,
 }
+# cron accepts any step; a longer one than this is refused (no field has more than 60 values).
+MAX_STEP = 100
+# Longer is no schedule, and every error quotes the text.
+MAX_SCHEDULE_CHARS = 200
 # Slots skipped for holidays are searched this many years ahead before giving up.
 _SKIP_HORIZON_YEARS = 5
 # A fixed instant to check, when the config loads, that a calendar leaves some slot to fire.
@@ -356,6 +360,10 @@ def parse_schedule(
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("the schedule is empty", hint=FORMS)
+    if len(text) > MAX_SCHEDULE_CHARS:
+        raise ConfigError(
+            f"the schedule is {len(text):,} characters long", hint=f"At most {MAX_SCHEDULE_CHARS}. {FORMS}"
+        )
     zone = _as_zone(tz)
     if skip_holidays and calendar is None:
         raise ConfigError(
@@ -444,7 +452,7 @@ def _check_item(text: str, name: str, low: int, high: int, names: tuple[str, ...
                 )
             return
         if item.endswith("L"):
-            if not item[:-1].isdigit():
+            if not _is_number(item[:-1]):
                 raise ConfigError(
                     f"'{text}': '{item}' in {name} is not a last-weekday form",
                     hint="Use a day number and L: '5L' is the last Friday of the month",
@@ -452,10 +460,17 @@ def _check_item(text: str, name: str, low: int, high: int, names: tuple[str, ...
             _check_value(text, name, low, high, names, first, item[:-1])
             return
     base, slash, step = item.partition("/")
-    if slash and not (step.isdigit() and int(step) > 0):
+    if slash and not (_is_number(step) and step.strip("0")):
         raise ConfigError(
             f"'{text}': {name} step '/{step}' is not a whole number from 1",
             hint="'*/15' in the minute field is every 15 minutes",
+        )
+    if slash and (len(step) > 3 or int(step) > MAX_STEP):
+        # cron takes any step, and one past the field's end means "the first value only" (a vector of
+        # cronsim's tests has */100 in day-of-month); a step of thousands is a typing accident.
+        raise ConfigError(
+            f"'{text}': {name} step '/{short_text(step)}' is larger than any cron field ({low}-{high} here)",
+            hint=f"A step is at most {MAX_STEP}; '*/15' in the minute field is every 15 minutes",
         )
     if base == "*":
         return
@@ -476,7 +491,9 @@ def _check_item(text: str, name: str, low: int, high: int, names: tuple[str, ...
 
 
 def _check_value(text: str, name: str, low: int, high: int, names: tuple[str, ...], first: int, token: str) -> int:
-    if token.isdigit():
+    if _is_number(token):
+        if len(token) > 4:  # int() of a huge digit string is slow, and no field goes past 59
+            raise ConfigError(f"'{text}': {name} {token[:12]}... is out of range {low}-{high}", hint=FORMS)
         value = int(token)
         if not low <= value <= high:
             raise ConfigError(f"'{text}': {name} {value} is out of range {low}-{high}", hint=FORMS)
@@ -493,10 +510,12 @@ def _check_value(text: str, name: str, low: int, high: int, names: tuple[str, ..
 
 # -- phrases ------------------------------------------------------------------------------
 
-_EVERY = re.compile(r"every(?: (?P<n>\d+))? (?P<unit>[a-z]+)(?: at (?P<at>\S+))?")
+# re.ASCII: only 0-9 are digits in a schedule (int() would quietly read Arabic-Indic or fullwidth ones).
+_EVERY = re.compile(r"every(?: (?P<n>\d{1,6}))? (?P<unit>[a-z]+)(?: at (?P<at>\S+))?", re.ASCII)
 _BUSINESS = re.compile(
-    r"(?:business day (?P<n>-?\d+)|(?P<ord>[a-z0-9]+) business day)"
-    r" of (?:the|each|every) month(?: at (?P<at>\S+))?"
+    r"(?:business day (?P<n>-?\d{1,6})|(?P<ord>[a-z0-9]+) business day)"
+    r" of (?:the|each|every) month(?: at (?P<at>\S+))?",
+    re.ASCII,
 )
 _UNITS = (
     "minute",
@@ -597,7 +616,7 @@ def _parse_business(text: str, match: re.Match[str], calendar: Calendar | None) 
         n = int(match["n"])
     else:
         word = match["ord"]
-        numeric = re.fullmatch(r"(\d+)(?:st|nd|rd|th)", word)
+        numeric = re.fullmatch(r"(\d{1,3})(?:st|nd|rd|th)", word, re.ASCII)
         n = int(numeric[1]) if numeric else _ORDINALS.get(word, 0)
         if n == 0:
             close = did_you_mean(word, _ORDINALS)
@@ -618,7 +637,7 @@ def _parse_business(text: str, match: re.Match[str], calendar: Calendar | None) 
 
 
 def _parse_time(text: str, at: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})(:\d{2})?", at)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(:\d{2})?", at, re.ASCII)
     if not match:
         raise ConfigError(f"'{text}': '{at}' is not a time", hint="Use 24-hour HH:MM, e.g. 08:30")
     if match[3]:
@@ -634,7 +653,7 @@ def _parse_time(text: str, at: str) -> tuple[int, int]:
 def _parse_minute_at(text: str, at: str | None) -> int:
     if at is None:
         return 0
-    match = re.fullmatch(r":(\d{2})", at)
+    match = re.fullmatch(r":(\d{2})", at, re.ASCII)
     if not match:
         raise ConfigError(f"'{text}': '{at}' is not a minute of the hour", hint="Use :MM, e.g. :30")
     if int(match[1]) > 59:
@@ -665,6 +684,15 @@ def _check_with_schedule(text: str, n: int, unit: str, at: str | None) -> None:
 def _start_of(day: date, tz: tzinfo) -> datetime:
     """The instant a local day starts (after the gap, if midnight does not exist), in UTC."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def short_text(text: str, limit: int = 12) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _is_number(token: str) -> bool:
+    """ASCII digits only: ``'³'.isdigit()`` is true, and ``int('٣')`` is 3; neither belongs in a schedule."""
+    return token.isascii() and token.isdigit()
 
 
 def _require_aware(dt: datetime, name: str) -> None:

@@ -26,17 +26,19 @@ from opskit.context import LOG_FORMAT, RunContext
 from opskit.engine.history import RunStatus, RunStore
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
+from opskit.files import private_dir, private_file
 from opskit.redact import Redactor
 from opskit.result import Result, as_result, merge_results
 from opskit.tasks import Registry, discover
+from opskit.terminal import PrintableFormatter
 
 
 class Terminated(BaseException):
     """SIGTERM arrived (the scheduler is stopping or the run timed out): end like Ctrl-C does."""
 
 
-class _OneLine(logging.Formatter):
-    """Console lines without tracebacks: the full traceback is in the run's log file."""
+class _OneLine(PrintableFormatter):
+    """Console lines without tracebacks (the full traceback is in the run's log file), nor control characters."""
 
     def format(self, record: logging.LogRecord) -> str:
         saved = record.exc_info, record.exc_text
@@ -95,12 +97,11 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         OpskitError: the history or the row cannot be read (before anything is recorded).
     """
     config = preloaded.config
-    store = RunStore(config.history_path)
+    redactor = Redactor(config.secrets)
+    store = RunStore(config.history_target, redactor=redactor)  # knows every ctx.secret value as it is read
     record = store.get(run_id)
-    folder = Path(record.folder)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = private_dir(record.folder)
 
-    redactor = Redactor(set(config.secrets))
     logger = _setup_logging(folder / "run.log", redactor)
     import psutil
 
@@ -197,7 +198,13 @@ class _StepRunner:
         for label, task_name, raw in plan:
             self.current = (label, task_name)
             spec = registry.get(task_name)
-            params = spec.validate(raw, tz=self.tz, scheduled_for=self.record.scheduled_for)
+            params = spec.validate(
+                raw,
+                tz=self.tz,
+                scheduled_for=self.record.scheduled_for,
+                data_dir=self.config.data_dir,
+                data_roots=self.config.data_roots,
+            )
             self.ctx = RunContext(
                 run_id=self.record.id,
                 job=self.record.job,
@@ -209,6 +216,7 @@ class _StepRunner:
                 data_dir=self.config.data_dir,
                 sources=dict(self.config.settings.sources),
                 state_dir=self.config.var_dir / "state",
+                vendor_reports=self.config.settings.vendor_reports,
                 log=logging.getLogger(f"opskit.task.{spec.name}"),
                 redactor=self.redactor,
                 options=options,
@@ -243,7 +251,7 @@ class _StepRunner:
 def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    file_handler = logging.FileHandler(log_path, encoding="utf-8")
+    file_handler = logging.FileHandler(private_file(log_path), encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(_OneLine("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
@@ -252,7 +260,6 @@ def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:
     for handler in (file_handler, console):
         handler.addFilter(redactor)
         root.addHandler(handler)
-    os.chmod(log_path, 0o600)
     return logging.getLogger("opskit.run")
 
 

@@ -43,7 +43,17 @@ from opskit.engine import worker
 from opskit.errors import OpskitError
 from opskit.tasks import Registry, discover
 
-PRELOAD = ("psutil", "pydantic", "yaml", "requests", "sqlite3")
+PRELOAD = (
+    "psutil",
+    "pydantic",
+    "yaml",
+    "requests",
+    "sqlite3",
+    "sqlalchemy",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "psycopg",  # for a history on PostgreSQL
+    "sqlalchemy.dialects.postgresql.psycopg",
+)
 """Imported by the zygote so that no run pays for them; missing optional ones are left out."""
 
 

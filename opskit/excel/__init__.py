@@ -8,7 +8,8 @@
 - ``fill_template``: an analyst's own template, named ranges and tables filled (no drawings);
 - ``csv_to_xlsx``, ``append_changes`` and ``append_rows``: data workbooks for people (an export, a
   history that grows by what changed);
-- ``put_value``, ``safe_text``, ``Formula``: cell values that never run as formulas.
+- ``put_value``, ``safe_text``, ``Formula``: cell values that never run as formulas;
+- ``csv_writer``, ``csv_dict_writer``: CSV files for people, fields that would run as formulas defused.
 
 docs/reports.md is the guide. The names below are imported lazily (PEP 562), so ``import
 opskit.excel`` costs nothing until a function is used; openpyxl and calamine load inside the
@@ -32,7 +33,9 @@ __all__ = [
     "append_changes",
     "append_rows",
     "atomic_path",
+    "csv_dict_writer",
     "csv_to_xlsx",
+    "csv_writer",
     "fill_template",
     "inspect_file",
     "put_value",
@@ -60,11 +63,14 @@ _WHERE = {
     "append_changes": "plain",
     "append_rows": "plain",
     "csv_to_xlsx": "plain",
+    "csv_writer": "csv_out",
+    "csv_dict_writer": "csv_out",
 }
 
 if TYPE_CHECKING:
     from opskit.excel.check import inspect_file
     from opskit.excel.columns import Column
+    from opskit.excel.csv_out import csv_dict_writer, csv_writer
     from opskit.excel.errors import TemplateError, WorkbookError
     from opskit.excel.plain import append_changes, append_rows, csv_to_xlsx
     from opskit.excel.read import Rejection, Table, read_table

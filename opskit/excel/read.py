@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import os
 import re
@@ -25,6 +26,7 @@ from typing import Any
 
 from opskit.errors import DataError
 from opskit.excel.check import inspect_file
+from opskit.excel.durations import header_unit
 from opskit.excel.sheets import Sheet, csv_sheet, open_book, pick_sheets
 from opskit.excel.types import Context, converter, excel_error
 
@@ -66,6 +68,12 @@ class Table:
     rows: list[dict[str, Any]] | Iterator[dict[str, Any]]
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Headers that matched no alias (kept under a snake_case name), when aliases or types were given."""
+    units: dict[str, str] = field(default_factory=dict)
+    """The duration unit each column's header declares (``durations.header_unit``), where it has one."""
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """(header, column) for each header left unread because an earlier header maps to the same column."""
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.rows)
@@ -93,6 +101,30 @@ def snake(header: object) -> str:
 
 
 # --------------------------------------------------------------------------- header
+
+
+def lookup(alias_map: Mapping[str, str], header: object) -> str | None:
+    """The canonical column a header maps to: its normalised text, else its name without a unit
+    ("Handling (sec)" -> "Handling", "Productive hrs" -> "Productive"), else None."""
+    found = alias_map.get(normalize(header)) or alias_map.get(str(header))
+    if found is None:
+        base, unit = header_unit(header)
+        if unit is not None:
+            found = alias_map.get(normalize(base))
+    return found
+
+
+def suggest(missing: str, headers: Iterable[str], alias_map: Mapping[str, str]) -> str | None:
+    """The file header most like a missing column or its aliases (difflib on normalised text), or None."""
+    names = [k for k, v in alias_map.items() if v == missing] or [normalize(missing)]
+    best: tuple[float, str] | None = None
+    for header in headers:
+        key = normalize(header_unit(header)[0]) or normalize(header)
+        for name in names:
+            ratio = difflib.SequenceMatcher(None, key, name).ratio()
+            if ratio >= 0.75 and (best is None or ratio > best[0]):
+                best = (ratio, header)
+    return best[1] if best else None
 
 
 def _alias_map(aliases: Mapping[str, Iterable[str]] | None, types: Mapping[str, str]) -> dict[str, str]:
@@ -189,7 +221,7 @@ def _find_header(
         return None
 
     def score(names: Iterable[str]) -> int:
-        return len({alias_map[k] for k in map(normalize, names) if k in alias_map})
+        return len({found for name in names if name and (found := lookup(alias_map, name)) is not None})
 
     def distinct_text(row: list[Any]) -> int:
         return len({v.strip() for v in row if _is_text(v)})
@@ -304,9 +336,15 @@ def read_table(
             )
             missing = [r for r in required if r not in headers]
             if missing:
+                hints = [
+                    f"did you mean {h!r} for {m}?"
+                    for m in missing
+                    if (h := suggest(m, [h for _, h in unknown], alias_map)) is not None
+                ]
                 failures.append(
                     f"sheet {src.name!r} lacks required column(s) {', '.join(missing)} "
                     f"(found: {', '.join(repr(h) for h in headers.values()) or 'none'})"
+                    + (f"; {'; '.join(hints)}" if hints else "")
                 )
                 if sheet is None and kind.kind != "csv":
                     continue
@@ -316,11 +354,17 @@ def read_table(
                     f"sheet {src.name!r}: columns without an alias kept as "
                     + ", ".join(f"{h!r} -> {c}" for c, h in unknown)
                 )
-            notes.extend(dupes)
-            table = Table(path, src.name, header_row, columns, headers, [], [], notes)
+            notes.extend(f"column {h!r} also maps to {c}; the first one is used" for h, c in dupes)
+            units = {c: u for c in columns if (u := header_unit(headers[c])[1]) is not None}
+            table = Table(
+                path, src.name, header_row, columns, headers, [], [], notes, [h for _, h in unknown], units, dupes
+            )
             body = itertools.chain(buffered, src.rows)
             ctx = Context(src.epoch, dayfirst, tz)
-            plan = [(name, positions[name], converter(types[name]) if name in types else _auto) for name in columns]
+            plan = [
+                (name, positions[name], converter(types[name], units.get(name)) if name in types else _auto)
+                for name in columns
+            ]
             rows = _rows(body, plan, ctx, table, header_row + n_rows - 1)
             if stream:
                 table.rows = _closing(rows, closer)
@@ -386,17 +430,17 @@ def _map_columns(names: list[str], alias_map: dict[str, str], has_schema: bool, 
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
     unknown: list[tuple[str, str]] = []
-    dupes: list[str] = []
+    dupes: list[tuple[str, str]] = []
     for index, header in enumerate(names):
         if not header:
             continue
-        canonical = alias_map.get(normalize(header)) or alias_map.get(header)
+        canonical = lookup(alias_map, header)
         known = canonical is not None
         if canonical is None:
             canonical = header if letters else snake(header)
         if canonical in headers:
             if known:
-                dupes.append(f"column {header!r} also maps to {canonical}; the first one is used")
+                dupes.append((header, canonical))
                 continue
             n = 2
             while f"{canonical}_{n}" in headers:

@@ -7,6 +7,10 @@ typed or imported ("CSV injection"). The writer stores such text as a string cel
 for text that would otherwise be interpreted; so even a program that re-parses the text keeps it text.
 Formulas exist only where the report builder means them: ``Formula("SUBTOTAL(109,B2:B9)")``.
 
+Text that looks like an OOXML character escape (``_x003D_`` is ``=``, ``_x0000_`` a NUL) is decoded by
+Excel, LibreOffice and calamine when they read a cell; the writer escapes its leading underscore as
+``_x005F_`` (the escape of ``_`` itself), so every reader shows the text that was written.
+
 ``put_value`` writes one value into an openpyxl cell by these rules; every writer of the excel layer
 (reports, templates, plain data sheets) goes through it or through the same rules in ``stream.py``.
 """
@@ -23,6 +27,9 @@ ILLEGAL_XML_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uff
 # some CJK input methods produce and some programs normalise.
 FORMULA_LEADS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 MAX_CELL_TEXT = 32767  # Excel's limit; longer text is cut with a visible ellipsis
+# An underscore that starts what readers would decode as an escaped character: _xHHHH_ (Excel, calamine),
+# and LibreOffice decodes shorter forms too (_x1_ is U+0001)
+_OOXML_ESCAPE_RE = re.compile(r"_(?=x[0-9A-Fa-f]{1,4}_)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,20 @@ def clean_text(text: str) -> str:
     return text
 
 
+def escape_ooxml(text: str) -> str:
+    """``_x003D_`` -> ``_x005F_x003D_``: readers decode it back to the literal ``_x003D_``, not ``=``."""
+    return _OOXML_ESCAPE_RE.sub("_x005F_", text) if "_x" in text else text
+
+
+def cell_text(text: str) -> str:
+    """Text as a cell must store it: cleaned for XML, cut to a cell's length, OOXML-escape lookalikes escaped.
+
+    Check ``needs_quote`` on this result's *cleaned* form (``clean_text``): a stripped control character
+    must not hide a formula lead ("\x01=cmd" is "=cmd" once stored).
+    """
+    return escape_ooxml(clean_text(text))
+
+
 def needs_quote(text: str) -> bool:
     """Would a spreadsheet program evaluate this text if it were typed into a cell?"""
     return bool(text) and text[0] in FORMULA_LEADS
@@ -60,7 +81,7 @@ def needs_quote(text: str) -> bool:
 def safe_text(text: str) -> tuple[str, bool]:
     """(text fit for a cell, whether it must carry the quotePrefix style)."""
     text = clean_text(text)
-    return text, needs_quote(text)
+    return escape_ooxml(text), needs_quote(text)
 
 
 def put_value(cell: Any, value: Any) -> None:
@@ -74,7 +95,7 @@ def put_value(cell: Any, value: Any) -> None:
         cell.value = value.formula
     elif isinstance(value, str):
         text = clean_text(value)
-        cell.value = text
+        cell.value = escape_ooxml(text)
         cell.data_type = "s"  # never "f", whatever the text starts with
         cell.quotePrefix = needs_quote(text)
     else:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from opskit.excel.safe import FORMULA_LEADS, ILLEGAL_XML_RE, MAX_CELL_TEXT
+from opskit.excel.safe import FORMULA_LEADS, clean_text, escape_ooxml
 
 EPOCH = datetime(1899, 12, 30)
 EPOCH_DATE = EPOCH.date()
@@ -26,10 +26,8 @@ _CELL_S_RE = re.compile(rb'<c r="([A-Z]+)(\d+)"(?: s="(\d+)")?')
 
 
 def _text_xml(text: str) -> str:
-    if ILLEGAL_XML_RE.search(text):
-        text = ILLEGAL_XML_RE.sub("", text)
-    if len(text) > MAX_CELL_TEXT:
-        text = text[: MAX_CELL_TEXT - 1] + "…"
+    """An inline string of text already ``clean_text``-ed: OOXML-escape lookalikes escaped, then XML-escaped."""
+    text = escape_ooxml(text)
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
@@ -61,7 +59,7 @@ def cell_writer(
         f' s="{text_style}"' if text_style else "",
         f' s="{quote_style}"',
     )
-    na_xml = _text_xml(na) if na else ""
+    na_xml = _text_xml(clean_text(na)) if na else ""
 
     def render(value: Any, n: int) -> str:
         kind = type(value)
@@ -70,10 +68,11 @@ def cell_writer(
                 return f'<c r="{letter}{n}"{ts} t="inlineStr">{_text_xml("n/a")}</c>'
             return f'<c r="{letter}{n}"{s}><v>{value / scale if scale else value}</v></c>'
         if kind is str:
-            if not value:
+            text = clean_text(value)  # first: "\x01=cmd" is "=cmd" once the control character is gone
+            if not text:
                 return ""
-            style_attr = qs if value[0] in FORMULA_LEADS else ts
-            return f'<c r="{letter}{n}"{style_attr} t="inlineStr">{_text_xml(value)}</c>'
+            style_attr = qs if text[0] in FORMULA_LEADS else ts
+            return f'<c r="{letter}{n}"{style_attr} t="inlineStr">{_text_xml(text)}</c>'
         if value is None:
             return f'<c r="{letter}{n}"{ts} t="inlineStr">{na_xml}</c>' if na_xml else ""
         if kind is bool:

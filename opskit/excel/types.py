@@ -6,8 +6,9 @@ reason shown to the analyst. Converters never guess: an ambiguous text date such
 without an explicit ``dayfirst`` is a rejection, not a coin toss.
 
 Types: ``str``, ``int``, ``float``, ``percent`` (a ratio: ``85%`` -> 0.85), ``bool``, ``date``,
-``datetime``, ``duration`` (seconds, from ``h:mm:ss`` text, ``timedelta``/``time`` cells or Excel
-day fractions) and ``seconds`` (seconds, from plain numbers or ``h:mm:ss`` text).
+``datetime``, ``duration`` (seconds, from ``h:mm:ss``/``mm:ss`` text, ``timedelta``/``time`` cells or
+Excel day fractions) and ``seconds`` (seconds, from plain numbers, the same texts and cells). Both
+durations go through ``durations.parse_seconds``, with the unit the column's header declares.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+
+from opskit.excel.durations import parse_seconds
 
 TYPES = ("str", "int", "float", "percent", "bool", "date", "datetime", "duration", "seconds")
 
@@ -40,12 +43,6 @@ _TRUE = frozenset({"y", "yes", "true", "t", "1", "x", "✓", "ja", "sí", "si", 
 _FALSE = frozenset({"n", "no", "false", "f", "0", "", "-", "nein", "non"})
 _NUMBER_RE = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
-_HMS_RE = re.compile(r"^(-)?(\d+):([0-5]?\d)(?::([0-5]?\d(?:\.\d+)?))?$")
-_UNITS_RE = re.compile(
-    r"^(?:(\d+(?:\.\d+)?)\s*h(?:ours?|rs?)?)?\s*(?:(\d+(?:\.\d+)?)\s*m(?:in(?:utes?|s)?)?)?"
-    r"\s*(?:(\d+(?:\.\d+)?)\s*s(?:ec(?:onds?|s)?)?)?$",
-    re.I,
-)
 _ISO_RE = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -263,48 +260,14 @@ def to_date(value: object, ctx: Context) -> date | None:
     return moment.date() if moment is not None else None
 
 
-def _seconds_text(value: str) -> float:
-    text = value.strip()
-    match = _HMS_RE.match(text)
-    if match:
-        sign = -1 if match[1] else 1
-        if match[4] is None:  # two parts read as Excel does: "1:30" is 1 h 30 min, not 90 s
-            return sign * (int(match[2]) * 3600 + int(match[3]) * 60)
-        return sign * (int(match[2]) * 3600 + int(match[3]) * 60 + float(match[4]))
-    match = _UNITS_RE.match(text)
-    if match and any(match.groups()):
-        h, m, s = (float(g) if g else 0.0 for g in match.groups())
-        return h * 3600 + m * 60 + s
-    raise ValueError(f"expected a duration (h:mm:ss), got {value!r}")
-
-
 def to_duration(value: object, ctx: Context) -> float | None:
-    """Seconds, from ``h:mm:ss`` text, a time/timedelta cell, or a number as an Excel day fraction."""
-    if _blank(value):
-        return None
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, time):
-        return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-    if isinstance(value, str):
-        try:
-            return _seconds_text(value)
-        except ValueError:
-            return round(_number(value) * 86400, 3)
-    if isinstance(value, datetime):  # a [h]:mm duration past 24 h shown as a 1900 date
-        return (value - EPOCH_1900).total_seconds()
-    return round(_number(value) * 86400, 3)
+    """Seconds, from ``h:mm:ss``/``mm:ss`` text, a time/timedelta cell, or a number as an Excel day fraction."""
+    return parse_seconds(value, numbers="day")
 
 
 def to_seconds(value: object, ctx: Context) -> float | None:
-    """Seconds, from a plain number of seconds or ``h:mm:ss`` text (or a time cell)."""
-    if _blank(value):
-        return None
-    if isinstance(value, timedelta | time | datetime):
-        return to_duration(value, ctx)
-    if isinstance(value, str) and ":" in value or isinstance(value, str) and value.strip()[-1:].isalpha():
-        return _seconds_text(value)
-    return _number(value)
+    """Seconds, from a plain number of seconds, ``h:mm:ss``/``mm:ss`` text or an Excel duration cell."""
+    return parse_seconds(value)
 
 
 CONVERTERS: dict[str, Callable[[object, Context], object]] = {
@@ -320,9 +283,17 @@ CONVERTERS: dict[str, Callable[[object, Context], object]] = {
 }
 
 
-def converter(type_name: str) -> Callable[[object, Context], object]:
-    """The converter for a column type name; ValueError naming the accepted types otherwise."""
+def converter(type_name: str, unit: str | None = None) -> Callable[[object, Context], object]:
+    """The converter for a column type name; ValueError naming the accepted types otherwise.
+
+    ``unit`` is the duration unit the column's header declares (``durations.header_unit``): a
+    ``seconds`` or ``duration`` column headed "Productive hrs" reads 7.5 as 27,000 seconds.
+    """
     try:
-        return CONVERTERS[type_name]
+        convert = CONVERTERS[type_name]
     except KeyError:
         raise ValueError(f"unknown column type {type_name!r} (use {', '.join(TYPES)})") from None
+    if unit is not None and type_name in ("seconds", "duration"):
+        numbers = "day" if type_name == "duration" else "s"
+        return lambda value, ctx: parse_seconds(value, unit, numbers=numbers)
+    return convert

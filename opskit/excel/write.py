@@ -29,7 +29,7 @@ from typing import Any
 from opskit.excel import stream
 from opskit.excel.columns import FORMATS, SCALES, SUBTOTAL, Column, fit_width
 from opskit.excel.layout import add_chart, font, page_setup
-from opskit.excel.safe import Formula, clean_text, needs_quote
+from opskit.excel.safe import Formula, clean_text, escape_ooxml, needs_quote
 from opskit.excel.summary_sheet import SummaryItem, change_format, summary_columns, summary_rows
 from opskit.files import atomic_path
 
@@ -259,7 +259,7 @@ class Report:
             return
         if isinstance(value, str):
             text = clean_text(value)
-            cell.value = text
+            cell.value = escape_ooxml(text)
             cell.data_type = "s"  # never "f", whatever the text starts with
             if needs_quote(text):
                 cell.quotePrefix = True
@@ -276,7 +276,7 @@ class Report:
             value = value / scale
         elif not isinstance(value, int | float | date | time):
             text = clean_text(str(value))
-            cell.value, cell.data_type = text, "s"
+            cell.value, cell.data_type = escape_ooxml(text), "s"
             cell.quotePrefix = needs_quote(text)
             return
         cell.value = value

@@ -40,6 +40,8 @@ HEADERS: dict[str, str] = {
     "date": "Date",
     "handled": "Handled",
     "productive_seconds": "Productive time (s)",
+    "logged_seconds": "Logged-in time (s)",
+    "idle_seconds": "Idle time (s)",
     "source_file": "Source file",
     # the queue dashboard's history
     "snapshot_at": "Snapshot at",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opskit.errors import DataError
+from opskit.excel.durations import parse_seconds
 from opskit.period import Period
 from opskit.reports.formulas import HIGHER, LOWER
 
@@ -225,12 +226,23 @@ def targets_for(targets: Iterable[Target], label: str, last_day: date) -> dict[t
 
 
 def read_shifts(path: Path, first: date, last: date) -> dict[str, float]:
-    """moderator_id -> productive seconds on shift days first..last (shift dates are UTC days)."""
+    """moderator_id -> productive seconds on shift days first..last (shift dates are UTC days).
+
+    Productive time may be written in any duration form (``opskit.excel.durations.parse_seconds``:
+    seconds, ``h:mm:ss`` text, an Excel duration cell).
+
+    Raises:
+        DataError: a productive time that is not a duration, naming the file and row.
+    """
     out: dict[str, float] = {}
-    for r in read_rows(path, ("moderator_id", "date", "productive_seconds")):
+    for n, r in enumerate(read_rows(path, ("moderator_id", "date", "productive_seconds")), start=2):
         day = r["date"] if isinstance(r["date"], date) else date.fromisoformat(str(r["date"])[:10])
         if first <= day <= last:
-            out[str(r["moderator_id"])] = out.get(str(r["moderator_id"]), 0.0) + float(r["productive_seconds"] or 0)
+            try:
+                seconds = parse_seconds(r["productive_seconds"]) or 0.0
+            except ValueError as exc:
+                raise DataError(f"{path.name}, row {n}: productive_seconds: {exc}") from None
+            out[str(r["moderator_id"])] = out.get(str(r["moderator_id"]), 0.0) + seconds
     return out
 
 

@@ -8,7 +8,8 @@ only and the keys whose compared fields differ by more than a tolerance (absolut
 left side), and summarises them per group. The left side is the reference.
 
 A key a side does not have is never silently empty (that would match nothing): a vendor report
-without a vendor column takes its vendor from its file name (as vendor consolidation does); any other
+without a vendor column takes its vendor from the file-name patterns of config.yaml's
+``vendor_reports.vendors`` (as vendor consolidation does), and is a ``DataError`` when none matches; any other
 missing key or compared column is a ``DataError`` naming the side, the field and the headers found,
 with the mapping that would fix it.
 """
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.errors import DataError
 from opskit.reports.headers import HEADERS
@@ -31,6 +32,9 @@ from opskit.reports.vendor import (
     read_vendor_report,
     vendor_of,
 )
+
+if TYPE_CHECKING:
+    from opskit.config.vendors import VendorReports
 
 Key = tuple[str, ...]
 Sums = dict[Key, list[float]]
@@ -59,11 +63,13 @@ def read_side(
     keys: Sequence[str],
     compare: Sequence[str],
     columns: Mapping[str, str],
+    vendors: VendorReports | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One side's rows in field names, and notes on what was filled in.
 
     A console case export (``is_case_export``) is brought to the vendor report grain; anything else is
-    read with the vendor header aliases, ``columns`` (field -> header) first.
+    read with the vendor header aliases (``vendors.aliases`` added), ``columns`` (field -> header) first.
+    ``vendors`` is config.yaml's ``vendor_reports:`` (``RunContext.vendor_reports``): who sent a file.
 
     Raises:
         DataError: a key or compared column is missing on this side (module docstring).
@@ -72,13 +78,15 @@ def read_side(
     if is_case_export(path) and not columns:
         return case_export_rows(path, tz), notes
     aliases = {k: list(v) for k, v in VENDOR_ALIASES.items()}
+    for field, names in (vendors.aliases if vendors else {}).items():
+        aliases[field] = [*names, *aliases.get(field, [])]
     for field, header in HEADERS.items():  # opskit's own workbooks (the vendor master) read back
         if field in aliases:
             aliases[field].append(header)
     for field, header in columns.items():
         aliases[field] = [header, *aliases.get(field, [])]
     # totals a vendor gives another way are completed below: handle seconds from AHT x handled
-    derived = {"handle_seconds": "aht_seconds", "productive_seconds": "productive_hours"}
+    derived = {"handle_seconds": "aht_seconds"}
     needed = [c for c in (*keys, *compare) if c != "vendor" and c not in derived]
     try:
         table = read_vendor_report(path, aliases=aliases, required=needed)
@@ -95,10 +103,19 @@ def read_side(
                 hint=f"Map it with {side}_columns={field}=<header>",
             )
     if "vendor" in keys and "vendor" not in table.columns:
-        vendor = vendor_of(path.name)
+        vendor = vendor_of(path.name, vendors.vendors if vendors else {})
+        if vendor is None:
+            raise DataError(
+                f"{side} side ({path.name}) has no vendor column, and no vendor_reports.vendors pattern"
+                " in config.yaml matches its name",
+                hint=f"Add the vendor's files there (vendors: {{Name: {{files: ['{path.name[:4].lower()}*']}}}})",
+            )
         for row in rows:
             row["vendor"] = vendor
-        notes.append(f"{side} side ({path.name}) has no vendor column: vendor '{vendor}' taken from the file name.")
+        notes.append(
+            f"{side} side ({path.name}) has no vendor column: vendor '{vendor}' by its file name"
+            " (config.yaml vendor_reports.vendors)."
+        )
     return rows, notes
 
 

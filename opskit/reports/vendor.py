@@ -2,9 +2,12 @@
 
 Every vendor sends one row per moderator, queue and day, but under its own headers, in its own order
 and date format. ``VENDOR_ALIASES`` maps each DOMAIN.md field to the spellings seen so far, so
-``read_vendor_report`` reads any of them into the same fields; ``complete_vendor_row`` fills the totals a
-vendor gives only as an average or in hours; ``check_vendor_rows`` applies the rules a row must pass,
-and names the spreadsheet row of every one that fails. ``case_export_rows`` brings the platform's own
+``read_vendor_report`` reads any of them into the same fields (durations in the unit the header names);
+``column_problems`` names every header that maps to nothing and every expected field a file lacks, so
+that a value in the source never turns into an empty cell unnoticed; ``complete_vendor_row`` fills the
+handle time a vendor gives only as an average; ``check_vendor_rows`` applies the rules a row must pass,
+and names the spreadsheet row of every one that fails. ``vendor_of`` says who sent a file by the
+patterns of config.yaml's ``vendor_reports.vendors``, and nothing else. ``case_export_rows`` brings the platform's own
 case export to the same grain, so the two can be reconciled. ``Inbox`` is the folder the files arrive
 in: each file is read once, then archived, or quarantined with its reason; nothing is deleted.
 """
@@ -12,8 +15,8 @@ in: each file is read once, then archived, or quarantined with its reason; nothi
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,34 +25,59 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.errors import DataError
+from opskit.errors import ConfigError, DataError
 from opskit.reports.headers import human_header
 
 if TYPE_CHECKING:
+    from opskit.config.vendors import VendorPattern, VendorReports
     from opskit.excel import Column, Table
 
-# DOMAIN.md "vendor daily report" fields and the spellings vendors use for them
+# DOMAIN.md "vendor daily report" fields and the spellings vendors use for them. Headers match
+# ignoring case, spaces, punctuation and a unit ("Handling (sec)" and "handling" are one spelling).
 VENDOR_ALIASES: dict[str, list[str]] = {
-    "date": ["date", "report_date", "Work Date", "Day"],
-    "vendor": ["vendor", "BPO", "partner"],
-    "site": ["site", "location", "Centre", "center"],
-    "moderator_id": ["moderator_id", "Agent ID", "moderator", "Employee #", "Agent"],
-    "queue_id": ["queue_id", "Queue", "Queue Name", "Queue ID"],
-    "handled": ["handled", "Ticket Count", "cases_handled", "Volume", "Handled"],
-    "handle_seconds": ["handle_seconds", "Total Handle Time (h:mm:ss)", "handle_time_sec", "Handle Secs"],
-    "aht_seconds": ["AHT (h:mm:ss)", "AHT", "aht_seconds"],
-    "productive_seconds": ["productive_seconds", "Logged-in Productive (sec)", "prod_time_sec", "Productive Secs"],
-    "productive_hours": ["Productive Hours", "productive_hours"],
-    "qa_sampled": ["qa_sampled", "QA Audited", "qa_checked", "Audits", "QA Sampled"],
-    "qa_correct": ["qa_correct", "QA Passed", "qa_passed", "Audits OK", "QA Correct"],
+    "date": ["date", "report_date", "Work Date", "Day", "Business Date", "Shift Date", "Activity Date"],
+    "vendor": ["vendor", "BPO", "partner", "Vendor Name"],
+    "site": ["site", "location", "Centre", "center", "Site Name", "Office"],
+    "moderator_id": [
+        *("moderator_id", "Agent ID", "moderator", "Employee #", "Agent", "mod id", "moderator id", "mod"),
+        *("employee id", "emp id", "agent name", "reviewer", "reviewer id", "associate id", "analyst id"),
+    ],
+    "queue_id": ["queue_id", "Queue", "Queue Name", "Queue ID", "Work Queue", "Workflow", "Skill"],
+    "handled": [
+        *("handled", "Ticket Count", "cases_handled", "Volume", "Handled", "cases", "tickets", "items handled"),
+        *("jobs handled", "decisions", "reviews", "tickets closed", "cases closed", "items"),
+    ],
+    "handle_seconds": [
+        *("handle_seconds", "Total Handle Time (h:mm:ss)", "handle_time_sec", "Handle Secs", "handle time"),
+        *("total handle time", "handling", "handling time", "total handling time", "tht", "total handle"),
+    ],
+    "aht_seconds": [
+        *("AHT (h:mm:ss)", "AHT", "aht_seconds", "average handle time", "avg handle time"),
+        *("average handling time", "avg handling time", "mean handle time"),
+    ],
+    "productive_seconds": [
+        *("productive_seconds", "Logged-in Productive (sec)", "prod_time_sec", "Productive Secs", "productive"),
+        *("productive time", "logged productive", "logged-in productive", "prod time", "production time"),
+    ],
+    "logged_seconds": [
+        *("logged_seconds", "logged in", "logged-in time", "logged in time", "login time", "logged time"),
+        *("time logged", "staffed time", "logged", "login duration"),
+    ],
+    "idle_seconds": ["idle_seconds", "idle", "idle time", "not ready", "not ready time", "aux time", "aux"],
+    "qa_sampled": [
+        *("qa_sampled", "QA Audited", "qa_checked", "Audits", "QA Sampled", "qa samples", "qa reviews"),
+        *("qa count", "audited", "quality checks"),
+    ],
+    "qa_correct": [
+        *("qa_correct", "QA Passed", "qa_passed", "Audits OK", "QA Correct", "qa pass", "audits passed"),
+        *("quality passed", "qa ok"),
+    ],
 }
+DURATION_FIELDS = ("handle_seconds", "aht_seconds", "productive_seconds", "logged_seconds", "idle_seconds")
 VENDOR_TYPES = {
     "date": "date",
     "handled": "int",
-    "handle_seconds": "seconds",
-    "aht_seconds": "seconds",
-    "productive_seconds": "float",
-    "productive_hours": "float",
+    **{f: "seconds" for f in DURATION_FIELDS},  # one parser (opskit/excel/durations.py), the header's unit
     "qa_sampled": "int",
     "qa_correct": "int",
     "moderator_id": "str",
@@ -67,62 +95,64 @@ VENDOR_FIELDS = (
     "handled",
     "handle_seconds",
     "productive_seconds",
+    "logged_seconds",
+    "idle_seconds",
     "qa_sampled",
     "qa_correct",
 )
-# Which vendor sent a file, by its name (the vendor column is optional in their reports).
-VENDOR_FILES: dict[str, list[str]] = {
-    "Lumen BPO": ["lumen*"],
-    "Northwind Services": ["northwind*"],
-    "Atlas CX": ["atlas*"],
-    "Kestrel Moderation": ["kestrel*"],
-}
+OPTIONAL_FIELDS = ("logged_seconds", "idle_seconds")
 VENDOR_REQUIRED = ("date", "moderator_id", "queue_id", "handled")
 
 
-def vendor_of(filename: str, vendors: Mapping[str, Iterable[str]] = VENDOR_FILES) -> str:
-    """The vendor whose file-name globs match ``filename``, else the name's first ``_`` part."""
-    for name, globs in vendors.items():
+def vendor_of(filename: str, vendors: Mapping[str, VendorPattern | Iterable[str]]) -> str | None:
+    """The vendor whose file-name globs (case-insensitive) match ``filename``; None when none does.
+
+    There is no fallback: a file from a vendor nobody described is a problem to name, not a vendor
+    to invent from the file's name (config.yaml ``vendor_reports.vendors``).
+    """
+    for name, pattern in vendors.items():
+        globs = pattern.files if hasattr(pattern, "files") else pattern
         if any(fnmatch(filename.lower(), g.lower()) for g in globs):
             return name
-    return Path(filename).stem.split("_")[0]
+    return None
 
 
-def vendor_settings(path: Path | None) -> tuple[dict[str, list[str]], dict[str, list[str]], bool]:
-    """Header aliases, vendor file globs and ``dayfirst``: the defaults, with a settings file merged over them.
+def vendor_settings(base: VendorReports | None = None, path: Path | None = None) -> VendorReports:
+    """How vendor files are read: ``base`` (config.yaml's ``vendor_reports:``) with a settings file over it.
 
-    The file (JSON, or YAML for any other suffix) may hold ``{"aliases": {field: [headers]}, "vendors":
-    {name: [file globs]}, "dayfirst": true}``: its aliases are added to the built-in spellings, its
-    vendors replace or add file patterns. Without a file, the defaults (and dayfirst) apply.
+    The file (YAML, or JSON by its suffix) holds the same keys as the section; its aliases and ignored
+    columns are added, its vendors and other keys replace. It is validated like the section.
+
+    Raises:
+        DataError: the file is not valid YAML or has an unknown key or field, naming the file (and line).
     """
-    names = {k: list(v) for k, v in VENDOR_ALIASES.items()}
-    vendors = {k: list(v) for k, v in VENDOR_FILES.items()}
-    if path is None:
-        return names, vendors, True
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml  # only for a YAML settings file
+    # pydantic and the config models: only when vendor files are read, never for `runner.py list`
+    from opskit.config.model import VendorReports, load_vendor_reports
 
-        data = yaml.safe_load(text) or {}
-    for field_name, spellings in (data.get("aliases") or {}).items():
-        names.setdefault(field_name, []).extend(spellings)
-    vendors.update(data.get("vendors") or {})
-    return names, vendors, bool(data.get("dayfirst", True))
+    settings = base or VendorReports()
+    if path is None:
+        return settings
+    try:
+        extra = load_vendor_reports(path)
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
+    return settings.merged(extra)
 
 
 def read_vendor_report(
     path: Path,
     *,
-    aliases: Mapping[str, list[str]] = VENDOR_ALIASES,
+    aliases: Mapping[str, Iterable[str]] = VENDOR_ALIASES,
     dayfirst: bool = True,
     required: Sequence[str] = VENDOR_REQUIRED,
 ) -> Table:
     """A vendor daily report (workbook or CSV) read into DOMAIN.md fields with ``opskit.excel.read_table``.
 
-    Rows are not completed yet (see ``complete_vendor_row``); rows that cannot be read are in
-    ``table.rejected``. ``dayfirst`` reads 03/11/2026 as 3 November, as the vendors write it.
+    ``aliases`` are added to the built-in ``VENDOR_ALIASES``. Duration columns take the unit their
+    header declares ("Productive hrs", "Handling (sec)"). Rows are not completed yet (see
+    ``complete_vendor_row``); rows that cannot be read are in ``table.rejected``; headers that map to
+    no field are in ``table.unknown`` (``column_problems`` names them). ``dayfirst`` reads 03/11/2026
+    as 3 November, as the vendors write it.
 
     Raises:
         WorkbookError: the file is not a readable workbook; DataError: a required column is missing.
@@ -130,27 +160,81 @@ def read_vendor_report(
     # Here, not at the top: opskit.excel.read costs ~20 ms, and `runner.py list` imports every task.
     from opskit.excel import read_table
 
-    return read_table(path, aliases=aliases, types=VENDOR_TYPES, dayfirst=dayfirst, required=required)
+    names = {k: list(v) for k, v in VENDOR_ALIASES.items()}
+    if aliases is not VENDOR_ALIASES:
+        for key, spellings in aliases.items():
+            names.setdefault(key, [])
+            names[key] = [*spellings, *(s for s in names[key] if s not in spellings)]
+    return read_table(path, aliases=names, types=VENDOR_TYPES, dayfirst=dayfirst, required=required)
+
+
+def column_problems(table: Table, settings: VendorReports | None = None) -> list[str]:
+    """What is wrong with a vendor file's columns, one line each, with what each one might be.
+
+    A header that maps to no field ("column 'Handel tme' maps to no field; did you mean handle_seconds?")
+    unless ``settings.ignore_columns`` lists it or no row has a value under it; a second header for a
+    field that an earlier one gives (its values would not be read); and an expected field the file lacks
+    ("expected column productive_seconds is missing; did you mean 'Prodctive'?"). An AHT counts as the
+    handle time.
+    """
+    from opskit.config.vendors import DEFAULT_EXPECTED  # pydantic: only when vendor files are read
+    from opskit.excel.durations import header_unit  # opskit.excel loads when a file is read (~20 ms)
+    from opskit.excel.read import normalize, suggest  # as above
+
+    ignored = {normalize(h) for h in (settings.ignore_columns if settings else ())}
+    known = {normalize(a): f for f, names in VENDOR_ALIASES.items() for a in (f, *names)}
+    if settings is not None:
+        known |= {normalize(a): f for f, names in settings.aliases.items() for a in names}
+    out = []
+    column_of = {header: column for column, header in table.headers.items()}
+    rows = table.rows if isinstance(table.rows, list) else []
+    unknown = [
+        h
+        for h in table.unknown
+        if normalize(h) not in ignored and any(r.get(column_of.get(h, "")) not in (None, "") for r in rows)
+    ]
+    for header in unknown:
+        key = normalize(header_unit(header)[0]) or normalize(header)
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+        hint = f"; did you mean {known[close[0]]}?" if close else ""
+        out.append(f"sheet {table.sheet!r}: column {header!r} maps to no field{hint}")
+    for header, field in table.duplicates:
+        if normalize(header) not in ignored:
+            first = table.headers.get(field, "")
+            out.append(f"sheet {table.sheet!r}: column {header!r} also maps to {field}, which {first!r} gives")
+    expected = settings.expected if settings is not None else DEFAULT_EXPECTED
+    for field in expected:
+        if field in table.headers or (field == "handle_seconds" and "aht_seconds" in table.headers):
+            continue
+        near = suggest(field, unknown, known)
+        hint = f"; did you mean {near!r}?" if near else ""
+        out.append(f"sheet {table.sheet!r}: expected column {field} is missing{hint}")
+    return out
 
 
 def complete_vendor_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Fill the totals a vendor reports another way: handle seconds from AHT x handled, productive
-    seconds from productive hours. Returns the same row."""
+    """Fill the total a vendor reports another way: handle seconds from AHT x handled (hours and
+    minutes are already seconds: the reader converts by the header's unit). Returns the same row."""
     if row.get("handle_seconds") is None and row.get("aht_seconds") is not None:
         row["handle_seconds"] = row["aht_seconds"] * (row.get("handled") or 0)
-    if row.get("productive_seconds") is None and row.get("productive_hours") is not None:
-        row["productive_seconds"] = row["productive_hours"] * 3600
     return row
 
 
-def vendor_columns() -> list[Column]:
+def vendor_columns(rows: Iterable[Mapping[str, Any]] | None = None) -> list[Column]:
     """The columns of a merged master sheet: VENDOR_FIELDS (dates as dates, counts as whole numbers,
-    times as seconds) and the ``source_file`` each row came from, headed in words (``headers.HEADERS``)."""
+    times as seconds) and the ``source_file`` each row came from, headed in words (``headers.HEADERS``).
+
+    ``OPTIONAL_FIELDS`` (logged-in and idle time, which few vendors report) are columns only when one of
+    ``rows`` has a value for them: a master of files without them has no column of empty cells.
+    """
     from opskit.excel import Column  # start-up: opskit.excel loads when a workbook is made
 
-    types = {"date": "date", "handled": "int", "handle_seconds": "seconds", "productive_seconds": "seconds"}
+    types = {"date": "date", "handled": "int", **{f: "seconds" for f in DURATION_FIELDS}}
     types |= {"qa_sampled": "int", "qa_correct": "int"}
-    return [Column(k, human_header(k), types.get(k, "str")) for k in (*VENDOR_FIELDS, "source_file")]
+    rows = list(rows or ())
+    present = {f for f in OPTIONAL_FIELDS if any(r.get(f) is not None for r in rows)}
+    fields = [f for f in VENDOR_FIELDS if f not in OPTIONAL_FIELDS or f in present]
+    return [Column(k, human_header(k), types.get(k, "str")) for k in (*fields, "source_file")]
 
 
 def rejection_columns() -> list[Column]:
@@ -175,10 +259,13 @@ def _problem(out: Mapping[str, Any], seen: set[tuple[Any, ...]]) -> tuple[str, s
         return "moderator_id", "moderator_id is empty"
     if not queue:
         return "queue_id", "queue_id is empty"
+    if not out["vendor"]:
+        return "vendor", "vendor is empty, and no vendor_reports.vendors pattern matches the file's name"
     if out["handled"] is None or out["handled"] < 0:
         return "handled", "handled is empty or negative"
-    if (out["handle_seconds"] or 0) < 0:
-        return "handle_seconds", "negative handle time"
+    for name in DURATION_FIELDS:
+        if (out.get(name) or 0) < 0:
+            return name, f"negative {name.removesuffix('_seconds')} time"
     if (out["qa_correct"] or 0) > (out["qa_sampled"] or 0):
         return "qa_correct", "more QA passes than QA samples"
     if key in seen:
@@ -186,10 +273,13 @@ def _problem(out: Mapping[str, Any], seen: set[tuple[Any, ...]]) -> tuple[str, s
     return None
 
 
-def check_vendor_rows(table: Table, vendor: str, filename: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def check_vendor_rows(
+    table: Table, vendor: str | None, filename: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split a vendor report's rows into those that pass and every rejected row, with its place.
 
-    Passing rows carry VENDOR_FIELDS (``vendor`` from the file when its rows have none) and
+    Passing rows carry VENDOR_FIELDS (``vendor`` from the file's name pattern when a row has none; a
+    row with neither is rejected) and
     ``source_file``. Rejected rows, from reading and from the rules (dates, ids, non-negative counts, no
     more QA passes than samples, no duplicate moderator/queue/day), are ``{file, sheet, row, column,
     reason}`` with the spreadsheet row number, sorted by sheet and row.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ STATUS_EVERY_S = 1.0
 _STEP_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) .*: step '(.+?)' \(task (\S+)\) starting")
 _FAILED_STEP = re.compile(r"^step '(.+?)' \((\S+)\) failed: |during step '(.+?)'")
 FINAL = ("succeeded", "failed", "timed_out", "skipped", "abandoned")
+DELIVERY_GRACE = timedelta(minutes=2)
 
 
 @bp.route("/runs")
@@ -73,9 +74,19 @@ def run(run_id: str) -> Any:
         artifacts=_artifacts(record),
         messages=messages_of_run(st.config, record),
         delivery=record.delivery or {},
+        delivery_pending=_delivery_pending(record),
         failure=failure,
         rows=rows_of(record),
     )
+
+
+def _delivery_pending(record: RunRecord) -> bool:
+    """A run that has just ended is delivered by the scheduler's delivery thread a moment later: the page
+    says so and looks again, for as long as such a hand-over can take (a run found later was never delivered)."""
+    delivered = record.delivery is not None and record.delivery.get("state") != "claimed"
+    if record.status not in FINAL or record.status == "skipped" or delivered or record.finished_at is None:
+        return False
+    return datetime.now(UTC) - record.finished_at < DELIVERY_GRACE
 
 
 @bp.route("/runs/<run_id>/log")

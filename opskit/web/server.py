@@ -68,20 +68,33 @@ class WebServer:
         )
         self.port = self._server.effective_port  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.run, name="opskit-web", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="opskit-web", daemon=True)
 
     def start(self) -> WebServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Close the listening socket and every open connection (keep-alive ones too), then the threads."""
+    def _serve(self) -> None:
+        """waitress's loop, ended from inside: sockets closed by another thread while this one is in select()
+        fail it with EBADF, so the loop is woken (``stop``), leaves, and closes everything itself."""
         from waitress import wasyncore
 
-        self._server.close()
-        wasyncore.close_all(self._server._map)  # type: ignore[union-attr]
-        self._server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-        self._thread.join(timeout=10)
+        server: Any = self._server
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=1.0, map=server._map, count=1)
+        server.close()  # no new connections
+        for channel in list(server._map.values()):  # open ones (keep-alive, live logs) end their requests
+            if channel is not server.trigger:
+                channel.close()
+        server.task_dispatcher.shutdown(timeout=10)  # their threads may still pull the trigger: it goes last
+        wasyncore.close_all(server._map)
+
+    def stop(self) -> None:
+        """Close the listening socket and every open connection (keep-alive ones too), then the threads."""
+        self._stopping.set()
+        self._server.pull_trigger()  # type: ignore[union-attr]
+        self._thread.join(timeout=20)
 
     def __enter__(self) -> WebServer:
         return self.start()

@@ -22,6 +22,7 @@ from opskit.engine.history import RunRecord, RunStore
 from opskit.engine.scheduling import job_timetable
 from opskit.engine.timetable import Slot, Timetable
 from opskit.errors import OpskitError
+from opskit.redact import Redactor
 from opskit.tasks import Registry, discover
 from opskit.web.security import role_allows
 
@@ -172,7 +173,7 @@ class WebState:
         """This thread's connection to the history (sqlite connections are not shared between threads)."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = RunStore(self.config.history_path)
+            store = self._local.store = RunStore(self.config.history_target, redactor=Redactor(self.config.secrets))
         return store
 
     def scheduler_alive(self) -> tuple[bool, dict[str, Any] | None]:

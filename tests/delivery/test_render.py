@@ -256,6 +256,42 @@ def test_report_without_any_target_claims_nothing_about_targets(renderer):
     assert "No targets apply" in email.text and "target was met" not in email.text
 
 
+def test_a_report_with_data_problems_never_says_every_target_was_met(renderer):
+    """Targets met on the data that could be read are not "every target was met" (issue #12)."""
+    problem = {"where": "atlas.xlsx", "problem": "quarantined: every row was rejected", "fix": "Resend it"}
+    email = renderer.render_email(
+        "email/report.html", report_context(changes={"missed_targets": [], "problems": [problem]})
+    )
+    for text in (email.text, email.html):
+        assert "all targets met" not in text and "Every target was met" not in text
+        assert "no target missed in the data read" in text and "1 problem to fix" in text
+
+
+@pytest.mark.parametrize(
+    ("quarantined", "rejected", "verdict"),
+    [
+        (False, 12, "3 files read, 12 rows rejected"),
+        (True, 0, "3 files read, 1 quarantined"),
+        (True, 12, "3 files read, 1 quarantined, 12 rows rejected"),
+        (False, 0, "3 files read, 1,732 rows"),
+    ],
+)
+def test_an_ingestion_headline_names_quarantined_files_and_rejected_rows(renderer, quarantined, rejected, verdict):
+    """Even a task that lists no problems: the verdict under the title says what was left out."""
+    files = [
+        {"file": "a.xlsx", "vendor": "A", "status": "archived", "rows": 512, "rejected": rejected},
+        {"file": "b.xlsx", "vendor": "B", "status": "archived", "rows": 401, "rejected": 0},
+        {"file": "c.xlsx", "vendor": "C", "status": "quarantined" if quarantined else "archived", "rows": 0},
+        {"file": "d.xlsx", "vendor": "D", "status": "archived", "rows": 819, "rejected": 0},
+    ][: 4 if quarantined else 3]
+    if not quarantined:
+        files[2]["rows"] = 819
+    context = report_context("ingestion", changes={"problems": [], "files": files})
+    email = renderer.render_email("email/report.html", context)
+    assert context["verdict"] == verdict and verdict in email.text
+    assert "target" not in context["verdict"]
+
+
 @pytest.mark.parametrize("payload", HOSTILE)
 def test_hostile_data_is_text_in_html_never_markup(renderer, payload):
     ctx = report_context(

@@ -33,7 +33,7 @@ CTX = Context()
         ("str", "  x ", "x"),
         ("str", "", None),
         ("duration", "1:02:03", 3723.0),
-        ("duration", "0:30", 1800.0),
+        ("duration", "4:30", 270.0),  # two-part text is mm:ss (durations.py); "(h:mm)" in the header says otherwise
         ("duration", 0.5, 43200.0),
         ("duration", timedelta(minutes=3), 180.0),
         ("duration", time(0, 4, 30), 270.0),
@@ -72,7 +72,7 @@ def test_values_convert(type_name, raw, expected):
         ),
         ("date", "31/02/2026", "not a valid date: '31/02/2026'"),
         ("date", "soon", "not a date: 'soon'"),
-        ("duration", "ages", "expected a number, got 'ages'"),
+        ("duration", "ages", "expected a duration (seconds, h:mm:ss, mm:ss or 1h 30m), got 'ages'"),
     ],
 )
 def test_bad_values_are_rejected_with_a_reason(type_name, raw, reason):

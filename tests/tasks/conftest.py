@@ -68,11 +68,24 @@ def task_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContextFa
 
 @pytest.fixture(scope="module")
 def make_ctx(task_context: ContextFactory) -> Callable[..., RunContext]:
-    """``make_ctx(task, data_dir, tz=..., scheduled_for=...)``: a real RunContext for job 'weekly'."""
+    """``make_ctx(task, data_dir, tz=..., scheduled_for=..., vendor_reports=...)``: a real RunContext for job
+    'weekly' (``vendor_reports``: config.yaml's section; the repository's by default)."""
 
-    def make(task: str, data_dir: Path, *, tz: ZoneInfo = BERLIN, scheduled_for: datetime | None = None) -> RunContext:
+    def make(
+        task: str,
+        data_dir: Path,
+        *,
+        tz: ZoneInfo = BERLIN,
+        scheduled_for: datetime | None = None,
+        vendor_reports: dict | None = None,
+    ) -> RunContext:
         return task_context(
-            task, job="weekly", data_dir=data_dir, tz=tz, scheduled_for=scheduled_for or DEFAULT_SCHEDULED_FOR
+            task,
+            job="weekly",
+            data_dir=data_dir,
+            tz=tz,
+            scheduled_for=scheduled_for or DEFAULT_SCHEDULED_FOR,
+            vendor_reports=vendor_reports,
         )
 
     return make

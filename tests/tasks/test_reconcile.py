@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 from datetime import UTC
 
 import pytest
@@ -100,13 +101,14 @@ def test_differences_and_one_sided_rows_are_listed(console, northwind, tmp_path,
 
 
 def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp_project):
-    from demo.fixtures import write_vendor_workbooks
+    from demo.fixtures import vendor_reports_config, write_vendor_workbooks
 
     data = tmp_path / "data"
     write_vendor_workbooks(console.db, data / "inbox" / "vendors", date_from="2026-11-09", date_to="2026-11-15")
-    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n")
+    roots = f"  data_roots: [{data}, {console.all_cases.parent}]\n"  # the console's export lives beside its data
+    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n{roots}" + vendor_reports_config())
     consolidated = json.loads(run_cli("run", "vendor_consolidation", "--json").stdout)
-    master = consolidated["result"]["files"][0]
+    master = shutil.copy(consolidated["result"]["files"][0], data)  # file parameters stay inside the data roots
     result = run_cli(
         "run",
         "reconcile",
@@ -129,6 +131,21 @@ def test_by_group_summarises_the_master_workbook(console, tmp_path, run_cli, tmp
     assert groups["Lumen BPO"][3:6] == (0, 0, 0)
 
 
+def test_a_workbook_from_an_unknown_vendor_is_an_error_not_a_vendor_named_after_the_file(
+    console, northwind, tmp_path, make_ctx, run_task
+):
+    from opskit.errors import DataError
+
+    renamed = tmp_path / "weekly_bpo_export.xlsx"
+    renamed.write_bytes(northwind.read_bytes())
+    ctx = make_ctx("reconcile", console.data_dir, tz=UTC)
+    with pytest.raises(DataError) as caught:
+        run_task("reconcile", ctx=ctx, left=str(console.all_cases), right=str(renamed))
+    assert str(caught.value).startswith(
+        "right side (weekly_bpo_export.xlsx) has no vendor column, and no vendor_reports.vendors pattern"
+    )
+
+
 def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, tmp_path, make_ctx, run_task):
     """The default keys hold vendor, which a vendor's own workbook has no column for: it comes from the
     file name, so the keys match instead of every row being one-sided."""
@@ -142,7 +159,8 @@ def test_a_raw_vendor_workbook_matches_on_the_default_keys(console, northwind, t
     assert s["left"] == {"name": console.all_cases.name, "rows": s["rows_left"]}
     assert s["right"]["name"] == northwind.name
     assert s["notes"] == [
-        f"right side ({northwind.name}) has no vendor column: vendor 'Northwind Services' taken from the file name."
+        f"right side ({northwind.name}) has no vendor column: vendor 'Northwind Services' by its file name"
+        " (config.yaml vendor_reports.vendors)."
     ]
     summary = load_workbook(result.files[0])["Summary"]
     assert [c.value for c in summary[1]] == ["Metric", "Keys", "Target", "Attainment", "Status"]

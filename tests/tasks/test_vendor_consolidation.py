@@ -140,6 +140,7 @@ def test_aliases_file_maps_a_new_layout(console, tmp_path, make_ctx, run_task):
           handle_seconds: [Bearbeitungszeit]
         vendors:
           ACME Moderation: ["acme*"]
+        expected: [handle_seconds]
     """)
     )
     result = run_task(
@@ -153,8 +154,10 @@ def test_aliases_file_maps_a_new_layout(console, tmp_path, make_ctx, run_task):
 
 
 def test_runs_through_the_cli(run_cli, tmp_project, console, inbox):
+    from demo.fixtures import vendor_reports_config
+
     data, _ = inbox
-    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n")
+    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {data}\n" + vendor_reports_config())
     result = run_cli("run", "vendor_consolidation", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
     record = json.loads(result.stdout)

@@ -112,3 +112,14 @@ def test_header_mode_believes_only_the_trusted_proxy_and_only_known_users(tmp_pa
         forged = requests.get(web.url + "/jobs", headers={"X-Forwarded-User": "ada"})
         assert forged.status_code == 403
         assert "The X-Forwarded-User header is only believed from the SSO proxy" in forged.text
+
+
+def test_a_run_that_has_just_ended_says_its_email_is_coming_until_it_is_delivered(web, project):
+    run_id, _ = _finished_run(project, "done\n")
+    http = sign_in(web, "rui")
+    page = http.get(f"{web.url}/runs/{run_id}").text
+    assert 'id="delivery-pending"' in page and "being prepared" in page
+    with project.store() as store:
+        store.record_delivery(run_id, {"action": "sent", "emails": []})
+    page = http.get(f"{web.url}/runs/{run_id}").text
+    assert 'id="delivery-pending"' not in page and 'id="delivery"' in page

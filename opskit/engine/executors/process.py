@@ -20,6 +20,7 @@ from opskit.engine.executors.adopted import adopt_local
 from opskit.engine.executors.base import Executor, RunHandle
 from opskit.engine.executors.proctree import kill_tree, signal_session
 from opskit.engine.snapshot import config_fd
+from opskit.files import private_dir
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -85,7 +86,7 @@ class ProcessExecutor(Executor):
         self.own_session = own_session
 
     def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> ProcessRun:
-        Path(record.folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(record.folder)
         env = child_env(OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
         fd = config_fd(config)
         try:

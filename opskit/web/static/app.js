@@ -27,6 +27,12 @@
     select.addEventListener("change", function () { syncRange(select); });
   });
 
+  // A run that has just ended is delivered a moment later: look again until its email is there.
+  var pending = document.getElementById("delivery-pending");
+  if (pending) {
+    window.setTimeout(function () { window.location.reload(); }, Number(pending.dataset.reloadMs) || 2000);
+  }
+
   // The run's log, live: server-sent events; the tail of a long log first, then each new line.
   var log = document.getElementById("log");
   if (log && window.EventSource) {

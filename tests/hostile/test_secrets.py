@@ -1,0 +1,246 @@
+"""No secret leaves opskit, in any encoding: a hostile task tries every sink at once.
+
+The secrets contain characters that every encoding changes (space, ``@``, ``/``, ``"``, ``<&>``, ``+``, ``é``).
+A task reads one with ``ctx.secret``, finds two more in the config (a ``${API_TOKEN}`` and a source's
+``*_env`` login) and writes all three, raw and encoded, to its log, its summary, its error and a crash. Then
+every byte opskit wrote under the project is read back — files, the history's rows, the outbox's messages
+decoded part by part, the run folders' workbooks unzipped — with what ``runner.py`` prints, and none of the
+forms may appear. Real processes: ``runner.py`` runs the worker as a child, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.process
+
+SECRET_CTX = 'p@ss w/"<&>+é-ctx-7Q'
+SECRET_CFG = 'k3y w/"<&>+é-cfg-8R'
+SECRET_PASSWORD = 'pw @/"<&>+é-env-9S'
+USER = "svc-reporting"
+
+LEAKY_TASK = '''
+"""A task that tries to leak every secret it can reach, in every encoding (a test task)."""
+
+import base64
+import html
+import json
+import os
+from urllib.parse import quote, quote_plus
+
+from opskit import Result, RunContext, TaskError, task
+
+
+def forms(value):
+    return [value, quote(value, safe=""), quote(value), quote_plus(value), html.escape(value),
+            json.dumps(value), json.dumps(value, ensure_ascii=False)]
+
+
+@task
+def leaky(ctx: RunContext, *, mode: str = "ok") -> Result:
+    """Leak secrets everywhere (a test task)."""
+    values = [ctx.secret("HOSTILE_TOKEN"), os.environ["API_TOKEN"], os.environ["CONSOLE_PASSWORD"]]
+    basic = base64.b64encode(f"{os.environ['CONSOLE_USER']}:{values[2]}".encode()).decode()
+    text = " | ".join(f for v in values for f in forms(v)) + " | Authorization: Basic " + basic
+    ctx.log.info("calling the tool with %s", text)
+    ctx.log.warning("GET https://tool.example/api?q=%s&p=%s", quote_plus(values[0]), quote(values[2]))
+    if mode == "taskerror":
+        raise TaskError(f"the tool refused {text}")
+    if mode == "crash":
+        raise ValueError(f"boom {text}")
+    with ctx.output("report.csv") as tmp:
+        tmp.write_text("queue,cases\\nQ1,3\\n", encoding="utf-8")
+    return Result(
+        files=[ctx.path("report.csv")],
+        rows=1,
+        summary={
+            "title": f"Report for {values[0]}",
+            "headline": text,
+            "kpis": [{"name": f"Cases {values[1]}", "value": 3}],
+            "drivers": [{"label": html.escape(values[2]), "share": 0.5}],
+            "notes": [json.dumps({"token": values[1]})],
+        },
+    )
+'''
+
+CONFIG = """\
+timezone: Europe/Berlin
+defaults:
+  timeout: 1m
+  retries: 0
+  retry_backoff: 0s
+sources:
+  tool:
+    url: http://127.0.0.1:9/
+    description: "key ${API_TOKEN}"
+    username_env: CONSOLE_USER
+    password_env: CONSOLE_PASSWORD
+jobs:
+"""
+
+JOB = """\
+  {name}:
+    task: leaky
+    params:
+      mode: {mode}
+    email:
+      to: [lead@example.com]
+      subject: "{{{{ title }}}} ({{{{ status }}}})"
+      "on": [success, failure]
+"""
+
+
+def every_form(secret: str) -> set[str]:
+    """Each form the secret could take, computed here (not by opskit) so the test checks opskit's list."""
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        quote_plus(secret, safe=""),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        base64.b64encode(secret.encode()).decode(),
+    }
+    return forms
+
+
+FORMS = {
+    form: name
+    for name, secret in (("ctx.secret", SECRET_CTX), ("${API_TOKEN}", SECRET_CFG), ("password_env", SECRET_PASSWORD))
+    for form in every_form(secret)
+} | {base64.b64encode(f"{USER}:{SECRET_PASSWORD}".encode()).decode(): "basic auth"}
+
+
+def leaks(text: str | bytes, where: str) -> list[str]:
+    data = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    return [f"{where}: {FORMS[form]} as {form!r}" for form in FORMS if form in data]
+
+
+@pytest.fixture
+def hostile_project(tmp_project, monkeypatch):
+    monkeypatch.setenv("HOSTILE_TOKEN", SECRET_CTX)
+    monkeypatch.setenv("API_TOKEN", SECRET_CFG)
+    monkeypatch.setenv("CONSOLE_USER", USER)
+    monkeypatch.setenv("CONSOLE_PASSWORD", SECRET_PASSWORD)
+    tmp_project.add_task("leaky", LEAKY_TASK)
+    jobs = "".join(JOB.format(name=f"leak-{m}", mode=m) for m in ("ok", "taskerror", "crash"))
+    tmp_project.config.write_text(CONFIG + jobs)
+    return tmp_project
+
+
+def runner(project, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "runner.py"), "--config", str(project.config), *argv],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=project.root,
+    )
+
+
+def written_leaks(root: Path) -> tuple[list[str], dict[str, int]]:
+    """Every leak in what opskit wrote under ``root``, and how many files of each kind were read."""
+    found: list[str] = []
+    seen = {"eml": 0, "sqlite": 0, "log": 0, "zip": 0, "other": 0}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(root))
+        if rel.startswith("tasks") or path.name == "config.yaml":
+            continue  # the project's own files: the test wrote them, with no secret values in them
+        data = path.read_bytes()
+        found += leaks(data, rel)
+        if path.suffix == ".eml":
+            seen["eml"] += 1
+            message = BytesParser(policy=policy.default).parsebytes(data)
+            found += leaks(str(message["Subject"]), f"{rel} subject")
+            for part in message.walk():
+                if not part.is_multipart() and part.get_content_maintype() == "text":
+                    found += leaks(part.get_content(), f"{rel} {part.get_content_type()}")
+        elif path.suffix in (".sqlite", ".sqlite3"):
+            seen["sqlite"] += 1
+            found += database_leaks(path, rel)
+        elif path.suffix in (".xlsx", ".zip"):
+            seen["zip"] += 1
+            with zipfile.ZipFile(path) as z:
+                for member in z.namelist():
+                    found += leaks(z.read(member), f"{rel}!{member}")
+        elif path.name == "run.log":
+            seen["log"] += 1
+        else:
+            seen["other"] += 1
+    return found, seen
+
+
+def database_leaks(path: Path, rel: str) -> list[str]:
+    found: list[str] = []
+    db = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in db.execute(f"SELECT * FROM {table}"):  # noqa: S608 (names from sqlite_master)
+                for value in row:
+                    if isinstance(value, str | bytes):
+                        found += leaks(value, f"{rel} {table}")
+    finally:
+        db.close()
+    return found
+
+
+def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_project):
+    project = hostile_project
+    printed: list[str] = []
+    runs = {}
+    for mode in ("ok", "taskerror", "crash"):
+        done = runner(project, "run", f"leak-{mode}")
+        assert done.returncode == (0 if mode == "ok" else 1), done.stderr
+        printed += [f"run {mode} stdout\n" + done.stdout, f"run {mode} stderr\n" + done.stderr]
+        runs[mode] = done.stdout.split()[1]
+    for run_id in runs.values():
+        for argv in (("show", run_id), ("show", run_id, "--json"), ("logs", run_id)):
+            done = runner(project, *argv)
+            assert done.returncode == 0, done.stderr
+            printed.append(f"{' '.join(argv)}\n" + done.stdout + done.stderr)
+    for argv in (("history",), ("history", "--json")):
+        done = runner(project, *argv)
+        printed.append(f"{' '.join(argv)}\n" + done.stdout + done.stderr)
+
+    found = [leak for text in printed for leak in leaks(text, text.splitlines()[0])]
+    written, seen = written_leaks(project.root)
+    assert found + written == []
+
+    # the sinks were really exercised: three logs, the history, three emails, the workbook-free run folder
+    assert seen["log"] == 3 and seen["sqlite"] >= 2 and seen["eml"] == 3, seen
+    history = "\n".join(printed)
+    assert "calling the tool with ***" in history  # the log line is there, with its secrets masked
+    assert "the tool refused ***" in history and "ValueError: boom ***" in history
+    subjects = [
+        str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["Subject"])
+        for p in sorted((project.root / "outbox").glob("*.eml"))
+    ]
+    assert any(s.startswith("Report for ***") for s in subjects), subjects
+    assert (project.root / "var" / "runs").exists()
+
+
+def test_a_parameter_holding_a_secret_is_refused_before_it_is_stored(hostile_project):
+    done = runner(hostile_project, "run", "leaky", "--param", f"mode=x{quote(SECRET_CFG)}")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: 'leaky', parameter 'mode': the value holds a secret"), done.stderr
+    assert leaks(done.stdout + done.stderr, "stderr") == []
+    history = hostile_project.root / "var" / "history.sqlite"
+    assert not history.exists() or database_leaks(history, "history") == []
