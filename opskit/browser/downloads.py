@@ -138,6 +138,9 @@ def download(
             _reload_later(s)
             with s._act("download from", link, wait=False):  # the page is reloading: the link is known
                 return fetch(s, str(polled["href"]), folder=folder, filename=filename)
+        elif polled.get("state") == "unknown":  # the answer has no status: the app renders it (or signed out)
+            if polled.get("stopped"):
+                _reload(s)  # its own refresh was stopped: the page shows what is true again
         elif polled.get("state") != "download":
             _reload(s)
     if _wait(s, deadline, too_slow, ready, refresh=refresh) == "download":
@@ -161,13 +164,17 @@ def download(
 
 STATUS_JS = r"""
 async ([css, linkCss, waited, budget, least, most]) => {
-  window.stop();  // the page's own refresh (meta refresh) would end this script: it is reloaded when done
+  // The page's own refresh would end this script (and render the page again): it is reloaded when done.
+  // An answer without the status (an app that renders it itself, a sign-in page) is "unknown".
+  const stopped = !!document.querySelector('meta[http-equiv="refresh" i]');
+  if (stopped) window.stop();
   const start = Date.now();
   for (;;) {
     const answer = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
     const page = new DOMParser().parseFromString(await answer.text(), "text/html");
     const status = page.querySelector(css);
-    const state = status ? status.getAttribute("data-status") : null;
+    if (!status || !status.hasAttribute("data-status")) return { state: "unknown", href: null, stopped };
+    const state = status.getAttribute("data-status");
     const every = Math.min(most, Math.max(least, (waited + Date.now() - start) / 10));
     if (state !== "running" || Date.now() + every >= start + budget) {
       let href = null;
@@ -207,9 +214,12 @@ def _poll_status(s: Session, status_css: str, link_css: str | None, deadline: fl
 
     The page fetches itself (``location.href``) as often as ``STATUS_POLL_MS`` says and reads the status from
     the answer, as a plain HTTP client would: one small request each time, no render, and one round trip to
-    the browser a second. Its own refresh is stopped meanwhile (reloading a page costs a render, about 0.1 CPU-second
-    for one of the console's: on a small machine that slows the very server being waited for). Returns None
-    when the status selector is not plain CSS (the caller reloads the page instead).
+    the browser a second. Its own refresh (``<meta http-equiv="refresh">``) is stopped meanwhile (reloading a
+    page costs a render, about 0.1 CPU-second for one of the console's: on a small machine that slows the
+    very server being waited for). A state of "unknown" means the answer has no status element with a
+    ``data-status``: an app that renders it with its own code (it is waited for on the page, never
+    reloaded), or a sign-in page. Returns None when the status selector is not plain CSS (the caller
+    reloads the page instead).
     """
     if _css_or_none(s, status_css) is None:
         return None

@@ -1,4 +1,5 @@
-"""``wait_for_any(reload=...)`` against a real page that shows its outcome only when loaded again."""
+"""Waiting for what a page shows later, against small real sites: ``wait_for_any(reload=...)`` on a page that
+shows its outcome only when loaded again, and ``download`` on an app that renders its export status itself."""
 
 from __future__ import annotations
 
@@ -56,3 +57,74 @@ def test_reload_shows_an_outcome_a_page_shows_only_when_loaded_again(console, ma
         outcome = s.wait_for_any("#file", reload=0.1, timeout=30)
         assert outcome == "#file" and outcome.text == "Download"
         assert _Status.loads == 4  # reloaded until it showed the link, then no more
+
+
+APP = """<!doctype html><title>Exports</title><button id="go">Export</button><p id="state"></p>
+<script>
+document.querySelector("#go").addEventListener("click", async () => {
+  const state = document.querySelector("#state");
+  state.dataset.status = "running";
+  state.textContent = "Preparing...";
+  const job = await (await fetch("/api/export", { method: "POST" })).json();
+  const poll = async () => {
+    const answer = await (await fetch("/api/export/" + job.id)).json();
+    if (answer.status !== "done") return setTimeout(poll, 100);
+    state.dataset.status = "done";
+    state.innerHTML = '<a id="file" href="/file.csv">Download</a>';
+  };
+  poll();
+});
+</script>"""
+
+
+class _App(http.server.BaseHTTPRequestHandler):
+    """An app whose export status exists only in the page its code renders (its HTML has none)."""
+
+    hits: dict[str, int] = {}
+
+    def _send(self, status: int, body: bytes, kind: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        hits = type(self).hits
+        hits[self.path] = hits.get(self.path, 0) + 1
+        if self.path == "/app":
+            self._send(200, APP.encode(), "text/html; charset=utf-8")
+        elif self.path == "/api/export/1":
+            done = hits[self.path] > 3
+            self._send(200, b'{"status": "done"}' if done else b'{"status": "running"}', "application/json")
+        elif self.path == "/file.csv":
+            disposition = {"Content-Disposition": 'attachment; filename="appeals.csv"'}
+            self._send(200, b"id,status\r\nAP-1,upheld\r\n", "text/csv", disposition)
+        else:
+            self._send(404, b"", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).hits["POST " + self.path] = type(self).hits.get("POST " + self.path, 0) + 1
+        self._send(200, b'{"id": 1}', "application/json")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_export_status_the_app_renders_itself_is_waited_for_without_reloading_the_app(console, make_ctx):
+    _App.hits = {}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ctx = make_ctx(console, url=f"http://127.0.0.1:{server.server_port}")
+        with ctx.browser("console", login=False) as s:
+            s.goto("/app")
+            path = s.download("#go", status="#state", link="#file")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert path.name == "appeals.csv" and path.read_bytes() == b"id,status\r\nAP-1,upheld\r\n"
+    assert _App.hits["POST /api/export"] == 1  # the app was never reloaded: its export went on
+    assert _App.hits["/app"] == 2  # the page, and the status read from its HTML (where it is not)
