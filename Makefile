@@ -3,19 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap test test-fast demo bench lint fmt clean
+.PHONY: bootstrap test test-fast demo demo-cluster bench lint fmt clean
 
 bootstrap:
 	@PYTHON=$(PYTHON) scripts/bootstrap.sh
 
+# Two test processes, each taking whole files (module fixtures such as the console start once per file).
+TEST_WORKERS ?= 2
+
 test: bootstrap
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: bootstrap
 	$(PY) -m pytest -m "not browser and not slow and not process"
 
 demo: bootstrap
 	$(PY) -m demo.run_demo
+
+demo-cluster: bootstrap
+	$(PY) -m demo.run_cluster
 
 bench: bootstrap
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt

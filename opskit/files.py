@@ -23,6 +23,12 @@ SHARED_FILE = 0o644
 """The one exception: a file copied into ``email.shared_folder`` is there to be read through its link."""
 
 
+def private_umask() -> None:
+    """Make every file this process creates from now on owner-only, even one a task or a library writes with
+    a plain ``open`` (a run's process: whatever it writes in its run folder is run data)."""
+    os.umask(0o077)
+
+
 def private_file(path: str | os.PathLike[str]) -> Path:
     """Create ``path`` empty if missing, owner-only from its first byte; an existing file of ours becomes 0600.
 

@@ -12,7 +12,8 @@ Where it applies, once per kind of place (each place calls it; nothing else need
 - the run history: ``RunStore`` scrubs every error, result, parameter and delivery record it writes;
 - messages: delivery scrubs the summary and every alert text before rendering (delivery/report.py, alerts.py);
 - browser artifacts: page.html, error.txt, step.json and traces are scrubbed as bytes (browser/artifacts.py);
-- output: ``show``, ``logs`` and ``history`` scrub what they print with the config's secrets once more.
+- output: ``show``, ``logs`` and ``history`` scrub what they print with the config's secrets once more,
+  and the console lines of ``schedule`` and ``web`` pass through the config's redactor.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import base64
 import html
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -35,7 +36,8 @@ def secret_forms(secret: str) -> set[str]:
 
     Raw; URL-encoded with ``%20`` and with ``+`` for spaces (``/`` kept and encoded); HTML-escaped as
     ``html.escape`` and as browsers write text and attributes; JSON-escaped (``\\u00e9`` and UTF-8, ``\\/``);
-    each encoded form URL-encoded once more (a URL inside a URL); and base64 of the value.
+    each encoded form URL-encoded once more (a URL inside a URL), each HTML form escaped once more (text
+    escaped by a task, then by a template); and base64 of the value.
     """
     if not secret:
         return set()
@@ -52,6 +54,7 @@ def secret_forms(secret: str) -> set[str]:
         escaped_json.replace("/", "\\/"),
     }
     forms.update(quote(f, safe="") for f in list(forms) if f != secret)
+    forms.update(html.escape(f, quote=q) for f in _html_forms(secret) for q in (True, False))  # escaped twice
     forms.add(base64.b64encode(secret.encode("utf-8")).decode("ascii"))
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
@@ -120,6 +123,23 @@ class Redactor(logging.Filter):
             if record.exc_text:
                 record.exc_text = self.redact(record.exc_text)
         return True
+
+
+class FollowingRedactor(logging.Filter):
+    """A log filter redacting the secrets ``current()`` returns now: for a process whose config is reloaded
+    (the scheduler), so a secret a new config brings is redacted from its next line on."""
+
+    def __init__(self, current: Callable[[], Iterable[str]]):
+        super().__init__()
+        self._current = current
+        self._redactor = Redactor()
+        self._known: frozenset[str] = frozenset()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = frozenset(self._current())
+        if secrets != self._known:
+            self._redactor, self._known = Redactor(secrets), secrets
+        return self._redactor.filter(record)
 
 
 def scrub(value: Any, redactor: Redactor | None) -> Any:

@@ -156,6 +156,29 @@ sources:
     assert {"k3y-value", "hunter22"} <= config.secrets
 
 
+def test_variables_in_a_urls_credentials_or_query_are_secrets_whatever_their_name(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+sources:
+  vendor:
+    url: https://${VENDOR_USER}:${VENDOR_PW}@${VENDOR_HOST}/export?sig=${VENDOR_SIG}
+  console:
+    url: ${CONSOLE_URL}
+""",
+    )
+    env = {
+        "VENDOR_USER": "svc-export",
+        "VENDOR_PW": "hunter-22",
+        "VENDOR_HOST": "vendor.example",
+        "VENDOR_SIG": "abc123sig",
+        "CONSOLE_URL": "http://console.example",
+    }
+    config = load_config(path, environ=env)
+    assert {"svc-export", "hunter-22", "abc123sig"} <= config.secrets
+    assert "vendor.example" not in config.secrets and "http://console.example" not in config.secrets
+
+
 def test_job_names_must_be_simple(tmp_path):
     path = write(tmp_path, "jobs:\n  Weekly Report:\n    task: t\n")
     assert first_error(path).startswith("config.yaml:2: job name 'Weekly Report' may use only lowercase")

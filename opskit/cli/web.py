@@ -12,6 +12,7 @@ from opskit.config.model import Config, load_config
 from opskit.engine.database import redact_url
 from opskit.engine.history import RunStore
 from opskit.errors import UsageError, did_you_mean
+from opskit.redact import Redactor
 from opskit.terminal import PrintableFormatter
 from opskit.web.security import check_role, digest, hash_password, new_token
 
@@ -24,6 +25,7 @@ def cmd_web(args: argparse.Namespace, config_path: Path) -> int:
     config = load_config(config_path)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.addFilter(Redactor(config.secrets))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

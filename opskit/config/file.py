@@ -97,6 +97,8 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None, inter
 
 def _read_text(path: Path) -> str:
     """The file's text, refused before parsing when it is larger than any config needs to be."""
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read forever
+        raise ConfigError(f"config file {path} is not a regular file", hint="Pass --config PATH to config.yaml")
     try:
         with path.open("rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
@@ -254,7 +256,7 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
             )
             return ""
         if name in env:
-            if SECRET_NAME.search(name) and env[name]:
+            if env[name] and (SECRET_NAME.search(name) or _in_credentials_of_url(value, m)):
                 raw.secrets.add(env[name])
             return env[name]
         if default is not None:
@@ -270,3 +272,17 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
         return ""
 
     return _INTERPOLATION.sub(fill, value)
+
+
+_URL_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*$")
+
+
+def _in_credentials_of_url(text: str, m: re.Match[str]) -> bool:
+    """Whether a ``${VAR}`` sits where a URL carries credentials: its user-info (``https://u:${PW}@host``)
+    or its query and fragment (``?sig=${SIG}``). Such a value is a secret whatever the variable's name."""
+    before, after = text[: m.start()], text[m.end() :]
+    if "://" not in text:
+        return False
+    if "?" in before or "#" in before:
+        return True
+    return bool(_URL_AUTHORITY.match(before)) and "@" in re.split(r"[/?#]", after, maxsplit=1)[0]

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from opskit.errors import UsageError
+from opskit.files import PRIVATE_FILE
 
 
 class SchedulerLock:
@@ -28,7 +29,7 @@ class SchedulerLock:
             UsageError: another scheduler (its pid in the message) holds it.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,7 +2,7 @@
 
 A run by ``runner.py`` as a user runs it (umask 022, the usual default that makes new files world-readable),
 then ``stat`` on what it left: the history and its WAL files, the outbox index and messages, the run folder,
-its log and its workbook.
+its log, its workbook and a file the task wrote by hand.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def book(ctx: RunContext) -> Result:
     wb.active.append(["queue", "cases"])
     with ctx.output("book.xlsx") as tmp:
         wb.save(tmp)
+    with open(ctx.path("notes.txt"), "w", encoding="utf-8") as out:  # by hand, not through ctx.output
+        out.write("written without opskit's help")
     ctx.log.info("wrote the workbook")
     return Result(files=[ctx.path("book.xlsx")], rows=1, summary={"title": "Book"})
 '''
@@ -72,6 +74,7 @@ def test_history_outbox_run_folder_log_and_workbook_are_owner_only(tmp_project):
         root / "outbox" / "index.sqlite3",
         run_folder / "run.log",
         run_folder / "book.xlsx",
+        run_folder / "notes.txt",
         *(root / "outbox").glob("*.eml"),
         *(p for p in (root / "var").glob("history.sqlite-*")),
     ]

@@ -244,3 +244,34 @@ def test_a_parameter_holding_a_secret_is_refused_before_it_is_stored(hostile_pro
     assert leaks(done.stdout + done.stderr, "stderr") == []
     history = hostile_project.root / "var" / "history.sqlite"
     assert not history.exists() or database_leaks(history, "history") == []
+
+
+@pytest.mark.parametrize("secret", [SECRET_CTX, SECRET_CFG, "plain-token-1234", "ünïcødé päss wörd"])
+def test_the_redactor_knows_every_form_of_a_secret(secret):
+    from opskit.redact import Redactor
+
+    redactor = Redactor([secret])
+    forms = every_form(secret) | {quote(quote(secret, safe=""), safe=""), html.escape(secret).replace("&", "&amp;")}
+    for form in forms:
+        if len(form) >= 4:
+            assert redactor.redact(f"<{form}>") in ("<***>", "<&amp;***>"), form
+    assert redactor.redact("nothing secret here") == "nothing secret here"
+
+
+def test_a_log_filter_follows_the_secrets_of_a_reloaded_config():
+    import logging
+
+    from opskit.redact import FollowingRedactor
+
+    current = {SECRET_CFG}
+    follow = FollowingRedactor(lambda: current)
+
+    def line(text: str) -> str:
+        record = logging.LogRecord("opskit", logging.INFO, __file__, 1, "%s", (text,), None)
+        follow.filter(record)
+        return record.getMessage()
+
+    assert line(f"token {quote_plus(SECRET_CFG)}") == "token ***"
+    assert line(f"token {SECRET_PASSWORD}") == f"token {SECRET_PASSWORD}"
+    current = {SECRET_CFG, SECRET_PASSWORD}  # the config was reloaded with a new secret
+    assert line(f"token {json.dumps(SECRET_PASSWORD)}") == 'token "***"'
