@@ -135,8 +135,13 @@ class TaskSpec:
             self._model.append(
                 create_model(  # type: ignore[call-overload]
                     f"{self.name}_params",
+                    # allow_inf_nan=False: "--param tolerance=nan" is a typing accident, never a number to use
                     __config__=ConfigDict(
-                        extra="forbid", validate_default=True, arbitrary_types_allowed=True, strict=False
+                        extra="forbid",
+                        validate_default=True,
+                        arbitrary_types_allowed=True,
+                        strict=False,
+                        allow_inf_nan=False,
                     ),
                     **fields,
                 )

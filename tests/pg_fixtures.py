@@ -62,7 +62,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             check=check,
-            cwd=self.folder,
+            cwd=self.folder if self.folder.is_dir() else "/",  # a folder cleaned up early still lets it stop
             timeout=60,
         )
 

@@ -261,4 +261,4 @@ def test_backfill_fills_a_slot_that_was_skipped(run_cli, tmp_project):
 
 def test_next_count_must_be_positive(run_cli):
     result = run_cli("next", "nightly", "--count", "0")
-    assert result.exit_code == 2 and "'0' is not a positive whole number" in result.stderr
+    assert result.exit_code == 2 and "argument --count: 0 is out of range 1-" in result.stderr

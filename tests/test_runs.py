@@ -153,3 +153,15 @@ def test_rows_unpack_their_values_as_sqlite3_rows_do(tmp_path):
         assert (name, role) == ("vic", "viewer")
         row = store._db.execute("SELECT name, role FROM web_users").fetchone()
         assert row["role"] == "viewer" and row[1] == "viewer" and dict(row) == {"name": "vic", "role": "viewer"}
+
+
+def test_a_run_that_timed_out_before_its_process_started_stays_timed_out(history, tmp_path):
+    """The parent records ``timed_out`` first; a worker that starts late must not turn it back into running
+    (its SIGTERM handler would then record "failed: terminated" over the timeout)."""
+    run = create(history, tmp_path)
+    assert history.finish(run.id, RunStatus.TIMED_OUT, error="timed out after 1s", only_if_unfinished=True)
+    assert history.mark_running(run.id, pid=os.getpid()) is False
+    assert history.get(run.id).status == "timed_out" and history.get(run.id).pid is None
+    second = create(history, tmp_path, now=T0 + timedelta(minutes=1))
+    assert history.mark_running(second.id, pid=os.getpid()) is True
+    assert history.get(second.id).status == "running"

@@ -97,6 +97,8 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None, inter
 
 def _read_text(path: Path) -> str:
     """The file's text, refused before parsing when it is larger than any config needs to be."""
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read forever
+        raise ConfigError(f"config file {path} is not a regular file", hint="Pass --config PATH to config.yaml")
     try:
         with path.open("rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)

@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
+from opskit.config.types import bounded_duration
+
+_DURATION_RE = re.compile(r"^\s*(\d{1,9}(?:\.\d{1,9})?)\s*(m|min|h|d)\s*$", re.ASCII)  # 0-9 only
 
 
 def parse_age(value: Any) -> timedelta:
@@ -20,15 +22,18 @@ def parse_age(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return bounded_duration(lambda: timedelta(seconds=value), value)
     match = _DURATION_RE.match(str(value))
     if not match:
         raise ValueError(f"{value!r} is not a duration (use 30m, 26h or 2d)")
     amount, unit = float(match[1]), match[2]
-    return (
-        timedelta(minutes=amount)
-        if unit in ("m", "min")
-        else (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+    return bounded_duration(
+        lambda: (
+            timedelta(minutes=amount)
+            if unit in ("m", "min")
+            else (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+        ),
+        value,
     )
 
 

@@ -17,7 +17,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from opskit.errors import did_you_mean
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
+# re.ASCII: 0-9 only (int() would quietly read Arabic-Indic or fullwidth digits); 9 digits is ~31 years of seconds
+_DURATION = re.compile(
+    r"^\s*(?:(\d{1,9})\s*d)?\s*(?:(\d{1,9})\s*h)?\s*(?:(\d{1,9})\s*m(?:in)?)?\s*(?:(\d{1,9})\s*s)?\s*$", re.ASCII
+)
 
 
 def as_timedelta(value: Any) -> Any:
@@ -29,12 +32,24 @@ def as_timedelta(value: Any) -> Any:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"{value!r} is a negative duration")
-        return timedelta(seconds=value)
+        return bounded_duration(lambda: timedelta(seconds=value), value)
     m = _DURATION.match(str(value))
     if not m or not any(m.groups()):
         raise ValueError(f"'{value}' is not a duration (use e.g. 90s, 30m, 2h, 1h30m, 7d)")
     d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    return bounded_duration(lambda: timedelta(days=d, hours=h, minutes=mi, seconds=s), value)
+
+
+def bounded_duration(make: Any, value: Any) -> timedelta:
+    """The duration, or a ValueError (which validation reports) past ``LONGEST``: added to a date, a longer
+    one would overflow where nobody could explain it (a run's deadline, a retention cut-off)."""
+    try:
+        duration: timedelta = make()
+    except (OverflowError, ValueError):
+        duration = LONGEST * 2
+    if duration > LONGEST:
+        raise ValueError(f"{value!r} is longer than {LONGEST.days // 365} years")
+    return duration
 
 
 def as_timezone(value: Any) -> Any:
@@ -55,6 +70,8 @@ Duration = Annotated[timedelta, BeforeValidator(as_timedelta)]
 Timezone = Annotated[ZoneInfo, BeforeValidator(as_timezone)]
 """A ``ZoneInfo`` field that accepts an IANA name such as ``Europe/Berlin``."""
 
+LONGEST = timedelta(days=3650)
+"""The longest duration config.yaml may give (ten years)."""
 POSITIVE = timedelta(seconds=1)
 """The smallest duration a timeout may be (``Field(ge=POSITIVE)``)."""
 

@@ -332,12 +332,24 @@ class RunStore(AccountTables, WebTables):
 
     def mark_running(
         self, run_id: str, *, pid: int, pid_started: float | None = None, now: datetime | None = None
-    ) -> None:
+    ) -> bool:
+        """Record that the run's process started; False when the run had already ended (a parent that gave up
+        waiting recorded ``timed_out`` before a slow worker got here): that end stands and the task must not run.
+        """
         with self._write() as db:
-            db.execute(
-                "UPDATE runs SET status=?, started_at=?, pid=?, pid_started=? WHERE id=?",
-                (RunStatus.RUNNING, to_ts(now or utcnow()), pid, pid_started, run_id),
+            cursor = db.execute(
+                "UPDATE runs SET status=?, started_at=?, pid=?, pid_started=? WHERE id=? AND status IN (?, ?)",
+                (
+                    RunStatus.RUNNING,
+                    to_ts(now or utcnow()),
+                    pid,
+                    pid_started,
+                    run_id,
+                    RunStatus.QUEUED,
+                    RunStatus.RUNNING,
+                ),
             )
+        return bool(cursor.rowcount)
 
     def finish(
         self,

@@ -106,7 +106,11 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     logger = _setup_logging(folder / "run.log", redactor)
     import psutil
 
-    store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    if not store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time()):
+        logger.warning(
+            "run %s ended before its process started (%s): the task is not run", record.id, store.get(record.id).status
+        )
+        return 0
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
     runner = _StepRunner(config, record, tz, folder, redactor, preloaded.registry)

@@ -186,3 +186,50 @@ def test_any_unexpected_error_while_reloading_keeps_the_old_config(project_root,
 @pytest.fixture
 def project_root(tmp_project):
     return tmp_project.root
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("999999999999d", "is not a duration"),  # past 9 digits: int() of a huge text is no duration
+        ("99999999d", "is longer than 10 years"),  # would overflow a run's deadline
+        ("1e300", "is not a duration"),
+        ("99999999999999999999", "is longer than 10 years"),  # a number of seconds
+        ("٣m", "is not a duration"),  # Arabic-Indic three
+    ],
+)
+def test_an_absurd_or_non_ascii_duration_is_a_config_error(tmp_project, value, message):
+    from opskit.config.model import check_config
+
+    tmp_project.write_config(
+        f"""\
+        timezone: Europe/Berlin
+        defaults:
+          timeout: {value}
+        jobs:
+          a:
+            task: kitchen_sink
+            gates:
+              max_age: {value}
+        """
+    )
+    problems, config = check_config(tmp_project.config)
+    assert config is None
+    texts = sorted(str(p) for p in problems)
+    assert len(texts) == 2 and all(message in t for t in texts), texts
+    assert "defaults.timeout" in texts[0] and "gates.max_age" in texts[1]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_float_parameter_must_be_finite(run_cli, value):
+    done = run_cli("run", "nightly", "--param", f"ratio={value}", "--dry-run")
+    assert done.exit_code == 2
+    assert f"parameter 'ratio': '{value}' is not valid: input should be a finite number" in done.stderr
+
+
+def test_a_config_path_that_is_a_fifo_or_a_folder_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    for path in (fifo, tmp_path):
+        with pytest.raises(ConfigError, match="is not a regular file"):
+            read_config_file(path)

@@ -75,7 +75,8 @@ def test_shortfalls_are_highlighted(plan):
 
 
 def test_runs_through_the_cli(run_cli, tmp_project, console, plan):
-    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {console.data_dir}\n")
+    roots = f"  data_roots: [{console.data_dir}, {console.all_cases.parent}]\n"  # the export lives beside the data
+    tmp_project.write_config(f"timezone: UTC\npaths:\n  data: {console.data_dir}\n{roots}")
     result = run_cli(
         "run",
         "capacity_plan",
