@@ -96,7 +96,8 @@ def test_nothing_runner_prints_carries_a_control_character(tmp_project):
 
 def test_a_hostile_config_cannot_drive_the_terminal_through_list_or_validate(tmp_project, run_cli):
     tmp_project.config.write_text(
-        'jobs:\n  nightly:\n    task: "kitchen_sink\\e]52;c;cm0gLXJmIH4=\\a"\n    schedule: "\\e[2J\\e[H every day\\x9b31m"\n'
+        'jobs:\n  nightly:\n    task: "kitchen_sink\\e]52;c;cm0gLXJmIH4=\\a"\n'
+        '    schedule: "\\e[2J\\e[H every day\\x9b31m"\n'
     )
     for argv in (("list",), ("validate",), ("run", "nightly", "--dry-run")):
         result = run_cli(*argv)
