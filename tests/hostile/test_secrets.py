@@ -275,3 +275,39 @@ def test_a_log_filter_follows_the_secrets_of_a_reloaded_config():
     assert line(f"token {SECRET_PASSWORD}") == f"token {SECRET_PASSWORD}"
     current = {SECRET_CFG, SECRET_PASSWORD}  # the config was reloaded with a new secret
     assert line(f"token {json.dumps(SECRET_PASSWORD)}") == 'token "***"'
+
+
+def test_runs_the_scheduler_starts_leak_nothing_either(hostile_project):
+    """The same three runs, started by ``runner.py schedule`` (zygote, courier thread): its console too."""
+    from opskit.engine.history import RunStore
+    from tests.conftest import wait_for
+
+    project = hostile_project
+    console = open(project.root / "scheduler-console.txt", "w")  # noqa: SIM115 - closed below
+    scheduler = subprocess.Popen(
+        [sys.executable, str(REPO / "runner.py"), "--config", str(project.config), "schedule"],
+        cwd=project.root,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with RunStore(project.root / "var" / "history.sqlite") as store:
+            wait_for(lambda: (store.scheduler_info() or {}).get("pid") == scheduler.pid, what="the scheduler")
+            for mode in ("ok", "taskerror", "crash"):
+                store.add_run_request(f"leak-{mode}", overrides={}, trigger="web", requested_by="test")
+
+            def delivered() -> bool:
+                runs = store.list(limit=10)
+                return len(runs) == 3 and all(r.finished_at and r.delivery for r in runs)
+
+            wait_for(delivered, timeout=90, what="three runs ended and delivered")
+            assert sorted(r.status for r in store.list(limit=10)) == ["failed", "failed", "succeeded"]
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
+        console.close()
+    written, seen = written_leaks(project.root)
+    assert written == []
+    assert seen["eml"] == 3 and seen["log"] == 3, seen
+    assert "run" in (project.root / "scheduler-console.txt").read_text()
