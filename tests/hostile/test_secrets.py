@@ -83,6 +83,7 @@ defaults:
   timeout: 1m
   retries: 0
   retry_backoff: 0s
+chat: {kind: slack, url_env: TEST_CHAT_URL, backoff_s: 0, max_attempts: 1}
 sources:
   tool:
     url: http://127.0.0.1:9/
@@ -134,7 +135,18 @@ def leaks(text: str | bytes, where: str) -> list[str]:
 
 
 @pytest.fixture
-def hostile_project(tmp_project, monkeypatch):
+def hook(monkeypatch):
+    """A chat webhook on 127.0.0.1 recording every alert posted to it (tests/test_notify.py's)."""
+    from tests.test_notify import Hook
+
+    server = Hook()
+    monkeypatch.setenv("TEST_CHAT_URL", server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hostile_project(tmp_project, monkeypatch, hook):
     monkeypatch.setenv("HOSTILE_TOKEN", SECRET_CTX)
     monkeypatch.setenv("API_TOKEN", SECRET_CFG)
     monkeypatch.setenv("CONSOLE_USER", USER)
@@ -202,7 +214,7 @@ def database_leaks(path: Path, rel: str) -> list[str]:
     return found
 
 
-def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_project):
+def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_project, hook):
     project = hostile_project
     printed: list[str] = []
     runs = {}
@@ -220,6 +232,9 @@ def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_
         done = runner(project, *argv)
         printed.append(f"{' '.join(argv)}\n" + done.stdout + done.stderr)
 
+    assert len(hook.posts) == 2  # the two failures' chat alerts, their cause masked
+    assert all("***" in json.dumps(body) for _, body in hook.posts), hook.posts
+    printed += [f"chat alert\n{json.dumps(body, ensure_ascii=False)}" for _, body in hook.posts]
     found = [leak for text in printed for leak in leaks(text, text.splitlines()[0])]
     written, seen = written_leaks(project.root)
     assert found + written == []
