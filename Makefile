@@ -8,8 +8,11 @@ PY := $(VENV)/bin/python
 bootstrap:
 	@PYTHON=$(PYTHON) scripts/bootstrap.sh
 
+# Two test processes, each taking whole files (module fixtures such as the console start once per file).
+TEST_WORKERS ?= 2
+
 test: bootstrap
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: bootstrap
 	$(PY) -m pytest -m "not browser and not slow and not process"

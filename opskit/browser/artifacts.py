@@ -24,7 +24,7 @@ import re
 import shutil
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -120,25 +120,34 @@ def prune_failures(runs_dir: Path, keep: timedelta, *, current: Path | None = No
     return removed
 
 
-def _screenshot(page: Any, target: Path, masks: list[Any]) -> Path | None:
-    """The failure screenshot, taken even from a page that reloads itself (a "this page refreshes" status page
-    navigates in the middle of a full-page capture): a full page twice, then the viewport, then none."""
-    attempts = [{"full_page": True}, {"full_page": True}, {"full_page": False}]
+def _settled(page: Any, what: str, take: Callable[[dict[str, Any]], Any], tries: list[dict[str, Any]]) -> Any:
+    """``take(options)`` for each of ``tries`` until one works: a page that reloads itself (a "this page
+    refreshes" status page) navigates in the middle of a capture, so each failure waits for the load to finish
+    before the next try. None, with one warning, when none worked."""
     error = ""
-    for options in attempts:
+    for options in tries:
         try:
-            page.screenshot(path=str(target), mask=masks, timeout=10_000, **options)
-            return target
+            return take(options)
         except Exception as exc:  # the page may be navigating, or gone; the other artifacts still help
             error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if page.is_closed():
                 break
-            try:  # let the navigation that interrupted the capture finish before the next try
+            try:
                 page.wait_for_load_state("load", timeout=5_000)
             except Exception:
                 pass
-    log.warning("no failure screenshot: %s", error)
+    log.warning("no failure %s: %s", what, error)
     return None
+
+
+def _screenshot(page: Any, target: Path, masks: list[Any]) -> Path | None:
+    """A full page twice, then the viewport."""
+
+    def take(options: dict[str, Any]) -> Path:
+        page.screenshot(path=str(target), mask=masks, timeout=10_000, **options)
+        return target
+
+    return _settled(page, "screenshot", take, [{"full_page": True}, {"full_page": True}, {"full_page": False}])
 
 
 def save_failure(
@@ -164,11 +173,10 @@ def save_failure(
     shot = _screenshot(page, folder / "screenshot.png", masks)
     if shot is not None:
         parts.append(shot)
-    try:
-        atomic_write(folder / "page.html", scrub_bytes(page.content().encode("utf-8"), forms))
+    html_text = _settled(page, "page", lambda _: page.content(), [{}, {}, {}])
+    if html_text is not None:
+        atomic_write(folder / "page.html", scrub_bytes(html_text.encode("utf-8"), forms))
         parts.append(folder / "page.html")
-    except Exception as exc:
-        log.warning("no failure page: %s", str(exc).splitlines()[0])
     traces: list[Path] = []
     for i, staged in enumerate(staged_traces, 1):
         if staged.exists():
