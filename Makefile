@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap test test-fast demo bench lint fmt clean
+.PHONY: bootstrap test test-fast demo demo-cluster bench lint fmt clean
 
 bootstrap:
 	@PYTHON=$(PYTHON) scripts/bootstrap.sh
@@ -19,6 +19,9 @@ test-fast: bootstrap
 
 demo: bootstrap
 	$(PY) -m demo.run_demo
+
+demo-cluster: bootstrap
+	$(PY) -m demo.run_cluster
 
 bench: bootstrap
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt

@@ -83,7 +83,7 @@ class _Done(RunHandle):
 class _Instant(Executor):
     """An executor whose runs end at once: the benchmark measures the daemon, not the runs."""
 
-    def start(self, record, config, *, options=None) -> RunHandle:
+    def start(self, record, config, *, options=None, plan=None) -> RunHandle:
         return _Done()
 
 

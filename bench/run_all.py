@@ -31,6 +31,7 @@ QUICK = {
     "scheduler": ["bench_scheduler.py", "--minutes", "1", "--idle-seconds", "60"],
     "mail_lateness": ["bench_mail_lateness.py", "--minutes", "2"],
     "web": ["bench_web.py", "--minutes", "1"],
+    "cluster": ["bench_cluster.py", "--runs", "1000", "--repeat", "2"],
 }
 FULL = {
     **QUICK,

@@ -59,11 +59,20 @@ class TaskSpec:
     description: str
     params: tuple[ParamSpec, ...]
     schedule_hint: str | None = None
+    uses_browser: bool = False
+    """Its runs need a Chromium: with Celery workers they go to the ``browser`` queue (only machines with a
+    browser take them). Said by ``@task(uses_browser=True)``, or found in the module's source
+    (``ctx.browser(`` or an import of ``opskit.browser``)."""
     _model: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def from_function(
-        cls, fn: Callable[..., Any], *, name: str | None = None, schedule_hint: str | None = None
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        schedule_hint: str | None = None,
+        uses_browser: bool | None = None,
     ) -> TaskSpec:
         doc = inspect.getdoc(fn) or ""
         helps = _docstring_args(doc)
@@ -80,6 +89,7 @@ class TaskSpec:
             description=doc.splitlines()[0].strip() if doc else "",
             params=tuple(params),
             schedule_hint=schedule_hint,
+            uses_browser=_uses_browser(fn) if uses_browser is None else uses_browser,
         )
 
     def validate(
@@ -149,17 +159,40 @@ class TaskSpec:
         return self._model[0]
 
 
-def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, schedule_hint: str | None = None) -> Any:
-    """Mark a function as an opskit task; returns the function itself."""
+def task(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    schedule_hint: str | None = None,
+    uses_browser: bool | None = None,
+) -> Any:
+    """Mark a function as an opskit task; returns the function itself.
+
+    ``uses_browser``: whether its runs need a Chromium (routing to browser workers); by default it is read
+    from the module's source.
+    """
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        spec = TaskSpec.from_function(fn, name=name, schedule_hint=schedule_hint)
+        spec = TaskSpec.from_function(fn, name=name, schedule_hint=schedule_hint, uses_browser=uses_browser)
         if _collecting is not None:
             _collecting.append(spec)
         fn._opskit_task = spec  # type: ignore[attr-defined]
         return fn
 
     return mark(fn) if fn is not None else mark
+
+
+_BROWSER_USE = re.compile(r"\bctx\.browser\(|\bopskit\.browser\b|\bfrom opskit import[^\n]*\bbrowser\b")
+
+
+def _uses_browser(fn: Callable[..., Any]) -> bool:
+    """Whether the task's module opens a browser: ``ctx.browser(...)`` or the ``opskit.browser`` helpers."""
+    try:
+        source = Path(inspect.getfile(fn)).read_text(encoding="utf-8")
+    except (OSError, TypeError):
+        return False
+    return bool(_BROWSER_USE.search(source))
 
 
 @dataclass

@@ -55,7 +55,7 @@ class FakeExecutor(Executor):
     reloaded: list = field(default_factory=list)
     closed: bool = False
 
-    def start(self, record, config, *, options=None):
+    def start(self, record, config, *, options=None, plan=None):
         handle = FakeHandle(record.id)
         self.started.append((record, handle))
         return handle

@@ -72,7 +72,9 @@ class Scripted(Executor):
     handles: list[ScriptedHandle] = field(default_factory=list)
     closed: bool = False
 
-    def start(self, record: RunRecord, config: Any, *, options: dict[str, Any] | None = None) -> ScriptedHandle:
+    def start(
+        self, record: RunRecord, config: Any, *, options: dict[str, Any] | None = None, plan: Any = None
+    ) -> ScriptedHandle:
         handle = ScriptedHandle(record.id, self.scripts.pop(0) if self.scripts else [0])
         self.handles.append(handle)
         if self.on_start:
@@ -92,7 +94,9 @@ class Recording(Executor):
         self.reloaded: list[Path] = []
         self.closed = False
 
-    def start(self, record: RunRecord, config: Any, *, options: dict[str, Any] | None = None) -> RunHandle:
+    def start(
+        self, record: RunRecord, config: Any, *, options: dict[str, Any] | None = None, plan: Any = None
+    ) -> RunHandle:
         self.started.append(record.id)
         return self.inner.start(record, config, options=options)
 

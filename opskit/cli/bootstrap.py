@@ -87,8 +87,29 @@ def main() -> int:
                 f"sudo apt-get install -y {' '.join(DEBIAN_DATABASE)}",
                 file=sys.stderr,
             )
+    ensure_cluster_tools()
     print(f"bootstrap: browser {browser}")
     return 0
+
+
+CLUSTER_TOOLS = {"redis-server": "redis-server"}
+"""The broker the Celery tests and ``make demo-cluster`` start on a free port (never a system service)."""
+
+
+def ensure_cluster_tools() -> None:
+    """Debian's redis-server, for tests/cluster and ``make demo-cluster``; a warning when it cannot be installed."""
+    missing = sorted({pkg for command, pkg in CLUSTER_TOOLS.items() if shutil.which(command) is None})
+    if not missing:
+        return
+    if can_apt():
+        print(f"bootstrap: installing Redis for the Celery workers' tests and demo: {' '.join(missing)}")
+        apt_install(tuple(missing), recommends=False)
+    else:
+        print(
+            f"warning: the cluster tests and make demo-cluster need Redis; install: sudo apt-get install -y "
+            f"--no-install-recommends {' '.join(missing)}",
+            file=sys.stderr,
+        )
 
 
 def find_browser() -> str | None:

@@ -51,6 +51,7 @@ EXAMPLES = {
     "status": "python runner.py status --check   # exit 1 when the scheduler is down or a job is stale",
     "backfill": "python runner.py backfill daily-efficiency --from 2026-11-02 --to 2026-11-06 --dry-run",
     "web": "python runner.py web --host 127.0.0.1 --port 8080",
+    "worker": "python runner.py worker --queues default,browser --concurrency 4   # with executor: celery",
     "users": (
         "python runner.py users add alice --role runner --groups ops-leads   # password from stdin\n"
         "  python runner.py users token alice --label 'BI refresh'\n"
@@ -197,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_parser(users, _Parser)
     db = command("db", "The run history's database: upgrade its schema, copy it into PostgreSQL.")
     add_db_parser(db, _Parser)
+    worker = command("worker", "Run a Celery worker that takes the scheduler's runs from its queues.")
+    from opskit.cli.cluster import add_worker_parser  # where the worker's options live (it imports only errors)
+
+    add_worker_parser(worker)
     console = command("console", "Start the Moderation Console (the demo source) on 127.0.0.1.")
     console.add_argument("--port", type=whole_number(0, 65535), default=8765, help="port on 127.0.0.1 (default 8765)")
     console.add_argument("--data-dir", type=Path, default=None, help="folder for its database (default data/)")
@@ -403,16 +408,19 @@ def cmd_history(args: argparse.Namespace, config_path: Path) -> int:
         print("no runs recorded" + (" for these filters" if args.job or args.status else ""))
         return 0
     width = max([9, *(len(r.trigger) + len(r.requested_by or "") + 4 for r in records if r.requested_by)])
-    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<{width}} {'SCHEDULED FOR':<17} {'DURATION':>8}  ERROR")
+    workers = any(r.worker for r in records)  # runs on Celery workers: which one ran each
+    ran_on = f"{'WORKER':<28} " if workers else ""
+    print(f"{'RUN ID':<44} {'STATUS':<10} {'TRIGGER':<{width}} {'SCHEDULED FOR':<17} {'DURATION':>8}  {ran_on}ERROR")
     for r in records:
         tz = config.job_timezone(config.jobs.get(r.job or ""))
         duration = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         error = (r.error or "")[:60]
         trigger = f"{r.trigger} by {r.requested_by}" if r.requested_by else r.trigger  # started from the web
+        where = f"{r.worker or (r.host or '') + ' (local)':<28} " if workers else ""
         print(
             clean(
                 f"{r.id:<44} {r.status:<10} {trigger:<{width}} {r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M}  "
-                f"{duration:>8}  {error}"
+                f"{duration:>8}  {where}{error}"
             )
         )
     return 0
@@ -506,6 +514,12 @@ def cmd_inspect(args: argparse.Namespace, config_path: Path) -> int:
     from opskit.cli.inspect import inspect_command  # deferred: `list` must not load Playwright
 
     return inspect_command(_load(config_path), args)
+
+
+def cmd_worker(args: argparse.Namespace, config_path: Path) -> int:
+    from opskit.cli.cluster import cmd_worker as worker  # Celery's side only for this command
+
+    return worker(args, config_path)
 
 
 def cmd_console(args: argparse.Namespace, config_path: Path) -> int:

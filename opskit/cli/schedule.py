@@ -17,6 +17,7 @@ from typing import Any
 from opskit.cli.values import MAX_BACKFILL_SLOTS, MAX_NEXT_COUNT, day
 from opskit.config.model import Config, load_config
 from opskit.engine.history import RunStatus, RunStore, Trigger
+from opskit.engine.leader import Leader, current_leader
 from opskit.engine.owners import this_process
 from opskit.engine.planning import plan_run
 from opskit.engine.scheduling import job_timetable
@@ -135,6 +136,10 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
         running = store.by_status(RunStatus.RUNNING)
         good = store.last_success_by_job()
         states = {name: store.job_state(name) for name in config.jobs}
+        from opskit.cli.cluster import cluster_lines  # Redis only when the config names a broker
+
+        cluster, cluster_problems = cluster_lines(config, store, now)
+        leader = current_leader(store, now=now)
     if info is None:
         alive, line = False, "scheduler: never started on this history"
     elif info["stopped_at"] is not None:
@@ -149,6 +154,10 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
     if not alive:
         problems.append(line)
     print(line)
+    print(f"leader: {_leader(leader, info, alive, config)}")
+    for text in cluster:
+        print(text)
+    problems += cluster_problems
     print(f"running now: {', '.join(r.id for r in running) or 'nothing'}")
     mail, for_a_person = _mail_line(config)
     if mail:
@@ -172,6 +181,15 @@ def cmd_status(args: argparse.Namespace, config_path: Path) -> int:
             print(f"check failed: {problem}", file=sys.stderr)
         return 1 if problems else 0
     return 0
+
+
+def _leader(leader: Leader | None, info: dict[str, Any] | None, alive: bool, config: Config) -> str:
+    """The scheduler that leads: the leader's record (engine/leader.py), else the local lock's holder."""
+    if leader is not None and leader.alive:
+        return f"pid {leader.pid} on {leader.host} (leading since {_local(leader.since, config)})"
+    if info is None or not alive:
+        return "none (no scheduler is running)"
+    return f"pid {info['pid']} on {info['host']}"
 
 
 def _mail_line(config: Config) -> tuple[str, bool]:

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
 from opskit.config.browser import BrowserSettings, WarmBrowserSettings
 from opskit.config.chat import WebhookSettings
 from opskit.config.email import EmailSettings, JobEmail
+from opskit.config.executor import QUEUE_NAME, ExecutorSettings, as_executor
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
@@ -121,6 +122,9 @@ class JobConfig(Strict):
     retry_killed: bool | None = None
     """Whether ``retries`` also covers a run killed by the OS (out of memory, kill -9); default: yes."""
     env: list[str] = Field(default_factory=list)
+    queue: str | None = None
+    """With ``executor: celery``: the workers' queue its runs go to (default: ``browser`` for a job whose
+    tasks use the browser, else ``default``)."""
     # scheduling
     calendar: CalendarConfig | None = None
     jitter: Duration = timedelta(0)
@@ -152,6 +156,8 @@ class JobConfig(Strict):
                 raise ValueError(f"report_step '{self.report_step}' is not a step. {hint}")
         elif self.report_step is not None:
             raise ValueError("report_step is for jobs with steps")
+        if self.queue is not None and not QUEUE_NAME.match(self.queue):
+            raise ValueError(f"queue '{self.queue}' may use only lowercase letters, digits, '.', '-' and '_'")
         for name in self.groups:
             if not _GROUP_NAME.match(name):
                 raise ValueError(f"group '{name}' may use only lowercase letters, digits, '.', '-' and '_'")
@@ -212,6 +218,8 @@ class Settings(Strict):
     chat: WebhookSettings | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
     web: WebSettings = WebSettings()
+    executor: Annotated[ExecutorSettings, BeforeValidator(as_executor)] = ExecutorSettings()
+    """Where the scheduler's runs execute: ``local`` (forked here) or Celery workers (executor.py)."""
     vendor_reports: VendorReports = VendorReports()
     """How vendor daily reports are read (opskit/config/vendors.py, README "Vendor reports")."""
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
@@ -346,6 +354,8 @@ def check_config(path: Path, *, environ: dict[str, str] | None = None) -> tuple[
             config.secrets.update({pair, pair.rstrip("=")})
     secret_names = [settings.email.password_env, settings.chat.url_env if settings.chat else None]
     config.secrets.update(env[n] for n in secret_names if n and env.get(n))
+    if settings.executor.password:
+        config.secrets.add(settings.executor.password)  # the broker's password never reaches a log line
     return problems, (None if problems else config)
 
 

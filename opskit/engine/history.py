@@ -40,6 +40,7 @@ from opskit.engine.migrate import current_revision, upgrade, upgrade_if_needed
 from opskit.engine.owners import owner_alive, process_alive
 from opskit.engine.records import RunRecord, RunStatus, Trigger, from_ts, new_run_id, record_from_row, to_ts, utcnow
 from opskit.engine.requests_table import WebTables
+from opskit.engine.workers_table import WorkerTables
 from opskit.errors import OpskitError, UsageError
 from opskit.files import private_database
 from opskit.redact import Redactor, scrub
@@ -129,7 +130,7 @@ def _guarded(method: _F) -> _F:
     return guarded  # type: ignore[return-value]
 
 
-class RunStore(AccountTables, WebTables):
+class RunStore(AccountTables, WebTables, WorkerTables):
     """The history database of one opskit installation: a SQLite file, or a PostgreSQL database.
 
     Besides the runs it keeps what the web app writes: run requests, users, sessions, tokens and the

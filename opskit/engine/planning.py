@@ -47,6 +47,9 @@ class PlannedRun:
     """True for a job with ``steps``: its parameters are stored per step."""
     retry_killed: bool = True
     """Whether ``retries`` covers a run whose process was killed from outside (out of memory, kill -9)."""
+    queue: str = "default"
+    """The workers' queue the run goes to with ``executor: celery``: the job's ``queue``, else ``browser``
+    when one of its tasks uses the browser, else ``default``."""
 
     @property
     def name(self) -> str:
@@ -128,6 +131,8 @@ def plan_run(
         retry_backoff=_first(job and job.retry_backoff, defaults.retry_backoff),
         chained=bool(job and job.steps is not None),
         retry_killed=_first(job and job.retry_killed, defaults.retry_killed),
+        queue=(job.queue if job is not None and job.queue else None)
+        or ("browser" if any(step.spec.uses_browser for step in steps) else "default"),
     )
 
 

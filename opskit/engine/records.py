@@ -78,6 +78,8 @@ class RunRecord:
     """Who answers for the run (owners.py): ``scheduler:...``, ``pid:...``, or None."""
     requested_by: str | None = None
     """The web user who asked for the run (trigger ``web``, or a backfill started from the web)."""
+    worker: str | None = None
+    """The Celery worker that took the run (``opskit-default@host:pid``); None for a local run."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -130,4 +132,5 @@ def record_from_row(row: Any) -> RunRecord:
         pid_started=row["pid_started"],
         owner=row["owner"],
         requested_by=row["requested_by"],
+        worker=row["worker"],
     )

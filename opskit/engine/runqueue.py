@@ -169,7 +169,7 @@ class RunQueue:
             job = queued.record.job
             if job and job in self._running_jobs:
                 continue  # overlap: queue waits for the previous run of the same job
-            handle = self.executor.start(queued.record, self.config)
+            handle = self.executor.start(queued.record, self.config, plan=queued.plan)
             self.queue.remove(queued)
             self.running[queued.record.id] = Running(queued.record, handle, queued.plan, now, None, queued.plan.timeout)
             if job:
@@ -189,7 +189,8 @@ class RunQueue:
         for run_id, running in list(self.running.items()):
             code = running.handle.poll()
             if code is None:
-                if running.timed_out or now - running.started <= running.timeout:
+                begun = running.handle.deadline_start(running.started)  # None: it waits on a remote queue
+                if running.timed_out or begun is None or now - begun <= running.timeout:
                     continue
                 running.timed_out = True
                 try:  # recorded first, so the dying worker cannot overwrite it
@@ -278,6 +279,15 @@ class RunQueue:
         """Alert on a run far past its usual duration, and on a queued run that waits too long to start."""
         settings = self.config.settings.scheduler
         for running in self.running.values():
+            if running.handle.deadline_start(running.started) is None:  # still waiting on a remote queue
+                waited = now - running.started
+                if not running.overrun_alerted and waited > settings.start_deadline:
+                    running.overrun_alerted = True
+                    self.alert(
+                        running.record.job,
+                        f"run {running.record.id} has waited {waited} for a worker to take it ({running.handle.where})",
+                    )
+                continue
             elapsed = (now - running.started).total_seconds()
             if elapsed < OVERRUN_AFTER_S or running.overrun_alerted or not running.record.job:
                 continue

@@ -16,6 +16,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,8 @@ from typing import Any
 
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
-from opskit.engine.history import RunStatus, RunStore
+from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
+from opskit.engine.owners import process_alive
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
 from opskit.files import private_dir, private_file, private_umask
@@ -106,11 +109,16 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     logger = _setup_logging(folder / "run.log", redactor)
     import psutil
 
-    if not store.mark_running(record.id, pid=os.getpid(), pid_started=psutil.Process().create_time()):
+    options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
+    global _patience_s
+    _patience_s = RECORD_PATIENCE_S if options.get("worker_pid") else 0.0
+    started = _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    if not started:
         logger.warning(
             "run %s ended before its process started (%s): the task is not run", record.id, store.get(record.id).status
         )
         return 0
+    _die_with_celery_worker(options)
     job = config.jobs.get(record.job) if record.job else None
     tz = config.job_timezone(job)
     runner = _StepRunner(config, record, tz, folder, redactor, preloaded.registry)
@@ -120,7 +128,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         reason = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
         logger.warning("run %s %s%s", record.id, reason, runner.where)
         runner.cleanup()
-        store.finish(
+        _patiently(
+            store.finish,
             record.id,
             RunStatus.FAILED,
             error=reason + runner.where,
@@ -133,7 +142,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         message = runner.prefix + redactor.redact(str(exc))
         logger.error("run %s failed: %s", record.id, message, exc_info=exc.__cause__ is not None)
         runner.cleanup()
-        store.finish(
+        _patiently(
+            store.finish,
             record.id,
             RunStatus.FAILED,
             error=message,
@@ -146,7 +156,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         message = runner.prefix + redactor.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
         logger.exception("run %s failed: %s (traceback in %s)", record.id, message, folder / "run.log")
         runner.cleanup()
-        store.finish(
+        _patiently(
+            store.finish,
             record.id,
             RunStatus.FAILED,
             error=message,
@@ -161,8 +172,13 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
         )
         return 0
     runner.cleanup()
-    store.finish(
-        record.id, RunStatus.SUCCEEDED, result=result, artifacts=_artifacts(folder), only_if_unfinished=True
+    _patiently(
+        store.finish,
+        record.id,
+        RunStatus.SUCCEEDED,
+        result=result,
+        artifacts=_artifacts(folder),
+        only_if_unfinished=True,
     )  # the parent may have recorded timed_out meanwhile
     logger.info("run %s succeeded", record.id)
     return 0
@@ -251,6 +267,52 @@ class _StepRunner:
     def cleanup(self) -> None:
         if self.ctx is not None:
             self.ctx.cleanup()
+
+
+RECORD_PATIENCE_S = 300.0
+"""On a Celery worker, how long a run keeps trying to record its start or its end while the history cannot
+be reached (PostgreSQL restarting) before it gives up and exits 3. A local run gives up at once, as before:
+its owner beside it records what it can."""
+_patience_s = 0.0
+
+
+def _patiently(write: Any, *args: Any, **kwargs: Any) -> Any:
+    """``write(*args, **kwargs)``, tried again every second while the history is unavailable (on a worker)."""
+    deadline = time.monotonic() + _patience_s
+    while True:
+        try:
+            return write(*args, **kwargs)
+        except HistoryUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+WATCH_EVERY_S = 0.5
+"""How often a run on a Celery worker checks that its worker still lives."""
+
+
+def _die_with_celery_worker(options: dict[str, Any]) -> None:
+    """On a Celery worker: end the run's whole process group the moment the worker process is gone.
+
+    A worker killed with ``kill -9`` (or by the out-of-memory killer) cannot stop its runs, and the
+    scheduler retries them elsewhere once it sees the worker gone: a run left going would run twice. The
+    run leads its own process group (browsers included), so one SIGKILL to the group ends all of it; the
+    history keeps the run unfinished, which the scheduler records as a lost worker's run.
+    """
+    watched = options.get("worker_pid")
+    if not watched:
+        return
+    started = options.get("worker_started")
+
+    def watch() -> None:
+        while process_alive(int(watched), started):
+            threading.Event().wait(WATCH_EVERY_S)
+        if os.getpgid(0) == os.getpid():  # the run leads its group (a worker's runs always do)
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="opskit-worker-watch", daemon=True).start()
 
 
 def _setup_logging(log_path: Path, redactor: Redactor) -> logging.Logger:

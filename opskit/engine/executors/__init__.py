@@ -7,8 +7,9 @@ implementations today, both local:
 - ``ForkedExecutor`` (forked.py): runs forked by a warm zygote (zygote.py), for the scheduler; when the
   zygote cannot start a run it goes to the ``ProcessExecutor`` it was given, through the same seam.
 
-A distributed executor (Celery workers, routed by queue) is a third implementation of ``Executor``, and
-this function is the one place that would pick it.
+- ``CeleryExecutor`` (celery.py): with ``executor: {kind: celery, ...}`` in config.yaml, the scheduler's runs
+  go to Celery workers (``runner.py worker``) through Redis, routed by queue. ``runner.py run`` still runs
+  in the foreground here: a person waits for it at this terminal, and Ctrl-C must reach it.
 """
 
 from __future__ import annotations
@@ -34,18 +35,27 @@ class Purpose(enum.StrEnum):
     """The daemon: many runs, in the background, started on time; start-up cost matters."""
     FOREGROUND = "foreground"
     """``runner.py run`` and ``backfill``: one run at a time that a person waits for at a terminal."""
+    WORKER = "worker"
+    """A Celery worker (``runner.py worker``) executing the runs it takes: on its own machine, always."""
 
 
 def make_executor(config: Config, *, purpose: Purpose) -> Executor:
     """The executor for ``purpose`` under ``config``: the only place where that choice is made.
 
     Args:
-        config: The loaded config (a later ``executor:`` section would be read here).
+        config: The loaded config: its ``executor:`` section says local or Celery.
         purpose: Who will start runs with it.
 
     Returns:
         A new executor; the caller closes it when done.
     """
+    if purpose is Purpose.WORKER:
+        # Runs forked by the worker's own zygote, in sessions of their own (a timeout kills the whole tree).
+        return ForkedExecutor(fallback=ProcessExecutor(own_session=True))
+    if purpose is Purpose.SCHEDULER and config.settings.executor.celery:
+        from opskit.engine.executors.celery import CeleryExecutor  # Celery's imports only when it is used
+
+        return CeleryExecutor(config)
     if purpose is Purpose.SCHEDULER:
         # Runs forked by a zygote in sessions of their own; the plain worker when the zygote cannot. Browser
         # runs share the scheduler's warm browser (scheduler.warm_browser).

@@ -17,8 +17,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from opskit.config.model import Config
     from opskit.engine.history import RunRecord
+    from opskit.engine.planning import PlannedRun
 
 WAIT_POLL_S = 0.1
 """How often the default ``RunHandle.wait`` asks a handle that cannot block (a remote run) for its end."""
@@ -64,6 +67,14 @@ class RunHandle(abc.ABC):
             time.sleep(min(WAIT_POLL_S, left))
         return code
 
+    def deadline_start(self, handed_over: datetime) -> datetime | None:
+        """From when the run's timeout counts: for a local run, the moment it was handed over.
+
+        A remote run may wait in a queue first; its handle says None while it waits (no deadline yet), and
+        when it started once it has.
+        """
+        return handed_over
+
     @abc.abstractmethod
     def terminate(self) -> None:
         """Ask the run to stop (SIGTERM for a local run): it records itself as terminated. Returns at once."""
@@ -74,16 +85,25 @@ class RunHandle(abc.ABC):
 
 
 class Executor(abc.ABC):
-    """Starts runs somewhere. Implementations: process.py, forked.py; chosen by ``make_executor``."""
+    """Starts runs somewhere. Implementations: process.py, forked.py, celery.py; chosen by ``make_executor``."""
 
     @abc.abstractmethod
-    def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> RunHandle:
+    def start(
+        self,
+        record: RunRecord,
+        config: Config,
+        *,
+        options: dict[str, Any] | None = None,
+        plan: PlannedRun | None = None,
+    ) -> RunHandle:
         """Start executing the history row ``record`` under ``config``; returns at once.
 
         Args:
             record: The run's row, already in the history (queued); the worker reads it by its id.
             config: The config the run executes under (its path is what a worker loads).
             options: Run options for the task's context (``--headed``, ``--slowmo``), as JSON values.
+            plan: The run as planned (its queue and timeout), when the caller has it: a remote executor
+                routes and limits the run with it; local ones need nothing from it.
         """
 
     def adopt(self, record: RunRecord) -> RunHandle | None:

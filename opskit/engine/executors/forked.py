@@ -35,6 +35,7 @@ from opskit.engine.zygote import send_message
 if TYPE_CHECKING:
     from opskit.config.model import Config
     from opskit.engine.history import RunRecord
+    from opskit.engine.planning import PlannedRun
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +332,14 @@ class ForkedExecutor(Executor):
         self._retired: list[Zygote] = []
         self._no_zygote_until = 0.0
 
-    def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> RunHandle:
+    def start(
+        self,
+        record: RunRecord,
+        config: Config,
+        *,
+        options: dict[str, Any] | None = None,
+        plan: PlannedRun | None = None,
+    ) -> RunHandle:
         if self.hook is not None:
             options = {**self.hook.run_options(), **(options or {})}
         zygote = self._current(config)

@@ -25,6 +25,7 @@ from opskit.files import private_dir
 if TYPE_CHECKING:
     from opskit.config.model import Config
     from opskit.engine.history import RunRecord
+    from opskit.engine.planning import PlannedRun
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 """The folder that holds ``opskit/``: child processes import opskit from wherever this process did."""
@@ -85,7 +86,14 @@ class ProcessExecutor(Executor):
     def __init__(self, *, own_session: bool = True):
         self.own_session = own_session
 
-    def start(self, record: RunRecord, config: Config, *, options: dict[str, Any] | None = None) -> ProcessRun:
+    def start(
+        self,
+        record: RunRecord,
+        config: Config,
+        *,
+        options: dict[str, Any] | None = None,
+        plan: PlannedRun | None = None,
+    ) -> ProcessRun:
         private_dir(record.folder)
         env = child_env(OPSKIT_RUN_OPTIONS=json.dumps(options or {}))
         fd = config_fd(config)

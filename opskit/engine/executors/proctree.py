@@ -58,3 +58,19 @@ def is_running(pid: int) -> bool:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
+
+
+def kill_tree_now(pid: int) -> None:
+    """SIGKILL a process and all its descendants at once, with no chance to record anything: for a run whose
+    worker died (it must end as if with its worker, not record itself "terminated")."""
+    try:
+        parent = psutil.Process(pid)
+        procs = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=KILL_GRACE_S)

@@ -5,4 +5,4 @@ the store's own connection, inside one write transaction. ``HEAD`` is the newest
 is already up to date is recognised with one query, without importing Alembic (worker start-up time).
 """
 
-HEAD = "0002"
+HEAD = "0003"
