@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opskit.cli.values import whole_number
 from opskit.errors import UsageError
 
 BROWSER_QUEUE = "browser"
@@ -22,7 +23,7 @@ def add_worker_parser(worker: argparse.ArgumentParser) -> None:
         default="default",
         help="comma-separated queues to take runs from (default: default; add browser where Chromium is)",
     )
-    worker.add_argument("--concurrency", type=int, default=2, help="runs at once (default 2)")
+    worker.add_argument("--concurrency", type=whole_number(1, 256), default=2, help="runs at once (default 2)")
     worker.add_argument("--pool", choices=("threads", "prefork"), default="threads", help="Celery pool (threads)")
 
 

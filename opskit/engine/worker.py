@@ -112,7 +112,8 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
     options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
     global _patience_s
     _patience_s = RECORD_PATIENCE_S if options.get("worker_pid") else 0.0
-    if not _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time()):
+    started = _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
+    if not started:
         logger.warning(
             "run %s ended before its process started (%s): the task is not run", record.id, store.get(record.id).status
         )
