@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.delivery.outbox import Outbox, OutboxStatus, list_outbox
+from opskit.delivery.outbox import OutboxStatus, list_outbox, outbox_exists, outbox_of
 from opskit.delivery.smtp import send_pending
+from opskit.engine import outbox_table  # noqa: F401 (the outbox of a history on PostgreSQL)
 from opskit.errors import UsageError, did_you_mean
 
 if TYPE_CHECKING:
@@ -30,11 +31,11 @@ def outbox_command(config: Config, args: Any) -> int:
     settings = config.email_settings()
     folder = config.outbox_dir
     if args.dismiss:
-        entry = Outbox(folder).dismiss(args.dismiss)
+        entry = outbox_of(settings).dismiss(args.dismiss)
         print(f"message {entry.id} is dismissed: it stays in the outbox and is never sent: {entry.subject}")
         return 0
     if args.resend:
-        entry = Outbox(folder).resend(args.resend)
+        entry = outbox_of(settings).resend(args.resend)
         print(f"message {entry.id} is pending again: {entry.subject}")
         if not args.send:
             print(
@@ -45,17 +46,18 @@ def outbox_command(config: Config, args: Any) -> int:
             return 0
     if args.send:
         return _send(settings, folder)
-    return _list(config, folder, args.status, bool(args.json))
+    return _list(config, settings, args.status, bool(args.json))
 
 
-def _list(config: Config, folder: Path, status: str | None, as_json: bool) -> int:
+def _list(config: Config, settings: EmailSettings, status: str | None, as_json: bool) -> int:
+    folder = settings.outbox_dir
     statuses = [s.value for s in OutboxStatus]
     if status and status not in statuses:
         raise UsageError(
             f"--status '{status}' is not a message status",
             hint=did_you_mean(status, statuses) or f"Use one of {', '.join(statuses)}",
         )
-    entries = list_outbox(folder, status) if (folder / "index.sqlite3").exists() else []
+    entries = list_outbox(folder, status, history=settings.shared_history) if outbox_exists(settings) else []
     if as_json:
         rows = [{**e.to_dict(), "recipients_count": len(e.recipients)} for e in entries]
         print(json.dumps(rows, indent=2))
@@ -86,13 +88,13 @@ def _send(settings: EmailSettings, folder: Path) -> int:
         )
         return 0
     waiting = (
-        [e for e in Outbox(folder).entries() if e.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
-        if (folder / "index.sqlite3").exists()
+        [e for e in outbox_of(settings).entries() if e.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
+        if outbox_exists(settings)
         else []
     )
     if not waiting:
         print(f"nothing pending in {folder}")
-        return _uncertain(folder)
+        return _uncertain(settings)
     report = send_pending(settings)
     outcome = {
         mid: name for name in ("sent", "pending", "failed", "uncertain", "busy") for mid in getattr(report, name)
@@ -104,18 +106,18 @@ def _send(settings: EmailSettings, folder: Path) -> int:
             line += f": {report.errors[e.id]}"
         print(line)
     print(f"total: {report.summary()}")
-    return max(0 if report.ok else 1, _uncertain(folder))
+    return max(0 if report.ok else 1, _uncertain(settings))
 
 
-def _uncertain(folder: Path) -> int:
+def _uncertain(settings: EmailSettings) -> int:
     """Name the uncertain messages a person must decide on; 1 when there are any.
 
     An uncertain message may have been delivered (the server took all of it and never answered): it is
     never sent again by itself, so ``--send`` cannot finish the job and must not say it did.
     """
-    if not (folder / "index.sqlite3").exists():
+    if not outbox_exists(settings):
         return 0
-    uncertain = Outbox(folder).entries(OutboxStatus.UNCERTAIN)
+    uncertain = outbox_of(settings).entries(OutboxStatus.UNCERTAIN)
     if not uncertain:
         return 0
     print(

@@ -16,6 +16,7 @@ from typing import Any
 
 from opskit.cli.values import MAX_BACKFILL_SLOTS, MAX_NEXT_COUNT, day
 from opskit.config.model import Config, load_config
+from opskit.engine import outbox_table  # noqa: F401 (the outbox of a history on PostgreSQL)
 from opskit.engine.history import RunStatus, RunStore, Trigger
 from opskit.engine.leader import Leader, current_leader
 from opskit.engine.owners import this_process
@@ -50,7 +51,7 @@ def cmd_schedule(args: argparse.Namespace, config_path: Path) -> int:
     clock, scale = _test_clock(os.environ.get("OPSKIT_TEST_CLOCK"))
     scheduler.time_scale = scale
     scheduler.run_forever(clock=clock)
-    return 0
+    return 3 if scheduler.lost_leadership else 0  # 3: retryable, so a service manager restarts it as standby
 
 
 def _test_clock(spec: str | None) -> tuple[Callable[[], datetime] | None, float]:
@@ -197,12 +198,12 @@ def _mail_line(config: Config) -> tuple[str, bool]:
 
     Uncertain and failed mail is never sent again by itself, so it fails ``status --check``.
     """
-    folder = config.outbox_dir
-    if not (folder / "index.sqlite3").exists():
-        return "", False
-    from opskit.delivery.outbox import Outbox, OutboxStatus  # on use: `runner.py list` stays light
+    settings = config.email_settings()
+    from opskit.delivery.outbox import OutboxStatus, outbox_exists, outbox_of  # on use: `list` stays light
 
-    statuses = [e.status for e in Outbox(folder).entries()]
+    if not outbox_exists(settings):
+        return "", False
+    statuses = [e.status for e in outbox_of(settings).entries()]
     waiting = {s: statuses.count(s) for s in (OutboxStatus.PENDING, OutboxStatus.UNCERTAIN, OutboxStatus.FAILED)}
     counts = [f"{n} {status}" for status, n in waiting.items() if n]
     line = f"mail: {', '.join(counts)} in the outbox (runner.py outbox)" if counts else ""

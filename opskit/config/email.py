@@ -13,7 +13,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from opskit.errors import ConfigError
 
@@ -51,6 +51,7 @@ class EmailSettings(BaseModel):
     """How mail leaves this machine: ``outbox`` (.eml files only) or ``smtp`` (outbox first, then sent)."""
 
     model_config = ConfigDict(extra="forbid")
+    _shared_history: str | None = PrivateAttr(default=None)
 
     backend: Literal["outbox", "smtp"] = "outbox"
     outbox_dir: Path = Path("outbox")
@@ -75,6 +76,12 @@ class EmailSettings(BaseModel):
     @classmethod
     def _sender_is_an_address(cls, value: str) -> str:
         return _check_addresses([value])[0]
+
+    @property
+    def shared_history(self) -> str | None:
+        """The history's PostgreSQL URL when several machines share it (the outbox's state is kept there);
+        set by ``Config.email_settings()``, never written in config.yaml."""
+        return self._shared_history
 
     @model_validator(mode="after")
     def _login_needs_both(self) -> EmailSettings:

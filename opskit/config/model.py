@@ -272,7 +272,10 @@ class Config:
             path = getattr(settings, key)
             if path is not None and not Path(path).is_absolute():
                 update[key] = self.root / path
-        return settings.model_copy(update=update)
+        resolved = settings.model_copy(update=update)
+        target = self.history_target
+        resolved._shared_history = target if isinstance(target, str) else None  # the outbox's state goes there
+        return resolved
 
     @property
     def history_path(self) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from opskit.delivery.mail import InlineImage, LinkedFile, build_message_ex
-from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
+from opskit.delivery.outbox import OutboxEntry, OutboxStatus, outbox_of
 from opskit.delivery.record import DeliveryLog, one_line
 from opskit.delivery.render import Renderer, TemplateError
 from opskit.delivery.smtp import send_one
@@ -135,7 +135,7 @@ def deliver(
     if isinstance(message, ComposedEmail):
         bcc = [*message.bcc, *bcc]
         message = message.message
-    outbox = Outbox(settings.outbox_dir)
+    outbox = outbox_of(settings)
     entry = outbox.add(message, bcc=bcc, job=job, run_id=run_id, now=now or datetime.now(UTC))
     if settings.backend == "smtp":
         return send_one(settings, entry.id) if send else entry
@@ -209,7 +209,7 @@ def _save_and_send(
         # before any send); give it this clear error instead of "interrupted while sending".
         log.error("run %s: the %s email could not be sent: %s", run_id, kind, exc)
         dlog.error("send", exc, kind=kind)
-        outbox = Outbox(settings.outbox_dir)
+        outbox = outbox_of(settings)
         message_id = str(composed.message["Message-ID"] or "")
         for entry in outbox.entries():
             if entry.message_id == message_id and entry.status == OutboxStatus.PENDING:

@@ -6,6 +6,10 @@ Layout of ``outbox_dir``::
     index.sqlite3     one row per message: job, run, subject, envelope recipients, status, attempts, times
     .locks/<id>.lock  per-message lock files, held (flock) while a flusher sends that message
 
+When the history is on PostgreSQL (several machines), the index and the locks are in the history instead:
+``outbox_messages`` rows with the message itself and a per-message claim (opskit/engine/outbox_table.py); the .eml files
+are still written on the machine that composed them.
+
 A message's life: ``pending -> sending -> sent``; ``sending -> pending`` when the server did not take it
 (it refused for now, or the connection broke before the whole message was handed over); ``failed``
 (permanently) after a permanent refusal or ``max_attempts``; ``uncertain`` when the whole message was handed
@@ -22,13 +26,14 @@ import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from opskit.delivery.mail import envelope_recipients, message_bytes
 from opskit.errors import UsageError
@@ -120,13 +125,24 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Outbox:
-    """An outbox folder. Cheap to create; every call opens its own short SQLite connection."""
+_shared_index: Callable[[str], Any] | None = None
+"""Opens the outbox's index in a shared history (``opskit.engine.outbox_table.HistoryIndex``, registered by
+the engine: delivery never imports the engine)."""
 
-    def __init__(self, directory: Path | str):
-        self.dir = private_dir(directory)
-        private_dir(self.dir / ".locks")
-        self.index = private_database(self.dir / INDEX_NAME)
+
+def use_shared_index(factory: Callable[[str], Any]) -> None:
+    """Register how the outbox of a shared (PostgreSQL) history opens its index."""
+    global _shared_index
+    _shared_index = factory
+
+
+class _FileIndex:
+    """The outbox folder's ``index.sqlite3`` and per-message ``flock``s: one machine's outbox (the default)."""
+
+    def __init__(self, folder: Path):
+        private_dir(folder / ".locks")
+        self.folder = folder
+        self.index = private_database(folder / INDEX_NAME)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
 
@@ -134,6 +150,59 @@ class Outbox:
         db = sqlite3.connect(self.index, timeout=30)
         db.row_factory = sqlite3.Row
         return db
+
+    def insert(self, values: dict[str, Any], body: bytes) -> None:  # the body is the .eml file already
+        with closing(self._connect()) as db, db:
+            db.execute(
+                f"INSERT INTO messages ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                tuple(values.values()),
+            )
+
+    def update(self, msg_id: str, sql: str, args: tuple[Any, ...]) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute(f"UPDATE messages SET {sql} WHERE id = ?", (*args, msg_id))
+
+    def rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[Any]:
+        with closing(self._connect()) as db:
+            sql = "SELECT * FROM messages" + (f" WHERE {where}" if where else "") + " ORDER BY created_at, id"
+            return db.execute(sql, args).fetchall()
+
+    def body(self, msg_id: str) -> bytes | None:
+        return None  # the .eml file is the only copy
+
+    @contextmanager
+    def lock(self, msg_id: str) -> Iterator[bool]:
+        path = self.folder / ".locks" / f"{msg_id}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        try:
+            acquired = _try_lock(fd)
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    _unlock(fd)
+        finally:
+            os.close(fd)
+
+
+class Outbox:
+    """An outbox folder. Cheap to create; every call opens its own short connection.
+
+    Args:
+        directory: The folder of the .eml files (and of ``index.sqlite3``, on one machine).
+        history: The history's PostgreSQL URL when several machines share it: the index is then the
+            history's ``outbox_messages`` table, with each message in it, and sending is claimed per
+            message by one node at a time (opskit/engine/outbox_table.py). None: the folder's own index and file locks.
+    """
+
+    def __init__(self, directory: Path | str, *, history: str | None = None):
+        self.dir = private_dir(directory)
+        if history is None:
+            self._index: Any = _FileIndex(self.dir)
+        elif _shared_index is None:
+            raise UsageError("the outbox of a shared history needs opskit.engine.outbox_table imported first")
+        else:
+            self._index = _shared_index(history)
 
     # writing
     def add(
@@ -155,24 +224,24 @@ class Outbox:
         now = now or _utcnow()
         msg_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         path = self.dir / f"{msg_id}.eml"
-        atomic_write(path, message_bytes(message))
+        body = message_bytes(message)
+        atomic_write(path, body)
         recipients = envelope_recipients(message, bcc)
-        with closing(self._connect()) as db, db:
-            db.execute(
-                "INSERT INTO messages (id, job, run_id, subject, sender, recipients, message_id, status,"
-                " attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                (
-                    msg_id,
-                    job,
-                    run_id,
-                    str(message["Subject"] or ""),
-                    _bare(str(message["From"])),
-                    json.dumps(recipients),
-                    str(message["Message-ID"] or ""),
-                    OutboxStatus.PENDING,
-                    now.astimezone(UTC).isoformat(),
-                ),
-            )
+        self._index.insert(
+            {
+                "id": msg_id,
+                "job": job,
+                "run_id": run_id,
+                "subject": str(message["Subject"] or ""),
+                "sender": _bare(str(message["From"])),
+                "recipients": json.dumps(recipients),
+                "message_id": str(message["Message-ID"] or ""),
+                "status": str(OutboxStatus.PENDING),
+                "attempts": 0,
+                "created_at": now.astimezone(UTC).isoformat(),
+            },
+            body,
+        )
         log.info("outbox: saved %s for job %s (%d recipients)", msg_id, job, len(recipients))
         return self.get(msg_id)
 
@@ -187,30 +256,25 @@ class Outbox:
         sent_at: datetime | None = None,
     ) -> None:
         """Record a transition (committed before returning, so it survives a crash right after)."""
-        with closing(self._connect()) as db, db:
-            db.execute(
-                "UPDATE messages SET status = ?, phase = ?, last_error = COALESCE(?, last_error),"
-                " attempts = attempts + ?, sent_at = COALESCE(?, sent_at) WHERE id = ?",
-                (
-                    status,
-                    phase,
-                    error,
-                    1 if count_attempt else 0,
-                    sent_at.astimezone(UTC).isoformat() if sent_at else None,
-                    msg_id,
-                ),
-            )
+        self._index.update(
+            msg_id,
+            "status = ?, phase = ?, last_error = COALESCE(?, last_error), attempts = attempts + ?,"
+            " sent_at = COALESCE(?, sent_at)",
+            (
+                str(status),
+                phase,
+                error,
+                1 if count_attempt else 0,
+                sent_at.astimezone(UTC).isoformat() if sent_at else None,
+            ),
+        )
 
     def resend(self, msg_id: str) -> OutboxEntry:
         """Put a failed, uncertain or kept message back to pending: a human's decision, never automatic."""
         entry = self.get(msg_id)
         if entry.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN, OutboxStatus.KEPT):
             raise UsageError(f"message {msg_id} is {entry.status}; only failed, uncertain or kept ones can be resent")
-        with closing(self._connect()) as db, db:
-            db.execute(
-                "UPDATE messages SET status = ?, phase = NULL, attempts = 0 WHERE id = ?",
-                (OutboxStatus.PENDING, msg_id),
-            )
+        self._index.update(msg_id, "status = ?, phase = NULL, attempts = 0", (str(OutboxStatus.PENDING),))
         return self.get(msg_id)
 
     def dismiss(self, msg_id: str) -> OutboxEntry:
@@ -224,32 +288,32 @@ class Outbox:
     # reading
     def for_run(self, run_id: str) -> list[OutboxEntry]:
         """The messages saved for one run, oldest first."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT * FROM messages WHERE run_id = ? ORDER BY created_at, id", (run_id,)).fetchall()
-        return [self._entry(r) for r in rows]
+        return [self._entry(r) for r in self._index.rows("run_id = ?", (run_id,))]
 
     def get(self, msg_id: str) -> OutboxEntry:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM messages WHERE id = ?", (msg_id,)).fetchone()
-        if row is None:
+        rows = self._index.rows("id = ?", (msg_id,))
+        if not rows:
             raise UsageError(f"no message {msg_id!r} in the outbox {self.dir}")
-        return self._entry(row)
+        return self._entry(rows[0])
 
     def entries(self, status: OutboxStatus | None = None) -> list[OutboxEntry]:
         """Messages oldest first, optionally only those with ``status``."""
-        with closing(self._connect()) as db:
-            if status is None:
-                rows = db.execute("SELECT * FROM messages ORDER BY created_at, id").fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT * FROM messages WHERE status = ? ORDER BY created_at, id", (status,)
-                ).fetchall()
-        return [self._entry(r) for r in rows]
+        if status is None:
+            return [self._entry(r) for r in self._index.rows()]
+        return [self._entry(r) for r in self._index.rows("status = ?", (str(status),))]
 
     def read_bytes(self, msg_id: str) -> bytes:
-        return (self.dir / f"{msg_id}.eml").read_bytes()
+        """The message as saved: its .eml file, or (composed on another machine) its copy in the history."""
+        path = self.dir / f"{msg_id}.eml"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            body = self._index.body(msg_id)
+            if body is None:
+                raise
+            return body
 
-    def _entry(self, row: sqlite3.Row) -> OutboxEntry:
+    def _entry(self, row: Any) -> OutboxEntry:
         return OutboxEntry(
             id=row["id"],
             job=row["job"],
@@ -270,26 +334,31 @@ class Outbox:
     # locking
     @contextmanager
     def lock(self, msg_id: str) -> Iterator[bool]:
-        """Hold the message's lock if nobody else does; yields False (and holds nothing) when busy.
+        """Hold the right to send the message if nobody else does; yields False (holding nothing) when busy.
 
-        An OS file lock, so it is released when its holder dies: a crashed flusher never blocks the next.
+        On one machine an OS file lock, released when its holder dies; with a shared history, a claim in
+        the history that another node takes over when its holder died (opskit/engine/outbox_table.py). A crashed sender
+        never blocks the next.
         """
-        path = self.dir / ".locks" / f"{msg_id}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-        try:
-            acquired = _try_lock(fd)
-            try:
-                yield acquired
-            finally:
-                if acquired:
-                    _unlock(fd)
-        finally:
-            os.close(fd)
+        with self._index.lock(msg_id) as acquired:
+            yield acquired
 
 
-def list_outbox(directory: Path | str, status: OutboxStatus | str | None = None) -> list[OutboxEntry]:
-    """Every message in an outbox folder, oldest first (for ``runner.py outbox``)."""
-    return Outbox(directory).entries(OutboxStatus(status) if status else None)
+def outbox_of(settings: Any) -> Outbox:
+    """The outbox ``email:`` settings name (``config.email_settings()``): the folder, and the shared history."""
+    return Outbox(settings.outbox_dir, history=getattr(settings, "shared_history", None))
+
+
+def outbox_exists(settings: Any) -> bool:
+    """Whether there can be messages to read (without creating an empty outbox to find out)."""
+    return getattr(settings, "shared_history", None) is not None or (Path(settings.outbox_dir) / INDEX_NAME).exists()
+
+
+def list_outbox(
+    directory: Path | str, status: OutboxStatus | str | None = None, *, history: str | None = None
+) -> list[OutboxEntry]:
+    """Every message in an outbox, oldest first (for ``runner.py outbox``)."""
+    return Outbox(directory, history=history).entries(OutboxStatus(status) if status else None)
 
 
 def _bare(address: str) -> str:

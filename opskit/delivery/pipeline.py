@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from opskit.delivery.alerts import alert, failure_title
 from opskit.delivery.compose import compose_email, send_email
 from opskit.delivery.gates import judge
-from opskit.delivery.outbox import Outbox, OutboxStatus
+from opskit.delivery.outbox import OutboxStatus, outbox_exists, outbox_of
 from opskit.delivery.record import DeliveryLog, secret_redactor
 from opskit.delivery.render import job_renderer
 from opskit.delivery.report import base_context, report_context
@@ -120,10 +120,10 @@ def _resume(config: Config, record: RunRecord, dlog: DeliveryLog) -> bool:
     The outbox keeps every message with its run id: what is there is sent by the next flush (or was
     sent), so composing it again would mail it twice.
     """
-    folder = config.outbox_dir
-    if not (folder / "index.sqlite3").exists():
+    settings = config.email_settings()
+    if not outbox_exists(settings):
         return False
-    saved = Outbox(folder).for_run(record.id)
+    saved = outbox_of(settings).for_run(record.id)
     if not saved:
         return False
     dlog.action = "resumed"
@@ -275,7 +275,7 @@ def send_pending_mail(config: Config) -> SendReport | None:
     except OpskitError as exc:
         log.error("outbox: cannot send pending mail: %s", exc)
         report = SendReport()
-        for entry in Outbox(settings.outbox_dir).entries(OutboxStatus.PENDING):
+        for entry in outbox_of(settings).entries(OutboxStatus.PENDING):
             report.pending.append(entry.id)
             report.errors[entry.id] = str(exc)
         return report

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
+from opskit.delivery.outbox import Outbox, OutboxEntry, OutboxStatus, outbox_of
 from opskit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def send_pending(settings: EmailSettings, *, clock: Callable[[], datetime] = _ut
             "email.backend is 'outbox': messages are saved, not sent",
             hint="set email.backend: smtp and the SMTP host to send them",
         )
-    outbox = Outbox(settings.outbox_dir)
+    outbox = outbox_of(settings)
     report = SendReport()
     session = SmtpSession(settings)
     server_error: str | None = None
@@ -225,7 +225,7 @@ def send_one(settings: EmailSettings, msg_id: str, *, clock: Callable[[], dateti
 
     A failure leaves it pending for the next flush and does not raise: the mail is safe in the outbox.
     """
-    outbox = Outbox(settings.outbox_dir)
+    outbox = outbox_of(settings)
     session = SmtpSession(settings)
     try:
         _send_locked(outbox, session, msg_id, SendReport(), clock)

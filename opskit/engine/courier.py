@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from opskit.delivery import pipeline
 from opskit.delivery.chat import post_alert
+from opskit.engine import outbox_table  # noqa: F401 (the outbox of a history on PostgreSQL)
 from opskit.engine.history import HistoryUnavailable, RunStore
 from opskit.engine.recovery import deliver_once
 

@@ -116,6 +116,8 @@ class Scheduler:
     _lock: SchedulerLock | None = field(init=False, default=None)
     _leader: LeaderLock | None = field(init=False, default=None)
     _clock: Callable[[], datetime] | None = field(init=False, default=None)
+    lost_leadership: bool = field(init=False, default=False)
+    """Stopped because another scheduler leads now (``runner.py schedule`` exits 3: start again as standby)."""
     time_scale: float = field(init=False, default=1.0)
     """Fake seconds per real second of the loop's waits (1 but in tests that speed the clock up)."""
 
@@ -247,6 +249,7 @@ class Scheduler:
             self.tick(now)
         except LeadershipLost as exc:
             self._alert(None, exc.message)
+            self.lost_leadership = True
             self.stopping.set()
             return 0.0
         except (HistoryUnavailable, OSError) as exc:  # OSError: no space for a run's folder, say

@@ -163,7 +163,11 @@ class Db:
         clause, count = _statement(sql)
         with self._lock:
             result = self.connection.execute(clause, _binds(count, args))
-            rows = [Row(m) for m in result.mappings()] if result.returns_rows else []
+            if result.returns_rows:
+                keys = list(result.keys())
+                rows = [Row(zip(keys, values, strict=True)) for values in result.fetchall()]
+            else:
+                rows = []
             return Rows(rows, result.rowcount if not result.returns_rows else len(rows))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Rows:

@@ -26,6 +26,7 @@ import json
 import shutil
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -110,6 +111,7 @@ class SlotTaken(OpskitError):
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 Records = list[RunRecord]
 """``list[RunRecord]``, spelt so inside ``RunStore``, whose ``list`` method hides the builtin there."""
 RunIds = list[str]
@@ -122,10 +124,7 @@ def _guarded(method: _F) -> _F:
 
     @functools.wraps(method)
     def guarded(self: RunStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
-            raise self._unavailable(exc) from exc
+        return RunStore.call(self, lambda: method(self, *args, **kwargs))
 
     return guarded  # type: ignore[return-value]
 
@@ -164,6 +163,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         """The history as messages name it: the file, or the URL without its password."""
         self.owner = owner
         self.redactor = redactor
+        self._local = threading.local()  # .guards: public methods under way in this thread (see ``call``)
         self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         if self.url is None:
             private_database(self.path)  # owner-only from its first byte, -wal and -shm too
@@ -181,6 +181,30 @@ class RunStore(AccountTables, WebTables, WorkerTables):
             unavailable = self._unavailable(exc)
             self._db.close()
             raise unavailable from exc
+
+    def call(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` (one or more statements on this store) speaking ``HistoryUnavailable`` for the
+        database's operational errors. Every public method goes through it.
+
+        A server restarted since our last statement leaves a dead connection: the call is tried once more
+        on a new one when the failure came before anything was written (a failure then is a real outage).
+        """
+        outermost = not self._db.in_transaction
+        self._local.guards = getattr(self._local, "guards", 0) + 1
+        try:
+            return work()
+        except sa.exc.DBAPIError as exc:
+            if not (outermost and self._db.postgres and exc.connection_invalidated):
+                raise self._unavailable(exc) from exc
+            self._db.lost()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            self._local.guards -= 1
+        try:
+            return work()
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            raise self._unavailable(exc) from exc
 
     def upgrade_schema(self) -> tuple[str | None, str | None]:
         """Run the migrations this history lacks; returns its revision before and after."""
@@ -233,7 +257,12 @@ class RunStore(AccountTables, WebTables, WorkerTables):
             return
         try:
             self._db.begin()
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        except sa.exc.DBAPIError as exc:
+            guarded = int(getattr(self._local, "guards", 0)) > 0
+            if self._db.postgres and exc.connection_invalidated and guarded:
+                raise  # nothing was written: the public method tries once more on a new connection
+            raise self._unavailable(exc) from exc
+        except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         try:
             yield self._db
@@ -654,7 +683,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
 # tables mixed in (the web app's), and methods added later.
 for _klass in reversed(RunStore.__mro__[:-1]):
     for _name, _method in list(vars(_klass).items()):
-        if inspect.isfunction(_method) and not _name.startswith("_"):
+        if inspect.isfunction(_method) and not _name.startswith("_") and _name != "call":
             setattr(RunStore, _name, _guarded(_method))
 
 _HOST = socket.gethostname()

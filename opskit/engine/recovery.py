@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from opskit.engine import outbox_table  # noqa: F401 (the outbox of a history on PostgreSQL)
 from opskit.engine.history import RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.leader import leader_lock_held
 from opskit.engine.lock import SchedulerLock

@@ -111,7 +111,9 @@ def execute(run_id: str, preloaded: Preloaded) -> int:
 
     options = json.loads(os.environ.get("OPSKIT_RUN_OPTIONS") or "{}")
     global _patience_s
-    _patience_s = RECORD_PATIENCE_S if options.get("worker_pid") else 0.0
+    # Patient on a Celery worker, and whenever the history is on PostgreSQL (a restart of the server must
+    # not lose the result of a run that ended meanwhile); a local run on SQLite gives up at once.
+    _patience_s = RECORD_PATIENCE_S if options.get("worker_pid") or store.postgres else 0.0
     started = _patiently(store.mark_running, record.id, pid=os.getpid(), pid_started=psutil.Process().create_time())
     if not started:
         logger.warning(
@@ -279,12 +281,16 @@ _patience_s = 0.0
 def _patiently(write: Any, *args: Any, **kwargs: Any) -> Any:
     """``write(*args, **kwargs)``, tried again every second while the history is unavailable (on a worker)."""
     deadline = time.monotonic() + _patience_s
+    said = False
     while True:
         try:
             return write(*args, **kwargs)
-        except HistoryUnavailable:
+        except HistoryUnavailable as exc:
             if time.monotonic() > deadline:
                 raise
+            if not said:
+                logging.getLogger("opskit.worker").warning("%s; trying again every second", exc)
+                said = True
             time.sleep(1.0)
 
 

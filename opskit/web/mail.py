@@ -22,7 +22,8 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from opskit.config.model import Config
 from opskit.delivery import pipeline
-from opskit.delivery.outbox import Outbox
+from opskit.delivery.outbox import outbox_exists, outbox_of
+from opskit.engine import outbox_table  # noqa: F401 (the outbox of a history on PostgreSQL)
 from opskit.engine.history import RunRecord
 from opskit.errors import OpskitError
 from opskit.web.auth import client_ip, require, state
@@ -87,11 +88,11 @@ def parse(raw: bytes) -> tuple[EmailMessage, ParsedMessage]:
 def messages_of_run(config: Config, record: RunRecord) -> list[dict[str, Any]]:
     """The messages delivery saved for a run, with what the run page shows of each."""
     emails = (record.delivery or {}).get("emails") or []
-    folder = config.outbox_dir
-    if not emails or not (folder / "index.sqlite3").exists():
+    settings = config.email_settings()
+    if not emails or not outbox_exists(settings):
         return []
 
-    outbox = Outbox(folder)
+    outbox = outbox_of(settings)
     found = []
     for email in emails:
         msg_id = email.get("outbox_id")
@@ -236,11 +237,11 @@ def send() -> Any:
 
 def _outbox() -> Any:
 
-    return Outbox(state().config.outbox_dir)
+    return outbox_of(state().config.email_settings())
 
 
 def _has_index() -> bool:
-    return (state().config.outbox_dir / "index.sqlite3").exists()
+    return outbox_exists(state().config.email_settings())
 
 
 def _sees(job: str | None) -> bool:

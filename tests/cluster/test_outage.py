@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -16,7 +18,7 @@ import pytest
 
 from opskit.engine.history import RunStore
 from tests.cluster.test_failover import START, slots, start_scheduler
-from tests.conftest import wait_for
+from tests.conftest import REPO, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]  # a real scheduler, and a 20 s outage
 
@@ -87,3 +89,45 @@ def test_postgresql_down_for_20s_the_scheduler_keeps_running_and_loses_no_slot(
         if scheduler.poll() is None:
             os.killpg(scheduler.pid, signal.SIGKILL)
             scheduler.wait(timeout=10)
+
+
+def test_a_run_that_ends_while_postgresql_is_down_is_recorded_once_it_is_back(
+    tmp_project, pg_url, postgres_server, tmp_path
+):
+    marker = tmp_path / "started"
+    tmp_project.write_config(f"""\
+        timezone: Europe/Berlin
+        history: {pg_url}
+        jobs:
+          slowjob:
+            task: slow
+            params:
+              seconds: 2
+              marker: {marker}
+        """)
+    run = subprocess.Popen(
+        [sys.executable, str(REPO / "runner.py"), "--config", str(tmp_project.config), "run", "slowjob"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_project.root,
+    )
+    try:
+        wait_for(lambda: marker.exists() or run.poll() is not None, timeout=30, what="the run to start")
+        assert run.poll() is None, run.communicate()
+        postgres_server.stop("fast")  # the task ends (2 s) while the database is down
+        wait_for(lambda: (tmp_project.root / "var" / "runs").exists(), what="the run folder")
+        log = next((tmp_project.root / "var" / "runs").glob("*/run.log"))
+        wait_for(lambda: "trying again every second" in log.read_text(), timeout=30, what="the worker to wait")
+        postgres_server.start()
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    finally:
+        if not postgres_server.running():
+            postgres_server.start()
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=10)
+    with RunStore(pg_url) as store:
+        (record,) = store.list(job="slowjob")
+    assert record.status == "succeeded" and record.result is not None
