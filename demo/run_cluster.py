@@ -148,13 +148,13 @@ DATABASE = "opskit_demo"
 def _postgres() -> tuple[Any, str | None]:
     """A throwaway PostgreSQL with the demo's database, and the history URL; (None, None) without PostgreSQL.
 
-    The same server the cluster tests start (tests/pg_fixtures.py): initdb and pg_ctl as the ``postgres``
+    The same server the cluster tests start (demo/postgres_server.py): initdb and pg_ctl as the ``postgres``
     user when we are root, 127.0.0.1 only, a password; its password reaches the config through the
     environment (``${OPSKIT_DEMO_DB_PASSWORD}``).
     """
     import tempfile
 
-    from tests.pg_fixtures import PASSWORD, USER, PostgresServer, postgres_bin
+    from demo.postgres_server import PASSWORD, USER, PostgresServer, postgres_bin
 
     binaries = postgres_bin()
     if binaries is None:
