@@ -211,7 +211,10 @@ def _run_jobs(config_path: Path, queues_of: dict[int, str]) -> int:
     print("\nWhere to look:")
     for email in emails:
         print(f"  the email:   {email.relative_to(REPO)}")
-    print(f"  the history: .venv/bin/python runner.py --config {config_path.relative_to(REPO)} history")
+    if "://" in str(config.history_target):  # the throwaway PostgreSQL stops with the demo
+        print("  the history: on the demo's PostgreSQL, which stops with the demo (docs/deploy.md keeps one)")
+    else:
+        print(f"  the history: .venv/bin/python runner.py --config {config_path.relative_to(REPO)} history")
     return code
 
 
