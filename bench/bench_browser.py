@@ -10,12 +10,18 @@ Every measurement runs in a child process, as a run does. The parent samples the
 process tree (its driver, and its own Chromium when it has one) and of the warm browser's tree every 250 ms:
 RSS, and PSS (proportional: shared pages counted once across processes, which is what the machine pays).
 "Per run" with the warm browser is (peak of everything, the warm browser included) / runs.
+
+"Where the time goes" splits the saved-sign-in runs (warm, and with a browser of their own) by phase, from the
+step lines each run logs (``click export_csv in 0.15s``), beside the floor's step that does the same work,
+and their CPU seconds by process: the run's Python, Playwright's driver (and its own Chromium), the warm
+browser's work for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import statistics
@@ -66,15 +72,45 @@ def _ctx(url: str, work: Path, run: str, endpoint: str = "-"):
     )
 
 
+class StepLog(logging.Handler):
+    """The run's step lines (``click export_csv in 0.15s (...)``), as (step, seconds, end) from the task's start."""
+
+    LINE = re.compile(r"^(.+?) in (\d+\.\d+)s\b")
+
+    def __init__(self, started: float):
+        super().__init__(logging.INFO)
+        self.started, self.steps = started, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self.LINE.match(record.getMessage())
+        if found and record.name.startswith("opskit.browser"):
+            self.steps.append((found.group(1), float(found.group(2)), time.perf_counter() - self.started))
+
+
 def child_export(url: str, work: Path, run: str, start: str, end: str, endpoint: str = "-") -> dict:
+    import resource
+
     from opskit.period import Period
     from tasks.export_cases import export_cases
 
     period = Period(date.fromisoformat(start), date.fromisoformat(end))
     ctx = _ctx(url, work, run, endpoint)
     started = time.perf_counter()  # what a run forked by the scheduler's zygote pays: imports are preloaded there
+    steps = StepLog(started)
+    logging.getLogger("opskit").addHandler(steps)
+    logging.getLogger("opskit").setLevel(logging.INFO)
+    me_before = resource.getrusage(resource.RUSAGE_SELF)
     result = export_cases(ctx, period=period)
-    return {"rows": result.rows, "bytes": result.files[0].stat().st_size, "task": time.perf_counter() - started}
+    task = time.perf_counter() - started
+    me, driver = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "rows": result.rows,
+        "bytes": result.files[0].stat().st_size,
+        "task": task,
+        "steps": steps.steps,
+        "cpu_python": me.ru_utime + me.ru_stime - me_before.ru_utime - me_before.ru_stime,
+        "cpu_driver": driver.ru_utime + driver.ru_stime,  # Playwright's driver, and the run's own Chromium
+    }
 
 
 def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
@@ -82,18 +118,22 @@ def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
     import requests
 
     started = time.perf_counter()
+    marks = {}
     state = json.loads((work / "var" / "browser" / "console.json").read_text())
     http = requests.Session()
     for c in state["cookies"]:
         http.cookies.set(c["name"], c["value"], domain=c["domain"], path=c["path"])
     page = http.get(f"{url}/cases", params={"date_from": start, "date_to": end})
     token = CSRF.search(page.text).group(1)
+    marks["search page"] = time.perf_counter() - started
     resp = http.post(
         f"{url}/export", data={"csrf_token": token, "date_from": start, "date_to": end, "format": "csv"}, stream=True
     )
+    marks["post the export"] = time.perf_counter() - started
     while "/exports/" in resp.url and 'data-status="running"' in resp.text:
         time.sleep(0.25)  # the floor polls 4x a second; the console's page refreshes once a second
         resp = http.get(resp.url)
+    marks["wait for export"] = time.perf_counter() - started
     if "/exports/" in resp.url:
         link = re.search(r'href="(/exports/\w+/download)"', resp.text).group(1)
         resp = http.get(url + link, stream=True)
@@ -103,7 +143,8 @@ def child_floor(url: str, work: Path, run: str, start: str, end: str) -> dict:
         for chunk in resp.iter_content(1 << 20):
             fh.write(chunk)
             size += len(chunk)
-    return {"bytes": size, "task": time.perf_counter() - started}
+    marks["download"] = time.perf_counter() - started
+    return {"bytes": size, "task": time.perf_counter() - started, "marks": marks}
 
 
 def child_scrape(url: str, work: Path, run: str, pages: str) -> dict:
@@ -230,12 +271,14 @@ def measure(*args: str, warm_pid: int | None = None) -> dict:
     with Sampler([proc.pid], warm_pid) as sampler:
         out, err = proc.communicate()
     wall = time.perf_counter() - started
-    cpu = children_cpu() - cpu_before + tree_cpu(warm_pid) - warm_before
+    warm_cpu = tree_cpu(warm_pid) - warm_before
+    cpu = children_cpu() - cpu_before + warm_cpu
     if proc.returncode:
         raise SystemExit(f"child {args[0]} failed ({proc.returncode}): {err[-2000:]}")
     return {
         "wall": wall,
         "cpu": cpu,
+        "cpu_warm": warm_cpu,
         "peak_mb": sampler.peak_child_rss / 2**20,
         "pss_mb": sampler.peak_child_pss / 2**20,
         **json.loads(out.strip().splitlines()[-1]),
@@ -383,6 +426,76 @@ def _export(url: str, work: Path, start: str, end: str, endpoint: str, warm, arg
         f" load average {os.getloadavg()[0]:.1f})"
     )
     print(f"  (the warm run's tree excludes the shared browser: {warm.server.memory_mb():.0f} MiB PSS now)\n")
+    _breakdown([(r[2], r[1], r[3]) for r in rows])
+
+
+FLOOR_PHASES = {  # the floor's step beside the browser's phase it does the work of
+    "open the search page": "search page",
+    "click search_button": "search page",
+    "click export_csv": "post the export",
+    "wait for export": "wait for export",
+    "download from download_link": "download",
+}
+
+
+def _phases(run: dict) -> dict[str, float]:
+    """A browser run's time by phase, from its step lines: what comes before the first step (Playwright's
+    driver, the browser or the connection to it, a context and a page), each step, the task's own code
+    between steps, and what comes after the last (the row count check, closing the browser)."""
+    out = {"python start, imports": run["wall"] - run["task"]}
+    steps = run["steps"]
+    last = steps[0][2] - steps[0][1] if steps else run["task"]
+    out["browser start/connect, context, page"] = last
+    between = 0.0
+    for name, seconds, end in steps:
+        key = "fill the form (fill, select)" if name.startswith(("fill ", "select ")) else name
+        key = "open the search page" if name.startswith("open ") else key
+        between += max(0.0, end - seconds - last)
+        out[key] = out.get(key, 0.0) + seconds
+        last = end
+    out["the task's code between steps"] = between
+    out["after the last step: row count, close"] = run["task"] - last
+    return out
+
+
+def _floor_phases(run: dict) -> dict[str, float]:
+    out, before = {"python start, imports": run["wall"] - run["task"]}, 0.0
+    for name, at in run["marks"].items():
+        out[name] = at - before
+        before = at
+    return out
+
+
+def _breakdown(rows: list[tuple[dict, dict, dict]]) -> None:
+    """Where the time of a browser run goes, phase by phase (medians), beside the floor's nearest step."""
+    warm = [_phases(r[0]) for r in rows]
+    own = [_phases(r[1]) for r in rows]
+    floor = [_floor_phases(r[2]) for r in rows]
+    names = list(dict.fromkeys(k for p in warm + own for k in p))
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(p.get(key, 0.0) for p in runs)
+
+    print("where the time goes (median seconds; the floor's step that does the same work beside it)")
+    print(f"  {'phase':<40} {'warm':>6} {'own':>6}   floor")
+    shown = set()
+    for name in names:
+        twin = "python start, imports" if name.startswith("python") else FLOOR_PHASES.get(name)
+        beside = ""
+        if twin and twin not in shown:
+            shown.add(twin)
+            beside = f"{med(floor, twin):6.2f}  ({twin})"
+        print(f"  {name:<40} {med(warm, name):6.2f} {med(own, name):6.2f}   {beside}")
+    total = [statistics.median(r[j]["wall"] for r in rows) for j in range(3)]
+    print(f"  {'process start -> file on disk':<40} {total[0]:6.2f} {total[1]:6.2f}   {total[2]:6.2f}")
+    cpu = {
+        "python (the run's process)": [statistics.median(r[j]["cpu_python"] for r in rows) for j in (0, 1)],
+        "driver (+ own Chromium)": [statistics.median(r[j]["cpu_driver"] for r in rows) for j in (0, 1)],
+        "warm browser, for this run": [statistics.median(r[0]["cpu_warm"] for r in rows), 0.0],
+    }
+    for name, (w, o) in cpu.items():
+        print(f"  CPU-s {name:<34} {w:6.2f} {o:6.2f}")
+    print(f"  CPU-s {'floor (all of it)':<34} {'':>13}   {statistics.median(r[2]['cpu'] for r in rows):6.2f}\n")
 
 
 def _concurrency(url: str, work: Path, start: str, endpoint: str, warm, args) -> None:

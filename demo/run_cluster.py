@@ -148,13 +148,13 @@ DATABASE = "opskit_demo"
 def _postgres() -> tuple[Any, str | None]:
     """A throwaway PostgreSQL with the demo's database, and the history URL; (None, None) without PostgreSQL.
 
-    The same server the cluster tests start (tests/pg_fixtures.py): initdb and pg_ctl as the ``postgres``
+    The same server the cluster tests start (demo/postgres_server.py): initdb and pg_ctl as the ``postgres``
     user when we are root, 127.0.0.1 only, a password; its password reaches the config through the
     environment (``${OPSKIT_DEMO_DB_PASSWORD}``).
     """
     import tempfile
 
-    from tests.pg_fixtures import PASSWORD, USER, PostgresServer, postgres_bin
+    from demo.postgres_server import PASSWORD, USER, PostgresServer, postgres_bin
 
     binaries = postgres_bin()
     if binaries is None:
@@ -211,7 +211,10 @@ def _run_jobs(config_path: Path, queues_of: dict[int, str]) -> int:
     print("\nWhere to look:")
     for email in emails:
         print(f"  the email:   {email.relative_to(REPO)}")
-    print(f"  the history: .venv/bin/python runner.py --config {config_path.relative_to(REPO)} history")
+    if "://" in str(config.history_target):  # the throwaway PostgreSQL stops with the demo
+        print("  the history: on the demo's PostgreSQL, which stops with the demo (docs/deploy.md keeps one)")
+    else:
+        print(f"  the history: .venv/bin/python runner.py --config {config_path.relative_to(REPO)} history")
     return code
 
 

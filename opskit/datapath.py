@@ -16,6 +16,7 @@ is refused too. The value the task receives is the one given (a relative path st
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,7 +66,9 @@ def confine(value: str, data_dir: Path, roots: Sequence[Path]) -> Path:
         resolved = (path if path.is_absolute() else data_dir / path).resolve(strict=False)
         real_roots = [Path(root).resolve(strict=False) for root in roots]
     except (OSError, RuntimeError) as exc:  # a link loop, a name too long
-        raise ValueError(f"{value!r} cannot be resolved ({exc.__class__.__name__})") from None
+        loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP  # 3.11 / 3.13
+        why = "a symbolic link loop" if loop else (getattr(exc, "strerror", None) or type(exc).__name__)
+        raise ValueError(f"{value!r} cannot be resolved ({why})") from None
     if any(resolved == root or resolved.is_relative_to(root) for root in real_roots):
         return resolved
     shown = ", ".join(str(root) for root in roots)

@@ -3,7 +3,8 @@
 A vendor's file name, a scraped page title, an error message from a web app or a log line can carry
 escape sequences (``ESC [ 2 J`` clears the screen, ``ESC ] 52`` writes the clipboard, ``ESC ] 8`` makes
 links, a bare ``CR`` overwrites the line before it). Everything the command line prints that came from
-outside — console log lines, ``runner.py logs``, ``show``, ``history`` — goes through ``printable``: escape
+outside — every command's output (``printable_output``), console log lines, ``runner.py logs``, ``show``,
+``history`` — goes through ``printable``: escape
 sequences are removed whole, other C0 and C1 control characters (and DEL) are removed, tab and newline stay.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 # ESC sequences first, whole: CSI (ESC [ ... final byte), OSC/DCS/PM/APC/SOS strings up to their terminator
 # (BEL or ESC \), and two-character escapes (ESC followed by one byte); then the 8-bit CSI/OSC forms.
@@ -36,3 +40,30 @@ class PrintableFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return printable(super().format(record))
+
+
+class PrintableStream:
+    """A text stream that writes ``printable`` text to the stream it wraps (everything else is delegated)."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def printable_output() -> Iterator[None]:
+    """Within the block, whatever is printed to stdout and stderr is ``printable`` (a command's whole output)."""
+    import sys
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableStream(saved[0]), PrintableStream(saved[1])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -11,111 +11,18 @@ Modules use them by importing the fixtures (``from tests.pg_fixtures import post
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
-import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from demo.postgres_server import PostgresServer, postgres_bin
 from tests.conftest import free_port
-
-PASSWORD = "pg-" + secrets.token_hex(8)
-USER = "opskit"
-
-
-def postgres_bin() -> Path | None:
-    """The newest Debian PostgreSQL's bin folder (/usr/lib/postgresql/N/bin), or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name))
-    return Path(found[-1]).parent if found else None
-
-
-@dataclass
-class PostgresServer:
-    """One PostgreSQL cluster in a temp folder; ``stop()``/``start()`` simulate an outage."""
-
-    bin: Path
-    folder: Path
-    port: int
-    run_as: str | None
-    databases: list[str] = field(default_factory=list)
-
-    @property
-    def data(self) -> Path:
-        return self.folder / "data"
-
-    def url(self, database: str = "postgres", *, password: str | None = PASSWORD) -> str:
-        auth = f"{USER}:{password}" if password else USER
-        return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
-
-    def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.bin / argv[0]), *argv[1:]],
-            user=self.run_as,
-            capture_output=True,
-            text=True,
-            check=check,
-            cwd=self.folder if self.folder.is_dir() else "/",  # a folder cleaned up early still lets it stop
-            timeout=60,
-        )
-
-    def init(self) -> None:
-        pwfile = self.folder / "pw"
-        pwfile.write_text(PASSWORD + "\n")
-        if self.run_as:
-            shutil.chown(self.folder, self.run_as)
-            shutil.chown(pwfile, self.run_as)
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            USER,
-            f"--pwfile={pwfile}",
-            "--auth-host=scram-sha-256",
-            "--auth-local=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        )
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
-        )
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "30", "-o", options, "start"
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop", check=False)
-
-    def running(self) -> bool:
-        return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
-
-    def sql(self, statement: str, database: str = "postgres") -> None:
-        import psycopg
-
-        with psycopg.connect(self.url(database), autocommit=True) as c:
-            c.execute(statement)  # type: ignore[arg-type]
-
-    def create_database(self) -> str:
-        name = f"t_{secrets.token_hex(5)}"
-        self.sql(f"CREATE DATABASE {name}")
-        self.databases.append(name)
-        return name
-
-    def drop_database(self, name: str) -> None:
-        self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def start_postgres() -> PostgresServer:

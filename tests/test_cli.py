@@ -158,11 +158,11 @@ def test_an_unexpected_failure_is_retried_as_new_history_rows(run_cli, tmp_proje
 def test_timeout_kills_the_whole_process_tree(run_cli, tmp_project):
     marker = tmp_project.root / "grandchild.pid"
     tmp_project.write_config(
-        f"jobs:\n  hang:\n    task: spawn_child\n    timeout: 3s\n    params:\n      marker: {marker}\n"
+        f"jobs:\n  hang:\n    task: spawn_child\n    timeout: 6s\n    params:\n      marker: {marker}\n"
     )
     result = run_cli("run", "hang")
     assert result.exit_code == 1
-    assert "timed_out" in result.stdout and "timed out after 3s; its processes were killed" in result.stdout
+    assert "timed_out" in result.stdout and "timed out after 6s; its processes were killed" in result.stdout
     grandchild = int(marker.read_text())
     wait_for(
         lambda: not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie",

@@ -543,7 +543,7 @@ def test_a_timed_out_job_alert_says_so(run_cli, tmp_project):
         tmp_project,
         job("stuck", task="slow", params="      seconds: 30\n", email=alert_only).replace(
             "    params:",
-            "    timeout: 3s\n    params:",  # time for a loaded machine to start the task
+            "    timeout: 6s\n    params:",  # time for a loaded machine to start the task
         ),
     )
     result, run_id = run_job(run_cli, "stuck")
@@ -551,7 +551,7 @@ def test_a_timed_out_job_alert_says_so(run_cli, tmp_project):
     (message,) = outbox_messages(tmp_project)
     assert message["Subject"] == "[opskit] Job stuck timed out"
     text = bodies(message)[1]
-    assert "Cause:     timed out after 3s; its processes were killed" in text
+    assert "Cause:     timed out after 6s; its processes were killed" in text
     assert "task slow starting" in text  # the log's last lines
 
 

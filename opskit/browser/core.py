@@ -83,6 +83,8 @@ class Shared:
     """(method, URL) of every request made while signing in: never kept in a trace."""
     clicked_at: str | None = None
     """The URL before the last click (``wait_for_any(url_changed=True)`` compares with it)."""
+    user_agent: str | None = None
+    """The browser's user agent, sent with downloads fetched over HTTP (asked once)."""
 
 
 class SessionCore:

@@ -118,7 +118,8 @@ def download(
 
     s.click(name, navigates=False)
     status_css = s.selector(status)
-    s.begin("wait for export", None, status_css)
+    waited = s.begin("wait for export", None, status_css)
+    started = time.monotonic()
     found = _wait(s, deadline, too_slow, status_css)
     if found == "download":
         return save_download(s, s.shared.downloads.pop(0), folder=folder, filename=filename)
@@ -127,9 +128,25 @@ def download(
     ready = s.page.locator(f"{status_css}:not([data-status='running'])")
     refresh = None
     if s.page.locator(status_css).first.get_attribute("data-status") == "running":
-        refresh = None if _poll_status(s, status_css, deadline, too_slow) else 0.25
-    _wait(s, deadline, too_slow, ready, refresh=refresh)
+        polled = _poll_status(s, status_css, _css_or_none(s, link), deadline, too_slow)
+        if polled is None:
+            refresh = 0.25  # not plain CSS: reload the page itself, four times a second
+        elif polled.get("href") and polled.get("state") in ("done", "ready"):
+            # The link is known: fetch it now; the page shows the result meanwhile (not waited for).
+            _log_wait(waited, started)
+            user_agent(s)  # asked before the page reloads (it cannot answer while it does)
+            _reload_later(s)
+            with s._act("download from", link, wait=False):  # the page is reloading: the link is known
+                return fetch(s, str(polled["href"]), folder=folder, filename=filename)
+        elif polled.get("state") == "unknown":  # the answer has no status: the app renders it (or signed out)
+            if polled.get("stopped"):
+                _reload(s)  # its own refresh was stopped: the page shows what is true again
+        elif polled.get("state") != "download":
+            _reload(s)
+    if _wait(s, deadline, too_slow, ready, refresh=refresh) == "download":
+        return save_download(s, s.shared.downloads.pop(0), folder=folder, filename=filename)
     s.check_page()
+    _log_wait(waited, started)
     state = s.page.locator(status_css).first.get_attribute("data-status")
     if state not in (None, "done", "ready"):
         text = " ".join(s.page.locator(status_css).first.inner_text().split())
@@ -146,43 +163,104 @@ def download(
 
 
 STATUS_JS = r"""
-async (css) => {
-  const answer = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
-  const page = new DOMParser().parseFromString(await answer.text(), "text/html");
-  const status = page.querySelector(css);
-  return status ? status.getAttribute("data-status") : null;
+async ([css, linkCss, waited, budget, least, most]) => {
+  // The page's own refresh would end this script (and render the page again): it is reloaded when done.
+  // An answer without the status (an app that renders it itself, a sign-in page) is "unknown".
+  const stopped = !!document.querySelector('meta[http-equiv="refresh" i]');
+  if (stopped) window.stop();
+  const start = Date.now();
+  for (;;) {
+    const answer = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
+    const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+    const status = page.querySelector(css);
+    if (!status || !status.hasAttribute("data-status")) return { state: "unknown", href: null, stopped };
+    const state = status.getAttribute("data-status");
+    const every = Math.min(most, Math.max(least, (waited + Date.now() - start) / 10));
+    if (state !== "running" || Date.now() + every >= start + budget) {
+      let href = null;
+      if (state !== "running" && linkCss) {
+        let raw = null;
+        try {
+          const link = page.querySelector(linkCss);
+          raw = link ? link.getAttribute("href") : null;
+        } catch (notCss) {}  // a selector only Playwright reads: the link is read from the page instead
+        if (raw && !/^(javascript|blob|data):|^#/i.test(raw)) href = new URL(raw, answer.url).href;
+      }
+      return { state, href };
+    }
+    await new Promise((wake) => setTimeout(wake, every));
+  }
 }
 """
-STATUS_POLL_S = 0.25
+STATUS_POLL_MS = (100, 1000)
+"""How often a status page is fetched while an export is prepared: every tenth of the time waited so far, at
+least every second and at most ten times a second. A finished export is seen within a tenth of the time it
+took (0.1 s for a quick one), and a long one costs next to nothing."""
+STATUS_BUDGET_MS = 1000
+"""How long one look from Python lets the page poll by itself: between two looks Python checks its deadline
+and the downloads the session collected."""
 
 
-def _poll_status(s: Session, status_css: str, deadline: float, too_slow: Any) -> bool:
-    """Wait for a status page's ``data-status`` to leave "running" by fetching the page from within it, four
-    times a second as a plain HTTP client would, then reload it once to show the result.
+def _css_or_none(s: Session, name: str) -> str | None:
+    """The plain CSS of a selector name (what ``querySelector`` in the page understands), else None."""
+    css = s.selector(name)
+    if re.match(r"^[a-z_:-]+=", css) or css.startswith(("//", "xpath", "text", "role", "internal:")) or ">>" in css:
+        return None
+    return css
 
-    Reloading the page as often costs the browser a full render each time (about 0.2 CPU-seconds for a
-    page of the console), which on a small machine slows the very server being waited for. Returns False
-    when the status selector is not plain CSS (the caller reloads the page instead).
+
+def _poll_status(s: Session, status_css: str, link_css: str | None, deadline: float, too_slow: Any) -> dict | None:
+    """Wait for a status page's ``data-status`` to leave "running"; its last state and the ready link's URL.
+
+    The page fetches itself (``location.href``) as often as ``STATUS_POLL_MS`` says and reads the status from
+    the answer, as a plain HTTP client would: one small request each time, no render, and one round trip to
+    the browser a second. Its own refresh (``<meta http-equiv="refresh">``) is stopped meanwhile (reloading a
+    page costs a render, about 0.1 CPU-second for one of the console's: on a small machine that slows the
+    very server being waited for). A state of "unknown" means the answer has no status element with a
+    ``data-status``: an app that renders it with its own code (it is waited for on the page, never
+    reloaded), or a sign-in page. Returns None when the status selector is not plain CSS (the caller
+    reloads the page instead).
     """
+    if _css_or_none(s, status_css) is None:
+        return None
+    started = time.monotonic()
     while True:
         if s.shared.downloads:
-            return True
-        try:
-            state = s.page.evaluate(STATUS_JS, status_css)
-        except Exception as exc:  # the page replaced itself (its own refresh): ask again; a role= selector: no
-            if "SyntaxError" in str(exc) or "not a valid selector" in str(exc):
-                return False
-            state = "running"
-        if state != "running":
-            break
-        if time.monotonic() >= deadline:
+            return {"state": "download", "href": None}
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise too_slow()
-        s.page.wait_for_timeout(STATUS_POLL_S * 1000)
+        budget = min(STATUS_BUDGET_MS, max(left * 1000, STATUS_POLL_MS[0]))
+        waited = (time.monotonic() - started) * 1000
+        try:
+            found = s.page.evaluate(STATUS_JS, [status_css, link_css, waited, budget, *STATUS_POLL_MS])
+        except Exception as exc:  # the page replaced itself meanwhile: ask again; a selector it cannot read: no
+            if "SyntaxError" in str(exc) or "not a valid selector" in str(exc):
+                return None
+            found = {"state": "running", "href": None}
+        if found.get("state") != "running":
+            return dict(found)
+
+
+def _log_wait(step: Any, started: float) -> None:
+    where = f" ({step.where})" if step.where else ""
+    log.info("%s in %.2fs%s", step, time.monotonic() - started, where)
+
+
+def _reload(s: Session) -> None:
+    """Reload the page to show the result (waiting for it)."""
     try:
         s.page.reload(wait_until="domcontentloaded")
     except Exception:  # raced with the page's own refresh: it shows the result either way
         pass
-    return True
+
+
+def _reload_later(s: Session) -> None:
+    """Start reloading the page without waiting for it (the next action waits for its element)."""
+    try:
+        s.page.evaluate("() => { setTimeout(() => location.reload(), 0); }")
+    except Exception:  # the page is between documents: it is loading anyway
+        pass
 
 
 def _wait(s: Session, deadline: float, too_slow: Any, target: Any, *, refresh: float | None = None) -> str:
@@ -228,6 +306,13 @@ def save_download(s: Session, item: Any, *, folder: Path | None = None, filename
     return target
 
 
+def user_agent(s: Session) -> str:
+    """The browser's user agent (asked once per session: it does not change)."""
+    if s.shared.user_agent is None:
+        s.shared.user_agent = str(s.page.evaluate("navigator.userAgent"))
+    return s.shared.user_agent
+
+
 def fetch(s: Session, url: str, *, folder: Path | None = None, filename: str | None = None) -> Path:
     """GET ``url`` with the session's cookies and user agent, streamed atomically into the run folder.
 
@@ -237,8 +322,7 @@ def fetch(s: Session, url: str, *, folder: Path | None = None, filename: str | N
         ServerError: HTTP 5xx after retries, or another HTTP error.
     """
     cookies = "; ".join(f"{c['name']}={c['value']}" for c in s.context.cookies([url]))
-    agent = s.page.evaluate("navigator.userAgent")
-    headers = {"User-Agent": agent, "Referer": s.page.url, **({"Cookie": cookies} if cookies else {})}
+    headers = {"User-Agent": user_agent(s), "Referer": s.page.url, **({"Cookie": cookies} if cookies else {})}
     http = s.ctx.http
     timeout = (10, s.settings.download_timeout.total_seconds())
     with http.get(url, headers=headers, stream=True, timeout=timeout, verify=s.source.verify_tls) as response:

@@ -6,8 +6,8 @@ sign-in, in one of two browsers:
 - the scheduler's warm browser, when the run was started by the scheduler (``options["warm_browser"]``
   names its endpoint file) and the source allows it (``browser.warm``): no start-up cost, and its memory is
   shared by every run (opskit/browser/warm.py);
-- otherwise a Chromium of its own (``chromium.launch_options``: Playwright's, else the system's), as for a
-  run by hand, ``--headed`` or ``--slowmo``.
+- otherwise a Chromium of its own (``chromium.launch_options``: Playwright's, else the system's headless shell
+  or Chromium), as for a run by hand, ``--headed`` or ``--slowmo``.
 
 When the ``with`` block fails, the failure folder gets the artifacts (artifacts.py) and the error names the
 step, the task's line and that folder; Playwright's errors become opskit's (a timeout on an element is a
@@ -147,7 +147,9 @@ def _open_browser(pw: Any, ctx: RunContext, settings: BrowserSettings, headed: b
         if browser is not None:
             return browser
 
-    return pw.chromium.launch(headless=not headed, slow_mo=float(ctx.options.get("slowmo") or 0), **launch_options(pw))
+    return pw.chromium.launch(
+        headless=not headed, slow_mo=float(ctx.options.get("slowmo") or 0), **launch_options(pw, shell=not headed)
+    )
 
 
 def _node_compile_cache(var_dir: Path) -> None:

@@ -253,6 +253,8 @@ class Session(SessionCore):
             errors: Elements whose appearance is a failure: ``ServerError`` quoting their text (``run``
                 re-runs the step).
             timeout: Seconds (default: ``action_timeout``).
+            reload: Reload the page every this many seconds while nothing happened: a status page that
+                shows the outcome only when loaded again, or refreshes itself less often than wanted.
 
         Raises:
             BrowserError: nothing happened in time (with the elements most like the ones awaited).

@@ -249,12 +249,14 @@ class SignIn:
     def _submit(self, page: Any, field: Any, submit_css: str | None) -> None:
         s = self.s
         s.begin("submit the sign-in form", "submit", submit_css)
+        # The click waits for the page load it starts: a navigation's time, not an element's.
+        timeout = max(s.settings.action_timeout, s.settings.navigation_timeout).total_seconds() * 1000
         if submit_css:
-            page.locator(submit_css).first.click(timeout=s.timeout_ms())
+            page.locator(submit_css).first.click(timeout=timeout)
             return
         button = field.locator("xpath=ancestor::form[1]").locator(SUBMIT_IN_FORM).filter(visible=True)
         if button.count():
-            button.first.click(timeout=s.timeout_ms())
+            button.first.click(timeout=timeout)
         else:
             field.press("Enter")
 

@@ -79,6 +79,7 @@ def wait_for_any(
     gone: Iterable[str] = (),
     errors: Iterable[str] = (),
     timeout: float | None = None,
+    reload: float | None = None,
     on_timeout: Callable[[], Exception] | None = None,
 ) -> Outcome:
     """The implementation of ``Session.wait_for_any`` (see its docstring)."""
@@ -102,6 +103,7 @@ def wait_for_any(
     hidden = {g: s.locator_for(g).filter(visible=True) for g in gone}
     bad = {e: s.locator_for(e).filter(visible=True) for e in errors}
     pause = POLL_MS
+    next_reload = time.monotonic() + (reload or 0)
     while True:
         for name, loc in shown.items():
             if _count(loc):
@@ -133,7 +135,15 @@ def wait_for_any(
             s.shared.step = step
             deadline = time.monotonic() + seconds
             continue
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
+        if reload is not None and left > 0 and now >= next_reload:
+            try:  # a status page that shows the outcome only when loaded again
+                page.reload(wait_until="domcontentloaded")
+            except Exception:  # raced with the page's own navigation: it is loading anyway
+                pass
+            next_reload = time.monotonic() + reload
+            continue
         if left <= 0:
             if on_timeout is not None:
                 raise on_timeout()
@@ -144,7 +154,8 @@ def wait_for_any(
                 f"at {page.url}",
                 hint=("Closest on the page: " + "; ".join(close)) if close else None,
             )
-        page.wait_for_timeout(min(pause, left * 1000))
+        until_reload = (next_reload - now) * 1000 if reload is not None else pause
+        page.wait_for_timeout(max(1.0, min(pause, left * 1000, until_reload)))
         pause = next_poll(pause)
 
 

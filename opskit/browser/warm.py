@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opskit.browser.chromium import INSTALL_HINT, BrowserMissing, system_chromium
+from opskit.browser.chromium import INSTALL_HINT, BrowserMissing, headless_shell, system_chromium
 from opskit.files import atomic_write, private_dir
 
 log = logging.getLogger(__name__)
@@ -83,14 +83,20 @@ def driver_command() -> list[str]:
 
 
 def executable() -> str | None:
-    """The Chromium to serve: $OPSKIT_CHROMIUM, Playwright's own if installed, else a system one."""
+    """The Chromium to serve (always headless): $OPSKIT_CHROMIUM_HEADLESS, $OPSKIT_CHROMIUM, Playwright's own
+    if installed, else a system headless shell or Chromium (chromium.py says why a shell)."""
 
+    if os.environ.get("OPSKIT_CHROMIUM_HEADLESS"):
+        return str(headless_shell())
     if os.environ.get("OPSKIT_CHROMIUM"):
         return str(system_chromium())
     cache = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
     bundled = sorted(cache.glob("chromium-*/chrome-linux*/chrome"))
     if bundled:
         return None  # the server's default is Playwright's own
+    shell = headless_shell()
+    if shell is not None:
+        return str(shell)
     system = system_chromium()
     if system is None:
         raise BrowserMissing("no Chromium found for Playwright", hint=INSTALL_HINT)

@@ -7,7 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opskit.cli.values import whole_number
 from opskit.errors import UsageError
+
+BROWSER_QUEUE = "browser"
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -20,7 +23,7 @@ def add_worker_parser(worker: argparse.ArgumentParser) -> None:
         default="default",
         help="comma-separated queues to take runs from (default: default; add browser where Chromium is)",
     )
-    worker.add_argument("--concurrency", type=int, default=2, help="runs at once (default 2)")
+    worker.add_argument("--concurrency", type=whole_number(1, 256), default=2, help="runs at once (default 2)")
     worker.add_argument("--pool", choices=("threads", "prefork"), default="threads", help="Celery pool (threads)")
 
 
@@ -36,6 +39,14 @@ def cmd_worker(args: argparse.Namespace, config_path: Path) -> int:
     if not 1 <= args.concurrency <= 256:
         raise UsageError(f"--concurrency: {args.concurrency} is not between 1 and 256")
     config = load_config(config_path)
+    if BROWSER_QUEUE in queues:
+        from opskit.cli.bootstrap import find_browser  # Playwright only for a browser worker's check
+
+        if find_browser() is None:
+            raise UsageError(
+                "--queues browser: there is no Chromium on this machine, and only machines with one take browser runs",
+                hint="Install one (make bootstrap), or start this worker without the browser queue",
+            )
     return run_worker(config, queues=queues, concurrency=args.concurrency, pool=args.pool)
 
 

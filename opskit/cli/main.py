@@ -23,7 +23,7 @@ from opskit.engine.owners import this_process
 from opskit.errors import OpskitError, UsageError
 from opskit.redact import Redactor
 from opskit.tasks import MISSING, discover
-from opskit.terminal import PrintableFormatter, printable
+from opskit.terminal import PrintableFormatter, printable, printable_output
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         opskit_log.addHandler(handler)
         opskit_log.setLevel(logging.INFO)
     try:
-        return dispatch(argv)
+        with printable_output():  # nothing a command prints drives the terminal (opskit/terminal.py)
+            return dispatch(argv)
     except OpskitError as exc:
         print(printable(f"error: {clip_words(str(exc))}"), file=sys.stderr)
         return exc.exit_code

@@ -401,6 +401,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
         """Record the end of a run. With ``only_if_unfinished``, a run already final is left alone."""
         now = now or utcnow()
         error, result = scrub(error, self.redactor), scrub(result, self.redactor)
+        artifacts = scrub(artifacts, self.redactor)  # a file name can carry a secret (a download's, a page's)
         with self._write() as db:
             row = db.execute("SELECT status, started_at FROM runs WHERE id=?" + db.for_update, (run_id,)).fetchone()
             if row is None or (only_if_unfinished and RunStatus(row["status"]).final):

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from opskit.config.model import Config
 from opskit.engine.attempts import backoff_delay, record_silent_exit, should_retry
 from opskit.engine.executors import Executor, RunHandle
-from opskit.engine.history import DELIVERABLE, RunRecord, RunStatus, RunStore, Trigger
+from opskit.engine.history import DELIVERABLE, HistoryUnavailable, RunRecord, RunStatus, RunStore, Trigger
 from opskit.engine.planning import PlannedRun
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,20 @@ class RunQueue:
             self.deliver(record.id)
 
     def stop_all(self) -> None:
-        """Terminate every running run (all of them first, so they end together), kill, and record them."""
+        """Terminate every running run (all of them first, so they end together), kill, and record them.
+
+        A run still waiting on a remote queue (no worker has started it) is left queued there, as a local
+        queued run is: a worker may take it, and the next scheduler re-sends or adopts and delivers it.
+        """
+        for run_id, running in list(self.running.items()):
+            try:
+                waiting = running.handle.deadline_start(running.started) is None
+            except HistoryUnavailable:
+                waiting = False
+            if waiting:
+                del self.running[run_id]
+                self._release(running.record.job)
+                log.info("run %s stays queued (%s): the next scheduler sees to it", run_id, running.handle.where)
         for running in list(self.running.values()):
             running.handle.terminate()
         for run_id, running in list(self.running.items()):

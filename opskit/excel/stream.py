@@ -26,6 +26,11 @@ _CELL_S_RE = re.compile(rb'<c r="([A-Z]+)(\d+)"(?: s="(\d+)")?')
 
 
 def _text_xml(text: str) -> str:
+    """An inline string of any text: cleaned for XML and a cell's length (``clean_text``), then escaped."""
+    return _clean_text_xml(clean_text(text))
+
+
+def _clean_text_xml(text: str) -> str:
     """An inline string of text already ``clean_text``-ed: OOXML-escape lookalikes escaped, then XML-escaped."""
     text = escape_ooxml(text)
     if "&" in text:
@@ -59,7 +64,7 @@ def cell_writer(
         f' s="{text_style}"' if text_style else "",
         f' s="{quote_style}"',
     )
-    na_xml = _text_xml(clean_text(na)) if na else ""
+    na_xml = _text_xml(na) if na else ""
 
     def render(value: Any, n: int) -> str:
         kind = type(value)
@@ -72,7 +77,7 @@ def cell_writer(
             if not text:
                 return ""
             style_attr = qs if text[0] in FORMULA_LEADS else ts
-            return f'<c r="{letter}{n}"{style_attr} t="inlineStr">{_text_xml(text)}</c>'
+            return f'<c r="{letter}{n}"{style_attr} t="inlineStr">{_clean_text_xml(text)}</c>'
         if value is None:
             return f'<c r="{letter}{n}"{ts} t="inlineStr">{na_xml}</c>' if na_xml else ""
         if kind is bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import stat
 import threading
+import time
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ from opskit.browser.session import BrowserError, ExportTimeout, LoginFailed, Ser
 from opskit.errors import DataError, SourceUnavailable, UsageError
 from tasks.export_cases import export_cases
 from tests.browser.conftest import PASSWORD, PASSWORD_ENV, WEEK, browser_processes
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -165,7 +167,7 @@ def test_expired_saved_login_is_replaced_transparently(make_console, make_ctx, t
 
 
 def test_random_server_errors_are_retried(make_console, make_ctx, tmp_path):
-    console = make_console(error_rate=0.25, error_seed=11)
+    console = make_console(error_rate=0.25, error_seed=3)
     result = export_cases(make_ctx(console), period=WEEK)
     assert len(console.requests.errors(500)) >= 1  # errors happened, and were retried past
     assert result.files[0].read_bytes() == expected_csv(console, tmp_path)
@@ -192,6 +194,42 @@ def test_background_export_waits_for_the_status_page(make_console, make_ctx, tmp
     assert console.requests.counts[("GET", "/exports/")] == 0  # (paths carry the job id)
     assert any(path.startswith("/exports/") and path.endswith("/download") for _, path in console.requests.counts)
     assert result.files[0].read_bytes() == expected_csv(console, tmp_path)
+
+
+def test_a_status_page_is_polled_finely_without_rendering_it_and_its_link_fetched_at_once(
+    make_console, make_ctx, tmp_path, caplog
+):
+    """The console's status page reloads itself once a second; the session fetches it from within the page
+    instead, more often than that, renders nothing while it waits, and fetches the link from the answer."""
+    console = make_console(export_sync_limit=100)
+    run, finished = console.exports._run, []
+
+    def polls() -> int:
+        return sum(
+            n for (m, p), n in console.requests.counts.items() if m == "GET" and re.fullmatch(r"/exports/\w+", p)
+        )
+
+    def slow(job, flt, fmt):  # an export that takes three seconds (the console has no switch for this)
+        started = time.monotonic()
+        wait_for(lambda: time.monotonic() - started >= 3, what="three seconds")
+        held = polls()
+        run(job, flt, fmt)
+        finished.append((time.monotonic(), held))
+
+    console.exports._run = slow
+    navigations: list[tuple[float, str]] = []
+    with caplog.at_level(logging.INFO, logger="opskit.browser"), make_ctx(console).browser("console") as s:
+        s.goto(f"/cases?date_from={WEEK.start}&date_to={WEEK.end}")
+        main = s.page.main_frame
+        s.page.on("framenavigated", lambda f: navigations.append((time.monotonic(), f.url)) if f == main else None)
+        path = s.download("export_csv")
+        s.wait_for("download_link")  # the page shows the result (reloaded while the file was fetched)
+    assert path.read_bytes() == expected_csv(console, tmp_path)
+    done, held = finished[0]
+    shown = [t for t, url in navigations if "/exports/" in url]
+    assert shown[0] < done and len([t for t in shown[1:] if t < done]) <= 1  # its own refresh: 2 or 3 renders
+    assert held > 3 * 4  # more often than four times a second
+    assert any(r.getMessage().startswith("wait for export in ") for r in caplog.records)
 
 
 def test_export_that_never_finishes_times_out_without_a_file(make_console, make_ctx):

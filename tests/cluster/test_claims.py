@@ -122,3 +122,25 @@ def test_after_a_history_outage_old_heartbeats_are_no_sign_of_a_lost_worker(tmp_
     executor._workers = (0.0, {})
     assert executor.worker_lost("quiet@far") == "no heartbeat for 60s"
     executor.close()
+
+
+def test_a_scheduler_that_stops_leaves_untaken_runs_queued_and_stops_the_rest(tmp_project: Project) -> None:
+    from opskit.engine.runqueue import Running, RunQueue
+
+    executor, store = _setup(tmp_project)
+    waiting, started = _run(store, tmp_project.root / "runs"), _run(store, tmp_project.root / "runs")
+    _beat(store, "w@far", pid=1, host="far-away")
+    assert store.claim_run(started.id, worker="w@far", host="far-away")
+    store.mark_running(started.id, pid=1)
+    runs = RunQueue(store, executor, executor.config, lambda *_: None, lambda _: None)
+    for record in (waiting, started):
+        handle = CeleryRun(executor, record, "default", 60.0, True)
+        handle.sent_at = time.monotonic()
+        runs.running[record.id] = Running(record, handle, None, NOW, None, timedelta(minutes=5))
+        runs._busy["nightly"] += 1
+    runs.stop_all()
+    assert store.get(waiting.id).status == "queued"  # a worker may still take it; the next scheduler sees to it
+    stopped = store.get(started.id)
+    assert stopped.status == "failed" and stopped.error == "terminated: the scheduler shut down before the run ended"
+    assert runs.running == {} and not runs.busy("nightly")
+    executor.close()

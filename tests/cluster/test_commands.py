@@ -43,3 +43,11 @@ def test_local_status_says_nothing_of_workers(run_cli) -> None:
     result = run_cli("status")
     assert result.exit_code == 0
     assert "executor:" not in result.stdout and "worker" not in result.stdout
+
+
+def test_a_machine_without_chromium_takes_no_browser_runs(run_cli, tmp_project: Project, monkeypatch) -> None:
+    _celery(tmp_project)
+    monkeypatch.setenv("OPSKIT_CHROMIUM", str(tmp_project.root / "no-such-chrome"))
+    result = run_cli("worker", "--queues", "default,browser")
+    assert result.exit_code == 2
+    assert "--queues browser: there is no Chromium on this machine" in result.stderr

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from demo.postgres_server import PASSWORD
 from opskit.engine.history import HistoryUnavailable, RunStore, SlotTaken
 from opskit.engine.migrate import current_revision, heads
 from opskit.engine.migrations import HEAD
 from tests.conftest import REPO
-from tests.pg_fixtures import PASSWORD
 
 OLD_FILE = REPO / "tests" / "fixtures" / "history" / "main-f9f3c5b.sqlite"
 

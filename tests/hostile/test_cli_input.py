@@ -36,6 +36,7 @@ def one_clear_line(done: subprocess.CompletedProcess[str], code: int = 2) -> str
     return errors[0]
 
 
+@pytest.mark.process  # runner.py as a process
 @pytest.mark.parametrize(
     "argv",
     [
@@ -50,6 +51,7 @@ def test_arguments_that_are_not_utf8_are_refused_in_one_line(tmp_project, argv):
     assert "is not UTF-8 text: byte 0x" in line
 
 
+@pytest.mark.process  # runner.py as a process
 def test_an_absurd_cron_step_fails_validate(tmp_project):
     text = tmp_project.config.read_text().replace('"30 2 * * *"', '"*/99999999 2 * * *"')
     tmp_project.config.write_text(text)
@@ -58,6 +60,7 @@ def test_an_absurd_cron_step_fails_validate(tmp_project):
     assert "minute step '/99999999' is larger than any cron field" in done.stderr
 
 
+@pytest.mark.process  # runner.py as a process
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -88,6 +91,7 @@ def test_a_new_task_with_the_longest_name_is_written(tmp_project):
     assert (tmp_project.root / "tests" / "tasks" / f"test_{name}.py").is_file()
 
 
+@pytest.mark.process  # runner.py as a process
 def test_next_count_is_capped_with_a_note(tmp_project):
     done = runner(tmp_project, "next", "nightly", "--count", "100000000", timeout=30)
     assert done.returncode == 0 and "Traceback" not in done.stderr

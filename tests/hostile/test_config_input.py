@@ -21,8 +21,6 @@ from opskit.period import Period, PeriodError
 from tests.conftest import REPO
 from tests.test_daemon import at, make, runs
 
-pytestmark = pytest.mark.process
-
 
 def billion_laughs(levels: int = 9) -> str:
     lines = ["timezone: Europe/Berlin", 'lol0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
@@ -51,6 +49,7 @@ def validate(config) -> tuple[subprocess.CompletedProcess[str], float]:
     return done, time.monotonic() - started
 
 
+@pytest.mark.process  # runner.py validate
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_a_hostile_config_is_refused_in_one_line_quickly(tmp_project, kind):
     text, message = HOSTILE[kind]
@@ -58,7 +57,7 @@ def test_a_hostile_config_is_refused_in_one_line_quickly(tmp_project, kind):
     started = time.monotonic()
     with pytest.raises(ConfigError, match=message):
         read_config_file(tmp_project.config)
-    assert time.monotonic() - started < 0.5  # the walk costs the file's size, not the expansion
+    assert time.monotonic() - started < 2  # the walk costs the file's size, not the expansion (milliseconds)
     done, _ = validate(tmp_project.config)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
@@ -77,6 +76,7 @@ def test_a_few_shared_aliases_are_still_fine(tmp_project):
     assert raw.data["defaults"] == {"timeout": "1m", "retries": 0}
 
 
+@pytest.mark.process  # runner.py validate
 def test_a_config_or_env_that_is_not_utf8_names_the_file_and_line(tmp_project):
     tmp_project.config.write_bytes(b"timezone: Europe/Berlin\n# caf\xe9\njobs: {}\n")
     done, _ = validate(tmp_project.config)
@@ -157,7 +157,7 @@ def test_the_scheduler_keeps_its_jobs_on_an_alias_bomb(project_root, caplog):
     os.utime(config, (1, 1))
     started = time.monotonic()
     s.tick(at(2026, 11, 16, 8, 1))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # a hang on main; milliseconds here, seconds only on a loaded machine
     assert "expands to more than 100,000 values" in caplog.text
     s.tick(at(2026, 11, 16, 9, 0))
     assert [r.job for r in runs(s)] == ["a"]

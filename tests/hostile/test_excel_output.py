@@ -164,3 +164,28 @@ def test_libreoffice_opens_a_guarded_csv_as_text(tmp_path):
         assert cell.data_type != "f", cell.value
     numbers = {ws.cell(r, 1).value: ws.cell(r, 1).data_type for r in range(2, ws.max_row + 1)}
     assert numbers[-5] == "n" and numbers[3.5] == "n"  # -5 and +3.5 are still numbers
+
+
+def test_a_refreshed_template_stores_hostile_text_as_written(tmp_path):
+    from openpyxl import Workbook, load_workbook
+
+    from opskit.excel import refresh_template
+
+    template = tmp_path / "template.xlsx"
+    wb = Workbook()
+    wb.active.title = "Data"
+    wb.active.append(["Text"])
+    wb.active.append(["old"])
+    wb.save(template)
+    out = tmp_path / "out.xlsx"
+    refresh_template(template, out, sheets={"Data": [{"Text": t} for t in [*TEXTS, "bell\x07 nul\x00"]]})
+    ws = load_workbook(out)["Data"]
+    values = [ws.cell(r, 1).value for r in range(2, ws.max_row + 1)]
+    assert values[0] == "_x005F_x003D_1+1" and values[-1] == "bell nul"  # escaped, and XML-clean
+    assert _calamine_values_of(out, "Data") == [*TEXTS, "bell nul"]
+
+
+def _calamine_values_of(path, sheet):
+    from python_calamine import CalamineWorkbook
+
+    return [row[0] for row in CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()[1:]]

@@ -145,3 +145,26 @@ def test_a_web_run_request_cannot_leave_the_data_folder(tmp_path):
         assert resp.status_code == 200, resp.text
     with project.store() as store:
         assert store.list(limit=10) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("a\x00b", "a path cannot contain a NUL character"),
+        ("loop/x", "'loop/x' cannot be resolved (a symbolic link loop)"),
+        ("x" * 5000 + "/../../..", "is outside the data folders"),
+    ],
+)
+def test_odd_values_are_one_line_refusals_not_tracebacks(project, run_cli, value, message):
+    (project.root / "data" / "loop").symlink_to(project.root / "data" / "loop")  # a link to itself
+    configure(project)
+    result = run_cli("run", "vendor_consolidation", "--param", f"inbox={value}", "--dry-run")
+    assert result.exit_code == 2, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr[:300]
+
+
+@pytest.mark.parametrize("value", ["", "x" * 300, "~/reports", "a,b"])
+def test_harmless_odd_values_stay_inside(project, run_cli, value):
+    configure(project)
+    result = run_cli("run", "vendor_consolidation", "--param", f"inbox={value}", "--dry-run")
+    assert result.exit_code == 0, result.stderr

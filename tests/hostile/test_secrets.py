@@ -83,6 +83,7 @@ defaults:
   timeout: 1m
   retries: 0
   retry_backoff: 0s
+chat: {kind: slack, url_env: TEST_CHAT_URL, backoff_s: 0, max_attempts: 1}
 sources:
   tool:
     url: http://127.0.0.1:9/
@@ -134,7 +135,18 @@ def leaks(text: str | bytes, where: str) -> list[str]:
 
 
 @pytest.fixture
-def hostile_project(tmp_project, monkeypatch):
+def hook(monkeypatch):
+    """A chat webhook on 127.0.0.1 recording every alert posted to it (tests/test_notify.py's)."""
+    from tests.test_notify import Hook
+
+    server = Hook()
+    monkeypatch.setenv("TEST_CHAT_URL", server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hostile_project(tmp_project, monkeypatch, hook):
     monkeypatch.setenv("HOSTILE_TOKEN", SECRET_CTX)
     monkeypatch.setenv("API_TOKEN", SECRET_CFG)
     monkeypatch.setenv("CONSOLE_USER", USER)
@@ -202,7 +214,7 @@ def database_leaks(path: Path, rel: str) -> list[str]:
     return found
 
 
-def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_project):
+def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_project, hook):
     project = hostile_project
     printed: list[str] = []
     runs = {}
@@ -220,6 +232,9 @@ def test_no_secret_in_any_form_reaches_anything_opskit_writes_or_prints(hostile_
         done = runner(project, *argv)
         printed.append(f"{' '.join(argv)}\n" + done.stdout + done.stderr)
 
+    assert len(hook.posts) == 2  # the two failures' chat alerts, their cause masked
+    assert all("***" in json.dumps(body) for _, body in hook.posts), hook.posts
+    printed += [f"chat alert\n{json.dumps(body, ensure_ascii=False)}" for _, body in hook.posts]
     found = [leak for text in printed for leak in leaks(text, text.splitlines()[0])]
     written, seen = written_leaks(project.root)
     assert found + written == []
@@ -275,3 +290,39 @@ def test_a_log_filter_follows_the_secrets_of_a_reloaded_config():
     assert line(f"token {SECRET_PASSWORD}") == f"token {SECRET_PASSWORD}"
     current = {SECRET_CFG, SECRET_PASSWORD}  # the config was reloaded with a new secret
     assert line(f"token {json.dumps(SECRET_PASSWORD)}") == 'token "***"'
+
+
+def test_runs_the_scheduler_starts_leak_nothing_either(hostile_project):
+    """The same three runs, started by ``runner.py schedule`` (zygote, courier thread): its console too."""
+    from opskit.engine.history import RunStore
+    from tests.conftest import wait_for
+
+    project = hostile_project
+    console = open(project.root / "scheduler-console.txt", "w")  # noqa: SIM115 - closed below
+    scheduler = subprocess.Popen(
+        [sys.executable, str(REPO / "runner.py"), "--config", str(project.config), "schedule"],
+        cwd=project.root,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with RunStore(project.root / "var" / "history.sqlite") as store:
+            wait_for(lambda: (store.scheduler_info() or {}).get("pid") == scheduler.pid, what="the scheduler")
+            for mode in ("ok", "taskerror", "crash"):
+                store.add_run_request(f"leak-{mode}", overrides={}, trigger="web", requested_by="test")
+
+            def delivered() -> bool:
+                runs = store.list(limit=10)
+                return len(runs) == 3 and all(r.finished_at and r.delivery for r in runs)
+
+            wait_for(delivered, timeout=90, what="three runs ended and delivered")
+            assert sorted(r.status for r in store.list(limit=10)) == ["failed", "failed", "succeeded"]
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
+        console.close()
+    written, seen = written_leaks(project.root)
+    assert written == []
+    assert seen["eml"] == 3 and seen["log"] == 3, seen
+    assert "run" in (project.root / "scheduler-console.txt").read_text()

@@ -92,3 +92,14 @@ def test_nothing_runner_prints_carries_a_control_character(tmp_project):
     # the log file keeps what was logged; only what is printed is cleaned
     (folder,) = [p for p in (tmp_project.root / "var" / "runs").iterdir() if p.name == ids[0]]
     assert "\x1b[2J" in (folder / "run.log").read_text(encoding="utf-8")
+
+
+def test_a_hostile_config_cannot_drive_the_terminal_through_list_or_validate(tmp_project, run_cli):
+    tmp_project.config.write_text(
+        'jobs:\n  nightly:\n    task: "kitchen_sink\\e]52;c;cm0gLXJmIH4=\\a"\n'
+        '    schedule: "\\e[2J\\e[H every day\\x9b31m"\n'
+    )
+    for argv in (("list",), ("validate",), ("run", "nightly", "--dry-run")):
+        result = run_cli(*argv)
+        assert not CONTROL.search(result.stdout + result.stderr), (argv, result.stdout + result.stderr)
+    assert "every day" in run_cli("list").stdout
