@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from opskit.config.types import POSITIVE, Duration, Strict
+from opskit.urls import safe_url, shown_url, split_url
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 """What a queue may be called (``queue:`` on a job, ``runner.py worker --queues``)."""
@@ -42,9 +42,13 @@ class ExecutorSettings(Strict):
     def _redis_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        parts = split_url(value)
+        if parts is None or parts.scheme not in ("redis", "rediss") or not parts.host:
             raise ValueError(f"'{redacted_url(value)}' is not a Redis URL (redis://HOST:6379/0)")
+        try:
+            parts.port  # noqa: B018 - a port that is not a number fails here, not in the scheduler
+        except ValueError:
+            raise ValueError(f"'{redacted_url(value)}' has a port that is not a number") from None
         return value
 
     @model_validator(mode="after")
@@ -59,7 +63,13 @@ class ExecutorSettings(Strict):
 
     @property
     def password(self) -> str | None:
-        return urlsplit(self.broker).password if self.broker else None
+        parts = split_url(self.broker) if self.broker else None
+        return parts.password if parts is not None else None
+
+    @property
+    def broker_url(self) -> str | None:
+        """The broker URL for Celery and redis-py: its password percent-encoded (they decode it)."""
+        return safe_url(self.broker) if self.broker else None
 
     @property
     def shown_broker(self) -> str:
@@ -74,13 +84,5 @@ def as_executor(value: Any) -> Any:
 
 
 def redacted_url(url: str) -> str:
-    """``url`` with its password (and user) replaced by ``***``: how a broker URL is ever shown."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<an unparsable URL>"
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its password replaced by ``***``: how a broker URL is ever shown."""
+    return shown_url(url)

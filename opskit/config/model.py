@@ -30,6 +30,7 @@ from opskit.config.types import POSITIVE, Duration, Strict, Timezone
 from opskit.config.vendors import VendorReports
 from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
+from opskit.urls import shown_url, split_url
 
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -203,6 +204,13 @@ def _history_target(value: str | None) -> str | None:
     if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         scheme = value.split("://", 1)[0]
         raise ValueError(f"the history is a SQLite file path or a postgresql:// URL, not {scheme}://")
+    parts = split_url(value)
+    try:
+        port = parts.port if parts is not None else None
+    except ValueError:
+        port = -1
+    if parts is None or not parts.host or port == -1:
+        raise ValueError(f"'{shown_url(value)}' is not a PostgreSQL URL (postgresql://USER:PASSWORD@HOST:5432/DB)")
     return value
 
 

@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from opskit.urls import safe_url, shown_url
+
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
@@ -36,10 +38,7 @@ def redact_url(target: str | Path) -> str:
     """The target as messages show it: a URL without its password (``postgresql://ops:***@db/opskit``)."""
     if not is_url(target):
         return str(target)
-    try:
-        return sa.make_url(str(target)).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL: show only its scheme
-        return str(target).split("://", 1)[0] + "://…"
+    return shown_url(str(target))  # credentials by the last '@': a password with '@' in it leaks no part
 
 
 def sqlalchemy_url(target: str | Path) -> sa.URL:
@@ -49,7 +48,7 @@ def sqlalchemy_url(target: str | Path) -> sa.URL:
     """
     if not is_url(target):
         return sa.URL.create("sqlite", database=str(Path(target)))
-    url = sa.make_url(str(target))
+    url = sa.make_url(safe_url(str(target)))  # a password from the environment may hold '@', ':' or '/'
     if url.get_backend_name() in POSTGRES_SCHEMES:
         return url.set(drivername="postgresql+psycopg")
     return url

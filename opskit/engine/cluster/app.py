@@ -31,7 +31,7 @@ def make_app(settings: ExecutorSettings) -> Celery:
     """A Celery app on the broker of ``settings`` (``executor: {kind: celery, broker: ...}``)."""
     from celery import Celery
 
-    app = Celery("opskit", broker=settings.broker, set_as_current=False)
+    app = Celery("opskit", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -61,7 +61,7 @@ def redis_client(settings: ExecutorSettings) -> Any:
     """A plain Redis client on the broker, for what Celery does not say: queue depths, the server's identity."""
     import redis
 
-    return redis.Redis.from_url(settings.broker or "", socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(settings.broker_url or "", socket_timeout=2, socket_connect_timeout=2)
 
 
 def queue_depth(client: Any, queue: str) -> int:
