@@ -6,9 +6,9 @@ import pytest
 
 from opskit.config.executor import ExecutorSettings
 from opskit.config.model import load_config
+from opskit.config.urls import safe_url, shown_url, split_url
 from opskit.engine.database import redact_url, sqlalchemy_url
 from opskit.errors import ConfigError
-from opskit.urls import safe_url, shown_url, split_url
 
 HARD = ["s3cr3t p@ss", "a:b@c/d?e#f", "100%sure", "p%40ss", "ünï cødé@:", "@@@"]
 

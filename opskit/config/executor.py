@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from opskit.config.types import POSITIVE, Duration, Strict
-from opskit.urls import safe_url, shown_url, split_url
+from opskit.config.urls import safe_url, shown_url, split_url
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 """What a queue may be called (``queue:`` on a job, ``runner.py worker --queues``)."""

@@ -27,10 +27,10 @@ from opskit.config.executor import QUEUE_NAME, ExecutorSettings, as_executor
 from opskit.config.file import DEFAULT_PATHS, default_config_path, read_config_file, where_in  # noqa: F401
 from opskit.config.gates import Gates
 from opskit.config.types import POSITIVE, Duration, Strict, Timezone
+from opskit.config.urls import shown_url, split_url
 from opskit.config.vendors import VendorReports
 from opskit.config.web import WebSettings
 from opskit.errors import ConfigError, did_you_mean
-from opskit.urls import shown_url, split_url
 
 _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -324,7 +324,8 @@ def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
     if problems:
         first = problems[0]
         if len(problems) > 1:
-            first.hint = ((first.hint + ". ") if first.hint else "") + (
+            lead = first.hint.rstrip() if first.hint else ""
+            first.hint = ((lead + ("" if lead.endswith((".", "?", "!")) else ".") + " ") if lead else "") + (
                 f"({len(problems) - 1} more problem(s): run `runner.py validate`)"
             )
         first.problems = problems  # type: ignore[attr-defined]

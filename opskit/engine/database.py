@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opskit.urls import safe_url, shown_url
+from opskit.config.urls import safe_url, shown_url
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
