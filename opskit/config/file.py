@@ -113,8 +113,15 @@ def _read_text(path: Path) -> str:
             f"config file {path} is larger than {MAX_CONFIG_BYTES // 1000} kB",
             hint="A config holds settings and jobs; keep data in files under paths.data",
         )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM, as some Windows editors save
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ConfigError(
+                "not UTF-16 text after its byte-order mark", where=path.name, hint="Save it as UTF-8"
+            ) from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark must not become part of the first name
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
@@ -179,14 +186,25 @@ def where_in(lines: dict[tuple[str, ...], int], filename: str, keys: tuple[str, 
     return filename
 
 
+SAVE_AS_UTF8 = "Save it as UTF-8"
+
+
 def environment(folder: Path) -> dict[str, str]:
     """The process environment over ``.env`` beside the config: a real variable wins over the file."""
     env: dict[str, str] = {}
     dotenv = folder / ".env"
     if dotenv.is_file():
         from dotenv import dotenv_values
+        from dotenv.parser import parse_stream
 
         text = _read_dotenv(dotenv)
+        for binding in parse_stream(io.StringIO(text)):  # dotenv would only log and skip such a line
+            if binding.error:
+                raise ConfigError(
+                    "cannot read this line (NAME=value expected)",
+                    where=f"{dotenv.name}:{binding.original.line}",
+                    hint="Quote a value with spaces or '#': NAME=\"a value\"",
+                )
         env.update({k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None})
         for key, value in env.items():  # tasks read secrets through os.environ too
             os.environ.setdefault(key, value)
@@ -202,8 +220,15 @@ def _read_dotenv(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES // 1000} kB")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM, as some Windows editors save
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ConfigError(
+                "not UTF-16 text after its byte-order mark", where=path.name, hint="Save it as UTF-8"
+            ) from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark must not become part of the first name
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError("not UTF-8 text", where=f"{path.name}:{line}", hint="Save it as UTF-8") from None

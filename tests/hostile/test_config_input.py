@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opskit.config.file import MAX_CONFIG_BYTES, read_config_file
+from opskit.config.file import MAX_CONFIG_BYTES, environment, read_config_file
 from opskit.engine.timetable import parse_schedule
 from opskit.errors import ConfigError
 from opskit.period import Period, PeriodError
@@ -89,6 +89,27 @@ def test_a_config_or_env_that_is_not_utf8_names_the_file_and_line(tmp_project):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert ".env:2: not UTF-8 text" in done.stderr
     assert "s3cr" not in done.stderr  # the bytes of a secret are never echoed
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("API_TOKEN=s3cr3t-ü\r\nREGION=eu\r\n".encode("utf-16"), "UTF-16 with its byte-order mark, CRLF"),
+        (b"\xef\xbb\xbfAPI_TOKEN=s3cr3t-\xc3\xbc\n", "UTF-8 with a byte-order mark"),
+    ],
+)
+def test_an_env_file_a_windows_editor_saved_is_read_whole(tmp_path, monkeypatch, data, encoding):
+    for name in ("API_TOKEN", "REGION"):  # environment() sets them for the process: undone after the test
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_bytes(data)
+    env = environment(tmp_path)
+    assert env["API_TOKEN"] == "s3cr3t-ü", encoding  # the mark is not part of the first name
+
+
+def test_an_env_line_that_is_no_assignment_names_the_file_and_line(tmp_path):
+    (tmp_path / ".env").write_text("A=1\n=oops no name\nB=2\n")
+    with pytest.raises(ConfigError, match=r"^\.env:2: cannot read this line \(NAME=value expected\)"):
+        environment(tmp_path)
 
 
 NON_ASCII_SCHEDULES = [
