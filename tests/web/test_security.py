@@ -123,3 +123,12 @@ def test_a_run_that_has_just_ended_says_its_email_is_coming_until_it_is_delivere
         store.record_delivery(run_id, {"action": "sent", "emails": []})
     page = http.get(f"{web.url}/runs/{run_id}").text
     assert 'id="delivery-pending"' not in page and 'id="delivery"' in page
+
+
+def test_the_run_page_names_the_worker_that_ran_it(web, project):
+    run_id, _ = _finished_run(project, "done\n")
+    http = sign_in(web, "rui")
+    assert "<dt>Worker</dt>" not in http.get(f"{web.url}/runs/{run_id}").text  # a local run: no worker
+    with project.store() as store:
+        store._db.execute("UPDATE runs SET worker=? WHERE id=?", ("opskit-browser@host-b:4242", run_id))
+    assert "<dt>Worker</dt><dd>opskit-browser@host-b:4242</dd>" in http.get(f"{web.url}/runs/{run_id}").text
