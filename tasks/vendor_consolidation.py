@@ -55,12 +55,13 @@ def vendor_consolidation(
     files: list[dict[str, Any]] = []
     rejects: dict[str, list[dict[str, Any]]] = {}
     warnings: list[tuple[str, str]] = []  # (file, problem) merged under unknown_columns: warn
+    to_archive: list[tuple[Path, str]] = []  # moved only once the master is written: a crash loses no file
     for path in box:
         sha = file_sha256(path)
         vendor = vendor_of(path.name, settings.vendors)
         entry: dict[str, Any] = {"file": path.name, "vendor": vendor or "", "sha256": sha, "rows": 0, "rejected": 0}
         reason = ""
-        if seen := box.archived_as(sha):
+        if seen := box.archived_as(sha) or next((p.name for p, s in to_archive if s == sha), None):
             entry.update(status="skipped", reason=f"already processed (same content as {archive}/{seen})")
             box.quarantine(path, entry["reason"])
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
@@ -76,7 +77,7 @@ def vendor_consolidation(
                     warnings += [(path.name, c) for c in columns]
                 master += good
                 entry.update(status="archived", reason="; ".join(columns))
-                box.archive(path, sha)
+                to_archive.append((path, sha))
         if reason:
             entry.update(status="quarantined", reason=reason)
             box.quarantine(path, reason)
@@ -101,6 +102,8 @@ def vendor_consolidation(
     numbers = ("rows", "rejected")
     report.sheet("Files", files, [Column(k, k.capitalize(), "int" if k in numbers else "str") for k in info])
     outputs = [save_report(ctx, report, f"vendor_master_{day}.xlsx")]
+    for path, sha in to_archive:  # the master holds their rows now (save_report is atomic)
+        box.archive(path, sha)
     for vendor in sorted(set(rejects) | {f["vendor"] for f in files if f["vendor"]}):
         bad = rejects.get(vendor, [])
         accepted = sum(f["rows"] for f in files if f["vendor"] == vendor and f["status"] == "archived")
@@ -198,19 +201,27 @@ def _examine(
 
     try:
         table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
+        if vendor is None and "vendor" not in table.headers:
+            why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
+            return [], [], [], why + " file has no vendor column"
+        columns = column_problems(table, settings)
+        good, bad = check_vendor_rows(table, vendor, path.name)
     except (WorkbookError, DataError) as exc:
         return [], [], [], str(exc)
-    if vendor is None and "vendor" not in table.headers:
-        why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
-        return [], [], [], why + " file has no vendor column"
-    columns = column_problems(table, settings)
-    good, bad = check_vendor_rows(table, vendor, path.name)
+    except Exception as exc:  # a bug or a file no reader foresaw: this file's problem, never the run's
+        return [], [], [], f"could not be read ({type(exc).__name__}: {_one_line(exc)})"
     if columns and settings.unknown_columns == "quarantine":
         return good, bad, columns, "; ".join(columns)
     if not good:
         first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
         return good, bad, columns, f"every row was rejected{first}" if bad else "no data rows"
     return good, bad, columns, ""
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one short line (never a traceback: reasons go to emails and .reason.txt)."""
+    text = " ".join(str(exc).split())
+    return text[:200] + ("…" if len(text) > 200 else "") or "no message"
 
 
 def _fix(reason: str) -> str:
