@@ -74,6 +74,9 @@ class Table:
     """The duration unit each column's header declares (``durations.header_unit``), where it has one."""
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     """(header, column) for each header left unread because an earlier header maps to the same column."""
+    row_numbers: list[int] = field(default_factory=list)
+    """The spreadsheet (or CSV line-count) row number of each row in ``rows``, in order: the reader's own
+    count, so a reject found later (a duplicate, a rule) names the row the vendor sees."""
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.rows)
@@ -511,6 +514,7 @@ def _rows(
                 rejected.append(Rejection(sheet, number, name, str(exc)))
                 ok = False
         if ok:
+            table.row_numbers.append(number)
             yield row
     if blank:
         notes.append(f"{sheet}: skipped {blank} blank row(s)")

@@ -92,13 +92,14 @@ class CalamineBook:
 
     def sheet(self, index: int) -> Sheet:
         ws = self.book.get_sheet_by_index(index)
-        start = ws.start or (0, 0)
-        r0, c0 = start
+        c0 = (ws.start or (0, 0))[1]
         merges = [(a[0] + 1, a[1] + 1, b[0] + 1, b[1] + 1) for a, b in (ws.merged_cell_ranges or [])]
 
         def rows() -> Iterator[tuple[int, list[Any]]]:
+            # python-calamine 0.9's iter_rows() starts at the sheet's first row (leading empty rows
+            # included) but at the used range's first column: rows count from 1, columns are padded.
             pad = [None] * c0
-            for number, values in enumerate(ws.iter_rows(), start=r0 + 1):
+            for number, values in enumerate(ws.iter_rows(), start=1):
                 yield number, (pad + values if c0 else values)
 
         return Sheet(self.names[index], rows() if ws.start else iter(()), merges, self.epoch)

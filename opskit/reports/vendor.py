@@ -18,7 +18,6 @@ import csv
 import difflib
 import hashlib
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 from fnmatch import fnmatch
@@ -292,37 +291,12 @@ def check_vendor_rows(
         out["source_file"] = filename
         good.append(out)
     if failed:
-        numbers = _row_numbers(table, [i for i, _, _ in failed])
         bad += [
-            {"file": filename, "sheet": table.sheet, "row": n, "column": col, "reason": why}
-            for n, (_, col, why) in zip(numbers, failed, strict=True)
+            {"file": filename, "sheet": table.sheet, "row": table.row_numbers[i], "column": col, "reason": why}
+            for i, col, why in failed
         ]
     bad.sort(key=lambda b: (b["sheet"], b["row"] or 0))
     return good, bad
-
-
-def _row_numbers(table: Table, indexes: list[int]) -> list[int]:
-    """Spreadsheet row numbers of accepted rows, by their position among the rows read_table kept.
-
-    read_table does not keep row numbers on accepted rows; every raw row after the header is blank,
-    a noted totals/note row, a rejected row, or the next accepted row, in that order.
-    """
-    if table.path.suffix.lower() == ".csv":
-        with open(table.path, newline="", encoding="utf-8-sig") as handle:
-            raw = list(csv.reader(handle))
-    else:
-        from openpyxl import load_workbook  # heavy: only when a workbook has rejected rows
-
-        wb = load_workbook(table.path, read_only=True, data_only=True)
-        raw = [list(r) for r in wb[table.sheet].iter_rows(values_only=True)]
-        wb.close()
-    dropped = {r.row for r in table.rejected} | {int(m[1]) for n in table.notes if (m := re.search(r"\brow (\d+):", n))}
-    accepted = [
-        n
-        for n, values in enumerate(raw, start=1)
-        if n > table.header_row and n not in dropped and any(v not in (None, "") for v in values)
-    ]
-    return [accepted[i] for i in indexes]
 
 
 # --------------------------------------------------------------------------- the platform's side

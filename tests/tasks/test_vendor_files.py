@@ -344,3 +344,93 @@ def test_two_files_with_the_same_content_in_one_run_are_merged_once(tmp_path, ma
     assert result.rows == 1 and files["acme_1116.xlsx"]["status"] == "archived"
     assert files["acme_1116_copy.xlsx"]["status"] == "skipped"
     assert files["acme_1116_copy.xlsx"]["reason"] == "already processed (same content as inbox/archive/acme_1116.xlsx)"
+
+
+# ------------------------------------------------------------------------------ where a table sits
+
+
+def rejected_rows(result) -> list[tuple]:
+    return [(r["File"], r["Row"], r["Column"], r["Reason"]) for r in sheet_rows(result.files[1], "Rejected rows")]
+
+
+def test_a_blank_first_row_keeps_the_row_numbers_of_rejects(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    day = date(2026, 11, 15)
+    wb = Workbook()
+    ws = wb.active
+    ws.append([])  # row 1 blank: the header is row 2
+    ws.append(GOOD_HEADER)
+    ws.append([day, "M1", "q1", 4, 300, 7.5, 1, 1])  # row 3
+    ws.append([day, "M2", "q1", "ten", 300, 7.5, 1, 1])  # row 4: not a number
+    ws.append([day, "M1", "q1", 4, 300, 7.5, 1, 1])  # row 5: duplicate of row 3
+    wb.save(inbox / "acme_blank_top.xlsx")
+    result = run(make_ctx, run_task, data)
+    assert result.rows == 1 and result.summary["archived"] == 1
+    rejects = rejected_rows(result)
+    assert [(r[1], r[2]) for r in rejects] == [(4, "handled"), (5, "moderator_id")]
+    assert rejects[1][3].startswith("duplicate of an earlier row")
+
+
+def test_a_table_starting_at_c3_is_read_with_its_row_numbers(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    wb = Workbook()
+    ws = wb.active
+    rows = [
+        GOOD_HEADER,
+        [date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1],
+        [date(2026, 11, 15), "M2", "q1", 4, 300, 7.5, 1, 9],  # row 5: more passes than samples
+        [date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1],  # row 6: duplicate
+    ]
+    for r, values in enumerate(rows, start=3):
+        for c, value in enumerate(values, start=3):
+            ws.cell(r, c, value)
+    wb.save(inbox / "acme_offset.xlsx")
+    result = run(make_ctx, run_task, data)
+    (merged,) = sheet_rows(result.files[0], "Master")
+    assert (merged["Moderator ID"], merged["Handled"], merged["Productive time (s)"]) == ("M1", 4, 27000)
+    assert [(r[1], r[2]) for r in rejected_rows(result)] == [(5, "qa_correct"), (6, "moderator_id")]
+
+
+def test_a_merged_two_row_header_under_a_blank_row_is_read(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    day = date(2026, 11, 15)
+    wb = Workbook()
+    ws = wb.active
+    ws.append([])
+    ws.append(["Acme weekly report"])
+    ws.append([])
+    ws.append(["Date", "Mod ID", "Queue", "Cases", "Time", "", "QA", ""])  # row 4
+    ws.append([None, None, None, None, "Handling (sec)", "Productive hrs", "QA Audited", "QA Passed"])  # row 5
+    ws.merge_cells("E4:F4")
+    ws.merge_cells("G4:H4")
+    for col in "ABCD":
+        ws.merge_cells(f"{col}4:{col}5")
+    ws.append([day, "M1", "q1", 4, 300, 7.5, 1, 1])  # row 6
+    ws.append([day, "M1", "q1", 4, 300, 7.5, 1, 1])  # row 7: duplicate
+    wb.save(inbox / "acme_two_rows.xlsx")
+    result = run(make_ctx, run_task, data)
+    assert result.summary["archived"] == 1, result.summary["problems"]
+    (merged,) = sheet_rows(result.files[0], "Master")
+    assert (merged["Handle time (s)"], merged["Productive time (s)"], merged["QA sampled"]) == (300, 27000, 1)
+    assert [(r[1], r[2]) for r in rejected_rows(result)] == [(7, "moderator_id")]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"), [("cp1252", ","), ("utf-16", ","), ("utf-8", ";")], ids=["cp1252", "utf16", "semicolon"]
+)
+def test_a_csv_in_another_encoding_or_delimiter_names_its_duplicate_row(
+    tmp_path, make_ctx, run_task, encoding, delimiter
+):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    lines = [
+        ["Date", "Mod ID", "Queue", "Site", "Cases", "Handling (sec)", "Productive hrs", "QA Audited", "QA Passed"],
+        ["15/11/2026", "M1", "q1", "São Paulo", "4", "300", "7", "1", "1"],
+        ["15/11/2026", "M1", "q1", "São Paulo", "4", "300", "7", "1", "1"],  # line 3: duplicate
+    ]
+    text = "\r\n".join(delimiter.join(line) for line in lines) + "\r\n"
+    (inbox / "acme_1116.csv").write_bytes(text.encode(encoding))
+    result = run(make_ctx, run_task, data)
+    assert result.rows == 1 and result.summary["archived"] == 1
+    (merged,) = sheet_rows(result.files[0], "Master")
+    assert merged["Site"] == "São Paulo"
+    assert [(r[0], r[1], r[2]) for r in rejected_rows(result)] == [("acme_1116.csv", 3, "moderator_id")]
