@@ -143,13 +143,22 @@ class FollowingRedactor(logging.Filter):
 
 
 def scrub(value: Any, redactor: Redactor | None) -> Any:
-    """``value`` with every secret replaced by ``***`` in every string (keys too), however deeply nested."""
+    """``value`` with every secret replaced by ``***`` in every string (keys too), however deeply nested.
+
+    What JSON cannot hold as it is (sets, bytes, paths, dates, objects) comes back as its scrubbed text.
+    """
     if redactor is None or not redactor.secrets:
         return value
     if isinstance(value, str):
         return redactor.redact(value)
     if isinstance(value, Mapping):
         return {scrub(k, redactor) if isinstance(k, str) else k: scrub(v, redactor) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return [scrub(v, redactor) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return redactor.redact(bytes(value).decode("utf-8", errors="replace"))
+    # Anything else (a Path, a date, a custom object) is stored as its text: scrub that text, not the object,
+    # or a secret inside it reaches the history when it is turned into JSON after this.
+    return redactor.redact(str(value))

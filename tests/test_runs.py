@@ -165,3 +165,13 @@ def test_a_run_that_timed_out_before_its_process_started_stays_timed_out(history
     second = create(history, tmp_path, now=T0 + timedelta(minutes=1))
     assert history.mark_running(second.id, pid=os.getpid()) is True
     assert history.get(second.id).status == "running"
+
+
+def test_a_history_written_by_a_newer_opskit_is_one_line_and_left_alone(tmp_path):
+    path = tmp_path / "history.sqlite"
+    with RunStore(path) as store:
+        store._db.execute("UPDATE alembic_version SET version_num='0099'")
+    with pytest.raises(UsageError, match=r"is at schema 0099, newer than this opskit knows \(up to 0004\)"):
+        RunStore(path)
+    with RunStore(path, upgrade=False) as store:  # nothing was changed
+        assert store._db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0099"

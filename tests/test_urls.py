@@ -63,3 +63,17 @@ def test_a_history_url_with_a_port_that_is_no_number_names_the_line(tmp_path):
     (tmp_path / "config.yaml").write_text("timezone: UTC\nhistory: postgresql://u:${PW}@h:xx/db\n")
     with pytest.raises(ConfigError, match=r"config\.yaml:2.*'postgresql://u:\*\*\*@h:xx/db' is not a PostgreSQL URL"):
         load_config(tmp_path / "config.yaml", environ={"PW": "p@ss"})
+
+
+def test_a_password_in_the_query_is_never_shown():
+    shown = redact_url("postgresql://ops@db:5432/opskit?password=S3cret&sslmode=require&sslpassword=K3y")
+    assert shown == "postgresql://ops@db:5432/opskit?password=***&sslmode=require&sslpassword=***"
+
+
+def test_a_history_url_with_a_bad_port_on_the_command_line_is_one_line(tmp_path):
+    from opskit.engine.history import RunStore
+    from opskit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^history: cannot use postgresql://ops:\*\*\*@127\.0\.0\.1:abc/db") as caught:
+        RunStore("postgresql://ops:S3cretPW@127.0.0.1:abc/db")
+    assert "S3cretPW" not in str(caught.value)

@@ -68,6 +68,7 @@ def read_config_file(path: Path, *, environ: dict[str, str] | None = None, inter
     path = Path(path)
     text = _read_text(path)
     try:
+        _check_depth(text, path.name)  # before composing: libyaml's composer recurses in C, and crashes
         node = yaml.compose(text, Loader=_Loader)
         if node is not None:
             _check_expansion(node, path.name)
@@ -127,6 +128,24 @@ def _read_text(path: Path) -> str:
         raise ConfigError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where=f"{path.name}:{line}", hint="Save it as UTF-8"
         ) from None
+
+
+def _check_depth(text: str, filename: str) -> None:
+    """Refuse nesting deeper than MAX_YAML_DEPTH from the parser's events, which come one by one without
+    recursion: at about 25,000 levels composing the tree overflows libyaml's C stack (a segfault, not an
+    error), so a running scheduler that reloaded such a file died instead of keeping its config."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                mark = event.start_mark
+                raise ConfigError(
+                    f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                    where=f"{filename}:{mark.line + 1}" if mark is not None else filename,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _check_expansion(root: yaml.Node, filename: str) -> None:

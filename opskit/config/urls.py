@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://(.*)$", re.S)
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.I)
 _ENCODED = re.compile(r"^(?:[^%@:/?#\s]|%[0-9A-Fa-f]{2})*$")
 
 
@@ -72,6 +73,7 @@ def shown_url(url: str) -> str:
     parts = split_url(url)
     if parts is None:
         return url.split("://", 1)[0] + "://…" if "://" in url else url
+    rest = _QUERY_PASSWORD.sub(r"\1***", parts.rest)  # libpq also takes ?password=… (and sslpassword)
     if parts.password is None:
-        return url
-    return f"{parts.scheme}://{parts.username + ':' if parts.username else ''}***@{parts.rest}"
+        return url if rest == parts.rest else f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{rest}"
+    return f"{parts.scheme}://{parts.username + ':' if parts.username else ''}***@{rest}"

@@ -18,23 +18,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from opskit.config.types import Strict
+from opskit.config.vendor_fields import VENDOR_REPORT_FIELDS
 from opskit.errors import did_you_mean
 
-VENDOR_REPORT_FIELDS = (
-    "date",
-    "vendor",
-    "site",
-    "moderator_id",
-    "queue_id",
-    "handled",
-    "handle_seconds",
-    "aht_seconds",
-    "productive_seconds",
-    "logged_seconds",
-    "idle_seconds",
-    "qa_sampled",
-    "qa_correct",
-)
 DEFAULT_EXPECTED = ("handle_seconds", "productive_seconds", "qa_sampled", "qa_correct")
 
 

@@ -169,7 +169,7 @@ class RunStore(AccountTables, WebTables, WorkerTables):
             private_database(self.path)  # owner-only from its first byte, -wal and -shm too
         try:
             self._db = Db(path, busy_timeout_s=self.busy_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S)
-        except sa.exc.ArgumentError as exc:
+        except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number, say
             raise UsageError(f"history: cannot use {self.where}: {exc}") from None
         except ImportError as exc:
             raise UsageError(f"history: the database driver for {self.where} is not installed: {exc}") from None

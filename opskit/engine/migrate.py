@@ -17,6 +17,7 @@ from pathlib import Path
 
 from opskit.engine.database import Db
 from opskit.engine.migrations import HEAD
+from opskit.errors import UsageError
 
 log = logging.getLogger("opskit.history")
 
@@ -41,10 +42,26 @@ def current_revision(db: Db) -> str | None:
 
 
 def upgrade_if_needed(db: Db) -> bool:
-    """Upgrade to ``HEAD`` when behind; returns whether anything ran."""
-    if current_revision(db) == HEAD:
+    """Upgrade to ``HEAD`` when behind; returns whether anything ran.
+
+    Raises:
+        UsageError: the history was written by a newer opskit (a revision this one does not ship): one line,
+            never Alembic's traceback, and nothing changed.
+    """
+    revision = current_revision(db)
+    if revision == HEAD:
         return False
+    if revision is not None and revision not in shipped_revisions():
+        raise UsageError(
+            f"the run history {db.where} is at schema {revision}, newer than this opskit knows (up to {HEAD})",
+            hint="Run the opskit version that wrote it (or a newer one)",
+        )
     return upgrade(db)
+
+
+def shipped_revisions() -> set[str]:
+    """The revisions of the migrations shipped with this opskit (their file names start with them)."""
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
 
 
 def upgrade(db: Db, revision: str = "head") -> bool:

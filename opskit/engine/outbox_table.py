@@ -61,19 +61,23 @@ def _ts(value: datetime) -> str:
 
 
 def claimant() -> str:
-    """This process as a claim names it: ``host:pid:start`` (the start time tells a reused pid apart)."""
+    """This thread as a claim names it: ``host:pid:start:thread`` (the start time tells a reused pid apart).
+
+    The thread counts: two web requests sending the outbox in one process must not both hold one message's
+    claim (the second would read the first's "sending" as a sender that died, and send it again).
+    """
     import psutil  # on use: only senders claim
 
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.3f}"
+    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.3f}:{threading.get_ident()}"
 
 
 def _holder_gone(holder: str) -> bool:
     """Whether a claim's holder on this machine has died (one elsewhere is judged by its lease)."""
-    try:
-        host, pid_text, started_text = holder.rsplit(":", 2)
-        pid, started = int(pid_text), float(started_text)
-    except ValueError:
+    parts = holder.split(":")
+    try:  # host:pid:start:thread (host:pid:start from before threads counted)
+        host, pid, started = parts[0], int(parts[1]), float(parts[2])
+    except (IndexError, ValueError):
         return True
     return host == socket.gethostname() and not process_alive(pid, started)
 

@@ -24,7 +24,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opskit.config.vendors import VENDOR_REPORT_FIELDS
+from opskit.config.vendor_fields import VENDOR_REPORT_FIELDS
 from opskit.errors import ConfigError, DataError
 from opskit.reports.headers import human_header
 
@@ -86,7 +86,7 @@ VENDOR_TYPES = {
     "vendor": "str",
 }
 # The fields of a vendor daily report row, in the master workbook's order: the fields a report may carry
-# (config/vendors.py, where aliases name them), less ``aht_seconds``, which is read only to derive handle time.
+# (config/vendor_fields.py, the names aliases map to), less ``aht_seconds``, which is read only to derive handle time.
 VENDOR_FIELDS = tuple(f for f in VENDOR_REPORT_FIELDS if f != "aht_seconds")
 OPTIONAL_FIELDS = ("logged_seconds", "idle_seconds")
 VENDOR_REQUIRED = ("date", "moderator_id", "queue_id", "handled")

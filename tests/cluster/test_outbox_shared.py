@@ -151,3 +151,20 @@ def test_two_nodes_flushing_at_once_send_each_message_once(pg_url, tmp_path, smt
     subjects = sorted(r.message["Subject"] for r in smtp.received)
     assert subjects == sorted(f"Report {n}" for n in range(12))
     assert {e.status for e in outbox.entries()} == {OutboxStatus.SENT}
+
+
+def test_two_threads_of_one_process_never_hold_one_message(history, tmp_path):
+    """Two web requests sending the outbox at once run in one process: each thread is its own claimant."""
+    import threading
+
+    entry = Outbox(tmp_path / "a", history=history).add(message(), job="daily", run_id="r1")
+    index = HistoryIndex(history)
+    mine = claimant()
+    assert index.claim(entry.id, mine)
+    answers: list[bool] = []
+    other = threading.Thread(target=lambda: answers.append(index.claim(entry.id, claimant())))
+    other.start()
+    other.join(10)
+    assert answers == [False]  # held by the first thread, which is alive
+    assert index.claim(entry.id, mine)  # the holder itself may renew
+    index.release(entry.id, mine)

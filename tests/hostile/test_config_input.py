@@ -33,6 +33,9 @@ HOSTILE = {
     "billion_laughs": (billion_laughs(), "expands to more than 100,000 values"),
     "self_alias": ("timezone: Europe/Berlin\nloop: &a [1, *a]\n", "an alias refers to the node that contains it"),
     "deep": ("timezone: Europe/Berlin\nx: " + "[" * 3000 + "]" * 3000 + "\n", "nested more than 64 levels"),
+    # deep enough to overflow libyaml's C stack while composing (a segfault before the events were counted)
+    "deeper": ("timezone: Europe/Berlin\nx: " + "[" * 200_000 + "]" * 200_000 + "\n", "nested more than 64 levels"),
+    "deep_blocks": ("timezone: Europe/Berlin\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(100)), "nested more"),
     "oversized": ("timezone: Europe/Berlin\n# " + "x" * (MAX_CONFIG_BYTES + 10) + "\n", "larger than 1000 kB"),
 }
 

@@ -326,3 +326,35 @@ def test_runs_the_scheduler_starts_leak_nothing_either(hostile_project):
     assert written == []
     assert seen["eml"] == 3 and seen["log"] == 3, seen
     assert "run" in (project.root / "scheduler-console.txt").read_text()
+
+
+def test_a_result_holding_a_secret_in_a_set_a_path_or_bytes_is_stored_without_it(tmp_path):
+    """The history turns what JSON cannot hold into text after scrubbing: the text itself must be scrubbed."""
+    from datetime import UTC, date, datetime
+
+    from opskit.engine.history import RunStatus, RunStore, Trigger
+    from opskit.redact import Redactor
+
+    token = "sk-live-ABCDEF123456"
+    summary = {
+        "seen": {token},
+        "where": Path("/x") / token,
+        "raw": token,
+        "b": token.encode(),
+        "n": 3,
+        "d": date.today(),
+    }
+    with RunStore(tmp_path / "history.sqlite", redactor=Redactor({token})) as store:
+        record = store.create(
+            job=None,
+            task="t",
+            params={},
+            trigger=Trigger.MANUAL,
+            scheduled_for=datetime.now(UTC),
+            folder_root=tmp_path / "runs",
+        )
+        store.finish(record.id, RunStatus.SUCCEEDED, result={"summary": summary})
+        stored = store._db.execute("SELECT result FROM runs WHERE id=?", (record.id,)).fetchone()[0]
+    assert token not in stored and "ABCDEF" not in stored
+    assert json.loads(stored)["summary"]["n"] == 3  # numbers stay numbers
+    assert json.loads(stored)["summary"]["where"] == "/x/***"

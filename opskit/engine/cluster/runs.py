@@ -99,8 +99,16 @@ def execute_run(run_id: str, timeout_s: float, retry_killed: bool = True) -> str
         raise RuntimeError("the opskit worker state is not installed (start workers with runner.py worker)")
     state = _state
     store = state.store()
+    tried: list[bool] = []
+
+    def claim() -> bool:
+        if tried and store.run_state(run_id) == ("queued", state.name):
+            return True  # this call's claim was committed, its answer lost with the connection: it is ours
+        tried.append(True)
+        return store.claim_run(run_id, worker=state.name, host=state.host)
+
     try:
-        taken = _patiently(lambda: store.claim_run(run_id, worker=state.name, host=state.host), HISTORY_WAIT_S)
+        taken = _patiently(claim, HISTORY_WAIT_S)
     except HistoryUnavailable as exc:
         from celery.exceptions import Reject  # Celery's, in the worker only
 
