@@ -228,6 +228,8 @@ def _fix(reason: str) -> str:
     """What to do about a quarantined file, by what kept it out."""
     if reason.startswith("unknown vendor"):
         return "Add the vendor's file pattern to vendor_reports.vendors in config.yaml, then put the file back"
+    if "were not read" in reason:
+        return "Put the rows of every sheet on one sheet (or send one file per sheet), then put the file back"
     if any(k in reason for k in ("maps to no field", "expected column", "also maps to", "lacks required column")):
         return (
             "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns"

@@ -74,6 +74,10 @@ class Table:
     """The duration unit each column's header declares (``durations.header_unit``), where it has one."""
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     """(header, column) for each header left unread because an earlier header maps to the same column."""
+    unread: list[tuple[str, int]] = field(default_factory=list)
+    """(sheet, data rows) for each other sheet of the workbook (hidden ones too) with a table of the same kind
+    (every required column) that was not read: ``read_table`` reads one sheet, and a caller that merges
+    files must not lose the rest. Filled only when no ``sheet`` was named."""
     row_numbers: list[int] = field(default_factory=list)
     """The spreadsheet (or CSV line-count) row number of each row in ``rows``, in order: the reader's own
     count, so a reject found later (a duplicate, a rule) names the row the vendor sees."""
@@ -362,6 +366,8 @@ def read_table(
             table = Table(
                 path, src.name, header_row, columns, headers, [], [], notes, [h for _, h in unknown], units, dupes
             )
+            if kind.kind != "csv" and sheet is None:
+                table.unread = _unread_sheets(book, src.name, alias_map, header_search_rows, required)
             body = itertools.chain(buffered, src.rows)
             ctx = Context(src.epoch, dayfirst, tz)
             plan = [
@@ -378,6 +384,31 @@ def read_table(
     finally:
         closer()
     raise DataError("; ".join(failures) or "has no sheet with a table", where=path.name)
+
+
+def _unread_sheets(
+    book: Any, read: str, alias_map: dict[str, str], search: int, required: list[str]
+) -> list[tuple[str, int]]:
+    """(sheet, data rows) of the workbook's other sheets, visible or hidden, whose header has every
+    required column (any known column when none is required) and filled rows under it: a second site's
+    sheet is data a caller would otherwise drop. Notes, a lookup list (queue -> owner) and chart sheets
+    are not tables of the same kind and are not counted."""
+    out = []
+    for index, name in enumerate(book.names):
+        if name == read or not book.worksheet[index]:
+            continue
+        other = book.sheet(index)
+        found = _locate(other, alias_map, search)
+        if found is None:
+            continue
+        mapped = {lookup(alias_map, n) for n in found[2] if n} - {None}
+        if not mapped or not set(required) <= mapped:
+            continue
+        first_data = found[0] + found[1]
+        count = sum(1 for n, values in itertools.chain(found[3], other.rows) if n >= first_data and _filled(values))
+        if count:
+            out.append((name, count))
+    return out
 
 
 def _closing(rows: Iterator[dict[str, Any]], closer: Callable[[], None]) -> Iterator[dict[str, Any]]:

@@ -163,7 +163,8 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
     unless ``settings.ignore_columns`` lists it or no row has a value under it; a second header for a
     field that an earlier one gives (its values would not be read); and an expected field the file lacks
     ("expected column productive_seconds is missing; did you mean 'Prodctive'?"). An AHT counts as the
-    handle time.
+    handle time. Another sheet of the workbook with rows under a known header is one too: only one
+    sheet is read, and the gate must not merge the file as if it were whole.
     """
     from opskit.config.vendors import DEFAULT_EXPECTED  # pydantic: only when vendor files are read
     from opskit.excel.durations import header_unit  # opskit.excel loads when a file is read (~20 ms)
@@ -190,6 +191,7 @@ def column_problems(table: Table, settings: VendorReports | None = None) -> list
         if normalize(header) not in ignored:
             first = table.headers.get(field, "")
             out.append(f"sheet {table.sheet!r}: column {header!r} also maps to {field}, which {first!r} gives")
+    out += [f"sheet {name!r} has {count} data row(s) that were not read" for name, count in table.unread]
     expected = settings.expected if settings is not None else DEFAULT_EXPECTED
     for field in expected:
         if field in table.headers or (field == "handle_seconds" and "aht_seconds" in table.headers):

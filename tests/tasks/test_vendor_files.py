@@ -434,3 +434,35 @@ def test_a_csv_in_another_encoding_or_delimiter_names_its_duplicate_row(
     (merged,) = sheet_rows(result.files[0], "Master")
     assert merged["Site"] == "São Paulo"
     assert [(r[0], r[1], r[2]) for r in rejected_rows(result)] == [("acme_1116.csv", 3, "moderator_id")]
+
+
+# ------------------------------------------------------------------------------ more than one sheet
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_another_sheet_with_rows_is_a_problem_of_the_file_not_silently_dropped(tmp_path, make_ctx, run_task, hidden):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    wb = Workbook()
+    kl = wb.active
+    kl.title = "Site KL"
+    kl.append(GOOD_HEADER)
+    kl.append([date(2026, 11, 15), "M1", "q1", 4, 300, 7.5, 1, 1])
+    mnl = wb.create_sheet("Site MNL")
+    mnl.append(GOOD_HEADER)
+    mnl.append([date(2026, 11, 15), "M2", "q1", 6, 300, 7.5, 1, 1])
+    mnl.sheet_state = "hidden" if hidden else "visible"
+    notes = wb.create_sheet("Notes")  # text without a table is no data left unread
+    notes.append(["Figures are per moderator and day."])
+    notes.append(["Questions: ops@acme.example"])
+    wb.save(inbox / "acme_1116.xlsx")
+    result = run(make_ctx, run_task, data)
+    assert (result.summary["archived"], result.summary["quarantined"], result.rows) == (0, 1, 0)
+    reason = (quarantine / "acme_1116.xlsx.reason.txt").read_text()
+    assert reason == "sheet 'Site MNL' has 1 data row(s) that were not read\n"
+    (problem,) = result.summary["problems"]
+    assert problem["fix"].startswith("Put the rows of every sheet on one sheet")
+
+    shutil.move(quarantine / "acme_1116.xlsx", inbox / "acme_1116.xlsx")  # the warn gate merges it, and says so
+    warned = run(make_ctx, run_task, data, settings={**ACME, "unknown_columns": "warn"}, day=17)
+    assert warned.summary["archived"] == 1 and warned.rows == 1
+    assert "Site MNL" in warned.summary["problems"][0]["problem"]
