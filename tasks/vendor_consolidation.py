@@ -56,6 +56,7 @@ def vendor_consolidation(
     rejects: dict[str, list[dict[str, Any]]] = {}
     warnings: list[tuple[str, str]] = []  # (file, problem) merged under unknown_columns: warn
     to_archive: list[tuple[Path, str]] = []  # moved only once the master is written: a crash loses no file
+    merged_from: dict[tuple[Any, ...], str] = {}  # (vendor, date, moderator, queue) -> the file it was merged from
     for path in box:
         sha = file_sha256(path)
         vendor = vendor_of(path.name, settings.vendors)
@@ -68,6 +69,7 @@ def vendor_consolidation(
             reason = f"not a workbook ({path.suffix or 'no suffix'})"
         else:
             good, bad, columns, reason = _examine(path, vendor, settings)
+            reason = reason or _repeats(good, merged_from)
             label = vendor or next((r["vendor"] for r in good), "")
             entry.update(vendor=label, rows=0 if reason else len(good), rejected=len(bad))
             if bad:
@@ -76,6 +78,7 @@ def vendor_consolidation(
                 if columns and settings.unknown_columns == "warn":
                     warnings += [(path.name, c) for c in columns]
                 master += good
+                merged_from.update((_key(r), path.name) for r in good)
                 entry.update(status="archived", reason="; ".join(columns))
                 to_archive.append((path, sha))
         if reason:
@@ -218,6 +221,28 @@ def _examine(
     return good, bad, columns, ""
 
 
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a master row one moderator's day on one queue at one vendor."""
+    return row["vendor"], row["date"], row["moderator_id"], row["queue_id"]
+
+
+def _repeats(good: list[dict[str, Any]], merged_from: dict[tuple[Any, ...], str]) -> str:
+    """Why a file must be quarantined because it repeats rows merged from another file in this run, or "".
+
+    Two files of one run with the same rows are a re-sent or corrected report: merging both would count
+    the day twice, and which one is right is the vendor's call, so the later file waits in quarantine.
+    """
+    repeated = [r for r in good if _key(r) in merged_from]
+    if not repeated:
+        return ""
+    first = repeated[0]
+    other = merged_from[_key(first)]
+    return (
+        f"{len(repeated)} row(s) repeat rows already merged from {other} in this run"
+        f" (first: {first['date']}, {first['moderator_id']}, {first['queue_id']})"
+    )
+
+
 def _one_line(exc: Exception) -> str:
     """An exception's message on one short line (never a traceback: reasons go to emails and .reason.txt)."""
     text = " ".join(str(exc).split())
@@ -228,6 +253,8 @@ def _fix(reason: str) -> str:
     """What to do about a quarantined file, by what kept it out."""
     if reason.startswith("unknown vendor"):
         return "Add the vendor's file pattern to vendor_reports.vendors in config.yaml, then put the file back"
+    if "already merged from" in reason:
+        return "Check with the vendor which file is right; put that one back in the inbox for a run of its own"
     if "were not read" in reason:
         return "Put the rows of every sheet on one sheet (or send one file per sheet), then put the file back"
     if any(k in reason for k in ("maps to no field", "expected column", "also maps to", "lacks required column")):

@@ -466,3 +466,29 @@ def test_another_sheet_with_rows_is_a_problem_of_the_file_not_silently_dropped(t
     warned = run(make_ctx, run_task, data, settings={**ACME, "unknown_columns": "warn"}, day=17)
     assert warned.summary["archived"] == 1 and warned.rows == 1
     assert "Site MNL" in warned.summary["problems"][0]["problem"]
+
+
+# ------------------------------------------------------------------------------ the same rows twice in one run
+
+
+def test_a_later_file_repeating_rows_merged_from_another_file_in_the_run_is_quarantined(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    day = date(2026, 11, 15)
+    workbook(inbox / "acme_1116.xlsx", GOOD_HEADER, [[day, "M1", "q1", 4, 300, 7.5, 1, 1]])
+    resent = [[day, "M1", "q1", 5, 300, 7.5, 1, 1], [day, "M2", "q1", 6, 300, 7.5, 1, 1]]
+    workbook(inbox / "acme_1116_fixed.xlsx", GOOD_HEADER, resent)  # a corrected report beside the first
+    workbook(inbox / "acme_1116_other_queue.xlsx", GOOD_HEADER, [[day, "M1", "q2", 3, 300, 7.5, 1, 1]])
+    result = run(make_ctx, run_task, data)
+    files = {f["file"]: f for f in result.summary["files"]}
+    assert files["acme_1116.xlsx"]["status"] == files["acme_1116_other_queue.xlsx"]["status"] == "archived"
+    assert files["acme_1116_fixed.xlsx"]["status"] == "quarantined"
+    assert files["acme_1116_fixed.xlsx"]["reason"] == (
+        "1 row(s) repeat rows already merged from acme_1116.xlsx in this run (first: 2026-11-15, M1, q1)"
+    )
+    assert (quarantine / "acme_1116_fixed.xlsx").exists()
+    master = sheet_rows(result.files[0], "Master")
+    assert sorted((r["Moderator ID"], r["Queue ID"], r["Handled"]) for r in master) == [
+        ("M1", "q1", 4),
+        ("M1", "q2", 3),
+    ]
+    assert result.summary["problems"][0]["where"] == "acme_1116_fixed.xlsx"
