@@ -283,6 +283,7 @@ def read_table(
     tz: tzinfo | None = None,
     stream: bool = False,
     header: bool = True,
+    label_columns: Iterable[str] = (),
 ) -> Table:
     """Read the table on a sheet of an .xlsx/.xlsm workbook, or a CSV/TSV file.
 
@@ -298,6 +299,8 @@ def read_table(
         dayfirst: How to read 03/04/2026. None rejects ambiguous text dates instead of guessing.
         include_hidden: Also consider hidden sheets when choosing one.
         header_search_rows: How many rows from the top may hold titles, logos and notes.
+        label_columns: Canonical columns of text that may say a row is a total ("Subtotal", "Grand Total"),
+            beside the first three columns: such a row is skipped with a note, not read as data.
         tz: Attach this zone to naive datetimes.
         stream: Return rows as an iterator (rejections and notes fill in as it is consumed).
         header: False for a sheet without a header row: columns are named by letter (A, B, ...),
@@ -374,7 +377,8 @@ def read_table(
                 (name, positions[name], converter(types[name], units.get(name)) if name in types else _auto)
                 for name in columns
             ]
-            rows = _rows(body, plan, ctx, table, header_row + n_rows - 1)
+            labels = [positions[c] for c in label_columns if c in positions]
+            rows = _rows(body, plan, ctx, table, header_row + n_rows - 1, labels)
             if stream:
                 table.rows = _closing(rows, closer)
                 closer = lambda: None  # noqa: E731
@@ -503,10 +507,12 @@ def _rows(
     ctx: Context,
     table: Table,
     last_header_row: int,
+    labels: list[int],
 ) -> Iterator[dict[str, Any]]:
     sheet, rejected, notes = table.sheet, table.rejected, table.notes
     blank = 0
-    first_positions = sorted(p for _, p, _ in plan)[:3]
+    # where a totals label may stand: the first three columns, and the caller's label columns
+    first_positions = sorted({*sorted(p for _, p, _ in plan)[:3], *labels})
     for number, values in body:
         if number <= last_header_row:
             continue
@@ -514,8 +520,8 @@ def _rows(
         if not _filled(values):
             blank += 1
             continue
-        lead = next((values[p] for p in first_positions if p < width and _is_text(values[p])), None)
-        if lead is not None and _TOTAL_RE.match(lead):
+        lead = next((v for p in first_positions if p < width and _is_text(v := values[p]) and _TOTAL_RE.match(v)), None)
+        if lead is not None:
             notes.append(f"{sheet}, row {number}: skipped totals row {lead.strip()!r}")
             continue
         filled = [v for v in values if v is not None and v != ""]

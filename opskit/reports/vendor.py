@@ -153,7 +153,10 @@ def read_vendor_report(
         for key, spellings in aliases.items():
             names.setdefault(key, [])
             names[key] = [*spellings, *(s for s in names[key] if s not in spellings)]
-    return read_table(path, aliases=names, types=VENDOR_TYPES, dayfirst=dayfirst, required=required)
+    labels = ("vendor", "site", "moderator_id", "queue_id")  # where a "Subtotal" or "Grand Total" row says so
+    return read_table(
+        path, aliases=names, types=VENDOR_TYPES, dayfirst=dayfirst, required=required, label_columns=labels
+    )
 
 
 def column_problems(table: Table, settings: VendorReports | None = None) -> list[str]:

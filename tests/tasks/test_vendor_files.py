@@ -492,3 +492,20 @@ def test_a_later_file_repeating_rows_merged_from_another_file_in_the_run_is_quar
         ("M1", "q2", 3),
     ]
     assert result.summary["problems"][0]["where"] == "acme_1116_fixed.xlsx"
+
+
+def test_subtotal_rows_labelled_in_the_moderator_column_are_not_merged(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    day = date(2026, 11, 15)
+    header = ["Date", "Site", "Queue", "Mod ID", "Cases", "Handling (sec)", "Productive hrs", "QA Audited", "QA Passed"]
+    rows = [
+        [day, "KL", "q1", "M1", 10, 600, 1, 1, 1],
+        [day, "KL", "q1", "M2", 20, 1200, 1, 2, 2],
+        [day, "KL", "q1", "Subtotal", 30, 1800, 2, 3, 3],  # the date, site and queue of its group: only Mod ID says
+        [None, None, None, "Grand Total", 30, 1800, 2, 3, 3],
+    ]
+    workbook(inbox / "acme_1116.xlsx", header, rows)
+    result = run(make_ctx, run_task, data)
+    assert result.summary["archived"] == 1 and result.rows == 2
+    assert [r["Moderator ID"] for r in sheet_rows(result.files[0], "Master")] == ["M1", "M2"]
+    assert result.summary["problems"] == []  # a totals row is no rejected row either
