@@ -19,7 +19,7 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from opskit.errors import DataError
 from opskit.excel.check import inspect_file
 from opskit.excel.durations import header_unit
 from opskit.excel.sheets import Sheet, csv_sheet, open_book, pick_sheets
-from opskit.excel.types import Context, converter, excel_error
+from opskit.excel.types import Context, column_dayfirst, converter, excel_error
 
 _TOTAL_RE = re.compile(
     r"^\s*(grand\s+total|sub\s*-?\s*total|totals?|sum|overall|gesamt|summe)"
@@ -296,7 +296,9 @@ def read_table(
         required: Canonical columns that must be present; else DataError naming them.
         types: Canonical column -> one of str, int, float, percent, bool, date, datetime,
             duration, seconds. Untyped columns keep the cell's value (whole floats become int).
-        dayfirst: How to read 03/04/2026. None rejects ambiguous text dates instead of guessing.
+        dayfirst: How to read 03/04/2026. None rejects ambiguous text dates instead of guessing. A date
+            column with a value only valid month-first (11/13/2026) is read month-first throughout, and a
+            day-first-only value in it (13/11/2026) is a rejection (not with stream=True: rows come one by one).
         include_hidden: Also consider hidden sheets when choosing one.
         header_search_rows: How many rows from the top may hold titles, logos and notes.
         label_columns: Canonical columns of text that may say a row is a total ("Subtotal", "Grand Total"),
@@ -371,12 +373,16 @@ def read_table(
             )
             if kind.kind != "csv" and sheet is None:
                 table.unread = _unread_sheets(book, src.name, alias_map, header_search_rows, required)
-            body = itertools.chain(buffered, src.rows)
+            body: Iterable[tuple[int, list[Any]]] = itertools.chain(buffered, src.rows)
             ctx = Context(src.epoch, dayfirst, tz)
             plan = [
                 (name, positions[name], converter(types[name], units.get(name)) if name in types else _auto)
                 for name in columns
             ]
+            if not stream:  # each date column's day order is decided once from all its values
+                whole = list(body)
+                plan = [(name, pos, _column_order(name, pos, conv, types, whole, ctx)) for name, pos, conv in plan]
+                body = whole
             labels = [positions[c] for c in label_columns if c in positions]
             rows = _rows(body, plan, ctx, table, header_row + n_rows - 1, labels)
             if stream:
@@ -388,6 +394,21 @@ def read_table(
     finally:
         closer()
     raise DataError("; ".join(failures) or "has no sheet with a table", where=path.name)
+
+
+def _column_order(
+    name: str, position: int, convert: Any, types: Mapping[str, str], body: list[tuple[int, list[Any]]], ctx: Context
+) -> Any:
+    """``convert`` for a date column whose values show it is month-first (``types.column_dayfirst``), bound to
+    that order (a day-first value in it is then a reject); any other column's converter as it is."""
+    if types.get(name) not in ("date", "datetime"):
+        return convert
+    values = (v[position] for _, v in body if position < len(v))
+    order = column_dayfirst(values, ctx.dayfirst)
+    if order is not False:
+        return convert
+    fixed = replace(ctx, dayfirst=False, order_fixed=True)
+    return lambda raw, _ctx: convert(raw, fixed)
 
 
 def _unread_sheets(

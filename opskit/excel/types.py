@@ -14,8 +14,8 @@ durations go through ``durations.parse_seconds``, with the unit the column's hea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from opskit.excel.durations import parse_seconds
@@ -65,6 +65,9 @@ class Context:
     epoch: datetime = EPOCH_1900
     dayfirst: bool | None = None
     tz: tzinfo | None = None
+    order_fixed: bool = False
+    """The column's day order was decided from all its values (``column_dayfirst``): a date that is only
+    valid in the other order (13/11 in a month-first column) is an error, not read the other way."""
 
 
 def excel_error(value: object) -> str | None:
@@ -199,6 +202,9 @@ def _parse_text_datetime(value: str, ctx: Context) -> datetime:
         y, mo, d, rest = int(match[1]), int(match[2]), int(match[3]), match[4]
     elif match := _DMY_RE.match(text):
         a, b, y, rest = int(match[1]), int(match[2]), _year(match[3]), match[4]
+        if ctx.order_fixed and ((a > 12 and b <= 12 and not ctx.dayfirst) or (b > 12 and a <= 12 and ctx.dayfirst)):
+            order = "day-first" if ctx.dayfirst else "month-first"
+            raise ValueError(f"date {value!r} contradicts the column's other dates, which are {order}")
         if a > 12 and b <= 12:
             d, mo = a, b
         elif b > 12 and a <= 12:
@@ -223,6 +229,25 @@ def _parse_text_datetime(value: str, ctx: Context) -> datetime:
         return datetime.combine(date(y, mo, d), clock)
     except ValueError:
         raise ValueError(f"not a valid date: {value!r}") from None
+
+
+def column_dayfirst(values: Iterable[object], dayfirst: bool | None) -> bool | None:
+    """The day order of one column of one file, decided once from all its text dates.
+
+    A vendor's export writes every date of a column the same way: if any value is only valid month-first
+    (11/13/2026), the whole column is month-first, and 11/12/2026 in it is 12 November, not 11 December.
+    Otherwise ``dayfirst`` (the caller's setting) stands. Reading each value on its own would mix orders
+    within a file without a word.
+    """
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        if _ISO_RE.match(text) or _YMD_RE.match(text) or not (match := _DMY_RE.match(text)):
+            continue
+        if int(match[2]) > 12 and int(match[1]) <= 12:
+            return False
+    return dayfirst
 
 
 def _month(name: str, value: object) -> int:
@@ -256,7 +281,7 @@ def to_date(value: object, ctx: Context) -> date | None:
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    moment = to_datetime(value, Context(ctx.epoch, ctx.dayfirst))
+    moment = to_datetime(value, replace(ctx, tz=None))
     return moment.date() if moment is not None else None
 
 

@@ -509,3 +509,24 @@ def test_subtotal_rows_labelled_in_the_moderator_column_are_not_merged(tmp_path,
     assert result.summary["archived"] == 1 and result.rows == 2
     assert [r["Moderator ID"] for r in sheet_rows(result.files[0], "Master")] == ["M1", "M2"]
     assert result.summary["problems"] == []  # a totals row is no rejected row either
+
+
+# ------------------------------------------------------------------------------ day order
+
+
+def test_a_date_column_is_read_in_one_day_order_and_a_contradiction_is_a_row_reject(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    header = "Date,Mod ID,Queue,Cases,Handling (sec),Productive hrs,QA Audited,QA Passed\n"
+    days = ["11/9/2026", "11/12/2026", "11/13/2026", "14/11/2026"]  # 11/13: month-first; 14/11 contradicts it
+    body = "".join(f"{d},M{i},q1,4,300,7,1,1\n" for i, d in enumerate(days))
+    (inbox / "acme_1116.csv").write_text(header + body, encoding="utf-8")
+    result = run(make_ctx, run_task, data)  # the team's setting is dayfirst: true
+    master = sheet_rows(result.files[0], "Master")
+    assert [(r["Moderator ID"], r["Date"].date()) for r in master] == [
+        ("M0", date(2026, 11, 9)),
+        ("M1", date(2026, 11, 12)),  # not 11 December: the column is month-first
+        ("M2", date(2026, 11, 13)),
+    ]
+    ((name, row, column, reason),) = rejected_rows(result)
+    assert (name, row, column) == ("acme_1116.csv", 5, "date")
+    assert reason == "date '14/11/2026' contradicts the column's other dates, which are month-first"
