@@ -22,11 +22,14 @@ import base64
 import html
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+_LOWER_HEX = re.compile(r"%[0-9A-F]{2}")
+_JSON_U = re.compile(r"\\u([0-9a-f]{4})")
 MIN_LENGTH = 4
 """Shorter values are not treated as secrets: replacing every "ab" in a log would hide everything else."""
 
@@ -42,17 +45,20 @@ def secret_forms(secret: str) -> set[str]:
     if not secret:
         return set()
     escaped_json = json.dumps(secret, ensure_ascii=False)[1:-1]
-    forms = {
-        secret,
+    ascii_json = json.dumps(secret)[1:-1]
+    urls = {
         quote(secret, safe=""),
         quote(secret, safe="/"),
         quote_plus(secret, safe=""),
-        quote_plus(secret),
-        *_html_forms(secret),
-        escaped_json,
-        json.dumps(secret)[1:-1],
-        escaped_json.replace("/", "\\/"),
+        quote_plus(secret, safe="/"),
+        quote(secret, safe="!*'()"),  # JavaScript's encodeURIComponent
+        quote(secret, safe=";,/?:@&=+$#!*'()"),  # and encodeURI
+        quote_plus(secret, safe="*").replace("~", "%7E"),  # a browser's form body (URLSearchParams)
     }
+    urls |= {_LOWER_HEX.sub(lambda m: m.group(0).lower(), u) for u in urls}  # %2f as well as %2F
+    jsons = {escaped_json, ascii_json, escaped_json.replace("/", "\\/"), ascii_json.replace("/", "\\/")}
+    jsons |= {_JSON_U.sub(lambda m: "\\u" + m.group(1).upper(), j) for j in jsons}  # \u00E9 as well as \u00e9
+    forms = {secret, *urls, *_html_forms(secret), *jsons}
     forms.update(quote(f, safe="") for f in list(forms) if f != secret)
     forms.update(html.escape(f, quote=q) for f in _html_forms(secret) for q in (True, False))  # escaped twice
     forms.add(base64.b64encode(secret.encode("utf-8")).decode("ascii"))

@@ -299,11 +299,14 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
                 )
             )
             return ""
+        secret = bool(SECRET_NAME.search(name)) or _in_credentials_of_url(value, m)
         if name in env:
-            if env[name] and (SECRET_NAME.search(name) or _in_credentials_of_url(value, m)):
+            if env[name] and secret:
                 raw.secrets.add(env[name])
             return env[name]
         if default is not None:
+            if default and secret:  # a default password is still a password
+                raw.secrets.add(default)
             return default
         needed_by = f"job '{path[1]}'" if len(path) > 1 and path[0] == "jobs" else ".".join(path)
         raw.problems.append(
@@ -318,7 +321,9 @@ def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str], raw: Ra
     return _INTERPOLATION.sub(fill, value)
 
 
-_URL_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*$")
+_URL_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*$")
+"""The start of a URL up to the variable, still inside its authority (anywhere in the text: a URL may
+follow other words, or another URL, in one value)."""
 
 
 def _in_credentials_of_url(text: str, m: re.Match[str]) -> bool:
@@ -327,6 +332,12 @@ def _in_credentials_of_url(text: str, m: re.Match[str]) -> bool:
     before, after = text[: m.start()], text[m.end() :]
     if "://" not in text:
         return False
-    if "?" in before or "#" in before:
+    url_start = before.rfind("://")
+    if url_start < 0:
+        return False
+    in_url = before[url_start:]
+    if any(c.isspace() for c in in_url):  # the URL ended before the variable
+        return False
+    if "?" in in_url or "#" in in_url:
         return True
-    return bool(_URL_AUTHORITY.match(before)) and "@" in re.split(r"[/?#]", after, maxsplit=1)[0]
+    return bool(_URL_AUTHORITY.search(before)) and "@" in re.split(r"[/?#\s]", after, maxsplit=1)[0]

@@ -188,7 +188,7 @@ class Scheduler:
         """Terminate what still runs, record it, give delivery a moment, and release the lock."""
         try:
             self._discard_prepared()
-            self.runs.stop_all()
+            self.runs.stop_all(leave_remote=self.lost_leadership)
         finally:
             self.runs.executor.close()
             self.courier.close()
@@ -227,9 +227,13 @@ class Scheduler:
         """After a stop signal: start nothing new, give running runs the grace period to finish."""
         grace = self.config.settings.scheduler.shutdown_grace
         deadline = clock() + grace
-        if self.running:
-            log.info("stopping: waiting up to %s for %d running run(s)", grace, len(self.running))
-        while self.running and clock() < deadline:
+
+        def waited_for() -> list[Running]:  # after a lost lead, runs on other machines are the new leader's
+            return [r for r in self.running.values() if not (self.lost_leadership and r.handle.remote)]
+
+        if waited_for():
+            log.info("stopping: waiting up to %s for %d running run(s)", grace, len(waited_for()))
+        while waited_for() and clock() < deadline:
             try:
                 self.runs.reap(clock())
             except HistoryUnavailable as exc:

@@ -244,17 +244,21 @@ class RunQueue:
         if record.job is not None and record.status in DELIVERABLE:
             self.deliver(record.id)
 
-    def stop_all(self) -> None:
+    def stop_all(self, *, leave_remote: bool = False) -> None:
         """Terminate every running run (all of them first, so they end together), kill, and record them.
 
         A run still waiting on a remote queue (no worker has started it) is left queued there, as a local
         queued run is: a worker may take it, and the next scheduler re-sends or adopts and delivers it.
+        ``leave_remote``: runs on other machines' workers are left running too (this scheduler lost the lead:
+        the runs are healthy, their workers enforce their timeouts, and the new leader delivers them).
         """
         for run_id, running in list(self.running.items()):
             try:
-                waiting = running.handle.deadline_start(running.started) is None
+                waiting = (leave_remote and running.handle.remote) or running.handle.deadline_start(
+                    running.started
+                ) is None
             except HistoryUnavailable:
-                waiting = False
+                waiting = leave_remote and running.handle.remote
             if waiting:
                 del self.running[run_id]
                 self._release(running.record.job)

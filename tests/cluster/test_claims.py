@@ -144,3 +144,23 @@ def test_a_scheduler_that_stops_leaves_untaken_runs_queued_and_stops_the_rest(tm
     assert stopped.status == "failed" and stopped.error == "terminated: the scheduler shut down before the run ended"
     assert runs.running == {} and not runs.busy("nightly")
     executor.close()
+
+
+def test_a_scheduler_that_lost_the_lead_leaves_runs_on_workers_running(tmp_project: Project) -> None:
+    """After a PostgreSQL restart a standby may win the lock: the old leader's runs on live workers are
+    healthy and the new leader's to deliver; stopping them would lose them (terminated is never retried)."""
+    from opskit.engine.runqueue import Running, RunQueue
+
+    executor, store = _setup(tmp_project)
+    started = _run(store, tmp_project.root / "runs")
+    _beat(store, "w@far", pid=1, host="far-away")
+    assert store.claim_run(started.id, worker="w@far", host="far-away")
+    store.mark_running(started.id, pid=1)
+    runs = RunQueue(store, executor, executor.config, lambda *_: None, lambda _: None)
+    handle = CeleryRun(executor, started, "default", 60.0, True)
+    handle.sent_at = time.monotonic()
+    runs.running[started.id] = Running(started, handle, None, NOW, None, timedelta(minutes=5))
+    runs._busy["nightly"] += 1
+    runs.stop_all(leave_remote=True)
+    assert store.get(started.id).status == "running" and runs.running == {}
+    executor.close()

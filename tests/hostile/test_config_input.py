@@ -257,3 +257,17 @@ def test_a_config_path_that_is_a_fifo_or_a_folder_is_refused_without_blocking(tm
     for path in (fifo, tmp_path):
         with pytest.raises(ConfigError, match="is not a regular file"):
             read_config_file(path)
+
+
+def test_defaults_and_urls_later_in_a_value_are_secrets_where_a_password_would_be(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "a: ${DB_PASSWORD:-changeme-default}\n"
+        'b: "postgresql://app:${PG_P}@db/x, https://u:${OTHER}@h/"\n'
+        'c: "mirror https://bot:${MIRROR}@mirror.internal/repo"\n'
+        'd: "see https://host/path?x=1 then ${PLAIN}"\n'
+        'e: "https://h/${REGION}/x"\n'
+    )
+    env = {"PG_P": "pgpass11", "OTHER": "otherpw11", "MIRROR": "mirrorpass77", "PLAIN": "plainvalue", "REGION": "eu-1"}
+    raw = read_config_file(config, environ=env)
+    assert raw.secrets == {"changeme-default", "pgpass11", "otherpw11", "mirrorpass77"}

@@ -358,3 +358,24 @@ def test_a_result_holding_a_secret_in_a_set_a_path_or_bytes_is_stored_without_it
     assert token not in stored and "ABCDEF" not in stored
     assert json.loads(stored)["summary"]["n"] == 3  # numbers stay numbers
     assert json.loads(stored)["summary"]["where"] == "/x/***"
+
+
+# What other encoders write (JavaScript in the page, PHP's json_encode, lower-case hex), as they wrote it:
+# taken from node (encodeURIComponent, URLSearchParams) and PHP, not from Python's own quote/json.
+FOREIGN_FORMS = [
+    ("Tr0ub4dor&3!", "Tr0ub4dor%263!"),  # encodeURIComponent keeps !'()*~
+    ("pa ss!word", "pa%20ss!word"),
+    ("naïve-pass!", "na%C3%AFve-pass!"),
+    ("s3cr3t~key*x", "s3cr3t%7Ekey*x"),  # URLSearchParams encodes ~ and keeps *
+    ("my pass/wd", "my+pass/wd"),  # + for a space, / kept
+    ("clé/secrète", "cl\\u00e9\\/secr\\u00e8te"),  # json_encode: ASCII escapes and \/
+    ("clé/secrète", "cl\\u00E9\\/secr\\u00E8te"),
+    ("p@ss w/rd", "p%40ss%20w%2frd"),  # lower-case hex
+]
+
+
+@pytest.mark.parametrize(("secret", "encoded"), FOREIGN_FORMS)
+def test_a_secret_encoded_by_a_page_or_another_language_is_redacted(secret, encoded):
+    from opskit.redact import Redactor
+
+    assert Redactor({secret}).redact(f"GET /login?u=ops&p={encoded}&next=/") == "GET /login?u=ops&p=***&next=/"

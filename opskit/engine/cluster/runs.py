@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from opskit.config.model import load_config
 from opskit.engine.attempts import record_silent_exit
 from opskit.engine.executors import Purpose, make_executor
 from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
@@ -56,6 +57,33 @@ class WorkerState:
     _executor: Executor | None = None
     _executor_pid: int = 0
     _local: threading.local = field(default_factory=threading.local)
+    _config_mtime: float | None = None
+
+    def refresh_config(self) -> None:
+        """Take config.yaml again when it changed (before a run: a job the scheduler learned of since must
+        run with its own steps and timezone here too); an invalid file keeps the config this worker runs."""
+        try:
+            mtime = os.stat(self.config.path).st_mtime
+        except OSError:
+            return
+        if self._config_mtime is None:
+            self._config_mtime = mtime
+            return
+        if mtime == self._config_mtime:
+            return
+        self._config_mtime = mtime
+        try:
+            config = load_config(self.config.path)
+        except Exception as exc:  # noqa: BLE001 - any error: keep running the config this worker has
+            log.error("config.yaml changed but is not valid (%s): this worker keeps its config", exc)
+            return
+        if str(config.history_target) != str(self.config.history_target):
+            log.warning("config.yaml moved the history: restart this worker to follow it")
+            return
+        self.config = config
+        if self._executor is not None and self._executor_pid == os.getpid():
+            self._executor.reload(config)
+        log.info("config.yaml changed: this worker runs with it from now on")
 
     def executor(self) -> Executor:
         """This process's warm executor (a prefork pool's child makes its own on first use)."""
@@ -120,6 +148,7 @@ def execute_run(run_id: str, timeout_s: float, retry_killed: bool = True) -> str
     record = _patiently(lambda: store.get(run_id))
     options = {"worker_pid": state.pid, "worker_started": state.pid_started}
     with state.lock:
+        state.refresh_config()
         handle = state.executor().start(record, state.config, options=options)
     log.info("run %s (%s) started on %s: %s", run_id, record.job or record.task, state.name, handle.where)
     code = _watch(run_id, handle, state, store, timeout_s)

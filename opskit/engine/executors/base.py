@@ -39,6 +39,9 @@ class RunHandle(abc.ABC):
     """
 
     run_id: str
+    remote: bool = False
+    """Whether the run executes on another machine's worker, which enforces its timeout and outlives this
+    scheduler (a scheduler that lost the lead leaves such runs to the new leader)."""
 
     @property
     @abc.abstractmethod

@@ -56,6 +56,8 @@ WORKERS_EVERY_S = 0.5
 class CeleryRun(RunHandle):
     """A run sent to a Celery queue, as the scheduler sees it: through its row in the history."""
 
+    remote = True
+
     def __init__(self, executor: CeleryExecutor, record: RunRecord, queue: str, timeout_s: float, retry_killed: bool):
         self.executor, self.record, self.queue = executor, record, queue
         self.run_id = record.id
