@@ -285,3 +285,23 @@ def test_datetimes_get_the_zone_when_asked(tmp_path):
     path = _xlsx(tmp_path / "v.xlsx", [["Case ID", "Created"], ["A", datetime(2026, 3, 29, 2, 30)]])
     table = read_table(path, aliases=ALIASES, types={"Created": "datetime"}, tz=ZoneInfo("Europe/Berlin"))
     assert table.rows[0]["Created"] == datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+@pytest.mark.parametrize("blank_rows", [0, 1, 3])
+def test_row_numbers_are_the_sheets_own_under_blank_rows_and_columns(tmp_path, blank_rows):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    top = blank_rows + 1
+    for c, value in enumerate(["Date", "Queue", "Handled"], start=3):  # the table starts in column C
+        ws.cell(top, c, value)
+        ws.cell(top + 1, c, [date(2026, 11, 10), "q1", "bad"][c - 3])
+        ws.cell(top + 3, c, [date(2026, 11, 10), "q2", 4][c - 3])  # a blank row between
+    path = tmp_path / "offset.xlsx"
+    wb.save(path)
+    table = read_table(path, types={"handled": "int"})
+    assert table.header_row == top
+    assert [(r.row, r.column) for r in table.rejected] == [(top + 1, "handled")]
+    assert table.rows == [{"date": date(2026, 11, 10), "queue": "q2", "handled": 4}]
+    assert table.row_numbers == [top + 3]
