@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from opskit.excel.types import EPOCH_1904, Context, converter, excel_error
+from opskit.excel.types import EPOCH_1904, Context, column_dayfirst, converter, excel_error
 
 CTX = Context()
 
@@ -99,3 +99,16 @@ def test_excel_errors_are_recognised():
 def test_unknown_type_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown column type 'money' \\(use str, int, float"):
         converter("money")
+
+
+@pytest.mark.parametrize(
+    ("values", "dayfirst", "expected"),
+    [
+        (["11/12/2026", "11/13/2026"], True, False),  # 11/13 is only valid month-first: the column is
+        (["11/12/2026", "13/11/2026"], True, True),  # nothing says month-first: the setting stands
+        (["11/12/2026", "2026-11-13", 45000.0, None], None, None),  # ISO text and serials say nothing
+        (["11/13/2026 08:00"], None, False),
+    ],
+)
+def test_a_date_columns_day_order_is_decided_from_all_its_values(values, dayfirst, expected):
+    assert column_dayfirst(values, dayfirst) is expected
