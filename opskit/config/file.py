@@ -114,20 +114,7 @@ def _read_text(path: Path) -> str:
             f"config file {path} is larger than {MAX_CONFIG_BYTES // 1000} kB",
             hint="A config holds settings and jobs; keep data in files under paths.data",
         )
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM, as some Windows editors save
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ConfigError(
-                "not UTF-16 text after its byte-order mark", where=path.name, hint="Save it as UTF-8"
-            ) from None
-    try:
-        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark must not become part of the first name
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where=f"{path.name}:{line}", hint="Save it as UTF-8"
-        ) from None
+    return decode_text(data, path.name, show_byte=True)
 
 
 def _check_depth(text: str, filename: str) -> None:
@@ -208,6 +195,23 @@ def where_in(lines: dict[tuple[str, ...], int], filename: str, keys: tuple[str, 
 SAVE_AS_UTF8 = "Save it as UTF-8"
 
 
+def decode_text(data: bytes, name: str, *, show_byte: bool) -> str:
+    """A text file's bytes as text: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark, as
+    some Windows editors save; else one error naming the file and line (and the byte, where it is no secret).
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-16 text after its byte-order mark", where=name, hint=SAVE_AS_UTF8) from None
+    try:
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark must not become part of the first name
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        shown = f" (byte 0x{data[exc.start]:02x})" if show_byte else ""
+        raise ConfigError(f"not UTF-8 text{shown}", where=f"{name}:{line}", hint=SAVE_AS_UTF8) from None
+
+
 def environment(folder: Path) -> dict[str, str]:
     """The process environment over ``.env`` beside the config: a real variable wins over the file."""
     env: dict[str, str] = {}
@@ -239,18 +243,7 @@ def _read_dotenv(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES // 1000} kB")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM, as some Windows editors save
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ConfigError(
-                "not UTF-16 text after its byte-order mark", where=path.name, hint="Save it as UTF-8"
-            ) from None
-    try:
-        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark must not become part of the first name
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError("not UTF-8 text", where=f"{path.name}:{line}", hint="Save it as UTF-8") from None
+    return decode_text(data, path.name, show_byte=False)  # never a byte of .env: it holds secrets
 
 
 def _collect_lines(
