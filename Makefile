@@ -15,7 +15,7 @@ test: bootstrap
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: bootstrap
-	$(PY) -m pytest -m "not browser and not slow and not process"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not browser and not slow and not process"
 
 demo: bootstrap
 	$(PY) -m demo.run_demo
