@@ -18,7 +18,11 @@ import yaml
 from opskit.errors import ConfigError
 
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}|\$\$")
-SECRET_NAME = re.compile(r"PASS|TOKEN|SECRET|KEY|AUTH|COOKIE|CREDENTIAL", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"PASS|TOKEN|SECRET|KEY|AUTH|COOKIE|CREDENTIAL|PRIVATE|SIGNATURE|SESSION|BEARER|WEBHOOK|SALT"
+    r"|(?:^|_)(?:PW|PWD|DSN|SIG)(?:_|$)",  # short ones as whole words: OPS_PW, SENTRY_DSN, not UPWARD
+    re.IGNORECASE,
+)
 DEFAULT_PATHS = {"var": "var", "data": "data", "tasks": "tasks"}
 # Bounds that keep a hostile or mistaken file from stalling `validate` and the scheduler's reload (which
 # reads the same way): a real config is a few kilobytes and a few hundred YAML nodes.

@@ -271,3 +271,11 @@ def test_defaults_and_urls_later_in_a_value_are_secrets_where_a_password_would_b
     env = {"PG_P": "pgpass11", "OTHER": "otherpw11", "MIRROR": "mirrorpass77", "PLAIN": "plainvalue", "REGION": "eu-1"}
     raw = read_config_file(config, environ=env)
     assert raw.secrets == {"changeme-default", "pgpass11", "otherpw11", "mirrorpass77"}
+
+
+@pytest.mark.parametrize("name", ["OPS_PW", "DB_PWD", "SENTRY_DSN", "URL_SIG", "SLACK_WEBHOOK", "GPG_PRIVATE"])
+def test_common_names_of_secrets_make_their_values_secrets(tmp_path, name):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"a: ${{{name}}}\nb: ${{UPWARD_LIMIT}}\n")
+    raw = read_config_file(config, environ={name: "hunter2-value", "UPWARD_LIMIT": "12345"})
+    assert raw.secrets == {"hunter2-value"}  # and a name that only contains the letters is not one
