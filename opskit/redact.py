@@ -88,6 +88,7 @@ class Redactor(logging.Filter):
         self.secrets: set[str] = set()
         self._forms: set[str] = set()
         self._ordered: list[str] | None = None
+        self._ordered_bytes: list[bytes] | None = None
         for value in secrets or ():
             self.add(value)
 
@@ -97,7 +98,7 @@ class Redactor(logging.Filter):
             return
         self.secrets.add(value)
         self._forms |= secret_forms(value)
-        self._ordered = None
+        self._ordered = self._ordered_bytes = None
 
     @property
     def forms(self) -> list[str]:
@@ -114,10 +115,11 @@ class Redactor(logging.Filter):
 
     def redact_bytes(self, data: bytes) -> bytes:
         """``redact`` for bytes (a page, a trace member): each form is matched as UTF-8."""
-        for form in self.forms:
-            encoded = form.encode("utf-8")
-            if encoded in data:
-                data = data.replace(encoded, MASK.encode())
+        if self._ordered_bytes is None:
+            self._ordered_bytes = [form.encode("utf-8") for form in self.forms]
+        for form in self._ordered_bytes:
+            if form in data:
+                data = data.replace(form, MASK.encode())
         return data
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from opskit.files import atomic_path, atomic_write, private_dir
-from opskit.redact import MASK, Redactor
+from opskit.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +49,8 @@ def save_storage_state(context: Any, path: Path) -> None:
         context.storage_state(path=str(tmp))
 
 
-def secret_forms(secrets: Iterable[str]) -> list[bytes]:
-    """Every form a secret takes in a page, a URL or a request body, longest first (as UTF-8 bytes);
-    the forms are ``opskit.redact``'s, the one definition."""
-    return [f.encode("utf-8") for f in Redactor(secrets).forms]
-
-
-def scrub_bytes(data: bytes, forms: list[bytes]) -> bytes:
-    for form in forms:
-        if form in data:
-            data = data.replace(form, MASK.encode())
-    return data
-
-
 def scrub_zip(
-    path: Path, forms: list[bytes], drop: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+    path: Path, redactor: Redactor, drop: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
 ) -> None:
     """Rewrite a trace zip atomically: the requests in ``drop`` (method, URL: the sign-in's) and the bodies
     they refer to are left out, and every secret form is replaced in every other member."""
@@ -77,7 +64,7 @@ def scrub_zip(
             for item in source.infolist():
                 if item.filename.rsplit("/", 1)[-1] in dropped:
                     continue
-                out.writestr(item, scrub_bytes(members[item.filename], forms))
+                out.writestr(item, redactor.redact_bytes(members[item.filename]))
 
 
 def _without_requests(data: bytes, drop: set[tuple[str, str]] | frozenset[tuple[str, str]], dropped: set[str]) -> bytes:
@@ -168,14 +155,14 @@ def save_failure(
     Each part is attempted on its own: a crashed page still leaves the error and the step, and the reverse.
     """
     private_dir(folder)
-    forms = secret_forms(secrets)
+    redactor = Redactor(secrets)
     parts: list[Path] = []
     shot = _screenshot(page, folder / "screenshot.png", masks)
     if shot is not None:
         parts.append(shot)
     html_text = _settled(page, "page", lambda _: page.content(), [{}, {}, {}])
     if html_text is not None:
-        atomic_write(folder / "page.html", scrub_bytes(html_text.encode("utf-8"), forms))
+        atomic_write(folder / "page.html", redactor.redact_bytes(html_text.encode("utf-8")))
         parts.append(folder / "page.html")
     traces: list[Path] = []
     for i, staged in enumerate(staged_traces, 1):
@@ -192,17 +179,17 @@ def save_failure(
             log.warning("no failure trace: %s", str(exc).splitlines()[0])
     for trace in traces:
         try:
-            scrub_zip(trace, forms, signin_requests or set())
+            scrub_zip(trace, redactor, signin_requests or set())
             parts.append(trace)
         except Exception as exc:  # never keep a trace that could not be cleaned
             trace.unlink(missing_ok=True)
             log.warning("failure trace %s dropped, it could not be redacted: %s", trace.name, exc)
-    atomic_write(folder / "error.txt", scrub_bytes((message + "\n").encode("utf-8"), forms))
+    atomic_write(folder / "error.txt", redactor.redact_bytes((message + "\n").encode("utf-8")))
     parts.append(folder / "error.txt")
     step = {**step, "screenshot": "screenshot.png" if (folder / "screenshot.png") in parts else None}
     step["trace"] = next((p.name for p in parts if p.name == "trace.zip"), None)
     text = json.dumps(step, indent=2, ensure_ascii=False)
-    atomic_write(folder / "step.json", scrub_bytes(text.encode("utf-8"), forms))
+    atomic_write(folder / "step.json", redactor.redact_bytes(text.encode("utf-8")))
     parts.append(folder / "step.json")
     for part in parts:
         if part.exists():

@@ -4,7 +4,7 @@
 ``executor: {kind: celery, broker: redis://HOST:6379/0}`` hands each run to Celery workers
 (``runner.py worker``) through Redis; the scheduler still decides what runs when. The broker's password
 comes from the environment (``redis://:${REDIS_PASSWORD}@host:6379/0``) and is never logged: every place
-that shows the broker shows ``redacted_url``.
+that shows the broker shows ``shown_url`` (opskit/config/urls.py).
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ class ExecutorSettings(Strict):
             return value
         parts = split_url(value)
         if parts is None or parts.scheme not in ("redis", "rediss") or not parts.host:
-            raise ValueError(f"'{redacted_url(value)}' is not a Redis URL (redis://HOST:6379/0)")
+            raise ValueError(f"'{shown_url(value)}' is not a Redis URL (redis://HOST:6379/0)")
         try:
             parts.port  # noqa: B018 - a port that is not a number fails here, not in the scheduler
         except ValueError:
-            raise ValueError(f"'{redacted_url(value)}' has a port that is not a number") from None
+            raise ValueError(f"'{shown_url(value)}' has a port that is not a number") from None
         return value
 
     @model_validator(mode="after")
@@ -73,7 +73,7 @@ class ExecutorSettings(Strict):
 
     @property
     def shown_broker(self) -> str:
-        return redacted_url(self.broker or "")
+        return shown_url(self.broker or "")
 
 
 def as_executor(value: Any) -> Any:
@@ -81,8 +81,3 @@ def as_executor(value: Any) -> Any:
     if isinstance(value, str):
         return {"kind": value}
     return value
-
-
-def redacted_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``: how a broker URL is ever shown."""
-    return shown_url(url)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit.config.executor import redacted_url
 from opskit.config.model import load_config
+from opskit.config.urls import shown_url
 from opskit.engine.planning import plan_run
 from opskit.errors import ConfigError
 from opskit.tasks import discover
@@ -38,7 +38,7 @@ def test_celery_broker_password_comes_from_the_environment_and_is_a_secret(tmp_p
     assert executor.broker == "redis://:s3cret-pw@10.0.0.5:6379/0"
     assert "s3cret-pw" in config.secrets  # type: ignore[attr-defined]
     assert executor.shown_broker == "redis://***@10.0.0.5:6379/0"
-    assert "s3cret-pw" not in redacted_url("redis://user:s3cret-pw@h/0")
+    assert "s3cret-pw" not in shown_url("redis://user:s3cret-pw@h/0")
 
 
 @pytest.mark.parametrize(
