@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,31 +37,26 @@ class BrowserMissing(OpskitError):
 
 def system_chromium() -> Path | None:
     """A system Chromium: $OPSKIT_CHROMIUM if set, else the first of the usual names on PATH."""
-    override = os.environ.get("OPSKIT_CHROMIUM")
-    if override:
-        path = Path(override)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise BrowserMissing(f"OPSKIT_CHROMIUM={override} is not an executable file", hint=INSTALL_HINT)
-        return path
-    for name in SYSTEM_CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return Path(found)
-    return None
+    return _executable("OPSKIT_CHROMIUM", SYSTEM_CANDIDATES)
 
 
 def headless_shell() -> Path | None:
     """A headless shell to drive headless: $OPSKIT_CHROMIUM_HEADLESS if set, else the first of the usual names
     on PATH; None when $OPSKIT_CHROMIUM names the one browser to use, or there is none."""
-    override = os.environ.get("OPSKIT_CHROMIUM_HEADLESS")
+    if not os.environ.get("OPSKIT_CHROMIUM_HEADLESS") and os.environ.get("OPSKIT_CHROMIUM"):
+        return None
+    return _executable("OPSKIT_CHROMIUM_HEADLESS", HEADLESS_SHELLS)
+
+
+def _executable(variable: str, names: Iterable[str]) -> Path | None:
+    """The program ``$variable`` names (it must be an executable file), else the first of ``names`` on PATH."""
+    override = os.environ.get(variable)
     if override:
         path = Path(override)
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise BrowserMissing(f"OPSKIT_CHROMIUM_HEADLESS={override} is not an executable file", hint=INSTALL_HINT)
+            raise BrowserMissing(f"{variable}={override} is not an executable file", hint=INSTALL_HINT)
         return path
-    if os.environ.get("OPSKIT_CHROMIUM"):
-        return None
-    for name in HEADLESS_SHELLS:
+    for name in names:
         found = shutil.which(name)
         if found:
             return Path(found)
