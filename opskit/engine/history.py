@@ -23,10 +23,12 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import shutil
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -104,6 +106,29 @@ class HistoryUnavailable(OpskitError):
             f"the run history {where} cannot be reached: {text}",
             hint="Check that the database server runs and accepts connections; opskit tries again",
         )
+
+
+def patiently(call: Callable[[], _T], seconds: float | None, logger: logging.Logger) -> _T:
+    """``call()``, tried again every second while the history is unavailable: for ``seconds`` (then the last
+    HistoryUnavailable is raised), or for ever with None. The first wait is logged once, on ``logger``.
+
+    For processes that must not lose what they record while a database restarts (a run's start and end on a
+    worker, a worker taking a run)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    warned = False
+    while True:
+        try:
+            return call()
+        except HistoryUnavailable as exc:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            if not warned:
+                logger.warning("%s; trying again every second", exc)
+                warned = True
+            time.sleep(PATIENCE_RETRY_S)
+
+
+PATIENCE_RETRY_S = 1.0
 
 
 class SlotTaken(OpskitError):

@@ -17,7 +17,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from opskit.config.model import Config, load_config
 from opskit.context import LOG_FORMAT, RunContext
-from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
+from opskit.engine.history import RunStatus, RunStore, patiently
 from opskit.engine.owners import process_alive
 from opskit.engine.snapshot import read_config
 from opskit.errors import OpskitError
@@ -280,18 +279,7 @@ _patience_s = 0.0
 
 def _patiently(write: Any, *args: Any, **kwargs: Any) -> Any:
     """``write(*args, **kwargs)``, tried again every second while the history is unavailable (on a worker)."""
-    deadline = time.monotonic() + _patience_s
-    said = False
-    while True:
-        try:
-            return write(*args, **kwargs)
-        except HistoryUnavailable as exc:
-            if time.monotonic() > deadline:
-                raise
-            if not said:
-                logging.getLogger("opskit.worker").warning("%s; trying again every second", exc)
-                said = True
-            time.sleep(1.0)
+    return patiently(lambda: write(*args, **kwargs), _patience_s, logging.getLogger("opskit.worker"))
 
 
 WATCH_EVERY_S = 0.5

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opskit.config.model import load_config
 from opskit.engine.attempts import record_silent_exit
 from opskit.engine.executors import Purpose, make_executor
-from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore
+from opskit.engine.history import HistoryUnavailable, RunStatus, RunStore, patiently
 
 if TYPE_CHECKING:
     from opskit.config.model import Config
@@ -160,23 +160,11 @@ def execute_run(run_id: str, timeout_s: float, retry_killed: bool = True) -> str
 
 HISTORY_WAIT_S = 60.0
 """How long a worker waits for an unreachable history before handing a run it has not taken back."""
-HISTORY_RETRY_S = 1.0
 
 
 def _patiently(call: Callable[[], _T], seconds: float | None = None) -> _T:
     """``call()``, tried again every second while the history is unavailable (for ``seconds``, or for ever)."""
-    deadline = None if seconds is None else time.monotonic() + seconds
-    warned = False
-    while True:
-        try:
-            return call()
-        except HistoryUnavailable as exc:
-            if deadline is not None and time.monotonic() > deadline:
-                raise
-            if not warned:
-                log.warning("the history cannot be reached (%s); trying again every second", exc)
-                warned = True
-            time.sleep(HISTORY_RETRY_S)
+    return patiently(call, seconds, log)
 
 
 def _watch(run_id: str, handle: Any, state: WorkerState, store: RunStore, timeout_s: float) -> int | None:
