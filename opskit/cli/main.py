@@ -385,12 +385,12 @@ def _print_delivery(delivery: dict[str, Any] | None) -> None:
     if delivery.get("blocked"):
         checks = (delivery.get("gates") or {}).get("checks") or []
         failed = "; ".join(str(c.get("message")) for c in checks if not c.get("ok"))
-        print_clean(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
+        print(f"  delivery: BLOCKED by the quality gates: {failed or 'see runner.py show'}")
     else:
         print(f"  delivery: {delivery.get('action', '-')}")
     for email in delivery.get("emails") or []:
         error = f" ({email['error']})" if email.get("error") else ""
-        print_clean(
+        print(
             f"  email {email.get('kind', '')}: {email.get('status')} to {email.get('recipients')} "
             f"recipient(s), outbox id {email.get('outbox_id')}{error}"
         )
@@ -461,13 +461,8 @@ def cmd_logs(args: argparse.Namespace, config_path: Path) -> int:
 
 def _cleaner(config: Config) -> Any:
     """What ``history``, ``show`` and ``logs`` print passes through this: the config's secrets (every form)
-    redacted once more, and terminal control characters removed (a file name or scraped text can hold them)."""
-    redactor = Redactor(config.secrets)
-    return lambda text: printable(redactor.redact(text))
-
-
-def print_clean(text: str) -> None:
-    print(printable(text))
+    redacted once more. (Terminal control characters go from everything a command prints: ``main``.)"""
+    return Redactor(config.secrets).redact
 
 
 def cmd_validate(args: argparse.Namespace, config_path: Path) -> int:
