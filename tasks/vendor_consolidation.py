@@ -5,22 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from opskit import DataError, DataPath, Result, RunContext, task
+from opskit import DataPath, Result, RunContext, task
 from opskit.reports import (
     KPI,
     Inbox,
-    check_vendor_rows,
-    column_problems,
     data_file,
     email_kpi,
+    examine_vendor_file,
     file_sha256,
     problem,
-    read_vendor_report,
+    quarantine_fix,
     rejection_columns,
+    repeated_rows,
     report_for,
     save_report,
     vendor_columns,
     vendor_of,
+    vendor_row_key,
     vendor_settings,
 )
 
@@ -68,8 +69,8 @@ def vendor_consolidation(
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
             reason = f"not a workbook ({path.suffix or 'no suffix'})"
         else:
-            good, bad, columns, reason = _examine(path, vendor, settings)
-            reason = reason or _repeats(good, merged_from)
+            good, bad, columns, reason = examine_vendor_file(path, vendor, settings)
+            reason = reason or repeated_rows(good, merged_from)
             label = vendor or next((r["vendor"] for r in good), "")
             entry.update(vendor=label, rows=0 if reason else len(good), rejected=len(bad))
             if bad:
@@ -78,7 +79,7 @@ def vendor_consolidation(
                 if columns and settings.unknown_columns == "warn":
                     warnings += [(path.name, c) for c in columns]
                 master += good
-                merged_from.update((_key(r), path.name) for r in good)
+                merged_from.update((vendor_row_key(r), path.name) for r in good)
                 entry.update(status="archived", reason="; ".join(columns))
                 to_archive.append((path, sha))
         if reason:
@@ -142,7 +143,7 @@ def vendor_consolidation(
         problem(
             f["file"],
             f["reason"].removeprefix(f"{f['file']}: "),  # the reason may start with the file's name already
-            _fix(f["reason"]),
+            quarantine_fix(f["reason"]),
         )
         for f in files
         if f["status"] == "quarantined"
@@ -188,78 +189,3 @@ def vendor_consolidation(
         "newest": newest.isoformat() + "T00:00:00+00:00" if newest is not None else None,
     }
     return Result(files=outputs, rows=len(master), summary=summary)
-
-
-def _examine(
-    path: Path, vendor: str | None, settings: Any
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], str]:
-    """Read one vendor file: (good rows, rejected rows, column problems, why it must be quarantined or "").
-
-    ``settings`` is config.yaml's ``vendor_reports:`` with the task's aliases file over it (``vendor_settings``).
-
-    The order is the order of the questions a reader would ask: can it be read, who sent it, does every
-    column land in a field (the ``unknown_columns`` gate), did any row pass.
-    """
-    from opskit.excel import WorkbookError  # as in the task: opskit.excel loads when a file is read
-
-    try:
-        table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
-        if vendor is None and "vendor" not in table.headers:
-            why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
-            return [], [], [], why + " file has no vendor column"
-        columns = column_problems(table, settings)
-        good, bad = check_vendor_rows(table, vendor, path.name)
-    except (WorkbookError, DataError) as exc:
-        return [], [], [], str(exc)
-    except Exception as exc:  # a bug or a file no reader foresaw: this file's problem, never the run's
-        return [], [], [], f"could not be read ({type(exc).__name__}: {_one_line(exc)})"
-    if columns and settings.unknown_columns == "quarantine":
-        return good, bad, columns, "; ".join(columns)
-    if not good:
-        first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
-        return good, bad, columns, f"every row was rejected{first}" if bad else "no data rows"
-    return good, bad, columns, ""
-
-
-def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes a master row one moderator's day on one queue at one vendor."""
-    return row["vendor"], row["date"], row["moderator_id"], row["queue_id"]
-
-
-def _repeats(good: list[dict[str, Any]], merged_from: dict[tuple[Any, ...], str]) -> str:
-    """Why a file must be quarantined because it repeats rows merged from another file in this run, or "".
-
-    Two files of one run with the same rows are a re-sent or corrected report: merging both would count
-    the day twice, and which one is right is the vendor's call, so the later file waits in quarantine.
-    """
-    repeated = [r for r in good if _key(r) in merged_from]
-    if not repeated:
-        return ""
-    first = repeated[0]
-    other = merged_from[_key(first)]
-    return (
-        f"{len(repeated)} row(s) repeat rows already merged from {other} in this run"
-        f" (first: {first['date']}, {first['moderator_id']}, {first['queue_id']})"
-    )
-
-
-def _one_line(exc: Exception) -> str:
-    """An exception's message on one short line (never a traceback: reasons go to emails and .reason.txt)."""
-    text = " ".join(str(exc).split())
-    return text[:200] + ("…" if len(text) > 200 else "") or "no message"
-
-
-def _fix(reason: str) -> str:
-    """What to do about a quarantined file, by what kept it out."""
-    if reason.startswith("unknown vendor"):
-        return "Add the vendor's file pattern to vendor_reports.vendors in config.yaml, then put the file back"
-    if "already merged from" in reason:
-        return "Check with the vendor which file is right; put that one back in the inbox for a run of its own"
-    if "were not read" in reason:
-        return "Put the rows of every sheet on one sheet (or send one file per sheet), then put the file back"
-    if any(k in reason for k in ("maps to no field", "expected column", "also maps to", "lacks required column")):
-        return (
-            "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns"
-            " (or ask the vendor for the usual layout), then put the file back in the inbox"
-        )
-    return "Fix the file (or ask the vendor for a new one) and put it back in the inbox"

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from opskit.config.vendor_fields import VENDOR_REPORT_FIELDS
 from opskit.errors import ConfigError, DataError
+from opskit.excel.errors import WorkbookError
 from opskit.reports.headers import human_header
 
 if TYPE_CHECKING:
@@ -406,3 +407,76 @@ def _move(path: Path, folder: Path, reason: str | None) -> Path:
     if reason is not None:
         Path(f"{target}.reason.txt").write_text(reason + "\n", encoding="utf-8")
     return target
+
+
+def examine_vendor_file(
+    path: Path, vendor: str | None, settings: VendorReports
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], str]:
+    """Read one vendor file: (good rows, rejected rows, column problems, why it must be quarantined or "").
+
+    ``settings`` is config.yaml's ``vendor_reports:`` with the task's aliases file over it (``vendor_settings``).
+
+    The order is the order of the questions a reader would ask: can it be read, who sent it, does every
+    column land in a field (the ``unknown_columns`` gate), did any row pass.
+    """
+    try:
+        table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
+        if vendor is None and "vendor" not in table.headers:
+            why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
+            return [], [], [], why + " file has no vendor column"
+        columns = column_problems(table, settings)
+        good, bad = check_vendor_rows(table, vendor, path.name)
+    except (WorkbookError, DataError) as exc:
+        return [], [], [], str(exc)
+    except Exception as exc:  # a bug or a file no reader foresaw: this file's problem, never the run's
+        return [], [], [], f"could not be read ({type(exc).__name__}: {_one_line(exc)})"
+    if columns and settings.unknown_columns == "quarantine":
+        return good, bad, columns, "; ".join(columns)
+    if not good:
+        first = f" (first: {bad[0]['reason']}, row {bad[0]['row']})" if bad else ""
+        return good, bad, columns, f"every row was rejected{first}" if bad else "no data rows"
+    return good, bad, columns, ""
+
+
+def vendor_row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a master row one moderator's day on one queue at one vendor."""
+    return row["vendor"], row["date"], row["moderator_id"], row["queue_id"]
+
+
+def repeated_rows(good: list[dict[str, Any]], merged_from: dict[tuple[Any, ...], str]) -> str:
+    """Why a file must be quarantined because it repeats rows merged from another file in this run, or "".
+
+    Two files of one run with the same rows are a re-sent or corrected report: merging both would count
+    the day twice, and which one is right is the vendor's call, so the later file waits in quarantine.
+    """
+    repeated = [r for r in good if vendor_row_key(r) in merged_from]
+    if not repeated:
+        return ""
+    first = repeated[0]
+    other = merged_from[vendor_row_key(first)]
+    return (
+        f"{len(repeated)} row(s) repeat rows already merged from {other} in this run"
+        f" (first: {first['date']}, {first['moderator_id']}, {first['queue_id']})"
+    )
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one short line (never a traceback: reasons go to emails and .reason.txt)."""
+    text = " ".join(str(exc).split())
+    return text[:200] + ("…" if len(text) > 200 else "") or "no message"
+
+
+def quarantine_fix(reason: str) -> str:
+    """What to do about a quarantined file, by what kept it out."""
+    if reason.startswith("unknown vendor"):
+        return "Add the vendor's file pattern to vendor_reports.vendors in config.yaml, then put the file back"
+    if "already merged from" in reason:
+        return "Check with the vendor which file is right; put that one back in the inbox for a run of its own"
+    if "were not read" in reason:
+        return "Put the rows of every sheet on one sheet (or send one file per sheet), then put the file back"
+    if any(k in reason for k in ("maps to no field", "expected column", "also maps to", "lacks required column")):
+        return (
+            "Map the header in config.yaml (vendor_reports.aliases) or list it in vendor_reports.ignore_columns"
+            " (or ask the vendor for the usual layout), then put the file back in the inbox"
+        )
+    return "Fix the file (or ask the vendor for a new one) and put it back in the inbox"
