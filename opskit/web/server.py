@@ -93,7 +93,10 @@ class WebServer:
     def stop(self) -> None:
         """Close the listening socket and every open connection (keep-alive ones too), then the threads."""
         self._stopping.set()
-        self._server.pull_trigger()  # type: ignore[union-attr]
+        try:  # wake the loop now rather than at its next select timeout
+            self._server.pull_trigger()  # type: ignore[union-attr]
+        except OSError:  # the loop saw the flag first and has closed everything, the trigger too
+            pass
         self._thread.join(timeout=20)
 
     def __enter__(self) -> WebServer:

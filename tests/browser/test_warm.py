@@ -22,14 +22,23 @@ pytestmark = pytest.mark.browser
 
 
 def browsers_of(pid: int) -> list[psutil.Process]:
-    """The Chromium main processes (no --type=) under ``pid``."""
-    found = []
-    for p in psutil.Process(pid).children(recursive=True):
+    """The Chromium main processes under ``pid``: Chromium processes whose parent is not one (a renderer,
+    the zygote or the crash reporter, which starts when it likes, are the browser's own children)."""
+
+    def chromium(p: psutil.Process) -> bool:
         try:
             line = p.cmdline()
         except psutil.Error:
+            return False
+        return bool(line) and "chrom" in line[0]
+
+    found = []
+    for p in psutil.Process(pid).children(recursive=True):
+        try:
+            parent = p.parent()
+        except psutil.Error:
             continue
-        if line and "chrom" in line[0] and not any(a.startswith("--type=") for a in line):
+        if chromium(p) and not (parent is not None and chromium(parent)):
             found.append(p)
     return found
 
