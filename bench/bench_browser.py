@@ -1,6 +1,11 @@
 """Benchmark the browser layer: a 100,000-case export end to end against its requests floor (fresh sign-in,
-saved sign-in, and saved sign-in in the scheduler's warm browser), 8 concurrent browser runs with and without
-the warm browser (memory per run, failures), scraping the paginated case table, and pull_api.
+saved sign-in, saved sign-in in the scheduler's warm browser, and saved sign-in with ``browser.http: auto``,
+its steps over plain HTTP), 8 concurrent browser runs with the warm browser, over HTTP and with browsers of
+their own (memory per run, failures), scraping the paginated case table, and pull_api.
+
+Scheduled runs (the warm browser's, and "http: auto, scheduled") load the scheduler's zygote's imports before
+their clock starts, as the zygote forks them with those loaded: their figure is "in the task". Runs by hand
+pay Python's start and every import: their figure is the process's.
 
 .venv/bin/python bench/bench_browser.py                  # generates bench/out/browser_100k/console.db once
 .venv/bin/python bench/bench_browser.py --repeat 3 --concurrency 8
@@ -55,7 +60,7 @@ def _ctx(url: str, work: Path, run: str, endpoint: str = "-"):
         username_env="BENCH_USER",
         password_env="BENCH_PASSWORD",
         token_env="BENCH_TOKEN",
-        browser={"download_timeout": "10m"},
+        browser={"download_timeout": "10m", **({"http": "auto"} if endpoint == "http" else {})},
     )
     return RunContext(
         run_id=run,
@@ -68,7 +73,7 @@ def _ctx(url: str, work: Path, run: str, endpoint: str = "-"):
         data_dir=work / "data",
         sources={"console": src},
         state_dir=work / "var" / "state",
-        options={} if endpoint == "-" else {"warm_browser": endpoint},
+        options={} if endpoint in ("-", "http") else {"warm_browser": endpoint},
     )
 
 
@@ -87,12 +92,19 @@ class StepLog(logging.Handler):
             self.steps.append((found.group(1), float(found.group(2)), time.perf_counter() - self.started))
 
 
-def child_export(url: str, work: Path, run: str, start: str, end: str, endpoint: str = "-") -> dict:
+def child_export(url: str, work: Path, run: str, start: str, end: str, endpoint: str = "-", preload: str = "") -> dict:
+    import importlib
     import resource
 
+    from opskit.engine.zygote import PRELOAD
     from opskit.period import Period
     from tasks.export_cases import export_cases
 
+    for name in PRELOAD if preload else ():  # a scheduled run: the zygote forks it with these imported
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     period = Period(date.fromisoformat(start), date.fromisoformat(end))
     ctx = _ctx(url, work, run, endpoint)
     started = time.perf_counter()  # what a run forked by the scheduler's zygote pays: imports are preloaded there
@@ -397,10 +409,19 @@ def _export(url: str, work: Path, start: str, end: str, endpoint: str, warm, arg
         (work / "var" / "browser" / "console.json").unlink(missing_ok=True)
         fresh = measure("export", url, str(work), f"fresh{i}", start, end)
         saved = measure("export", url, str(work), f"saved{i}", start, end)
-        warmed = measure("export", url, str(work), f"warm{i}", start, end, endpoint, warm_pid=warm.server.proc.pid)
+        warmed = measure("export", url, str(work), f"warm{i}", start, end, endpoint, "1", warm_pid=warm.server.proc.pid)
+        http = measure("export", url, str(work), f"http{i}", start, end, "http", "1")
+        by_hand = measure("export", url, str(work), f"hand{i}", start, end, "http")
         floor = measure("floor", url, str(work), f"floor{i}", start, end)
-        rows.append((fresh, saved, warmed, floor))
-    names = ("fresh sign-in", "saved sign-in", "warm, saved sign-in", "requests floor")
+        rows.append((fresh, saved, warmed, floor, http, by_hand))
+    names = (
+        "fresh sign-in",
+        "saved sign-in",
+        "warm, saved sign-in",
+        "requests floor",
+        "http: auto, scheduled",
+        "http: auto, by hand",
+    )
     fields = ("wall", "task", "cpu", "peak_mb", "pss_mb")
     med = {k: {f: statistics.median(r[j][f] for r in rows) for f in fields} for j, k in enumerate(names)}
     n = rows[0][0]["rows"]
@@ -412,21 +433,28 @@ def _export(url: str, work: Path, start: str, end: str, endpoint: str, warm, arg
             f"peak of its process tree: {tree}"
         )
     floor = med["requests floor"]["wall"]
-    for k in ("saved sign-in", "warm, saved sign-in"):
+    scheduled = ("warm, saved sign-in", "http: auto, scheduled")
+    for k in ("saved sign-in", "warm, saved sign-in", "http: auto, scheduled", "http: auto, by hand"):
         ratio = med[k]["wall"] / floor
         in_task = med[k]["task"] / med["requests floor"]["task"]
-        verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+        judged, what = (in_task, "from the fork, as the scheduler runs it") if k in scheduled else (ratio, "process")
+        verdict = "met" if judged <= TARGET_RATIO else "NOT met"
         cpu = med[k]["cpu"] / max(med["requests floor"]["cpu"], 1e-9)
         print(
             f"  {k} / floor: {ratio:.2f}x process, {in_task:.2f}x in the task, {cpu:.1f}x CPU  "
-            f"(target <= {TARGET_RATIO}x: {verdict} for the process)"
+            f"(target <= {TARGET_RATIO}x: {verdict}, {what})"
         )
+    print(
+        "  (scheduled runs are forked by the scheduler's zygote with the imports loaded (opskit/engine/zygote.py"
+        " PRELOAD): their process figure includes loading those here, and the figure that counts is in the task;"
+        " runs by hand pay Python's start and the imports, the process figure)"
+    )
     print(
         f"  (CPU-s: the run's process tree, plus the warm browser's work for it; the console's own CPU left out;"
         f" load average {os.getloadavg()[0]:.1f})"
     )
     print(f"  (the warm run's tree excludes the shared browser: {warm.server.memory_mb():.0f} MiB PSS now)\n")
-    _breakdown([(r[2], r[1], r[3]) for r in rows])
+    _breakdown([(r[2], r[1], r[3], r[4]) for r in rows])
 
 
 FLOOR_PHASES = {  # the floor's step beside the browser's phase it does the work of
@@ -466,18 +494,19 @@ def _floor_phases(run: dict) -> dict[str, float]:
     return out
 
 
-def _breakdown(rows: list[tuple[dict, dict, dict]]) -> None:
+def _breakdown(rows: list[tuple[dict, dict, dict, dict]]) -> None:
     """Where the time of a browser run goes, phase by phase (medians), beside the floor's nearest step."""
     warm = [_phases(r[0]) for r in rows]
     own = [_phases(r[1]) for r in rows]
     floor = [_floor_phases(r[2]) for r in rows]
-    names = list(dict.fromkeys(k for p in warm + own for k in p))
+    http = [_phases(r[3]) for r in rows]
+    names = list(dict.fromkeys(k for p in warm + own + http for k in p))
 
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(p.get(key, 0.0) for p in runs)
 
     print("where the time goes (median seconds; the floor's step that does the same work beside it)")
-    print(f"  {'phase':<40} {'warm':>6} {'own':>6}   floor")
+    print(f"  {'phase':<40} {'warm':>6} {'own':>6} {'http':>6}   floor")
     shown = set()
     for name in names:
         twin = "python start, imports" if name.startswith("python") else FLOOR_PHASES.get(name)
@@ -485,23 +514,23 @@ def _breakdown(rows: list[tuple[dict, dict, dict]]) -> None:
         if twin and twin not in shown:
             shown.add(twin)
             beside = f"{med(floor, twin):6.2f}  ({twin})"
-        print(f"  {name:<40} {med(warm, name):6.2f} {med(own, name):6.2f}   {beside}")
-    total = [statistics.median(r[j]["wall"] for r in rows) for j in range(3)]
-    print(f"  {'process start -> file on disk':<40} {total[0]:6.2f} {total[1]:6.2f}   {total[2]:6.2f}")
+        print(f"  {name:<40} {med(warm, name):6.2f} {med(own, name):6.2f} {med(http, name):6.2f}   {beside}")
+    total = [statistics.median(r[j]["wall"] for r in rows) for j in range(4)]
+    print(f"  {'process start -> file on disk':<40} {total[0]:6.2f} {total[1]:6.2f} {total[3]:6.2f}   {total[2]:6.2f}")
     cpu = {
-        "python (the run's process)": [statistics.median(r[j]["cpu_python"] for r in rows) for j in (0, 1)],
-        "driver (+ own Chromium)": [statistics.median(r[j]["cpu_driver"] for r in rows) for j in (0, 1)],
-        "warm browser, for this run": [statistics.median(r[0]["cpu_warm"] for r in rows), 0.0],
+        "python (the run's process)": [statistics.median(r[j]["cpu_python"] for r in rows) for j in (0, 1, 3)],
+        "driver (+ own Chromium)": [statistics.median(r[j]["cpu_driver"] for r in rows) for j in (0, 1, 3)],
+        "warm browser, for this run": [statistics.median(r[0]["cpu_warm"] for r in rows), 0.0, 0.0],
     }
-    for name, (w, o) in cpu.items():
-        print(f"  CPU-s {name:<34} {w:6.2f} {o:6.2f}")
-    print(f"  CPU-s {'floor (all of it)':<34} {'':>13}   {statistics.median(r[2]['cpu'] for r in rows):6.2f}\n")
+    for name, (w, o, h) in cpu.items():
+        print(f"  CPU-s {name:<34} {w:6.2f} {o:6.2f} {h:6.2f}")
+    print(f"  CPU-s {'floor (all of it)':<34} {'':>20}   {statistics.median(r[2]['cpu'] for r in rows):6.2f}\n")
 
 
 def _concurrency(url: str, work: Path, start: str, endpoint: str, warm, args) -> None:
     first = date.fromisoformat(start)
     days = [(first + timedelta(days=7 + i)).isoformat() for i in range(args.concurrency)]
-    modes = [("warm browser", endpoint, warm.server.proc.pid)]
+    modes = [("warm browser", endpoint, warm.server.proc.pid), ("http: auto", "http", None)]
     if not args.skip_cold:
         modes.append(("own browsers", "-", None))
     print(
@@ -515,7 +544,7 @@ def _concurrency(url: str, work: Path, start: str, endpoint: str, warm, args) ->
             f"  {label:<13} {r['wall']:6.2f} s  {len(r['failed'])} failed  {r['rows']:,} rows  "
             f"per run {r['per_run_mb']:4.0f} MiB PSS (all {r['total_mb']:5.0f}: runs + shared browser "
             f"{r['warm_mb']:4.0f})  largest run tree: PSS {r['child_pss_mb']:4.0f}, RSS {r['child_rss_mb']:4.0f} MiB"
-            + (f"  (target < {TARGET_MB} MiB per run, no failures: {verdict})" if warm_pid else "")
+            + (f"  (target < {TARGET_MB} MiB per run, no failures: {verdict})" if ep != "-" else "")
         )
         for failure in r["failed"]:
             print(f"    failed: {failure}")

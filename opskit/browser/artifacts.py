@@ -149,18 +149,20 @@ def save_failure(
     tracing: bool,
     step: dict[str, Any],
     signin_requests: set[tuple[str, str]] | None = None,
+    html: str | None = None,
 ) -> Path:
     """Save a screenshot, the page's HTML, the trace, the error and the step into ``folder``; returns it.
 
     Each part is attempted on its own: a crashed page still leaves the error and the step, and the reverse.
+    A session that had no browser yet (``page`` None: its pages came over HTTP) leaves the ``html`` it read.
     """
     private_dir(folder)
     redactor = Redactor(secrets)
     parts: list[Path] = []
-    shot = _screenshot(page, folder / "screenshot.png", masks)
+    shot = _screenshot(page, folder / "screenshot.png", masks) if page is not None else None
     if shot is not None:
         parts.append(shot)
-    html_text = _settled(page, "page", lambda _: page.content(), [{}, {}, {}])
+    html_text = _settled(page, "page", lambda _: page.content(), [{}, {}, {}]) if page is not None else html
     if html_text is not None:
         atomic_write(folder / "page.html", redactor.redact_bytes(html_text.encode("utf-8")))
         parts.append(folder / "page.html")

@@ -64,8 +64,34 @@ def browser_session(ctx: RunContext, source: str | None = None, *, login: bool =
         raise UsageError("--headed needs a display: run under xvfb-run")
     _check_reachable(src.url, src.timeout.total_seconds())
     prune_failures(ctx.folder.parent, settings.artifacts_retention, current=ctx.folder)
+    saved = state_file(ctx.state_dir.parent, name)
+    if _over_http_first(ctx, src, saved, headed):
+        from opskit.browser.hybrid import hybrid_session  # only for sources with browser.http: auto
+
+        with hybrid_session(ctx, name, saved, lambda: _browser(ctx, name, saved, headed, login)) as session:
+            yield session  # type: ignore[misc]  # a HybridSession has the Session API
+        return
+    with _browser(ctx, name, saved, headed, login) as session:
+        yield session
+
+
+def _over_http_first(ctx: RunContext, src: Any, saved: Path, headed: bool) -> bool:
+    """Whether the session starts over HTTP (``browser.http: auto``): a saved sign-in (or none needed), and
+    nothing that wants a real browser from the start (``--headed``, ``--slowmo``, a trace)."""
+    settings = src.browser
+    if settings.http != "auto" or headed or ctx.options.get("slowmo"):
+        return False
+    if settings.trace and not ctx.options.get("no_trace"):
+        return False
+    return saved.is_file() or not (src.username_env and src.password_env)
+
+
+@contextmanager
+def _browser(ctx: RunContext, name: str, saved: Path, headed: bool, login: bool) -> Iterator[Session]:
+    """The browser ``Session`` of ``browser_session`` (see there)."""
+    src = ctx.source(name)
+    settings = src.browser
     var_dir = ctx.state_dir.parent
-    saved = state_file(var_dir, name)
 
     import psutil
     from playwright.sync_api import Error as PlaywrightError

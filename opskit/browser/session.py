@@ -61,7 +61,11 @@ class Session(SessionCore):
         page: The Playwright ``Page``: the escape hatch for anything this class does not do.
         context: The Playwright ``BrowserContext`` (cookies, other pages).
         ctx: The run's ``RunContext``.
+        over_http: False: this session drives a browser (with ``browser.http: auto`` a session starts over
+            plain HTTP, and its ``over_http`` is True until a step needs the browser).
     """
+
+    over_http = False
 
     def locator(self, name: str) -> Any:
         """A Playwright ``Locator`` for a name, once the element is there (see ``wait_for``)."""

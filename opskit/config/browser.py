@@ -163,6 +163,9 @@ class BrowserSettings(BaseModel):
         retries: Extra attempts for steps known to be flaky (a navigation answered with a server error,
             a session that expired mid-task); other steps fail at once.
         warm: Runs started by the scheduler use its warm browser (a new private context per run).
+        http: ``auto``: with a saved sign-in, steps run over plain HTTP while the pages need no browser
+            (no scripts, plain CSS selectors), and the browser starts at the first step that does
+            (docs/browser.md, "Without a browser"). ``off`` (default): always the browser.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -180,6 +183,7 @@ class BrowserSettings(BaseModel):
     download_timeout: Duration = timedelta(minutes=10)
     retries: int = Field(3, ge=0, le=10)
     warm: bool = True
+    http: Literal["off", "auto"] = "off"
 
     def selector_map(self) -> dict[str, str]:
         """The defaults with this source's names on top."""

@@ -53,6 +53,9 @@ PRELOAD = (
     "sqlalchemy.dialects.sqlite.pysqlite",
     "psycopg",  # for a history on PostgreSQL
     "sqlalchemy.dialects.postgresql.psycopg",
+    "playwright.sync_api",  # browser runs: 0.15 s each (the driver itself starts per run)
+    "opskit.browser.hybrid",  # browser runs over HTTP (browser.http: auto)
+    "selectolax.lexbor",
 )
 """Imported by the zygote so that no run pays for them; missing optional ones are left out."""
 

@@ -1,0 +1,561 @@
+"""Session steps over plain HTTP, with the browser's saved sign-in: no browser while the pages need none.
+
+With ``browser.http: auto`` a session starts without Chromium. ``HttpSession`` does the steps a page's HTML
+fully describes (open a page, fill and send its forms, follow links, read text and tables, wait for a
+background export and download it), sending the cookies of the source's saved sign-in, as a browser would.
+The first step it cannot do for certain (``static.NeedsBrowser``: a page with scripts, a selector only
+Playwright reads, a sign-in form, an element the HTML lacks) hands the session to a real browser
+(``hybrid.py``), which opens the same page, re-types the fields the task changed there, and does the step.
+
+Each step logs one line as the browser's do (``click search_button in 0.04s (tasks/export_cases.py:121),
+over HTTP``), and errors name the step and the task's line in the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode, urljoin
+
+from opskit.browser.core import Step, _caller, server_error
+from opskit.browser.downloads import filename_from_headers, free_name, safe_filename
+from opskit.browser.errors import BrowserError, ExportTimeout, ServerError, SessionExpired
+from opskit.browser.selectors import SelectorMap
+from opskit.browser.signin import PASSWORD
+from opskit.browser.static import Edit, NeedsBrowser, StaticPage, ancestor, attr
+from opskit.browser.tables import Table
+from opskit.errors import SourceUnavailable, did_you_mean
+from opskit.sources.retry import Backoff, call_with_retries
+
+if TYPE_CHECKING:
+    import requests
+
+    from opskit.config.browser import BrowserSettings
+    from opskit.config.model import SourceConfig
+    from opskit.context import RunContext
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STATUS_POLL_S = (0.1, 1.0)
+"""A status page is fetched again every tenth of the time waited so far, at least every 0.1 s and at most
+every second (the browser's status polling uses the same rule, downloads.STATUS_POLL_MS)."""
+HTTP_METHODS = frozenset(
+    "goto reload click fill select check text texts value attribute count exists table download step run login "
+    "signed_in url selector on_dialog dialogs dismiss".split()
+)
+"""What an ``HttpSession`` can do; anything else a task asks of the session starts the browser."""
+
+
+class HttpSession:
+    """The steps of a ``Session`` that need no browser, over HTTP with the saved sign-in (see module doc)."""
+
+    def __init__(self, ctx: RunContext, name: str, source: SourceConfig, state_path: Path):
+        import requests
+
+        self.ctx, self.name, self.source = ctx, name, source
+        self.settings: BrowserSettings = source.browser
+        self.state_path = state_path
+        self.selectors = SelectorMap(name, self.settings.selector_map())
+        self.http: requests.Session = requests.Session()
+        self.http.headers["User-Agent"] = _user_agent()
+        self.http.verify = source.verify_tls
+        self._cookies_loaded = _load_cookies(self.http, state_path)
+        self.page: StaticPage | None = None
+        self.labels: list[str] = []
+        self.step_now = Step("start")
+        self.dialog_rules: list[tuple[str, str | None, str | None]] = []
+        self.overlays: list[str] = []
+        self.backoff = Backoff(attempts=self.settings.retries + 1, first=0.2, cap=5.0)
+
+    # --- names, places, steps ----------------------------------------------------------------
+    def selector(self, name: str) -> str:
+        return self.selectors.resolve(name)
+
+    def url(self, path: str) -> str:
+        if path.startswith("#"):
+            return self.source.url.rstrip("/") + "/" + path
+        return urljoin(self.source.url.rstrip("/") + "/", path.lstrip("/"))
+
+    def safe(self, text: str) -> str:
+        return self.ctx.redactor.redact(text)
+
+    def begin(self, action: str, name: str | None = None) -> Step:
+        label = " > ".join(self.labels) or None
+        self.step_now = Step(self.safe(action), name, self.selector(name) if name else None, _caller(), label)
+        return self.step_now
+
+    @contextmanager
+    def _act(self, action: str, name: str | None = None) -> Iterator[Step]:
+        started = time.monotonic()
+        step = self.begin(action, name)
+        yield step
+        where = f" ({step.where})" if step.where else ""
+        log.info("%s in %.2fs%s, over HTTP", step, time.monotonic() - started, where)
+
+    @contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        """A named step (as ``Session.step``)."""
+        self.labels.append(self.safe(label))
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.labels.pop()
+        log.info("step '%s' done in %.2fs", self.safe(label), time.monotonic() - started)
+
+    def run(self, step: Callable[[], T], *, name: str | None = None) -> T:
+        """As ``Session.run``: a server error re-runs the step (the hybrid session hands sign-ins to the browser)."""
+
+        def attempt() -> T:
+            if name:
+                with self.step(name):
+                    return step()
+            return step()
+
+        def worth_retrying(exc: BaseException) -> bool:
+            return server_error(exc) and not getattr(exc, "retried", False)
+
+        return call_with_retries(attempt, self.backoff, retry_on_exception=worth_retrying)
+
+    # --- pages ----------------------------------------------------------------------------------
+    def _send(self, method: str, url: str, data: list[tuple[str, str]] | None = None, *, stream: bool = False) -> Any:
+        import requests
+
+        headers = {}
+        if self.page is not None:
+            headers["Referer"] = self.page.url
+        if method == "POST":
+            parts = url.split("/", 3)
+            headers["Origin"] = "/".join(parts[:3])
+        timeout = (10, (self.settings.download_timeout if stream else self.settings.navigation_timeout).total_seconds())
+        body: Any = data
+        if data is not None:
+            body = _form_body(data, self.page.charset if self.page is not None else "utf-8")
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            return self.http.request(method, url, data=body, headers=headers, timeout=timeout, stream=stream)
+        except requests.ConnectionError as exc:
+            raise SourceUnavailable(f"cannot reach {self.source.url} ({type(exc).__name__})") from None
+        except requests.Timeout:
+            raise BrowserError(f"step '{self.step_now}': the page did not load in time ({self.safe(url)})") from None
+
+    def _page(self, response: Any, method: str) -> StaticPage:
+        """The page a response shows, checked as the browser session checks pages; not yet the current one."""
+        replayable = not (method == "POST" and not response.history)
+        if response.status_code in (401, 403):
+            raise NeedsBrowser(f"HTTP {response.status_code}: signed out?", replayable=replayable)
+        if response.status_code >= 500:
+            raise ServerError(f"HTTP {response.status_code} from {self.safe(response.url)} at step '{self.step_now}'")
+        if "html" not in response.headers.get("Content-Type", "text/html").lower():
+            raise NeedsBrowser("the answer is not a page", replayable=replayable)
+        charset = _charset(response)
+        page = StaticPage(
+            response.url,
+            response.content.decode(charset, errors="replace"),
+            method=method,
+            redirected=bool(response.history),
+            charset=charset,
+        )
+        why = page.needs_scripts() or self._signed_out(page)
+        refresh = page.meta_refresh()
+        if why is None and refresh is not None and refresh[1] and refresh[1] != page.url:
+            why = "the page sends the browser elsewhere (meta refresh)"
+        if why:
+            raise NeedsBrowser(why, replayable=replayable or page.reopenable, page=page)
+        self._check_page(page)
+        return page
+
+    def _signed_out(self, page: StaticPage) -> str | None:
+        """Why ``page`` looks signed out (as ``SignIn.signed_out`` reads a page), or None."""
+        recipe = self.settings.login
+        if recipe.url and re.search(recipe.url, page.url):
+            return "the sign-in page"
+        marker = self.settings.login_part("signed_in")
+        if marker and page.select(self.selectors.resolve(marker)):
+            return None
+        form = self.settings.login_part("form")
+        found = page.select(self.selectors.resolve(form)) if form else page.select(PASSWORD)
+        if any(not _hidden_input(tag) for tag in found):
+            return "the sign-in form"
+        opener = self.settings.login_part("open")
+        if opener and page.select(self.selectors.resolve(opener)):
+            return "a sign-in button"
+        return None
+
+    def _check_page(self, page: StaticPage) -> None:
+        found = page.select(self.selectors.resolve("server_error"))
+        if found:
+            text = StaticPage.text(found[0])
+            raise ServerError(f"{self.safe(page.url)} shows an error at step '{self.step_now}': {self.safe(text)}")
+
+    def _current(self) -> StaticPage:
+        if self.page is None:
+            raise NeedsBrowser("no page is open yet")
+        return self.page
+
+    def _find(self, name: str) -> Any:
+        found = self._current().select(self.selector(name))
+        if not found:
+            raise NeedsBrowser(f"no '{self.selectors.shown(name)}' in the page's HTML")
+        return found[0]
+
+    def goto(self, path: str, *, wait: str = "load") -> None:
+        """As ``Session.goto``; a server error is retried with backoff."""
+        url = self.url(path)
+        if "#" in path:
+            raise NeedsBrowser("a hash route is a single-page app's")
+
+        def once() -> None:
+            with self._act(f"open {path}"):
+                self.page = self._page(self._send("GET", url), "GET")
+
+        try:
+            call_with_retries(once, self.backoff, retry_on_exception=server_error)
+        except ServerError as exc:
+            exc.retried = True  # type: ignore[attr-defined]  # run() must not retry it again
+            raise
+
+    def reload(self) -> None:
+        page = self._current()
+        if not page.reopenable:
+            raise NeedsBrowser("the page came from a form post")
+        with self._act("reload"):
+            self.page = self._page(self._send("GET", page.url), "GET")
+
+    # --- actions ---------------------------------------------------------------------------------
+    def click(self, name: str, *, navigates: bool | None = None, popup: bool = False) -> None:
+        if popup:
+            raise NeedsBrowser("a pop-up window")
+        with self._act("click", name):
+            page = self._current()
+            method, url, data = page.request_for_click(self._find(name))
+            self.page = self._page(self._send(method, url, data), method)
+
+    def fill(self, name: str, value: Any) -> None:
+        with self._act("fill", name):
+            tag = self._find(name)
+            self._current().fill(tag, str(value))
+            self._current().edits.append(Edit("fill", name, str(value)))
+
+    def select(self, name: str, value: str) -> None:
+        with self._act("select", name):
+            tag = self._find(name)
+            if tag.tag != "select":
+                raise NeedsBrowser(f"'{self.selectors.shown(name)}' is not a <select>")
+            options = StaticPage.options(tag)
+            if value not in options:
+                raise BrowserError(
+                    f"step '{self.step_now}': '{value}' is not an option of '{self.selectors.shown(name)}' "
+                    f"at {self.safe(self._current().url)}",
+                    hint=did_you_mean(value, [o for o in options if o]),
+                )
+            StaticPage.choose(tag, value)
+            self._current().edits.append(Edit("select", name, value))
+
+    def check(self, name: str, on: bool = True) -> None:
+        with self._act("check" if on else "uncheck", name):
+            self._current().check(self._find(name), on)
+            self._current().edits.append(Edit("check", name, on))
+
+    # --- reading ---------------------------------------------------------------------------------
+    def text(self, name: str) -> str:
+        with self._act("read", name):
+            return StaticPage.text(self._find(name))
+
+    def texts(self, name: str) -> list[str]:
+        with self._act("read all", name):
+            return [StaticPage.text(t) for t in self._current().select(self.selector(name))]
+
+    def value(self, name: str) -> str:
+        with self._act("read value of", name):
+            return StaticPage.value(self._find(name))
+
+    def attribute(self, name: str, attribute: str) -> str | None:
+        with self._act(f"read {attribute} of", name):
+            tag = self._find(name)
+            return attr(tag, attribute) if attribute in tag.attrs else None
+
+    def count(self, name: str) -> int:
+        return len(self._current().select(self.selector(name)))
+
+    def exists(self, name: str) -> bool:
+        return self.count(name) > 0
+
+    def table(
+        self,
+        name: str,
+        *,
+        next: str | None = None,  # noqa: A002
+        scroll: bool = False,
+        end: str | None = None,
+        key: str | int | None = None,
+        max_pages: int = 1000,
+        max_rows: int | None = None,
+        settle: float = 2.0,
+    ) -> Table:
+        """As ``Session.table``, for tables in the HTML; pages behind a "next" link or button are followed."""
+        if scroll:
+            raise NeedsBrowser("a scrolling table")
+        if next and scroll:
+            raise ValueError("a table is paginated (next=) or scrolling (scroll=True), not both")
+        with self._act("read table", name):
+            headers, rows = _read_table(self._find(name))
+            if not rows:
+                raise NeedsBrowser("the table has no rows in the HTML")
+            pages = 1
+            while next and pages < max_pages and (max_rows is None or len(rows) < max_rows):
+                button = self._current().select(self.selector(next))
+                if not button or _looks_disabled(button[0]):
+                    break
+                method, url, data = self._current().request_for_click(button[0])
+                self.page = self._page(self._send(method, url, data), method)
+                _, more = _read_table(self._find(name))
+                rows += more
+                pages += 1
+            if next:
+                log.info("read %d rows from %d page(s)", len(rows), pages)
+        return Table(headers, rows[:max_rows] if max_rows is not None else rows)
+
+    # --- files -----------------------------------------------------------------------------------
+    def download(
+        self,
+        name: str | None = None,
+        *,
+        url: str | None = None,
+        status: str = "export_status",
+        link: str = "download_link",
+        folder: Path | None = None,
+        filename: str | None = None,
+    ) -> Path:
+        """As ``Session.download``: a file, or a background export's status page waited for and its link."""
+        if (name is None) == (url is None):
+            raise ValueError("download() needs an element to click or a url=, not both")
+        if url is not None:
+            with self._act(f"download {url}"):
+                return self._save(self._send("GET", self.url(url), stream=True), folder, filename)
+        assert name is not None
+        deadline = time.monotonic() + self.settings.download_timeout.total_seconds()
+        with self._act("click", name):
+            page = self._current()
+            tag = self._find(name)
+            if tag.tag == "a" and "download" in tag.attrs and attr(tag, "href"):
+                method, target, data = "GET", urljoin(page.base(), attr(tag, "href")), None
+            else:
+                method, target, data = page.request_for_click(tag)
+            response = self._send(method, target, data, stream=True)
+        if not _is_page(response):
+            with self._act("save download"):
+                return self._save(response, folder, filename)
+        try:
+            return self._await_export(response, method, status, link, deadline, folder, filename)
+        except NeedsBrowser as exc:
+            exc.replayable = False  # the export was started here: the browser cannot take over half-way
+            raise
+
+    def _await_export(
+        self,
+        response: Any,
+        method: str,
+        status: str,
+        link: str,
+        deadline: float,
+        folder: Path | None,
+        filename: str | None,
+    ) -> Path:
+        page = self._page(response, method)
+        self.page = page
+        waited = self.begin("wait for export")
+        started = time.monotonic()
+        while True:
+            found = page.select(self.selector(status))
+            if not found:
+                raise NeedsBrowser(f"no '{self.selectors.shown(status)}' in the answer's HTML")
+            state = attr(found[0], "data-status") if "data-status" in found[0].attrs else None
+            if state != "running":
+                break
+            if time.monotonic() >= deadline:
+                raise ExportTimeout(
+                    f"step '{waited}': the export was not ready after "
+                    f"{self.settings.download_timeout.total_seconds():g}s at {self.safe(page.url)}"
+                )
+            pause = min(STATUS_POLL_S[1], max(STATUS_POLL_S[0], (time.monotonic() - started) / 10))
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            page = self._page(self._send("GET", page.url), "GET")
+            self.page = page
+        where = f" ({waited.where})" if waited.where else ""
+        log.info("%s in %.2fs%s, over HTTP", waited, time.monotonic() - started, where)
+        if state not in (None, "done", "ready"):
+            raise ServerError(f"the export failed at {self.safe(page.url)}: {self.safe(StaticPage.text(found[0]))}")
+        with self._act("download from", link):
+            anchor = self._find(link)
+            href = attr(anchor, "href")
+            if anchor.tag != "a" or not href or href.startswith(("javascript:", "blob:", "data:", "#")):
+                raise NeedsBrowser("the export's link is not a plain link")
+            return self._save(self._send("GET", urljoin(page.base(), href), stream=True), folder, filename)
+
+    def _save(self, response: Any, folder: Path | None, filename: str | None) -> Path:
+        """Stream a file answer atomically into the run folder under a safe name."""
+        with response:
+            if response.status_code in (401, 403) or _is_page(response):
+                raise SessionExpired(
+                    f"the download {self.safe(response.url)} was refused (HTTP {response.status_code}): signed out?"
+                )
+            if response.status_code >= 400:
+                where = self.safe(response.url)
+                raise ServerError(f"HTTP {response.status_code} from {where} at step '{self.step_now}'")
+            name = filename or filename_from_headers(response.headers.get("Content-Disposition"), response.url)
+            target = free_name((folder or self.ctx.folder) / safe_filename(name))
+            with self.ctx.output(target) as tmp, open(tmp, "wb") as out:
+                for chunk in response.iter_content(1 << 20):
+                    out.write(chunk)
+        log.info("downloaded %s (%d bytes)", target.name, target.stat().st_size)
+        return target
+
+    # --- sign-in, dialogs, overlays ----------------------------------------------------------------
+    def login(self) -> bool:
+        """Signed in by the saved sign-in: nothing to do (a signed-out page hands over to the browser)."""
+        if self.page is None:
+            self.goto(self.source.url)
+        return False
+
+    def signed_in(self) -> bool:
+        self._current()
+        return True  # a page that looked signed out was handed to the browser when it loaded
+
+    def on_dialog(self, action: str, *, match: str | None = None, text: str | None = None) -> None:
+        """Kept for the browser: pages driven over HTTP have no scripts, hence no dialogs."""
+        if action not in ("accept", "dismiss"):
+            raise ValueError("on_dialog(action) is 'accept' or 'dismiss'")
+        self.dialog_rules.append((action, match, text))
+
+    def dialogs(self) -> list[str]:
+        return []
+
+    def dismiss(self, *names: str) -> None:
+        """Kept for the browser: a page without scripts shows no overlay to close."""
+        self.overlays += names
+
+    # --- the saved sign-in ----------------------------------------------------------------------
+    def save_cookies(self) -> None:
+        """Write cookies the server renewed back into the saved sign-in (same file, same privacy)."""
+        if not self._cookies_loaded:
+            return
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        known = {(c["name"], c["domain"].lstrip("."), c["path"]): c for c in state.get("cookies", [])}
+        changed = False
+        for cookie in self.http.cookies:
+            key = (cookie.name, cookie.domain.lstrip("."), cookie.path)
+            old = known.get(key)
+            if old is not None and old["value"] != cookie.value:
+                old["value"] = cookie.value
+                if cookie.expires:
+                    old["expires"] = float(cookie.expires)
+                changed = True
+        if changed:
+            from opskit.files import atomic_write  # here: only a renewed sign-in is written
+
+            atomic_write(self.state_path, json.dumps(state).encode("utf-8"))
+
+
+def _load_cookies(http: Any, path: Path) -> bool:
+    """The saved sign-in's cookies (a Playwright storage state) into ``http``; False when there is none."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    now = time.time()
+    for c in state.get("cookies", []):
+        expires = c.get("expires", -1)
+        if expires not in (-1, None) and expires <= now:
+            continue
+        http.cookies.set(
+            c["name"],
+            c["value"],
+            domain=c["domain"],
+            path=c.get("path", "/"),
+            secure=bool(c.get("secure")),
+            expires=int(expires) if expires not in (-1, None) else None,
+            rest={"HttpOnly": None} if c.get("httpOnly") else {},
+        )
+    return True
+
+
+def _user_agent() -> str:
+    from opskit.sources.http import USER_AGENT  # the one user agent opskit's HTTP clients send
+
+    return USER_AGENT
+
+
+def _form_body(entries: list[tuple[str, str]], charset: str) -> str:
+    """A urlencoded form body in the page's character set, as the browser sends the page's forms."""
+    return urlencode(entries, encoding=charset, errors="xmlcharrefreplace")  # checked by StaticPage.submission
+
+
+def _charset(response: Any) -> str:
+    """The page's character set as a browser finds it: the Content-Type header, else a ``<meta>`` charset
+    in its first 1,024 bytes, else UTF-8. A name Python does not know is read as UTF-8."""
+    import codecs
+
+    header = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.I)
+    meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", response.content[:1024], re.I)
+    name = header.group(1) if header else meta.group(1).decode("ascii") if meta else "utf-8"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+
+
+def _is_page(response: Any) -> bool:
+    kind = response.headers.get("Content-Type", "").lower()
+    disposition = response.headers.get("Content-Disposition", "").lower()
+    return "text/html" in kind and "attachment" not in disposition
+
+
+def _hidden_input(tag: Any) -> bool:
+    return bool(tag.tag == "input" and attr(tag, "type").lower() == "hidden")
+
+
+def _looks_disabled(tag: Any) -> bool:
+    return bool(
+        "disabled" in tag.attrs
+        or attr(tag, "aria-disabled") == "true"
+        or "disabled" in attr(tag, "class").split()
+        or (tag.tag == "a" and "href" not in tag.attrs)
+    )
+
+
+def _read_table(tag: Any) -> tuple[list[str], list[list[str]]]:
+    """Header texts and body rows of a ``<table>`` or an ARIA table (as tables.READ_JS reads one)."""
+    text = StaticPage.text
+    table = tag
+    if not (tag.tag == "table" or attr(tag, "role") in ("table", "grid", "treegrid")):
+        table = tag.css_first("table, [role=table], [role=grid], [role=treegrid]") or tag
+    if table.tag == "table":
+        rows = [r for r in table.css("tr") if ancestor(r, "table") == table]
+        head_rows = [r for r in rows if ancestor(r, "thead") is not None]
+        head = head_rows[-1] if head_rows else None
+        if head is None and rows and all(c.tag == "th" for c in _cells(rows[0])):
+            head = rows[0]
+        body = [r for r in rows if r != head and ancestor(r, "thead") is None and ancestor(r, "tfoot") is None]
+        headers = [text(c) for c in _cells(head)] if head is not None else []
+        return headers, [[text(c) for c in _cells(r)] for r in body]
+    headers = [text(c) for c in table.css("[role=columnheader]")]
+    out = []
+    for row in table.css("[role=row]"):
+        if row.css_first("[role=columnheader]") is None:
+            out.append([text(c) for c in row.css("[role=cell], [role=gridcell], [role=rowheader]")])
+    return headers, out
+
+
+def _cells(row: Any) -> list[Any]:
+    return [c for c in row.iter() if c.tag in ("td", "th")]

@@ -1,0 +1,204 @@
+"""``browser.http: auto``: a session that drives pages over HTTP until one needs the browser, then hands over.
+
+Starting Chromium and Playwright's driver costs a run about a second of CPU and 150-350 MiB; a bulk export
+from a server-rendered tool needs neither while the saved sign-in works. The session a task gets here has
+the ``Session`` API: each step runs over HTTP (``http_steps.HttpSession``) while the page's HTML says all
+there is to know, and the first step that cannot starts the browser (with the same saved sign-in), which
+opens the page the task was on, types again what the task had typed into its fields, and does the step. The
+rest of the session stays in the browser. Hand-overs are logged with their reason.
+
+A step that posted a form and then met something only a browser can read (its answer has scripts, a status
+page without the status element) cannot be handed over half-way: inside ``s.run(...)`` the whole step is run
+again in the browser (as ``run`` re-runs steps after a sign-in); outside it, the error says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from opskit.browser.artifacts import FAILURE_DIR, save_failure
+from opskit.browser.errors import BrowserError, SessionExpired
+from opskit.browser.http_steps import HTTP_METHODS, HttpSession
+from opskit.browser.static import NeedsBrowser, StaticPage
+from opskit.errors import OpskitError, SourceUnavailable
+
+if TYPE_CHECKING:
+    from opskit.browser.session import Session
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class HybridSession:
+    """A ``Session`` that starts as an ``HttpSession`` and becomes a browser ``Session`` when a step needs it.
+
+    Attributes:
+        over_http: Whether no browser has been needed so far.
+    """
+
+    def __init__(self, http: HttpSession, open_browser: Callable[[], Session]):
+        self._http = http
+        self._open = open_browser
+        self._browser: Session | None = None
+        self.ctx, self.name, self.source, self.settings = http.ctx, http.name, http.source, http.settings
+        self.selectors = http.selectors
+
+    @property
+    def over_http(self) -> bool:
+        return self._browser is None
+
+    @property
+    def browser(self) -> Session | None:
+        return self._browser
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        if self._browser is not None:
+            return getattr(self._browser, attr)
+        if attr not in HTTP_METHODS:
+            self.hand_over(NeedsBrowser(f"'{attr}' needs the browser"))
+            return getattr(self._browser, attr)
+        method = getattr(self._http, attr)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._browser is not None:
+                return getattr(self._browser, attr)(*args, **kwargs)
+            try:
+                return method(*args, **kwargs)
+            except NeedsBrowser as why:
+                if not why.replayable:
+                    raise
+                self.hand_over(why, reopen=attr != "goto")
+                return getattr(self._browser, attr)(*args, **kwargs)
+
+        call.__name__ = attr
+        call.__doc__ = method.__doc__
+        return call
+
+    def run(self, step: Callable[[], T], *, name: str | None = None) -> T:
+        """As ``Session.run``; a step that cannot finish over HTTP is run again, whole, in the browser."""
+        if self._browser is not None:
+            return self._browser.run(step, name=name)
+        start = self._http.page
+        typed = len(start.edits) if start is not None else 0
+        try:
+            return self._http.run(step, name=name)
+        except (NeedsBrowser, SessionExpired) as exc:
+            if self._browser is None:  # a hand-over inside the step would have carried it on
+                why = exc if isinstance(exc, NeedsBrowser) else NeedsBrowser(str(exc))
+                if start is not None:
+                    del start.edits[typed:]
+                self._http.page = start if start is not None and start.reopenable else None
+                self.hand_over(why, again=True)
+            assert self._browser is not None
+            return self._browser.run(step, name=name)
+
+    def hand_over(self, why: NeedsBrowser, *, reopen: bool = True, again: bool = False) -> Session:
+        """Start the browser and carry the session on there (see the module docstring)."""
+        http = self._http
+        step = http.step_now
+        where = f" ({step.where})" if step.where else ""
+        doing = "running the step again" if again else "carrying on"
+        log.info("step '%s'%s needs the browser: %s; %s in the browser", step, where, http.safe(why.reason), doing)
+        browser = self._open()
+        self._browser = browser
+        browser.shared.labels = http.labels  # the same list: steps under way (s.step) go on naming themselves
+        for rule in http.dialog_rules:
+            browser.on_dialog(rule[0], match=rule[1], text=rule[2])
+        if http.overlays:
+            browser.dismiss(*http.overlays)
+        page = http.page
+        if reopen and page is not None:
+            browser.goto(page.url)
+            for edit in page.edits:
+                getattr(browser, edit.action)(edit.name, edit.value)
+        return browser
+
+
+@contextmanager
+def hybrid_session(
+    ctx: Any, name: str, state_path: Any, open_browser: Callable[[], AbstractContextManager[Session]]
+) -> Iterator[HybridSession]:
+    """A ``HybridSession`` for ``ctx.browser(name)``; the browser, once started, is closed with the block.
+
+    Failures while no browser was needed are translated as the browser session translates its own (the step,
+    the task's line, the failure folder with the page's HTML); once the browser took over, its session does it.
+    """
+    http = HttpSession(ctx, name, ctx.source(name), state_path)
+    with ExitStack() as stack:
+        session = HybridSession(http, lambda: stack.enter_context(open_browser()))
+        try:
+            yield session
+        except Exception as exc:
+            if session.browser is not None:
+                raise  # the browser's session (on the stack) saves its artifacts and translates
+            translated = _translate(exc, http)
+            _save(ctx, http, translated, getattr(exc, "page", None) or http.page)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            if session.browser is None:
+                try:
+                    http.save_cookies()
+                except OSError as exc:
+                    log.warning("could not save the renewed sign-in of %s: %s", name, exc)
+            http.http.close()
+
+
+def _translate(exc: Exception, http: HttpSession) -> Exception:
+    """An error of a session still over HTTP, in the words of the browser session's errors."""
+    import requests
+
+    step = http.step_now
+    label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
+    folder = http.ctx.folder / FAILURE_DIR
+    if isinstance(exc, NeedsBrowser):
+        return BrowserError(
+            f"{label}: {http.safe(exc.reason)}, after a form was sent over HTTP: the browser cannot take over half-way",
+            hint=f"Put the steps in s.run(...) so that they are run again in the browser, or set "
+            f"sources.{http.name}.browser.http: off. Page in {folder}",
+        )
+    if isinstance(exc, requests.RequestException):
+        return SourceUnavailable(f"{label}: {http.source.url} failed over HTTP ({type(exc).__name__})")
+    if isinstance(exc, OpskitError):
+        message = exc.message
+        if step.where and f"({step.where})" not in message:
+            message = message.replace(f"step '{step}'", label, 1)
+        exc.args = (http.safe(message), *exc.args[1:])
+        where = f"Page in {folder}"
+        exc.hint = f"{http.safe(exc.hint)}. {where}" if exc.hint else where
+    return exc
+
+
+def _save(ctx: Any, http: HttpSession, exc: Exception, page: StaticPage | None) -> None:
+    step = http.step_now
+    try:
+        save_failure(
+            ctx.folder / FAILURE_DIR,
+            page=None,
+            context=None,
+            masks=[],
+            message=str(exc),
+            secrets=ctx.redactor.secrets,
+            staged_traces=[],
+            tracing=False,
+            step={
+                "step": str(step),
+                "action": step.action,
+                "name": step.name,
+                "selector": step.selector,
+                "task_line": step.where,
+                "url": http.safe(page.url) if page is not None else "",
+                "error": str(exc),
+                "closest": [],
+                "over_http": True,
+            },
+            html=page.html if page is not None else None,
+        )
+    except Exception:
+        log.warning("could not save the failure artifacts", exc_info=True)
