@@ -8,6 +8,8 @@ after a ``ServerError`` or a ``SessionExpired``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from opskit.errors import SourceUnavailable, TaskError
 
 
@@ -33,3 +35,20 @@ class ExportTimeout(SourceUnavailable):
 
 class BrowserCrashed(SourceUnavailable):
     """The browser (or the connection to the scheduler's warm browser) went away mid-run."""
+
+
+class NeedsBrowser(Exception):
+    """A step of a session over HTTP (``browser.http: auto``) that only a browser can do; ``reason`` says why.
+
+    Never reaches a task: the session hands the step to a browser, or turns this into a ``BrowserError``."""
+
+    def __init__(self, reason: str, *, replayable: bool = True, page: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.replayable = replayable
+        """False once a request that changes something (a form post) was sent: the browser must not do the
+        step again; only ``Session.run`` may run the whole step again."""
+        self.page = page
+        """The page (``static.StaticPage``) that needs the browser, when not the session's current one."""
+        self.landed: Any = None
+        """After a form post: the page it landed on, when a browser can open it by its address (a redirect)."""

@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from opskit.browser.core import Step, _caller, server_error
 from opskit.browser.downloads import filename_from_headers, free_name, safe_filename
 from opskit.browser.errors import BrowserError, ExportTimeout, ServerError, SessionExpired
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import PASSWORD
-from opskit.browser.static import Edit, NeedsBrowser, StaticPage, ancestor, attr
+from opskit.browser.static import Edit, NeedsBrowser, StaticPage, ancestor, attr, hidden
 from opskit.browser.tables import Table
 from opskit.errors import SourceUnavailable, did_you_mean
 from opskit.sources.retry import Backoff, call_with_retries
@@ -48,7 +48,7 @@ STATUS_POLL_S = (0.1, 1.0)
 every second (the browser's status polling uses the same rule, downloads.STATUS_POLL_MS)."""
 HTTP_METHODS = frozenset(
     "goto reload click fill select check text texts value attribute count exists table download step run login "
-    "signed_in url selector on_dialog dialogs dismiss".split()
+    "signed_in url selector on_dialog dismiss".split()
 )
 """What an ``HttpSession`` can do; anything else a task asks of the session starts the browser."""
 
@@ -128,12 +128,7 @@ class HttpSession:
     def _send(self, method: str, url: str, data: list[tuple[str, str]] | None = None, *, stream: bool = False) -> Any:
         import requests
 
-        headers = {}
-        if self.page is not None:
-            headers["Referer"] = self.page.url
-        if method == "POST":
-            parts = url.split("/", 3)
-            headers["Origin"] = "/".join(parts[:3])
+        headers = _referrer(self.page.url if self.page is not None else None, url, method)
         timeout = (10, (self.settings.download_timeout if stream else self.settings.navigation_timeout).total_seconds())
         body: Any = data
         if data is not None:
@@ -147,45 +142,56 @@ class HttpSession:
             raise BrowserError(f"step '{self.step_now}': the page did not load in time ({self.safe(url)})") from None
 
     def _page(self, response: Any, method: str) -> StaticPage:
-        """The page a response shows, checked as the browser session checks pages; not yet the current one."""
-        replayable = not (method == "POST" and not response.history)
-        if response.status_code in (401, 403):
-            raise NeedsBrowser(f"HTTP {response.status_code}: signed out?", replayable=replayable)
-        if response.status_code >= 500:
-            raise ServerError(f"HTTP {response.status_code} from {self.safe(response.url)} at step '{self.step_now}'")
-        if "html" not in response.headers.get("Content-Type", "text/html").lower():
-            raise NeedsBrowser("the answer is not a page", replayable=replayable)
-        charset = _charset(response)
-        page = StaticPage(
-            response.url,
-            response.content.decode(charset, errors="replace"),
-            method=method,
-            redirected=bool(response.history),
-            charset=charset,
-        )
-        why = page.needs_scripts() or self._signed_out(page)
-        refresh = page.meta_refresh()
-        if why is None and refresh is not None and refresh[1] and refresh[1] != page.url:
-            why = "the page sends the browser elsewhere (meta refresh)"
-        if why:
-            raise NeedsBrowser(why, replayable=replayable or page.reopenable, page=page)
-        self._check_page(page)
-        return page
+        """The page a response shows, checked as the browser session checks pages; not yet the current one.
+
+        A ``NeedsBrowser`` raised here after a form post is never replayable (the browser would post it again);
+        it names the page the post landed on when a browser can open that page by its address.
+        """
+        page = None
+        try:
+            if response.status_code in (401, 403):
+                raise NeedsBrowser(f"HTTP {response.status_code}: signed out?")
+            if response.status_code >= 500:
+                where = self.safe(response.url)
+                raise ServerError(f"HTTP {response.status_code} from {where} at step '{self.step_now}'")
+            if "html" not in response.headers.get("Content-Type", "text/html").lower():
+                raise NeedsBrowser("the answer is not a page")
+            charset = _charset(response)
+            page = StaticPage(
+                response.url,
+                response.content.decode("utf-8-sig" if charset == "utf-8" else charset, errors="replace"),
+                method=method,
+                redirected=bool(response.history),
+                charset=charset,
+            )
+            why = page.needs_scripts() or self._signed_out(page)
+            refresh = page.meta_refresh()
+            if why is None and refresh is not None and refresh[1] and refresh[1] != page.url:
+                why = "the page sends the browser elsewhere (meta refresh)"
+            if why:
+                raise NeedsBrowser(why, page=page)
+            self._check_page(page)
+            return page
+        except NeedsBrowser as why:
+            why.page = why.page or page
+            if method != "GET":
+                why.replayable = False
+                why.landed = page if page is not None and page.reopenable else None
+            raise
 
     def _signed_out(self, page: StaticPage) -> str | None:
-        """Why ``page`` looks signed out (as ``SignIn.signed_out`` reads a page), or None."""
+        """Why ``page`` looks signed out (as ``SignIn.signed_out`` reads a page: visible elements only), or None."""
         recipe = self.settings.login
         if recipe.url and re.search(recipe.url, page.url):
             return "the sign-in page"
         marker = self.settings.login_part("signed_in")
-        if marker and page.select(self.selectors.resolve(marker)):
+        if marker and _visible(page.select(self.selectors.resolve(marker))):
             return None
         form = self.settings.login_part("form")
-        found = page.select(self.selectors.resolve(form)) if form else page.select(PASSWORD)
-        if any(not _hidden_input(tag) for tag in found):
+        if _visible(page.select(self.selectors.resolve(form) if form else PASSWORD)):
             return "the sign-in form"
         opener = self.settings.login_part("open")
-        if opener and page.select(self.selectors.resolve(opener)):
+        if opener and _visible(page.select(self.selectors.resolve(opener))):
             return "a sign-in button"
         return None
 
@@ -225,12 +231,16 @@ class HttpSession:
     def reload(self) -> None:
         page = self._current()
         if not page.reopenable:
-            raise NeedsBrowser("the page came from a form post")
+            raise NeedsBrowser("the page came from a form post", replayable=False)
         with self._act("reload"):
             self.page = self._page(self._send("GET", page.url), "GET")
 
     # --- actions ---------------------------------------------------------------------------------
     def click(self, name: str, *, navigates: bool | None = None, popup: bool = False) -> None:
+        """As ``Session.click``: a link is followed, a submit button sends its form.
+
+        A form post whose answer needs the browser is not sent again: the browser opens the page it landed
+        on (after a redirect), else the step cannot go on (``NeedsBrowser``, not replayable)."""
         if popup:
             raise NeedsBrowser("a pop-up window")
         with self._act("click", name):
@@ -283,6 +293,7 @@ class HttpSession:
             return attr(tag, attribute) if attribute in tag.attrs else None
 
     def count(self, name: str) -> int:
+        self.begin("count", name)
         return len(self._current().select(self.selector(name)))
 
     def exists(self, name: str) -> bool:
@@ -306,19 +317,26 @@ class HttpSession:
         if next and scroll:
             raise ValueError("a table is paginated (next=) or scrolling (scroll=True), not both")
         with self._act("read table", name):
+            first = self._current()
             headers, rows = _read_table(self._find(name))
             if not rows:
                 raise NeedsBrowser("the table has no rows in the HTML")
             pages = 1
-            while next and pages < max_pages and (max_rows is None or len(rows) < max_rows):
-                button = self._current().select(self.selector(next))
-                if not button or _looks_disabled(button[0]):
-                    break
-                method, url, data = self._current().request_for_click(button[0])
-                self.page = self._page(self._send(method, url, data), method)
-                _, more = _read_table(self._find(name))
-                rows += more
-                pages += 1
+            try:
+                while next and pages < max_pages and (max_rows is None or len(rows) < max_rows):
+                    button = self._current().select(self.selector(next))
+                    if not button or _looks_disabled(button[0]):
+                        break
+                    method, url, data = self._current().request_for_click(button[0])
+                    if method != "GET":
+                        raise NeedsBrowser("the next page is a form post")
+                    self.page = self._page(self._send(method, url, data), method)
+                    _, more = _read_table(self._find(name))
+                    rows += more
+                    pages += 1
+            except NeedsBrowser:
+                self.page = first  # the browser reads the table again from its first page
+                raise
             if next:
                 log.info("read %d rows from %d page(s)", len(rows), pages)
         return Table(headers, rows[:max_rows] if max_rows is not None else rows)
@@ -403,7 +421,7 @@ class HttpSession:
     def _save(self, response: Any, folder: Path | None, filename: str | None) -> Path:
         """Stream a file answer atomically into the run folder under a safe name."""
         with response:
-            if response.status_code in (401, 403) or _is_page(response):
+            if response.status_code in (401, 403) or (response.history and _is_page(response)):
                 raise SessionExpired(
                     f"the download {self.safe(response.url)} was refused (HTTP {response.status_code}): signed out?"
                 )
@@ -435,31 +453,31 @@ class HttpSession:
             raise ValueError("on_dialog(action) is 'accept' or 'dismiss'")
         self.dialog_rules.append((action, match, text))
 
-    def dialogs(self) -> list[str]:
-        return []
-
     def dismiss(self, *names: str) -> None:
         """Kept for the browser: a page without scripts shows no overlay to close."""
         self.overlays += names
 
     # --- the saved sign-in ----------------------------------------------------------------------
     def save_cookies(self) -> None:
-        """Write cookies the server renewed back into the saved sign-in (same file, same privacy)."""
+        """Write the cookies the server renewed or set into the saved sign-in (same file, same privacy), so
+        that a browser taking over, and the next run, carry on with them."""
         if not self._cookies_loaded:
             return
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
-        known = {(c["name"], c["domain"].lstrip("."), c["path"]): c for c in state.get("cookies", [])}
+        cookies = state.setdefault("cookies", [])
+        known = {(c["name"], c["domain"], c.get("path", "/")): c for c in cookies}
         changed = False
         for cookie in self.http.cookies:
-            key = (cookie.name, cookie.domain.lstrip("."), cookie.path)
-            old = known.get(key)
-            if old is not None and old["value"] != cookie.value:
-                old["value"] = cookie.value
-                if cookie.expires:
-                    old["expires"] = float(cookie.expires)
+            saved = _as_saved(cookie, urlsplit(self.source.url).hostname or "")
+            old = known.get((saved["name"], saved["domain"], saved["path"]))
+            if old is None:
+                cookies.append(saved)
+                changed = True
+            elif old["value"] != saved["value"] or (cookie.expires and old.get("expires") != saved["expires"]):
+                old.update(value=saved["value"], expires=saved["expires"])
                 changed = True
         if changed:
             from opskit.files import atomic_write  # here: only a renewed sign-in is written
@@ -468,26 +486,83 @@ class HttpSession:
 
 
 def _load_cookies(http: Any, path: Path) -> bool:
-    """The saved sign-in's cookies (a Playwright storage state) into ``http``; False when there is none."""
+    """The saved sign-in's cookies (a Playwright storage state) into ``http``; False when there is none.
+
+    A cookie saved for a host only (no leading dot) goes to that host only, as in the browser."""
+    from http.cookiejar import Cookie, DefaultCookiePolicy
+
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    http.cookies.set_policy(DefaultCookiePolicy(strict_ns_domain=DefaultCookiePolicy.DomainStrictNonDomain))
     now = time.time()
     for c in state.get("cookies", []):
         expires = c.get("expires", -1)
         if expires not in (-1, None) and expires <= now:
             continue
-        http.cookies.set(
-            c["name"],
-            c["value"],
-            domain=c["domain"],
-            path=c.get("path", "/"),
-            secure=bool(c.get("secure")),
-            expires=int(expires) if expires not in (-1, None) else None,
-            rest={"HttpOnly": None} if c.get("httpOnly") else {},
+        domain = str(c["domain"])
+        if not domain.startswith(".") and "." not in domain:
+            domain += ".local"  # how the jar names a dotless host ("localhost"), so that it matches
+        http.cookies.set_cookie(
+            Cookie(
+                version=0,
+                name=c["name"],
+                value=c["value"],
+                port=None,
+                port_specified=False,
+                domain=domain,
+                domain_specified=domain.startswith("."),
+                domain_initial_dot=domain.startswith("."),
+                path=c.get("path", "/"),
+                path_specified=True,
+                secure=bool(c.get("secure")),
+                expires=int(expires) if expires not in (-1, None) else None,
+                discard=expires in (-1, None),
+                comment=None,
+                comment_url=None,
+                rest={"HttpOnly": ""} if c.get("httpOnly") else {},
+            )
         )
     return True
+
+
+def _as_saved(cookie: Any, host: str) -> dict[str, Any]:
+    """A cookie of the jar as Playwright's storage state keeps one (a host's own cookie: no leading dot; the
+    jar's ``localhost.local`` for the source's dotless ``localhost``)."""
+    domain = cookie.domain
+    if not cookie.domain_specified and "." not in host and domain == f"{host}.local":
+        domain = host
+    return {
+        "name": cookie.name,
+        "value": cookie.value,
+        "domain": domain,
+        "path": cookie.path or "/",
+        "expires": float(cookie.expires) if cookie.expires else -1,
+        "httpOnly": cookie.has_nonstandard_attr("HttpOnly"),
+        "secure": bool(cookie.secure),
+        "sameSite": "Lax",
+    }
+
+
+def _referrer(page: str | None, url: str, method: str) -> dict[str, str]:
+    """``Referer`` (and ``Origin`` for a post) as Chromium sends them (strict-origin-when-cross-origin)."""
+    headers: dict[str, str] = {}
+    if page is None:
+        return headers
+    here, there = urlsplit(page), urlsplit(url)
+    origin = f"{here.scheme}://{here.netloc}"
+    if here.scheme == "https" and there.scheme != "https":
+        referer = None  # never from https to http
+    elif (here.scheme, here.netloc) == (there.scheme, there.netloc):
+        referer = page.split("#", 1)[0]
+    else:
+        referer = origin + "/"
+    if referer:
+        headers["Referer"] = referer
+    if method != "GET":
+        headers["Origin"] = origin
+    return headers
 
 
 def _user_agent() -> str:
@@ -501,18 +576,41 @@ def _form_body(entries: list[tuple[str, str]], charset: str) -> str:
     return urlencode(entries, encoding=charset, errors="xmlcharrefreplace")  # checked by StaticPage.submission
 
 
+LATIN1_LABELS = frozenset(
+    "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 iso_8859-1 "
+    "iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252".split()
+)
+"""Labels browsers read as windows-1252 (the WHATWG Encoding standard), whatever Python calls them."""
+
+
 def _charset(response: Any) -> str:
-    """The page's character set as a browser finds it: the Content-Type header, else a ``<meta>`` charset
-    in its first 1,024 bytes, else UTF-8. A name Python does not know is read as UTF-8."""
+    """The page's character set as a browser finds it: a byte order mark, the Content-Type header, a
+    ``<meta>`` charset in its first 1,024 bytes; undeclared, UTF-8 if the bytes are UTF-8.
+
+    Raises:
+        NeedsBrowser: undeclared and not UTF-8 (a browser guesses from its locale), or a name Python lacks.
+    """
     import codecs
 
+    body = response.content
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return name
     header = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.I)
-    meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", response.content[:1024], re.I)
-    name = header.group(1) if header else meta.group(1).decode("ascii") if meta else "utf-8"
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
+    meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:1024], re.I)
+    label = (header.group(1) if header else meta.group(1).decode("ascii") if meta else "").strip().lower()
+    if not label:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NeedsBrowser("the page does not say its character set") from None
         return "utf-8"
+    if label in LATIN1_LABELS:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        raise NeedsBrowser(f"the page's character set '{label}' is not one Python reads") from None
 
 
 def _is_page(response: Any) -> bool:
@@ -521,17 +619,22 @@ def _is_page(response: Any) -> bool:
     return "text/html" in kind and "attachment" not in disposition
 
 
-def _hidden_input(tag: Any) -> bool:
-    return bool(tag.tag == "input" and attr(tag, "type").lower() == "hidden")
+def _visible(tags: list[Any]) -> bool:
+    """Whether any of ``tags`` shows (not ``type=hidden``, not hidden by an attribute or inline style)."""
+    return any(not (tag.tag == "input" and attr(tag, "type").lower() == "hidden") and not hidden(tag) for tag in tags)
 
 
 def _looks_disabled(tag: Any) -> bool:
-    return bool(
-        "disabled" in tag.attrs
-        or attr(tag, "aria-disabled") == "true"
-        or "disabled" in attr(tag, "class").split()
-        or (tag.tag == "a" and "href" not in tag.attrs)
-    )
+    """As tables.DISABLED_JS: disabled, aria-disabled, a ``disabled`` class on it or around it, a link
+    without ``href``."""
+    if "disabled" in tag.attrs or (tag.tag == "a" and "href" not in tag.attrs):
+        return True
+    node = tag
+    while node is not None and node.is_element_node:
+        if attr(node, "aria-disabled") == "true" or "disabled" in attr(node, "class").split():
+            return True
+        node = node.parent
+    return False
 
 
 def _read_table(tag: Any) -> tuple[list[str], list[list[str]]]:

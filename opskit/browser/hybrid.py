@@ -70,10 +70,13 @@ class HybridSession:
             try:
                 return method(*args, **kwargs)
             except NeedsBrowser as why:
-                if not why.replayable:
-                    raise
-                self.hand_over(why, reopen=attr != "goto")
-                return getattr(self._browser, attr)(*args, **kwargs)
+                if why.replayable:
+                    self.hand_over(why, reopen=attr != "goto")
+                    return getattr(self._browser, attr)(*args, **kwargs)
+                if attr == "click" and why.landed is not None:  # the form was sent: go on from where it landed
+                    self.hand_over(why, at=why.landed.url)
+                    return None
+                raise
 
         call.__name__ = attr
         call.__doc__ = method.__doc__
@@ -97,13 +100,33 @@ class HybridSession:
             assert self._browser is not None
             return self._browser.run(step, name=name)
 
-    def hand_over(self, why: NeedsBrowser, *, reopen: bool = True, again: bool = False) -> Session:
-        """Start the browser and carry the session on there (see the module docstring)."""
+    @property
+    def dialogs(self) -> list[str]:
+        """As ``Session.dialogs``: pages driven over HTTP run no scripts, so none until a browser takes over."""
+        return list(self._browser.dialogs) if self._browser is not None else []
+
+    def hand_over(
+        self, why: NeedsBrowser, *, reopen: bool = True, again: bool = False, at: str | None = None
+    ) -> Session:
+        """Start the browser and carry the session on there (see the module docstring): at ``at``, else on the
+        page the task was on (its typed fields typed again).
+
+        Raises:
+            NeedsBrowser: not replayable: the page the task was on came from a form post, which a browser
+                could only see again by sending the form again.
+        """
         http = self._http
+        page = http.page
+        if at is None and reopen and page is not None and not page.reopenable:
+            raise NeedsBrowser(f"{why.reason}, on a page that came from a form post", replayable=False, page=page)
         step = http.step_now
         where = f" ({step.where})" if step.where else ""
         doing = "running the step again" if again else "carrying on"
         log.info("step '%s'%s needs the browser: %s; %s in the browser", step, where, http.safe(why.reason), doing)
+        try:
+            http.save_cookies()  # cookies the server renewed meanwhile: the browser starts with them
+        except OSError as exc:
+            log.warning("could not save the renewed sign-in of %s: %s", http.name, exc)
         browser = self._open()
         self._browser = browser
         browser.shared.labels = http.labels  # the same list: steps under way (s.step) go on naming themselves
@@ -111,8 +134,9 @@ class HybridSession:
             browser.on_dialog(rule[0], match=rule[1], text=rule[2])
         if http.overlays:
             browser.dismiss(*http.overlays)
-        page = http.page
-        if reopen and page is not None:
+        if at is not None:
+            browser.goto(at)
+        elif reopen and page is not None:
             browser.goto(page.url)
             for edit in page.edits:
                 getattr(browser, edit.action)(edit.name, edit.value)

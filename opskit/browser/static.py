@@ -1,19 +1,20 @@
-"""A page as its HTML says, without a browser: elements by selector, their text, and forms as the browser
-would send them.
+"""A page as its HTML says, without a browser: elements by selector, their text, fields and clicks.
 
-``http: auto`` (``browser_http.py``) drives a source's pages with plain HTTP while they need no browser. This
-module is what it reads a page with. It answers only what static HTML answers for certain; whenever that is
-not enough it raises ``NeedsBrowser`` naming why, and the session carries on in Chromium:
+``http: auto`` (``http_steps.py``) drives a source's pages with plain HTTP while they need no browser. This
+module is what it reads a page with (parsed by lexbor, as browsers parse HTML). It answers only what static
+HTML answers for certain; whenever that is not enough it raises ``NeedsBrowser`` naming why, and the session
+carries on in Chromium:
 
 - a page with scripts (``<script>`` other than data, or an inline ``on...=`` handler): its scripts may change
   what it shows or what its forms send;
 - a selector that is not plain CSS (``role=``, ``text=``, ``xpath=``, chains, Playwright's pseudo-classes);
   ``testid=``, ``placeholder=`` and ``label=`` are read as their HTML says;
-- an element that is not in the HTML, a click on anything but a link or a form's submit button, a form that
-  uploads files or posts to a dialog.
+- an element that is not in the HTML, a click on anything but a link or a form's submit button, a form the
+  browser would send otherwise or not at all (``forms.py``).
 
-Forms are sent as the HTML standard builds them (the submitter's ``formaction``/``formmethod`` first; each
-named, enabled field in document order; checked boxes only; a ``<select>``'s chosen options, else its first).
+Text is read as ``innerText`` reads it without style sheets: line breaks for ``<br>`` and between blocks (two
+around a paragraph), tabs between table cells, whitespace collapsed outside ``<pre>``, nothing of what is
+``hidden``, ``display:none`` inline, or inside a closed ``<details>``.
 """
 
 from __future__ import annotations
@@ -22,29 +23,26 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
+
+from opskit.browser import forms
+from opskit.browser.errors import NeedsBrowser
+from opskit.browser.forms import SUBMIT_INPUTS, ancestor, attr, disabled, form_of, option_value
+
+__all__ = ["Edit", "NeedsBrowser", "StaticPage", "ancestor", "attr", "hidden", "to_css"]
 
 SCRIPT_TYPES_WITHOUT_CODE = ("application/json", "application/ld+json", "importmap", "text/template", "text/html")
-SUBMIT_INPUTS = ("submit", "image")
-TEXTAREA_VALUE = "data-opskit-value"
-"""Where a ``<textarea>`` keeps what the task typed into it (its text is the value it was sent with)."""
 _PLAYWRIGHT_ONLY = re.compile(
     r":(has-text|text|text-is|text-matches|visible|nth-match|right-of|left-of|above|below|near)\("
 )
-
-
-class NeedsBrowser(Exception):
-    """This step cannot be done from the HTML alone; ``reason`` says why (it goes into the log line)."""
-
-    def __init__(self, reason: str, *, replayable: bool = True, page: StaticPage | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.page = page
-        """The page that needs the browser, when it is not the session's current one (saved on a failure)."""
-        self.replayable = replayable
-        """False once a request that changes something (a form post) was sent and its answer is not a page
-        a browser can open again by its address: the step cannot be taken over by the browser, only re-run
-        (``Session.run``)."""
+BLOCKS = frozenset(
+    "address article aside blockquote body caption center dd details dialog dir div dl dt fieldset figcaption "
+    "figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li listing main menu nav ol p pre section "
+    "summary table tbody thead tfoot tr ul xmp".split()
+)
+"""Elements a browser shows as blocks: their text starts and ends a line."""
+NOT_SHOWN = frozenset("script style template noscript head title meta link datalist".split())
+PREFORMATTED = frozenset("pre textarea listing xmp plaintext".split())
 
 
 @dataclass
@@ -155,32 +153,19 @@ class StaticPage:
     # --- reading -------------------------------------------------------------------------------
     @staticmethod
     def text(tag: Any) -> str:
-        """The element's text, whitespace collapsed (what a reader sees, without the page's CSS)."""
-        parts = []
-        for piece in tag.traverse(include_text=True):
-            if piece.tag == "-text" and not _hidden(piece.parent, stop=tag):
-                parts.append(piece.text_content or "")
-        return " ".join("".join(parts).split())
+        """The element's text as ``innerText`` gives it without style sheets (see the module docstring), trimmed."""
+        items: list[str | int] = []
+        _inner_text(tag, items, pre=tag.tag in PREFORMATTED)
+        return _joined(items)
 
     @staticmethod
     def value(tag: Any) -> str:
         """A field's current value (a ``<select>``'s chosen option's)."""
-        if tag.tag == "select":
-            chosen = _chosen(tag)
-            return option_value(chosen[0]) if chosen else ""
-        if tag.tag == "textarea":
-            return _textarea(tag)
-        return attr(tag, "value")
+        return forms.value(tag)
 
     # --- changing fields -------------------------------------------------------------------------
     def fill(self, tag: Any, text: str) -> None:
-        if tag.tag == "textarea":
-            tag.attrs[TEXTAREA_VALUE] = text
-            return
-        kind = attr(tag, "type", "text").lower()
-        if tag.tag != "input" or kind in ("checkbox", "radio", "file", "submit", "image", "button", "reset", "hidden"):
-            raise NeedsBrowser(f"cannot type into <{tag.tag} type={kind}> without the browser")
-        tag.attrs["value"] = text
+        forms.fill(tag, text)
 
     @staticmethod
     def options(tag: Any) -> list[str]:
@@ -192,30 +177,42 @@ class StaticPage:
 
     @staticmethod
     def choose(tag: Any, value: str) -> None:
-        """Choose the option whose value (else label) is ``value``; the others are unchosen."""
+        """Choose the option whose value (else label) is ``value``; the others are unchosen.
+
+        Raises:
+            NeedsBrowser: the option is disabled (Playwright waits for it to be enabled).
+        """
         options = tag.css("option")
         pick = next((o for o in options if option_value(o) == value), None) or next(
             o for o in options if " ".join(o.text().split()) == value
         )
+        if disabled(pick) or disabled(tag):
+            raise NeedsBrowser("the option or the list is disabled")
         for option in options:
             if option == pick:
                 option.attrs["selected"] = "selected"
-            elif "selected" in option.attrs:
+            elif "selected" in option.attrs and "multiple" not in tag.attrs:
                 del option.attrs["selected"]
+        if "multiple" in tag.attrs:  # Playwright's select_option chooses exactly the options it is given
+            for option in options:
+                if option != pick and "selected" in option.attrs:
+                    del option.attrs["selected"]
 
     def check(self, tag: Any, on: bool) -> None:
-        kind = attr(tag, "type").lower()
-        if tag.tag != "input" or kind not in ("checkbox", "radio"):
-            raise NeedsBrowser(f"<{tag.tag}> is not a checkbox or radio button")
+        kind = forms.input_type(tag)
+        if kind not in ("checkbox", "radio") or disabled(tag):
+            raise NeedsBrowser(f"<{tag.tag}> is not a checkbox or radio button that can be changed")
         if on and kind == "radio" and attr(tag, "name"):
             owner = form_of(self.soup, tag)
             for other in self.soup.css("input"):
-                same = attr(other, "type").lower() == "radio" and attr(other, "name") == attr(tag, "name")
+                same = forms.input_type(other) == "radio" and attr(other, "name") == attr(tag, "name")
                 if same and form_of(self.soup, other) == owner and "checked" in other.attrs:
                     del other.attrs["checked"]
         if on:
             tag.attrs["checked"] = "checked"
         elif "checked" in tag.attrs:
+            if kind == "radio":
+                raise NeedsBrowser("a radio button cannot be unchecked")
             del tag.attrs["checked"]
 
     # --- clicking --------------------------------------------------------------------------------
@@ -232,11 +229,11 @@ class StaticPage:
             if "download" in tag.attrs:
                 raise NeedsBrowser("the link starts a download")
             return "GET", _drop_fragment(urljoin(self.base(), href)), None
-        submitter = tag.tag == "button" and attr(tag, "type", "submit").lower() == "submit"
-        submitter = submitter or (tag.tag == "input" and attr(tag, "type").lower() in SUBMIT_INPUTS)
+        submitter = tag.tag == "button" and attr(tag, "type", "submit").strip().lower() in ("submit", "")
+        submitter = submitter or forms.input_type(tag) in SUBMIT_INPUTS
         if not submitter:
             raise NeedsBrowser(f"clicking <{tag.tag}> needs the page's scripts")
-        if _disabled(tag):
+        if disabled(tag):
             raise NeedsBrowser("the button is disabled")
         form = form_of(self.soup, tag)
         if form is None:
@@ -244,55 +241,8 @@ class StaticPage:
         return self.submission(form, tag)
 
     def submission(self, form: Any, submitter: Any | None) -> tuple[str, str, list[tuple[str, str]] | None]:
-        """(method, URL, entries) of ``form`` submitted by ``submitter`` (HTML's form submission algorithm)."""
-
-        def pick(name: str) -> str:
-            return attr(submitter, name) if submitter is not None else ""
-
-        method = (pick("formmethod") or attr(form, "method") or "get").strip().lower()
-        has_action = submitter is not None and "formaction" in submitter.attrs
-        action = pick("formaction") if has_action else attr(form, "action")
-        enctype = (pick("formenctype") or attr(form, "enctype") or "application/x-www-form-urlencoded").lower()
-        if method not in ("get", "post"):
-            raise NeedsBrowser(f"the form's method is '{method}'")
-        if method == "post" and enctype != "application/x-www-form-urlencoded":
-            raise NeedsBrowser(f"the form is sent as {enctype}")
-        url = urljoin(self.base(), action.strip()) if action.strip() else self.url
-        entries: list[tuple[str, str]] = []
-        for tag in self.soup.css("input, select, textarea, button"):
-            if form_of(self.soup, tag) != form or _disabled(tag):
-                continue
-            name = attr(tag, "name")
-            kind = attr(tag, "type").lower()
-            if tag.tag == "button" or (tag.tag == "input" and kind in ("submit", "image", "reset", "button")):
-                if tag == submitter and name and kind != "image":
-                    entries.append((name, attr(tag, "value")))
-                elif tag == submitter and kind == "image":
-                    prefix = f"{name}." if name else ""
-                    entries += [(prefix + "x", "0"), (prefix + "y", "0")]
-                continue
-            if not name:
-                continue
-            if tag.tag == "select":
-                entries += [(name, option_value(o)) for o in _chosen(tag)]
-            elif tag.tag == "textarea":
-                entries.append((name, _textarea(tag)))
-            elif kind in ("checkbox", "radio"):
-                if "checked" in tag.attrs:
-                    entries.append((name, attr(tag, "value", "on")))
-            elif kind == "file":
-                raise NeedsBrowser("the form uploads files")
-            else:
-                entries.append((name, attr(tag, "value")))
-        entries = [(_crlf(k), _crlf(v)) for k, v in entries]  # as browsers send line breaks
-        try:  # a browser writes what its character set lacks as &#...; entities: that is for the browser
-            query = urlencode(entries, encoding=self.charset)
-        except UnicodeEncodeError:
-            raise NeedsBrowser(f"a value cannot be written in the page's character set ({self.charset})") from None
-        if method == "get":
-            parts = urlsplit(url)
-            return "GET", urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")), None
-        return "POST", _drop_fragment(url), entries
+        """(method, URL, entries) of ``form`` submitted by ``submitter`` (``forms.submission``)."""
+        return forms.submission(self.soup, form, submitter, base=self.base(), page_url=self.url, charset=self.charset)
 
 
 def to_css(selector: str) -> str | None:
@@ -314,68 +264,10 @@ def to_css(selector: str) -> str | None:
     return selector
 
 
-def option_value(option: Any) -> str:
-    if "value" in option.attrs:
-        return attr(option, "value")
-    return " ".join(option.text().split())
-
-
-def form_of(soup: Any, tag: Any) -> Any | None:
-    """The form a field belongs to: its ``form=`` attribute's, else the form around it."""
-    owner = attr(tag, "form")
-    if owner:
-        return soup.css_first(f"form[id={json.dumps(owner)}]")
-    return ancestor(tag, "form")
-
-
-def attr(tag: Any, name: str, default: str = "") -> str:
-    """An attribute's text ("" for one given without a value, ``default`` for one not given)."""
-    if name not in tag.attrs:
-        return default
-    value = tag.attributes.get(name)
-    return "" if value is None else str(value)
-
-
-def ancestor(tag: Any, name: str) -> Any | None:
-    node = tag.parent
-    while node is not None and node.tag not in (name, "-undef", "#document"):
-        node = node.parent
-    return node if node is not None and node.tag == name else None
-
-
-def _textarea(tag: Any) -> str:
-    if TEXTAREA_VALUE in tag.attrs:
-        return attr(tag, TEXTAREA_VALUE)
-    return str(tag.text(deep=True)).removeprefix("\n")
-
-
-def _chosen(select: Any) -> list[Any]:
-    every = select.css("option")
-    chosen = [o for o in every if "selected" in o.attrs]
-    if "multiple" in select.attrs:
-        return chosen
-    if chosen:
-        return chosen[-1:]
-    return [o for o in every if not _disabled(o)][:1]
-
-
-def _disabled(tag: Any) -> bool:
-    if "disabled" in tag.attrs:
-        return True
-    node = tag.parent
-    while node is not None and node.tag not in ("-undef", "#document"):
-        if node.tag == "fieldset" and "disabled" in node.attrs:
-            legend = node.css_first("legend")
-            inside_legend = legend is not None and ancestor(tag, "legend") == legend
-            return not inside_legend
-        node = node.parent
-    return False
-
-
-def _hidden(tag: Any, *, stop: Any = None) -> bool:
+def hidden(tag: Any, *, stop: Any = None) -> bool:
     """Whether ``tag`` (up to ``stop``'s parent) is hidden, or holds no text a reader sees."""
     node = tag
-    while node is not None and node.tag not in ("-undef", "#document"):
+    while node is not None and node.is_element_node:
         style = attr(node, "style").replace(" ", "").lower()
         if node.tag in ("script", "style", "template", "noscript") or "hidden" in node.attrs or "display:none" in style:
             return True
@@ -385,8 +277,80 @@ def _hidden(tag: Any, *, stop: Any = None) -> bool:
     return False
 
 
-def _crlf(text: str) -> str:
-    return re.sub(r"\r\n|\r|\n", "\r\n", text)
+def _inner_text(node: Any, items: list[str | int], *, pre: bool) -> None:
+    """Append ``node``'s children's text to ``items``: strings, and required line breaks as counts."""
+    summary_seen = False
+    closed_details = node.tag == "details" and "open" not in node.attrs
+    for child in node.iter(include_text=True):
+        if child.tag == "-text":
+            if closed_details:
+                continue
+            text = child.text_content or ""
+            items.append(text if pre else _Collapsible(re.sub(r"[ \t\n\r\f]+", " ", text)))
+            continue
+        if child.tag in NOT_SHOWN or hidden(child, stop=child):
+            continue
+        if closed_details and (child.tag != "summary" or summary_seen):
+            continue
+        summary_seen = summary_seen or child.tag == "summary"
+        if child.tag == "br":
+            items.append("\n")
+            continue
+        if child.tag in ("td", "th") and any(c.tag in ("td", "th") for c in _earlier_siblings(child)):
+            items.append("\t")
+        breaks = 2 if child.tag == "p" else 1 if child.tag in BLOCKS else 0
+        if breaks:
+            items.append(breaks)
+        _inner_text(child, items, pre=pre or child.tag in PREFORMATTED)
+        if breaks:
+            items.append(breaks)
+
+
+class _Collapsible(str):
+    """Text whose spaces collapse (outside ``<pre>``)."""
+
+
+def _earlier_siblings(node: Any) -> list[Any]:
+    out = []
+    sibling = node.prev
+    while sibling is not None:
+        out.append(sibling)
+        sibling = sibling.prev
+    return out
+
+
+def _joined(items: list[str | int]) -> str:
+    """``innerText``'s last steps: spaces collapse across inline elements and at line ends, runs of required
+    line breaks become the largest of them, none at either end."""
+    parts: list[str | int] = []
+    line: list[str] = []
+
+    def flush() -> None:
+        text = "".join(line)
+        if all(isinstance(piece, _Collapsible) for piece in line):
+            text = re.sub(r" {2,}", " ", text).strip(" ")
+        line.clear()
+        if text:
+            parts.append(text)
+
+    for item in items:
+        if isinstance(item, int) or (item in ("\n", "\t") and not isinstance(item, _Collapsible)):
+            flush()
+            parts.append(item)
+        else:
+            line.append(item)
+    flush()
+    out: list[str] = []
+    run = 0
+    for part in parts:
+        if isinstance(part, int):
+            run = max(run, part)
+            continue
+        if run and out:
+            out.append("\n" * run)
+        run = 0
+        out.append(part)
+    return "".join(out).strip()
 
 
 def _drop_fragment(url: str) -> str:

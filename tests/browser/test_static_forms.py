@@ -162,7 +162,7 @@ def test_what_needs_the_browser_says_why():
     with pytest.raises(NeedsBrowser, match="needs the page's scripts"):
         p = page('<div id="d">click me</div>')
         p.request_for_click(p.select("#d")[0])
-    with pytest.raises(NeedsBrowser, match="uploads files"):
+    with pytest.raises(NeedsBrowser, match="input type=file"):
         p = page('<form method=post><input type=file name=f><button id="b">Up</button></form>')
         p.request_for_click(p.select("#b")[0])
     with pytest.raises(NeedsBrowser, match="browser's selector engines"):
@@ -190,3 +190,96 @@ def test_our_selector_forms_are_read_from_the_html():
     assert names("placeholder=find a") == ["find"] and names("testid=save") == ["button"]
     assert to_css(translate("testid=save")) == '[data-testid="save"]'
     assert to_css("xpath=//p") is None and to_css("#a >> text=b") is None
+
+
+MORE_FORMS = {
+    "submit buttons without a value": '<form action="/s"><input name="a" value="1">'
+    '<input type="submit" id="submit" name="act"></form>',
+    "options: disabled, in a disabled group, a list box, two checked radios": """
+<form action="/s">
+  <select name="dis"><option value="1">One</option><option value="2" selected disabled>Two</option></select>
+  <select name="grp"><optgroup disabled><option>no</option></optgroup><option>yes</option></select>
+  <select name="box" size="3"><option>a</option><option>b</option></select>
+  <select name="multi" multiple><option selected disabled>x</option><option selected>y</option></select>
+  <input type="radio" name="r" value="first" checked><input type="radio" name="r" value="last" checked>
+  <button id="submit">Go</button>
+</form>""",
+    "values as browsers clean them": """
+<form action="/s" novalidate>
+  <input name="text" value="two&#10;lines"><input type="number" name="num" value="abc">
+  <input type="number" name="ok" value="-1.5e3"><input type="email" name="mail" value="  a@b.example ">
+  <input type="date" name="bad" value="2026-13-45"><input type="date" name="day" value="2026-11-09">
+  <input type="time" name="t" value="08:30"><input type="search" name="s" value="x&#13;y">
+  <input type="hidden" name="_charset_"><input type="weird" name="w" value="w">
+  <textarea name="ta">
+
+x</textarea>
+  <button id="submit">Go</button>
+</form>""",
+    "nested disabled fieldsets": """
+<form action="/s">
+  <fieldset disabled><legend><fieldset disabled><legend><input name="deep" value="1"></legend></fieldset>
+  <input name="legend" value="2"></legend></fieldset>
+  <fieldset><legend>ok</legend><input name="open" value="3"></fieldset>
+  <button id="submit">Go</button>
+</form>""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE_FORMS))
+def test_more_forms_are_sent_as_chromium_sends_them(page, case):
+    html = MORE_FORMS[case]
+    static = StaticPage(PAGE, f"<html><body>{html}</body></html>")
+    method, url, _ = static.request_for_click(static.select("#submit")[0])
+    want_method, want_url, _ = sent_by_chromium(page, html)
+    assert method == want_method
+    assert parse_qsl(urlsplit(url).query, keep_blank_values=True) == parse_qsl(
+        urlsplit(want_url).query, keep_blank_values=True
+    )
+
+
+INVALID = {
+    "a required field left empty": '<input name="a" required>',
+    "a required box not ticked": '<input type="checkbox" name="a" required>',
+    "a required radio group with none chosen": '<input type="radio" name="r" value="1" required>',
+    "a value against its pattern": '<input name="a" value="abc" pattern="[0-9]+">',
+    "a number below its min": '<input type="number" name="n" value="3" min="5">',
+    "a date after its max": '<input type="date" name="d" value="2026-12-01" max="2026-11-30">',
+    "an email that is not one": '<input type="email" name="e" value="not-an-email">',
+    "a url that is not one": '<input type="url" name="u" value="example.com">',
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_a_form_chromium_would_not_send_is_left_to_the_browser(page, case):
+    html = f'<form action="/s">{INVALID[case]}<button id="submit">Go</button></form>'
+    page.set_content(f"<html><body>{html}</body></html>")
+    assert page.evaluate("document.querySelector('form').checkValidity()") is False  # Chromium would not send
+    static = StaticPage(PAGE, f"<html><body>{html}</body></html>")
+    with pytest.raises(NeedsBrowser, match="the browser would not send the form"):
+        static.request_for_click(static.select("#submit")[0])
+    novalidate = html.replace("<form ", "<form novalidate ")
+    static = StaticPage(PAGE, f"<html><body>{novalidate}</body></html>")
+    assert static.request_for_click(static.select("#submit")[0])[0] == "GET"  # novalidate: sent as it is
+
+
+TEXTS = {
+    "line break": "hello<br>world",
+    "paragraphs": "<p>a</p><p>b</p>text after",
+    "inline elements and spaces": "  x   <span> y </span>\n  <b>z</b>  ",
+    "a list": "<ul><li>one</li><li>two <i>2</i></li></ul>",
+    "a table": "<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td> 2 </td></tr></table>",
+    "a closed details": "<details><summary>More</summary>hidden text</details>after",
+    "an open details": "<details open><summary>More</summary>shown text</details>",
+    "preformatted": "<pre>  a\n    b</pre>c",
+    "hidden and scripts": "<span hidden>no</span>yes<script>var x</script><span style='display: none'>no</span>",
+    "headings and divs": "<h1>Title</h1><div>one</div><div><div>two</div></div>three",
+}
+
+
+@pytest.mark.parametrize("case", sorted(TEXTS))
+def test_text_is_read_as_chromium_reads_it(page, case):
+    html = f'<div id="x">{TEXTS[case]}</div>'
+    page.set_content(f"<html><body>{html}</body></html>")
+    static = StaticPage(PAGE, f"<html><body>{html}</body></html>")
+    assert StaticPage.text(static.select("#x")[0]) == page.inner_text("#x").strip()
