@@ -17,7 +17,6 @@ form, and what this module does not reproduce (files, ``range``, ``color``, ``da
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -38,8 +37,9 @@ CHECKED = {
 BROWSER_ONLY = ("file", "range", "color", "datetime-local")
 """Input types whose value only a browser computes."""
 SUBMIT_INPUTS = ("submit", "image")
-TEXTAREA_VALUE = "data-opskit-value"
-"""Where a ``<textarea>`` keeps what the task typed into it (its text is the value it was sent with)."""
+TYPED = "data-opskit-value"
+"""Where a field keeps what the task typed into it (its ``value`` attribute, or a textarea's text, stays what
+the page sent: ``attribute("value")`` reads that, as in the browser)."""
 _NUMBER = re.compile(r"-?(\d+|\d*\.\d+)([eE][-+]?\d+)?")
 _EMAIL = re.compile(
     r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
@@ -109,6 +109,8 @@ def submission(
         else:
             entries.append((name, value(tag)))
     entries = [(_crlf(k), _crlf(v)) for k, v in entries]  # as browsers send line breaks
+    if charset.startswith("utf-16"):
+        charset = "utf-8"  # what browsers send a UTF-16 page's forms in
     try:  # a browser writes what its character set lacks as &#...; entities: that is for the browser
         query = urlencode(entries, encoding=charset)
     except UnicodeEncodeError:
@@ -134,11 +136,17 @@ def input_type(tag: Any) -> str:
 
 def value(tag: Any) -> str:
     """A field's value as the browser holds it: a ``<select>``'s chosen option's, cleaned by input type."""
-    if tag.tag == "select":
+    if tag.tag == "select":  # the select's value: its first chosen option, disabled or not
+        every = tag.css("option")
+        picked = [o for o in every if "selected" in o.attrs]
+        if picked:
+            return option_value(picked[0] if "multiple" in tag.attrs else picked[-1])
         found = chosen(tag)
         return option_value(found[0]) if found else ""
     if tag.tag == "textarea":
         return textarea_value(tag)
+    if TYPED in tag.attrs:
+        return attr(tag, TYPED)
     return _sanitized(input_type(tag), attr(tag, "value"))
 
 
@@ -153,14 +161,13 @@ def fill(tag: Any, text: str) -> None:
     if "readonly" in tag.attrs or disabled(tag):
         raise NeedsBrowser(f"<{tag.tag}> is read-only or disabled")
     if tag.tag == "textarea":
-        tag.attrs[TEXTAREA_VALUE] = text
+        tag.attrs[TYPED] = text
         return
     if tag.tag != "input" or kind in ("checkbox", "radio", "file", "submit", "image", "button", "reset", "hidden"):
         raise NeedsBrowser(f"cannot type into <{tag.tag} type={kind}> without the browser")
     if kind in BROWSER_ONLY or (kind in CHECKED or kind == "number") and text and _sanitized(kind, text) != text:
         raise NeedsBrowser(f"'{text}' is not a value of an <input type={kind}>")
-    tag.attrs["value"] = text
-    tag.attrs["data-opskit-typed"] = "1"
+    tag.attrs[TYPED] = text
 
 
 def chosen(select: Any) -> list[Any]:
@@ -184,9 +191,27 @@ def option_value(option: Any) -> str:
     return " ".join(option.text().split())
 
 
+def option_label(option: Any) -> str:
+    """What the option shows: its ``label`` attribute, else its text."""
+    if attr(option, "label"):
+        return attr(option, "label")
+    return " ".join(option.text().split())
+
+
+def by_id(soup: Any, ident: str, tag: str = "*") -> Any | None:
+    """The first element with this id (compared as text: any character an id may hold)."""
+    return next((t for t in soup.css(f"{tag}[id]") if attr(t, "id") == ident), None)
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal."""
+    escaped = "".join(f"\\{ord(c):x} " if c in '"\\' or ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
+    return f'"{escaped}"'
+
+
 def textarea_value(tag: Any) -> str:
-    if TEXTAREA_VALUE in tag.attrs:
-        return attr(tag, TEXTAREA_VALUE)
+    if TYPED in tag.attrs:
+        return attr(tag, TYPED)
     return str(tag.text(deep=True))
 
 
@@ -194,7 +219,7 @@ def form_of(soup: Any, tag: Any) -> Any | None:
     """The form a field belongs to: its ``form=`` attribute's, else the form around it."""
     if "form" in tag.attrs:
         owner = attr(tag, "form")
-        return soup.css_first(f"form[id={json.dumps(owner)}]") if owner else None
+        return by_id(soup, owner, "form") if owner else None
     return ancestor(tag, "form")
 
 
@@ -308,7 +333,7 @@ def _validate(tag: Any, kind: str, radios: dict[str, Any]) -> None:
             raise NeedsBrowser(f"a field's pattern is not one opskit reads ({pattern})") from None
         if not ok:
             raise NeedsBrowser("a field does not match its pattern: the browser would not send the form")
-    typed = "data-opskit-typed" in tag.attrs or TEXTAREA_VALUE in tag.attrs  # lengths count what was typed
+    typed = TYPED in tag.attrs  # lengths count only what was typed
     for bound, too in (("minlength", lambda n: len(current) < n), ("maxlength", lambda n: len(current) > n)):
         limit = attr(tag, bound)
         if typed and limit.isdigit() and too(int(limit)):

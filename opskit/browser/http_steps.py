@@ -66,7 +66,8 @@ class HttpSession:
         self.http: requests.Session = requests.Session()
         self.http.headers["User-Agent"] = _user_agent()
         self.http.verify = source.verify_tls
-        self._cookies_loaded = _load_cookies(self.http, state_path)
+        self._loaded = _load_cookies(self.http, state_path)
+        """The saved sign-in's cookies as loaded ({(name, domain, path): value}); None when there was none."""
         self.page: StaticPage | None = None
         self.labels: list[str] = []
         self.step_now = Step("start")
@@ -136,33 +137,46 @@ class HttpSession:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             return self.http.request(method, url, data=body, headers=headers, timeout=timeout, stream=stream)
+        except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL):
+            raise NeedsBrowser("an address only a browser opens") from None
         except requests.ConnectionError as exc:
             raise SourceUnavailable(f"cannot reach {self.source.url} ({type(exc).__name__})") from None
         except requests.Timeout:
             raise BrowserError(f"step '{self.step_now}': the page did not load in time ({self.safe(url)})") from None
+        except requests.RequestException as exc:
+            raise SourceUnavailable(
+                f"{self.safe(url)} failed at step '{self.step_now}' ({type(exc).__name__})"
+            ) from None
 
     def _page(self, response: Any, method: str) -> StaticPage:
         """The page a response shows, checked as the browser session checks pages; not yet the current one.
 
-        A ``NeedsBrowser`` raised here after a form post is never replayable (the browser would post it again);
-        it names the page the post landed on when a browser can open that page by its address.
+        After a form post (``method`` not GET) it is as the browser sees a click's answer: a server error is
+        only the ``server_error`` element (the post may have been saved: ``run`` re-runs it as the browser
+        session does), a signed-out answer is ``SessionExpired`` (the post was refused: ``run`` signs in
+        and runs the step again), and a ``NeedsBrowser`` is never replayable (the browser must not post
+        again) but names the page the post landed on, which a browser can be shown as it came.
         """
+        posted = method != "GET"
         page = None
         try:
             if response.status_code in (401, 403):
                 raise NeedsBrowser(f"HTTP {response.status_code}: signed out?")
-            if response.status_code >= 500:
+            if response.status_code >= 500 and not posted:
                 where = self.safe(response.url)
                 raise ServerError(f"HTTP {response.status_code} from {where} at step '{self.step_now}'")
-            if "html" not in response.headers.get("Content-Type", "text/html").lower():
+            kind = response.headers.get("Content-Type", "text/html")
+            if "html" not in kind.lower():
                 raise NeedsBrowser("the answer is not a page")
             charset = _charset(response)
             page = StaticPage(
                 response.url,
                 response.content.decode("utf-8-sig" if charset == "utf-8" else charset, errors="replace"),
-                method=method,
-                redirected=bool(response.history),
+                method=str(response.request.method or method).upper(),
                 charset=charset,
+                body=response.content,
+                content_type=kind,
+                status=response.status_code,
             )
             why = page.needs_scripts() or self._signed_out(page)
             refresh = page.meta_refresh()
@@ -174,10 +188,20 @@ class HttpSession:
             return page
         except NeedsBrowser as why:
             why.page = why.page or page
-            if method != "GET":
+            if posted:
+                if why.reason.startswith("HTTP 40") or (page is not None and self._signed_out_quietly(page)):
+                    raise SessionExpired(
+                        f"step '{self.step_now}': the form was refused, signed out ({self.safe(response.url)})"
+                    ) from None
                 why.replayable = False
-                why.landed = page if page is not None and page.reopenable else None
+                why.landed = page
             raise
+
+    def _signed_out_quietly(self, page: StaticPage) -> bool:
+        try:
+            return self._signed_out(page) is not None
+        except NeedsBrowser:  # a sign-in selector only the browser reads: not known to be signed out
+            return False
 
     def _signed_out(self, page: StaticPage) -> str | None:
         """Why ``page`` looks signed out (as ``SignIn.signed_out`` reads a page: visible elements only), or None."""
@@ -206,17 +230,18 @@ class HttpSession:
             raise NeedsBrowser("no page is open yet")
         return self.page
 
-    def _find(self, name: str) -> Any:
+    def _find(self, name: str, *, act: bool = False) -> Any:
+        """The first element ``name`` matches; one to act on must show (Playwright waits until it does)."""
         found = self._current().select(self.selector(name))
         if not found:
             raise NeedsBrowser(f"no '{self.selectors.shown(name)}' in the page's HTML")
+        if act and hidden(found[0]) and not (found[0].tag == "input" and attr(found[0], "type") == "hidden"):
+            raise NeedsBrowser(f"'{self.selectors.shown(name)}' is hidden")
         return found[0]
 
     def goto(self, path: str, *, wait: str = "load") -> None:
         """As ``Session.goto``; a server error is retried with backoff."""
-        url = self.url(path)
-        if "#" in path:
-            raise NeedsBrowser("a hash route is a single-page app's")
+        url = self.url(path)  # a hash route is fetched as its page: an app's has scripts, and hands over
 
         def once() -> None:
             with self._act(f"open {path}"):
@@ -245,18 +270,18 @@ class HttpSession:
             raise NeedsBrowser("a pop-up window")
         with self._act("click", name):
             page = self._current()
-            method, url, data = page.request_for_click(self._find(name))
+            method, url, data = page.request_for_click(self._find(name, act=True))
             self.page = self._page(self._send(method, url, data), method)
 
     def fill(self, name: str, value: Any) -> None:
         with self._act("fill", name):
-            tag = self._find(name)
+            tag = self._find(name, act=True)
             self._current().fill(tag, str(value))
             self._current().edits.append(Edit("fill", name, str(value)))
 
     def select(self, name: str, value: str) -> None:
         with self._act("select", name):
-            tag = self._find(name)
+            tag = self._find(name, act=True)
             if tag.tag != "select":
                 raise NeedsBrowser(f"'{self.selectors.shown(name)}' is not a <select>")
             options = StaticPage.options(tag)
@@ -271,7 +296,7 @@ class HttpSession:
 
     def check(self, name: str, on: bool = True) -> None:
         with self._act("check" if on else "uncheck", name):
-            self._current().check(self._find(name), on)
+            self._current().check(self._find(name, act=True), on)
             self._current().edits.append(Edit("check", name, on))
 
     # --- reading ---------------------------------------------------------------------------------
@@ -322,16 +347,23 @@ class HttpSession:
             if not rows:
                 raise NeedsBrowser("the table has no rows in the HTML")
             pages = 1
+            more: list[list[str]] = rows
             try:
                 while next and pages < max_pages and (max_rows is None or len(rows) < max_rows):
                     button = self._current().select(self.selector(next))
-                    if not button or _looks_disabled(button[0]):
+                    if not button or hidden(button[0]) or _looks_disabled(button[0]):
                         break
                     method, url, data = self._current().request_for_click(button[0])
                     if method != "GET":
                         raise NeedsBrowser("the next page is a form post")
+                    before = rows[-len(more) :] if pages > 1 else rows
                     self.page = self._page(self._send(method, url, data), method)
                     _, more = _read_table(self._find(name))
+                    if more == before:
+                        raise BrowserError(
+                            f"step 'read table': the table did not change after clicking '{next}' at "
+                            f"{self.safe(self.page.url)}"
+                        )
                     rows += more
                     pages += 1
             except NeedsBrowser:
@@ -374,7 +406,9 @@ class HttpSession:
         try:
             return self._await_export(response, method, status, link, deadline, folder, filename)
         except NeedsBrowser as exc:
-            exc.replayable = False  # the export was started here: the browser cannot take over half-way
+            if method != "GET":
+                exc.replayable = False  # the export was started here: the browser cannot take over half-way
+                exc.landed = None
             raise
 
     def _await_export(
@@ -430,9 +464,16 @@ class HttpSession:
                 raise ServerError(f"HTTP {response.status_code} from {where} at step '{self.step_now}'")
             name = filename or filename_from_headers(response.headers.get("Content-Disposition"), response.url)
             target = free_name((folder or self.ctx.folder) / safe_filename(name))
-            with self.ctx.output(target) as tmp, open(tmp, "wb") as out:
-                for chunk in response.iter_content(1 << 20):
-                    out.write(chunk)
+            import requests
+
+            try:
+                with self.ctx.output(target) as tmp, open(tmp, "wb") as out:
+                    for chunk in response.iter_content(1 << 20):
+                        out.write(chunk)
+            except requests.RequestException as exc:
+                raise ServerError(
+                    f"the download from {self.safe(response.url)} broke off ({type(exc).__name__})"
+                ) from None
         log.info("downloaded %s (%d bytes)", target.name, target.stat().st_size)
         return target
 
@@ -444,8 +485,11 @@ class HttpSession:
         return False
 
     def signed_in(self) -> bool:
-        self._current()
-        return True  # a page that looked signed out was handed to the browser when it loaded
+        """As ``Session.signed_in``: the ``login.signed_in`` marker shows, when the config names one (a page
+        that looked signed out was handed to the browser when it loaded)."""
+        page = self._current()
+        marker = self.settings.login_part("signed_in")
+        return _visible(page.select(self.selectors.resolve(marker))) if marker else True
 
     def on_dialog(self, action: str, *, match: str | None = None, text: str | None = None) -> None:
         """Kept for the browser: pages driven over HTTP have no scripts, hence no dialogs."""
@@ -459,72 +503,86 @@ class HttpSession:
 
     # --- the saved sign-in ----------------------------------------------------------------------
     def save_cookies(self) -> None:
-        """Write the cookies the server renewed or set into the saved sign-in (same file, same privacy), so
-        that a browser taking over, and the next run, carry on with them."""
-        if not self._cookies_loaded:
+        """Write what the server changed in the cookies (renewed, set, deleted) into the saved sign-in (same
+        file, same privacy), so that a browser taking over, and the next run, carry on with them. Cookies this
+        session did not change are left as the file has them now (another run may have signed in since)."""
+        if self._loaded is None:
+            return
+        host = urlsplit(self.source.url).hostname or ""
+        now = {(c["name"], c["domain"], c["path"]): c for c in (_as_saved(k, host) for k in self.http.cookies)}
+        changed = {key: c for key, c in now.items() if self._loaded.get(key) != c["value"]}
+        deleted = {key for key in self._loaded if key not in now}
+        if not changed and not deleted:
             return
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
-        cookies = state.setdefault("cookies", [])
-        known = {(c["name"], c["domain"], c.get("path", "/")): c for c in cookies}
-        changed = False
-        for cookie in self.http.cookies:
-            saved = _as_saved(cookie, urlsplit(self.source.url).hostname or "")
-            old = known.get((saved["name"], saved["domain"], saved["path"]))
-            if old is None:
-                cookies.append(saved)
-                changed = True
-            elif old["value"] != saved["value"] or (cookie.expires and old.get("expires") != saved["expires"]):
-                old.update(value=saved["value"], expires=saved["expires"])
-                changed = True
-        if changed:
-            from opskit.files import atomic_write  # here: only a renewed sign-in is written
+        cookies = [c for c in state.get("cookies", []) if isinstance(c, dict)]
+        kept = []
+        for cookie in cookies:
+            key = (cookie.get("name"), cookie.get("domain"), cookie.get("path", "/"))
+            if key in deleted and cookie.get("value") == self._loaded.get(key):  # type: ignore[arg-type]
+                continue
+            if key in changed:
+                cookie.update(value=changed[key]["value"], expires=changed[key]["expires"])  # type: ignore[index]
+                changed.pop(key)  # type: ignore[arg-type]
+            kept.append(cookie)
+        state["cookies"] = kept + list(changed.values())
+        from opskit.files import atomic_write  # here: only a renewed sign-in is written
 
-            atomic_write(self.state_path, json.dumps(state).encode("utf-8"))
+        atomic_write(self.state_path, json.dumps(state).encode("utf-8"))
+        self._loaded = {key: c["value"] for key, c in now.items()}
 
 
-def _load_cookies(http: Any, path: Path) -> bool:
-    """The saved sign-in's cookies (a Playwright storage state) into ``http``; False when there is none.
+def _load_cookies(http: Any, path: Path) -> dict[tuple[str, str, str], str] | None:
+    """The saved sign-in's cookies (a Playwright storage state) into ``http``: {(name, domain, path): value}
+    of what was loaded; None when there is no saved sign-in. A cookie the file holds in a form opskit does not
+    read is left out (the browser, if it takes over, reads the file itself).
 
     A cookie saved for a host only (no leading dot) goes to that host only, as in the browser."""
     from http.cookiejar import Cookie, DefaultCookiePolicy
 
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
+        saved = list(state.get("cookies", []))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
     http.cookies.set_policy(DefaultCookiePolicy(strict_ns_domain=DefaultCookiePolicy.DomainStrictNonDomain))
+    loaded: dict[tuple[str, str, str], str] = {}
     now = time.time()
-    for c in state.get("cookies", []):
-        expires = c.get("expires", -1)
-        if expires not in (-1, None) and expires <= now:
-            continue
-        domain = str(c["domain"])
-        if not domain.startswith(".") and "." not in domain:
-            domain += ".local"  # how the jar names a dotless host ("localhost"), so that it matches
-        http.cookies.set_cookie(
-            Cookie(
-                version=0,
-                name=c["name"],
-                value=c["value"],
-                port=None,
-                port_specified=False,
-                domain=domain,
-                domain_specified=domain.startswith("."),
-                domain_initial_dot=domain.startswith("."),
-                path=c.get("path", "/"),
-                path_specified=True,
-                secure=bool(c.get("secure")),
-                expires=int(expires) if expires not in (-1, None) else None,
-                discard=expires in (-1, None),
-                comment=None,
-                comment_url=None,
-                rest={"HttpOnly": ""} if c.get("httpOnly") else {},
+    for c in saved:
+        try:
+            expires = c.get("expires", -1)
+            session = expires in (-1, None)
+            if not session and float(expires) <= now:
+                continue
+            name, value, domain, where = str(c["name"]), str(c["value"]), str(c["domain"]), str(c.get("path", "/"))
+            jar_domain = domain if domain.startswith(".") or "." in domain else domain + ".local"  # the jar's name
+            http.cookies.set_cookie(  # for a dotless host ("localhost"), so that it matches
+                Cookie(
+                    version=0,
+                    name=name,
+                    value=value,
+                    port=None,
+                    port_specified=False,
+                    domain=jar_domain,
+                    domain_specified=domain.startswith("."),
+                    domain_initial_dot=domain.startswith("."),
+                    path=where,
+                    path_specified=True,
+                    secure=bool(c.get("secure")),
+                    expires=None if session else int(float(expires)),
+                    discard=session,
+                    comment=None,
+                    comment_url=None,
+                    rest={"HttpOnly": ""} if c.get("httpOnly") else {},
+                )
             )
-        )
-    return True
+            loaded[(name, domain, where)] = value
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return loaded
 
 
 def _as_saved(cookie: Any, host: str) -> dict[str, Any]:
@@ -581,6 +639,21 @@ LATIN1_LABELS = frozenset(
     "iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252".split()
 )
 """Labels browsers read as windows-1252 (the WHATWG Encoding standard), whatever Python calls them."""
+WEB_ALIASES = {
+    "gb2312": "gbk",
+    "gb_2312-80": "gbk",
+    "x-gbk": "gbk",
+    "iso-8859-9": "cp1254",
+    "latin5": "cp1254",
+    "iso-8859-11": "cp874",
+    "tis-620": "cp874",
+    "shift_jis": "cp932",
+    "sjis": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "big5": "big5hkscs",
+}
+"""Other labels the WHATWG standard maps to a wider encoding than Python's codec of the same name."""
 
 
 def _charset(response: Any) -> str:
@@ -607,6 +680,8 @@ def _charset(response: Any) -> str:
         return "utf-8"
     if label in LATIN1_LABELS:
         return "cp1252"
+    if label in WEB_ALIASES:
+        return WEB_ALIASES[label]
     try:
         return codecs.lookup(label).name
     except LookupError:

@@ -74,7 +74,7 @@ class HybridSession:
                     self.hand_over(why, reopen=attr != "goto")
                     return getattr(self._browser, attr)(*args, **kwargs)
                 if attr == "click" and why.landed is not None:  # the form was sent: go on from where it landed
-                    self.hand_over(why, at=why.landed.url)
+                    self.hand_over(why, at=why.landed)
                     return None
                 raise
 
@@ -83,20 +83,21 @@ class HybridSession:
         return call
 
     def run(self, step: Callable[[], T], *, name: str | None = None) -> T:
-        """As ``Session.run``; a step that cannot finish over HTTP is run again, whole, in the browser."""
+        """As ``Session.run``: a step whose session ended over HTTP (a form refused, signed out) is run again,
+        whole, in the browser, which signs in. A step that sent a form and then needed the browser is not run
+        again (the form would be sent twice): it fails (``NeedsBrowser``, translated when the block ends)."""
         if self._browser is not None:
             return self._browser.run(step, name=name)
         start = self._http.page
         typed = len(start.edits) if start is not None else 0
         try:
             return self._http.run(step, name=name)
-        except (NeedsBrowser, SessionExpired) as exc:
+        except SessionExpired as exc:
             if self._browser is None:  # a hand-over inside the step would have carried it on
-                why = exc if isinstance(exc, NeedsBrowser) else NeedsBrowser(str(exc))
                 if start is not None:
                     del start.edits[typed:]
-                self._http.page = start if start is not None and start.reopenable else None
-                self.hand_over(why, again=True)
+                self._http.page = start
+                self.hand_over(NeedsBrowser(str(exc.message)), again=True)
             assert self._browser is not None
             return self._browser.run(step, name=name)
 
@@ -106,27 +107,21 @@ class HybridSession:
         return list(self._browser.dialogs) if self._browser is not None else []
 
     def hand_over(
-        self, why: NeedsBrowser, *, reopen: bool = True, again: bool = False, at: str | None = None
+        self, why: NeedsBrowser, *, reopen: bool = True, again: bool = False, at: StaticPage | None = None
     ) -> Session:
-        """Start the browser and carry the session on there (see the module docstring): at ``at``, else on the
-        page the task was on (its typed fields typed again).
-
-        Raises:
-            NeedsBrowser: not replayable: the page the task was on came from a form post, which a browser
-                could only see again by sending the form again.
-        """
+        """Start the browser and carry the session on there (see the module docstring): on ``at`` (the page a
+        form post landed on), else on the page the task was on, its typed fields typed again. A page that
+        answered a form post is shown to the browser as it came: it never asks the server for it again."""
         http = self._http
-        page = http.page
-        if at is None and reopen and page is not None and not page.reopenable:
-            raise NeedsBrowser(f"{why.reason}, on a page that came from a form post", replayable=False, page=page)
+        page = at or (http.page if reopen else None)
         step = http.step_now
         where = f" ({step.where})" if step.where else ""
         doing = "running the step again" if again else "carrying on"
         log.info("step '%s'%s needs the browser: %s; %s in the browser", step, where, http.safe(why.reason), doing)
         try:
             http.save_cookies()  # cookies the server renewed meanwhile: the browser starts with them
-        except OSError as exc:
-            log.warning("could not save the renewed sign-in of %s: %s", http.name, exc)
+        except Exception as exc:  # the browser then starts with the file as it is
+            log.warning("could not save the renewed sign-in of %s: %s", http.name, type(exc).__name__)
         browser = self._open()
         self._browser = browser
         browser.shared.labels = http.labels  # the same list: steps under way (s.step) go on naming themselves
@@ -134,13 +129,31 @@ class HybridSession:
             browser.on_dialog(rule[0], match=rule[1], text=rule[2])
         if http.overlays:
             browser.dismiss(*http.overlays)
-        if at is not None:
-            browser.goto(at)
-        elif reopen and page is not None:
-            browser.goto(page.url)
+        if page is not None:
+            _show(browser, page)
             for edit in page.edits:
                 getattr(browser, edit.action)(edit.name, edit.value)
         return browser
+
+
+def _show(browser: Session, page: StaticPage) -> None:
+    """Open ``page`` in the browser: by its address when that gives the same page (it answered a GET), else
+    the answer as it came, served to the browser by Playwright for that one navigation."""
+    if page.reopenable:
+        browser.goto(page.url)
+        return
+
+    def same(url: str) -> bool:
+        return url.split("#", 1)[0] == page.url.split("#", 1)[0]
+
+    def answer(route: Any) -> None:
+        route.fulfill(status=page.status, content_type=page.content_type, body=page.body)
+
+    browser.page.route(same, answer)
+    try:
+        browser.goto(page.url)
+    finally:
+        browser.page.unroute(same, answer)
 
 
 @contextmanager
@@ -152,7 +165,7 @@ def hybrid_session(
     Failures while no browser was needed are translated as the browser session translates its own (the step,
     the task's line, the failure folder with the page's HTML); once the browser took over, its session does it.
     """
-    http = HttpSession(ctx, name, ctx.source(name), state_path)
+    http = HttpSession(ctx, name, ctx.source(name), state_path)  # reads the saved sign-in; never raises
     with ExitStack() as stack:
         session = HybridSession(http, lambda: stack.enter_context(open_browser()))
         try:
@@ -169,8 +182,8 @@ def hybrid_session(
             if session.browser is None:
                 try:
                     http.save_cookies()
-                except OSError as exc:
-                    log.warning("could not save the renewed sign-in of %s: %s", name, exc)
+                except Exception as exc:  # never in place of the task's own outcome
+                    log.warning("could not save the renewed sign-in of %s: %s", name, type(exc).__name__)
             http.http.close()
 
 
@@ -183,9 +196,10 @@ def _translate(exc: Exception, http: HttpSession) -> Exception:
     folder = http.ctx.folder / FAILURE_DIR
     if isinstance(exc, NeedsBrowser):
         return BrowserError(
-            f"{label}: {http.safe(exc.reason)}, after a form was sent over HTTP: the browser cannot take over half-way",
-            hint=f"Put the steps in s.run(...) so that they are run again in the browser, or set "
-            f"sources.{http.name}.browser.http: off. Page in {folder}",
+            f"{label}: {http.safe(exc.reason)}, after a form was sent over HTTP: the browser cannot take over "
+            "half-way, and the form is not sent again",
+            hint=f"This step needs the browser from its start: set sources.{http.name}.browser.http: off. "
+            f"Page in {folder}",
         )
     if isinstance(exc, requests.RequestException):
         return SourceUnavailable(f"{label}: {http.source.url} failed over HTTP ({type(exc).__name__})")

@@ -41,7 +41,11 @@ BLOCKS = frozenset(
     "summary table tbody thead tfoot tr ul xmp".split()
 )
 """Elements a browser shows as blocks: their text starts and ends a line."""
-NOT_SHOWN = frozenset("script style template noscript head title meta link datalist".split())
+NOT_SHOWN = frozenset(
+    "script style template noscript head title meta link datalist textarea rp progress meter iframe video audio "
+    "canvas object embed select input button".split()
+)
+"""Elements whose content is no text of the element around them (replaced elements, fallback content)."""
 PREFORMATTED = frozenset("pre textarea listing xmp plaintext".split())
 
 
@@ -61,9 +65,13 @@ class StaticPage:
     url: str
     html: str
     method: str = "GET"
-    redirected: bool = False
+    """The method of the request that answered with this page (after redirects)."""
     charset: str = "utf-8"
     """The character set the page came in, which its forms are sent in."""
+    body: bytes = b""
+    """The answer's bytes and its type, as they came: a browser is shown them, never asks again."""
+    content_type: str = "text/html"
+    status: int = 200
     edits: list[Edit] = field(default_factory=list)
     soup: Any = None
 
@@ -74,8 +82,8 @@ class StaticPage:
 
     @property
     def reopenable(self) -> bool:
-        """Whether a browser opening ``url`` sees this page: it came from a GET (or a redirect after a post)."""
-        return self.method == "GET" or self.redirected
+        """Whether a browser asking for ``url`` gets this page: it answered a GET (a post's redirect included)."""
+        return self.method == "GET"
 
     def base(self) -> str:
         tag = self.soup.css_first("base[href]")
@@ -119,8 +127,8 @@ class StaticPage:
         if css is not None:
             from selectolax.lexbor import SelectolaxError
 
-            try:
-                return list(self.soup.css(css))
+            try:  # content of <noscript> is text to a browser that runs scripts
+                return [tag for tag in self.soup.css(css) if ancestor(tag, "noscript") is None]
             except (SelectolaxError, ValueError) as exc:
                 raise NeedsBrowser(f"'{selector}' is not CSS the page's HTML can answer ({exc})") from None
         label = re.fullmatch(r'internal:label=(".*")([si])', selector)
@@ -140,7 +148,7 @@ class StaticPage:
             if not says(self.text(label)):
                 continue
             if attr(label, "for"):
-                target = self.soup.css_first(f"[id={json.dumps(attr(label, 'for'))}]")
+                target = forms.by_id(self.soup, attr(label, "for"))
             else:
                 target = label.css_first("input, select, textarea, button")
             if target is not None and target not in out:
@@ -153,7 +161,11 @@ class StaticPage:
     # --- reading -------------------------------------------------------------------------------
     @staticmethod
     def text(tag: Any) -> str:
-        """The element's text as ``innerText`` gives it without style sheets (see the module docstring), trimmed."""
+        """The element's text as ``innerText`` gives it without style sheets (see the module docstring), trimmed.
+
+        An element that is not shown itself gives its whole text, as ``innerText`` does."""
+        if hidden(tag):
+            return str(tag.text(deep=True)).strip()
         items: list[str | int] = []
         _inner_text(tag, items, pre=tag.tag in PREFORMATTED)
         return _joined(items)
@@ -172,7 +184,7 @@ class StaticPage:
         """Values and labels of a ``<select>``'s options, interleaved (as the browser session lists them)."""
         out: list[str] = []
         for option in tag.css("option"):
-            out += [option_value(option), " ".join(option.text().split())]
+            out += [option_value(option), forms.option_label(option)]
         return out
 
     @staticmethod
@@ -184,7 +196,7 @@ class StaticPage:
         """
         options = tag.css("option")
         pick = next((o for o in options if option_value(o) == value), None) or next(
-            o for o in options if " ".join(o.text().split()) == value
+            o for o in options if forms.option_label(o) == value
         )
         if disabled(pick) or disabled(tag):
             raise NeedsBrowser("the option or the list is disabled")
@@ -249,12 +261,12 @@ def to_css(selector: str) -> str | None:
     """Plain CSS for a Playwright selector, when it is one (``testid=``/``placeholder=`` become CSS)."""
     found = re.fullmatch(r'internal:testid=\[data-testid=(".*")s\]', selector)
     if found:
-        return f"[data-testid={json.dumps(json.loads(found.group(1)))}]"
+        return f"[data-testid={forms.css_string(json.loads(found.group(1)))}]"
     found = re.fullmatch(r'internal:attr=\[placeholder=(".*")([si])\]', selector)
     if found:
         flag = " i" if found.group(2) == "i" else ""
         op = "*=" if flag else "="
-        return f"[placeholder{op}{json.dumps(json.loads(found.group(1)))}{flag}]"
+        return f"[placeholder{op}{forms.css_string(json.loads(found.group(1)))}{flag}]"
     if selector.startswith("css="):
         selector = selector[4:]
     if re.match(r"^[a-z_-]+=", selector) or selector.startswith(("//", "..", "internal:")) or ">>" in selector:
@@ -270,6 +282,8 @@ def hidden(tag: Any, *, stop: Any = None) -> bool:
     while node is not None and node.is_element_node:
         style = attr(node, "style").replace(" ", "").lower()
         if node.tag in ("script", "style", "template", "noscript") or "hidden" in node.attrs or "display:none" in style:
+            return True
+        if "visibility:hidden" in style:
             return True
         if stop is not None and node == stop:
             return False
@@ -288,7 +302,7 @@ def _inner_text(node: Any, items: list[str | int], *, pre: bool) -> None:
             text = child.text_content or ""
             items.append(text if pre else _Collapsible(re.sub(r"[ \t\n\r\f]+", " ", text)))
             continue
-        if child.tag in NOT_SHOWN or hidden(child, stop=child):
+        if child.tag in NOT_SHOWN or hidden(child, stop=child) or (child.tag == "dialog" and "open" not in child.attrs):
             continue
         if closed_details and (child.tag != "summary" or summary_seen):
             continue

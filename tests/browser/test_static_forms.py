@@ -283,3 +283,23 @@ def test_text_is_read_as_chromium_reads_it(page, case):
     page.set_content(f"<html><body>{html}</body></html>")
     static = StaticPage(PAGE, f"<html><body>{html}</body></html>")
     assert StaticPage.text(static.select("#x")[0]) == page.inner_text("#x").strip()
+
+
+VALUES = """
+<select id="v1"><option selected disabled>Choose</option><option>One</option></select>
+<select id="v2" multiple><option>a</option><option selected disabled>x</option><option selected>y</option></select>
+<select id="v3"><optgroup disabled><option>no</option></optgroup><option label="Uno">One</option></select>
+<input id="v4" type="number" value="12abc"><input id="v5" type="date" value="2026-02-30">
+<input id="v6" value="a&#10;b"><textarea id="v7">
+x</textarea><input id="v8" type="email" value=" a@b.example ">
+"""
+
+
+def test_field_values_are_read_as_chromium_reads_them(page):
+    page.set_content(f"<html><body>{VALUES}</body></html>")
+    static = StaticPage(PAGE, f"<html><body>{VALUES}</body></html>")
+    for n in range(1, 9):
+        want = page.eval_on_selector(f"#v{n}", "e => e.value")
+        assert StaticPage.value(static.select(f"#v{n}")[0]) == want, n
+    labels = page.eval_on_selector("#v3", "s => Array.from(s.options).flatMap(o => [o.value, o.label])")
+    assert StaticPage.options(static.select("#v3")[0]) == labels
