@@ -55,6 +55,19 @@ class Step:
         what = f"{self.action} {self.name}" if self.name else self.action
         return f"{self.label} > {what}" if self.label else what
 
+    def record(self, *, url: str, error: str, closest: list[str]) -> dict[str, Any]:
+        """The step as a failure folder's ``step.json`` keeps it."""
+        return {
+            "step": str(self),
+            "action": self.action,
+            "name": self.name,
+            "selector": self.selector,
+            "task_line": self.where,
+            "url": url,
+            "error": error,
+            "closest": closest,
+        }
+
 
 @dataclass
 class Shared:
@@ -131,9 +144,7 @@ class SessionCore:
 
     def url(self, path: str) -> str:
         """``path`` relative to the source's url (``#/appeals``, ``/cases?page=2``); a full URL as it is."""
-        if path.startswith("#"):
-            return self.source.url.rstrip("/") + "/" + path
-        return urljoin(self.source.url.rstrip("/") + "/", path.lstrip("/"))
+        return source_url(self.source.url, path)
 
     def locator_for(self, name: str) -> Any:
         """A Playwright ``Locator`` for a name, in this view (page or frame), without waiting."""
@@ -350,6 +361,13 @@ class SessionCore:
                 dialog.dismiss()
         except Exception as exc:  # the page went away meanwhile
             log.debug("dialog already handled: %s", exc)
+
+
+def source_url(base: str, path: str) -> str:
+    """``path`` relative to a source's ``base`` url: a hash route, a path, or a full URL as it is."""
+    if path.startswith("#"):
+        return base.rstrip("/") + "/" + path
+    return urljoin(base.rstrip("/") + "/", path.lstrip("/"))
 
 
 def _caller() -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from opskit.browser.core import Step, _caller, server_error
+from opskit.browser.core import Step, _caller, server_error, source_url
 from opskit.browser.downloads import filename_from_headers, free_name, safe_filename
 from opskit.browser.errors import BrowserError, ExportTimeout, ServerError, SessionExpired
 from opskit.browser.selectors import SelectorMap
@@ -80,9 +80,7 @@ class HttpSession:
         return self.selectors.resolve(name)
 
     def url(self, path: str) -> str:
-        if path.startswith("#"):
-            return self.source.url.rstrip("/") + "/" + path
-        return urljoin(self.source.url.rstrip("/") + "/", path.lstrip("/"))
+        return source_url(self.source.url, path)
 
     def safe(self, text: str) -> str:
         return self.ctx.redactor.redact(text)

@@ -137,16 +137,7 @@ def _browser(ctx: RunContext, name: str, saved: Path, headed: bool, login: bool)
                 secrets=ctx.redactor.secrets,
                 staged_traces=session.shared.staged_traces,
                 tracing=session.shared.tracing,
-                step={
-                    "step": str(step),
-                    "action": step.action,
-                    "name": step.name,
-                    "selector": step.selector,
-                    "task_line": step.where,
-                    "url": _url(session),
-                    "error": message,
-                    "closest": session.shared.closest,
-                },
+                step=step.record(url=_url(session), error=message, closest=session.shared.closest),
                 signin_requests=session.shared.signin_requests,
             )
         except Exception:

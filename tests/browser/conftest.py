@@ -30,6 +30,23 @@ USER_ENV, PASSWORD_ENV, TOKEN_ENV = (
 )
 PASSWORD = "s3cret-Pa55word-for-tests"
 TOKEN = "test-api-token-0b1c"
+ALT_LAYOUT = {
+    "username": "#login-user",
+    "password": "#login-pass",
+    "login_button": "#signin-submit",
+    "login_error": "#auth-error",
+    "date_from": "testid=flt-from",
+    "date_to": "#flt-to",
+    "queue": "#flt-queue",
+    "market": "#flt-market",
+    "vendor": "#flt-vendor",
+    "search_button": "#apply-filters",
+    "export_csv": "#download-csv",
+    "export_status": "#job-status",
+    "download_link": "#export-ready-link",
+    "total_count": "#result-count",
+}
+"""The console's other layout (``alt_layout=True``: its ids renamed), as config.yaml would name its elements."""
 WEEK = Period.parse("2026-W46", tz=UTC, scheduled_for=datetime(2026, 11, 18, tzinfo=UTC))
 
 

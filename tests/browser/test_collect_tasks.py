@@ -20,6 +20,7 @@ from tasks.pull_api import pull_api
 from tasks.scrape_queue_dashboard import FIELDS, scrape_queue_dashboard
 from tasks.sla_watch import sla_watch
 from tests.browser.conftest import (
+    ALT_LAYOUT,
     PASSWORD_ENV,
     TOKEN_ENV,
     USER_ENV,
@@ -236,23 +237,7 @@ def test_alternative_layout_is_fixed_by_config_selectors(run_cli, tmp_project, m
     # element the page has instead as a selector ready to paste
     assert "no element matches '#filter-date-from' at http://127.0.0.1:" in failed["error"]
     assert 'Closest on the page: testid=flt-from (input "From")' in failed["error"]
-    alt = {
-        "username": "#login-user",
-        "password": "#login-pass",
-        "login_button": "#signin-submit",
-        "login_error": "#auth-error",
-        "date_from": "testid=flt-from",
-        "date_to": "#flt-to",
-        "queue": "#flt-queue",
-        "market": "#flt-market",
-        "vendor": "#flt-vendor",
-        "search_button": "#apply-filters",
-        "export_csv": "#download-csv",
-        "export_status": "#job-status",
-        "download_link": "#export-ready-link",
-        "total_count": "#result-count",
-    }
-    _write_project_config(tmp_project, console, alt)
+    _write_project_config(tmp_project, console, ALT_LAYOUT)
     fixed = json.loads(run_cli("run", "export_cases", "--param", "period=2026-W46", "--json").stdout)
     assert fixed["status"] == "succeeded", fixed["error"]
     assert fixed["result"]["rows"] > 500

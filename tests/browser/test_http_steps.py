@@ -14,23 +14,11 @@ import pytest
 from demo.fixtures import write_cases_csv
 from opskit.browser.session import BrowserError
 from tasks.export_cases import export_cases
-from tests.browser.conftest import WEEK, browser_processes
+from tests.browser.conftest import ALT_LAYOUT, WEEK, browser_processes
 from tests.browser.test_export_cases import FakeClock
 
 pytestmark = pytest.mark.browser
 HTTP = {"http": "auto"}
-ALT = {  # the console's other layout (its ids renamed), as config.yaml would name them
-    "date_from": "testid=flt-from",
-    "date_to": "#flt-to",
-    "queue": "#flt-queue",
-    "market": "#flt-market",
-    "vendor": "#flt-vendor",
-    "search_button": "#apply-filters",
-    "export_csv": "#download-csv",
-    "export_status": "#job-status",
-    "download_link": "#export-ready-link",
-    "total_count": "#result-count",
-}
 
 
 def expected_csv(console, tmp_path: Path, **filters) -> bytes:
@@ -97,7 +85,7 @@ def test_another_layout_works_over_http_with_its_selectors(make_console, make_ct
     sign_in_once(console, make_ctx)
     caplog.set_level(logging.INFO, logger="opskit")
     caplog.clear()
-    result = export_cases(make_ctx(console, browser={**HTTP, "selectors": ALT}), period=WEEK)
+    result = export_cases(make_ctx(console, browser={**HTTP, "selectors": ALT_LAYOUT}), period=WEEK)
     assert result.files[0].read_bytes() == expected_csv(console, tmp_path)
     assert not any("needs the browser" in line for line in step_lines(caplog))  # testid= is read as CSS
 

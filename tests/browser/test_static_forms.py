@@ -64,6 +64,41 @@ line two</textarea>
 }
 
 
+MORE_FORMS = {
+    "submit buttons without a value": '<form action="/s"><input name="a" value="1">'
+    '<input type="submit" id="submit" name="act"></form>',
+    "options: disabled, in a disabled group, a list box, two checked radios": """
+<form action="/s">
+  <select name="dis"><option value="1">One</option><option value="2" selected disabled>Two</option></select>
+  <select name="grp"><optgroup disabled><option>no</option></optgroup><option>yes</option></select>
+  <select name="box" size="3"><option>a</option><option>b</option></select>
+  <select name="multi" multiple><option selected disabled>x</option><option selected>y</option></select>
+  <input type="radio" name="r" value="first" checked><input type="radio" name="r" value="last" checked>
+  <button id="submit">Go</button>
+</form>""",
+    "values as browsers clean them": """
+<form action="/s" novalidate>
+  <input name="text" value="two&#10;lines"><input type="number" name="num" value="abc">
+  <input type="number" name="ok" value="-1.5e3"><input type="email" name="mail" value="  a@b.example ">
+  <input type="date" name="bad" value="2026-13-45"><input type="date" name="day" value="2026-11-09">
+  <input type="time" name="t" value="08:30"><input type="search" name="s" value="x&#13;y">
+  <input type="hidden" name="_charset_"><input type="weird" name="w" value="w">
+  <textarea name="ta">
+
+x</textarea>
+  <button id="submit">Go</button>
+</form>""",
+    "nested disabled fieldsets": """
+<form action="/s">
+  <fieldset disabled><legend><fieldset disabled><legend><input name="deep" value="1"></legend></fieldset>
+  <input name="legend" value="2"></legend></fieldset>
+  <fieldset><legend>ok</legend><input name="open" value="3"></fieldset>
+  <button id="submit">Go</button>
+</form>""",
+}
+FORMS.update(MORE_FORMS)
+
+
 @pytest.fixture(scope="module")
 def page():
     from playwright.sync_api import sync_playwright
@@ -190,52 +225,6 @@ def test_our_selector_forms_are_read_from_the_html():
     assert names("placeholder=find a") == ["find"] and names("testid=save") == ["button"]
     assert to_css(translate("testid=save")) == '[data-testid="save"]'
     assert to_css("xpath=//p") is None and to_css("#a >> text=b") is None
-
-
-MORE_FORMS = {
-    "submit buttons without a value": '<form action="/s"><input name="a" value="1">'
-    '<input type="submit" id="submit" name="act"></form>',
-    "options: disabled, in a disabled group, a list box, two checked radios": """
-<form action="/s">
-  <select name="dis"><option value="1">One</option><option value="2" selected disabled>Two</option></select>
-  <select name="grp"><optgroup disabled><option>no</option></optgroup><option>yes</option></select>
-  <select name="box" size="3"><option>a</option><option>b</option></select>
-  <select name="multi" multiple><option selected disabled>x</option><option selected>y</option></select>
-  <input type="radio" name="r" value="first" checked><input type="radio" name="r" value="last" checked>
-  <button id="submit">Go</button>
-</form>""",
-    "values as browsers clean them": """
-<form action="/s" novalidate>
-  <input name="text" value="two&#10;lines"><input type="number" name="num" value="abc">
-  <input type="number" name="ok" value="-1.5e3"><input type="email" name="mail" value="  a@b.example ">
-  <input type="date" name="bad" value="2026-13-45"><input type="date" name="day" value="2026-11-09">
-  <input type="time" name="t" value="08:30"><input type="search" name="s" value="x&#13;y">
-  <input type="hidden" name="_charset_"><input type="weird" name="w" value="w">
-  <textarea name="ta">
-
-x</textarea>
-  <button id="submit">Go</button>
-</form>""",
-    "nested disabled fieldsets": """
-<form action="/s">
-  <fieldset disabled><legend><fieldset disabled><legend><input name="deep" value="1"></legend></fieldset>
-  <input name="legend" value="2"></legend></fieldset>
-  <fieldset><legend>ok</legend><input name="open" value="3"></fieldset>
-  <button id="submit">Go</button>
-</form>""",
-}
-
-
-@pytest.mark.parametrize("case", sorted(MORE_FORMS))
-def test_more_forms_are_sent_as_chromium_sends_them(page, case):
-    html = MORE_FORMS[case]
-    static = StaticPage(PAGE, f"<html><body>{html}</body></html>")
-    method, url, _ = static.request_for_click(static.select("#submit")[0])
-    want_method, want_url, _ = sent_by_chromium(page, html)
-    assert method == want_method
-    assert parse_qsl(urlsplit(url).query, keep_blank_values=True) == parse_qsl(
-        urlsplit(want_url).query, keep_blank_values=True
-    )
 
 
 INVALID = {
