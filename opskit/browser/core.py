@@ -173,7 +173,7 @@ class SessionCore:
         """Make ``action`` the current step (for messages), with the task's line that asked for it."""
         action = self.safe(action)
         label = " > ".join(self.shared.labels) or None
-        where = _caller() or self.shared.step.where
+        where = task_line() or self.shared.step.where
         self.shared.step = Step(action, name, selector, where, label)
         return self.shared.step
 
@@ -370,7 +370,7 @@ def source_url(base: str, path: str) -> str:
     return urljoin(base.rstrip("/") + "/", path.lstrip("/"))
 
 
-def _caller() -> str | None:
+def task_line() -> str | None:
     """``file:line`` of the first caller outside opskit's browser package (the task's line)."""
     frame = sys._getframe(2)
     while frame is not None:

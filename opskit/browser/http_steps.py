@@ -3,7 +3,7 @@
 With ``browser.http: auto`` a session starts without Chromium. ``HttpSession`` does the steps a page's HTML
 fully describes (open a page, fill and send its forms, follow links, read text and tables, wait for a
 background export and download it), sending the cookies of the source's saved sign-in, as a browser would.
-The first step it cannot do for certain (``static.NeedsBrowser``: a page with scripts, a selector only
+The first step it cannot do for certain (``errors.NeedsBrowser``: a page with scripts, a selector only
 Playwright reads, a sign-in form, an element the HTML lacks) hands the session to a real browser
 (``hybrid.py``), which opens the same page, re-types the fields the task changed there, and does the step.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from opskit.browser.core import Step, _caller, server_error, source_url
+from opskit.browser.core import Step, server_error, source_url, task_line
 from opskit.browser.downloads import filename_from_headers, free_name, safe_filename
 from opskit.browser.errors import BrowserError, ExportTimeout, ServerError, SessionExpired
 from opskit.browser.selectors import SelectorMap
@@ -87,7 +87,7 @@ class HttpSession:
 
     def begin(self, action: str, name: str | None = None) -> Step:
         label = " > ".join(self.labels) or None
-        self.step_now = Step(self.safe(action), name, self.selector(name) if name else None, _caller(), label)
+        self.step_now = Step(self.safe(action), name, self.selector(name) if name else None, task_line(), label)
         return self.step_now
 
     @contextmanager
@@ -392,7 +392,7 @@ class HttpSession:
         deadline = time.monotonic() + self.settings.download_timeout.total_seconds()
         with self._act("click", name):
             page = self._current()
-            tag = self._find(name)
+            tag = self._find(name, act=True)
             if tag.tag == "a" and "download" in tag.attrs and attr(tag, "href"):
                 method, target, data = "GET", urljoin(page.base(), attr(tag, "href")), None
             else:

@@ -7,9 +7,11 @@ there is to know, and the first step that cannot starts the browser (with the sa
 opens the page the task was on, types again what the task had typed into its fields, and does the step. The
 rest of the session stays in the browser. Hand-overs are logged with their reason.
 
-A step that posted a form and then met something only a browser can read (its answer has scripts, a status
-page without the status element) cannot be handed over half-way: inside ``s.run(...)`` the whole step is run
-again in the browser (as ``run`` re-runs steps after a sign-in); outside it, the error says so.
+A form is never sent twice. When the answer to a form post needs the browser, the browser is shown that
+answer as it came (Playwright serves it for one navigation), never asking the server again. A post the
+server refused because the session ended (``SessionExpired``) is run again, whole, in the browser inside
+``s.run(...)``, as the browser session does. The one step a browser cannot take over half-way is a
+background export whose status page needs it: it fails, and the export is not started again.
 """
 
 from __future__ import annotations
