@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
+from opskit.browser.charsets import form_charset
 from opskit.browser.errors import NeedsBrowser
 
 ONE_LINE = ("text", "search", "tel", "password", "email", "url")
@@ -72,7 +73,7 @@ def submission(
     if target not in ("_self", "_top", "_parent", ""):
         raise NeedsBrowser("the form opens another window")
     validates = "novalidate" not in form.attrs and not (submitter is not None and "formnovalidate" in submitter.attrs)
-    url = urljoin(base, action.strip()) if action.strip() else page_url
+    url = join(base, action.strip()) if action.strip() else page_url
     fields = [t for t in soup.css("input, select, textarea, button") if form_of(soup, t) == form and not disabled(t)]
     radios = _checked_radios(fields)
     entries: list[tuple[str, str]] = []
@@ -109,8 +110,7 @@ def submission(
         else:
             entries.append((name, value(tag)))
     entries = [(_crlf(k), _crlf(v)) for k, v in entries]  # as browsers send line breaks
-    if charset.startswith("utf-16"):
-        charset = "utf-8"  # what browsers send a UTF-16 page's forms in
+    charset = form_charset(charset)
     try:  # a browser writes what its character set lacks as &#...; entities: that is for the browser
         query = urlencode(entries, encoding=charset)
     except UnicodeEncodeError:
@@ -166,7 +166,7 @@ def fill(tag: Any, text: str) -> None:
     if tag.tag != "input" or kind in ("checkbox", "radio", "file", "submit", "image", "button", "reset", "hidden"):
         raise NeedsBrowser(f"cannot type into <{tag.tag} type={kind}> without the browser")
     if kind in BROWSER_ONLY or (kind in CHECKED or kind == "number") and text and _sanitized(kind, text) != text:
-        raise NeedsBrowser(f"'{text}' is not a value of an <input type={kind}>")
+        raise NeedsBrowser(f"the value typed is not one an <input type={kind}> takes")  # no value in a log
     tag.attrs[TYPED] = text
 
 
@@ -247,6 +247,18 @@ def _within(tag: Any, container: Any) -> bool:
             return True
         node = node.parent
     return False
+
+
+def join(base: str, href: str) -> str:
+    """``href`` resolved against ``base`` as a browser resolves it; one Python cannot parse is the browser's.
+
+    Raises:
+        NeedsBrowser: a malformed address (``http://[oops/``).
+    """
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        raise NeedsBrowser("an address only a browser makes sense of") from None
 
 
 def attr(tag: Any, name: str, default: str = "") -> str:

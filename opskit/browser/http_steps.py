@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from opskit.browser.charsets import form_charset, page_charset
 from opskit.browser.core import Step, server_error, source_url, task_line
 from opskit.browser.downloads import filename_from_headers, free_name, safe_filename
 from opskit.browser.errors import BrowserError, ExportTimeout, ServerError, SessionExpired
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import PASSWORD
-from opskit.browser.static import Edit, NeedsBrowser, StaticPage, ancestor, attr, hidden
+from opskit.browser.static import Edit, NeedsBrowser, StaticPage, ancestor, attr, hidden, join
 from opskit.browser.tables import Table
 from opskit.errors import SourceUnavailable, did_you_mean
 from opskit.sources.retry import Backoff, call_with_retries
@@ -131,7 +132,7 @@ class HttpSession:
         timeout = (10, (self.settings.download_timeout if stream else self.settings.navigation_timeout).total_seconds())
         body: Any = data
         if data is not None:
-            body = _form_body(data, self.page.charset if self.page is not None else "utf-8")
+            body = _form_body(data, form_charset(self.page.charset) if self.page is not None else "utf-8")
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             return self.http.request(method, url, data=body, headers=headers, timeout=timeout, stream=stream)
@@ -167,9 +168,13 @@ class HttpSession:
             if "html" not in kind.lower():
                 raise NeedsBrowser("the answer is not a page")
             charset = _charset(response)
+            try:
+                html = response.content.decode("utf-8-sig" if charset == "utf-8" else charset, errors="replace")
+            except (LookupError, UnicodeError):
+                raise NeedsBrowser(f"the page's bytes are not {charset}") from None
             page = StaticPage(
                 response.url,
-                response.content.decode("utf-8-sig" if charset == "utf-8" else charset, errors="replace"),
+                html,
                 method=str(response.request.method or method).upper(),
                 charset=charset,
                 body=response.content,
@@ -394,7 +399,7 @@ class HttpSession:
             page = self._current()
             tag = self._find(name, act=True)
             if tag.tag == "a" and "download" in tag.attrs and attr(tag, "href"):
-                method, target, data = "GET", urljoin(page.base(), attr(tag, "href")), None
+                method, target, data = "GET", join(page.base(), attr(tag, "href")), None
             else:
                 method, target, data = page.request_for_click(tag)
             response = self._send(method, target, data, stream=True)
@@ -448,7 +453,7 @@ class HttpSession:
             href = attr(anchor, "href")
             if anchor.tag != "a" or not href or href.startswith(("javascript:", "blob:", "data:", "#")):
                 raise NeedsBrowser("the export's link is not a plain link")
-            return self._save(self._send("GET", urljoin(page.base(), href), stream=True), folder, filename)
+            return self._save(self._send("GET", join(page.base(), href), stream=True), folder, filename)
 
     def _save(self, response: Any, folder: Path | None, filename: str | None) -> Path:
         """Stream a file answer atomically into the run folder under a safe name."""
@@ -632,58 +637,28 @@ def _form_body(entries: list[tuple[str, str]], charset: str) -> str:
     return urlencode(entries, encoding=charset, errors="xmlcharrefreplace")  # checked by StaticPage.submission
 
 
-LATIN1_LABELS = frozenset(
-    "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 iso_8859-1 "
-    "iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252".split()
-)
-"""Labels browsers read as windows-1252 (the WHATWG Encoding standard), whatever Python calls them."""
-WEB_ALIASES = {
-    "gb2312": "gbk",
-    "gb_2312-80": "gbk",
-    "x-gbk": "gbk",
-    "iso-8859-9": "cp1254",
-    "latin5": "cp1254",
-    "iso-8859-11": "cp874",
-    "tis-620": "cp874",
-    "shift_jis": "cp932",
-    "sjis": "cp932",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "big5": "big5hkscs",
-}
-"""Other labels the WHATWG standard maps to a wider encoding than Python's codec of the same name."""
-
-
 def _charset(response: Any) -> str:
-    """The page's character set as a browser finds it: a byte order mark, the Content-Type header, a
-    ``<meta>`` charset in its first 1,024 bytes; undeclared, UTF-8 if the bytes are UTF-8.
+    """The page's character set as a browser finds it (``charsets.page_charset``); undeclared, UTF-8 when
+    the bytes are UTF-8.
 
     Raises:
-        NeedsBrowser: undeclared and not UTF-8 (a browser guesses from its locale), or a name Python lacks.
+        NeedsBrowser: undeclared and not UTF-8 (a browser guesses from its locale), or not a web charset.
     """
-    import codecs
-
     body = response.content
-    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if body.startswith(bom):
-            return name
     header = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.I)
     meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:1024], re.I)
-    label = (header.group(1) if header else meta.group(1).decode("ascii") if meta else "").strip().lower()
-    if not label:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise NeedsBrowser("the page does not say its character set") from None
-        return "utf-8"
-    if label in LATIN1_LABELS:
-        return "cp1252"
-    if label in WEB_ALIASES:
-        return WEB_ALIASES[label]
+    codec = page_charset(
+        body, header.group(1) if header else None, meta.group(1).decode("ascii", "replace") if meta else None
+    )
+    if codec is None:
+        raise NeedsBrowser("the page's character set is not one browsers know")
+    if codec:
+        return codec
     try:
-        return codecs.lookup(label).name
-    except LookupError:
-        raise NeedsBrowser(f"the page's character set '{label}' is not one Python reads") from None
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NeedsBrowser("the page does not say its character set") from None
+    return "utf-8"
 
 
 def _is_page(response: Any) -> bool:

@@ -78,7 +78,7 @@ class HybridSession:
                 if attr == "click" and why.landed is not None:  # the form was sent: go on from where it landed
                     self.hand_over(why, at=why.landed)
                     return None
-                raise
+                raise cannot_go_on(why, self._http) from None
 
         call.__name__ = attr
         call.__doc__ = method.__doc__
@@ -189,6 +189,19 @@ def hybrid_session(
             http.http.close()
 
 
+def cannot_go_on(why: NeedsBrowser, http: HttpSession) -> BrowserError:
+    """The ``BrowserError`` of a step the browser cannot take over (a form was sent): what a task sees."""
+    step = http.step_now
+    label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
+    error = BrowserError(
+        f"{label}: {http.safe(why.reason)}, after a form was sent over HTTP: the browser cannot take over "
+        "half-way, and the form is not sent again",
+        hint=f"This step needs the browser from its start: set sources.{http.name}.browser.http: off",
+    )
+    error.page = why.page  # type: ignore[attr-defined]  # kept in the failure folder
+    return error
+
+
 def _translate(exc: Exception, http: HttpSession) -> Exception:
     """An error of a session still over HTTP, in the words of the browser session's errors."""
     import requests
@@ -197,12 +210,7 @@ def _translate(exc: Exception, http: HttpSession) -> Exception:
     label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
     folder = http.ctx.folder / FAILURE_DIR
     if isinstance(exc, NeedsBrowser):
-        return BrowserError(
-            f"{label}: {http.safe(exc.reason)}, after a form was sent over HTTP: the browser cannot take over "
-            "half-way, and the form is not sent again",
-            hint=f"This step needs the browser from its start: set sources.{http.name}.browser.http: off. "
-            f"Page in {folder}",
-        )
+        exc = cannot_go_on(exc, http)
     if isinstance(exc, requests.RequestException):
         return SourceUnavailable(f"{label}: {http.source.url} failed over HTTP ({type(exc).__name__})")
     if isinstance(exc, OpskitError):

@@ -23,13 +23,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
 from opskit.browser import forms
 from opskit.browser.errors import NeedsBrowser
-from opskit.browser.forms import SUBMIT_INPUTS, ancestor, attr, disabled, form_of, option_value
+from opskit.browser.forms import SUBMIT_INPUTS, ancestor, attr, disabled, form_of, join, option_value
 
-__all__ = ["Edit", "NeedsBrowser", "StaticPage", "ancestor", "attr", "hidden", "to_css"]
+__all__ = ["Edit", "NeedsBrowser", "StaticPage", "ancestor", "attr", "hidden", "join", "to_css"]
 
 SCRIPT_TYPES_WITHOUT_CODE = ("application/json", "application/ld+json", "importmap", "text/template", "text/html")
 _PLAYWRIGHT_ONLY = re.compile(
@@ -87,7 +86,7 @@ class StaticPage:
 
     def base(self) -> str:
         tag = self.soup.css_first("base[href]")
-        return urljoin(self.url, tag.attributes["href"] or "") if tag is not None else self.url
+        return join(self.url, tag.attributes["href"] or "") if tag is not None else self.url
 
     def needs_scripts(self) -> str | None:
         """Why the page needs its scripts to behave, or None when its HTML is all there is."""
@@ -113,7 +112,7 @@ class StaticPage:
                 )
                 if found:
                     target = (found.group(2) or "").strip()
-                    return float(found.group(1)), (urljoin(self.url, target) if target else None)
+                    return float(found.group(1)), (join(self.url, target) if target else None)
         return None
 
     # --- finding elements ----------------------------------------------------------------------
@@ -240,7 +239,7 @@ class StaticPage:
                 raise NeedsBrowser("the link opens no page in the same window")
             if "download" in tag.attrs:
                 raise NeedsBrowser("the link starts a download")
-            return "GET", _drop_fragment(urljoin(self.base(), href)), None
+            return "GET", _drop_fragment(join(self.base(), href)), None
         submitter = tag.tag == "button" and attr(tag, "type", "submit").strip().lower() in ("submit", "")
         submitter = submitter or forms.input_type(tag) in SUBMIT_INPUTS
         if not submitter:

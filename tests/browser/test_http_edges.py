@@ -106,6 +106,29 @@ def site() -> tuple[Flask, Counter, list[str]]:
     def same():
         return page("<table id='t'><tr><th>A</th></tr><tr><td>1</td></tr></table><a id='next' href='/same'>Next</a>")
 
+    @app.get("/utf16")
+    def utf16():
+        form = '<form method="post" action="/echo-post"><input name="q" value="caf\u00e9">'
+        html = page(form + '<button id="go">Go</button></form>')
+        return make_response(html.encode("utf-16"), 200, {"Content-Type": "text/html; charset=utf-16"})
+
+    @app.post("/echo-post")
+    def echo_post():
+        return page(f"<p id='got'>{request.get_data().decode('latin-1')}</p>")
+
+    @app.get("/meta16")
+    def meta16():
+        body = '<html><head><meta charset="utf-16"></head><body><p class="p">a</p><p class="p">\u00e9</p></body></html>'
+        return make_response(body.encode("utf-8"), 200, {"Content-Type": "text/html"})
+
+    @app.get("/base64")
+    def base64():
+        return make_response(page("<p id='p'>x</p>"), 200, {"Content-Type": "text/html; charset=base64"})
+
+    @app.get("/broken-link")
+    def broken_link():
+        return page('<a id="bad" href="http://[oops/x">bad</a>')
+
     @app.get("/latin")
     def latin():
         body = page("<p id='p'>\u20ac 5 \u2019s</p>").encode("cp1252")  # bytes 0x80, 0x92
@@ -289,6 +312,21 @@ def test_character_sets_are_read_as_browsers_read_them(site_ctx):
         s.goto("/undeclared")  # not UTF-8 and undeclared: the browser decides
         assert not s.over_http
         assert s.text("#p") == "caf\xe9"
+
+
+def test_pages_browsers_read_differently_from_python_are_left_to_the_browser(site_ctx):
+    with site_ctx().browser("site") as s:
+        s.goto("/utf16")  # its form is sent in UTF-8, as browsers send a UTF-16 page's forms
+        s.click("#go")
+        assert s.text("#got") == "q=caf%C3%A9" and s.over_http
+        s.goto("/meta16")  # a <meta> that says UTF-16 on bytes read as ASCII so far: UTF-8
+        assert s.texts(".p") == ["a", "\u00e9"] and s.over_http
+        s.goto("/base64")  # a Python codec, no character set: the browser's
+        assert not s.over_http
+    with site_ctx().browser("site") as s:
+        s.goto("/broken-link")
+        s.click("#bad")  # the browser's business (Chromium does nothing with it), not a ValueError from Python
+        assert not s.over_http
 
 
 def test_a_downloaded_html_file_is_a_file_not_a_sign_in(site_ctx):
