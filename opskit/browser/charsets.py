@@ -9,6 +9,10 @@ and leaves any other to the browser.
 from __future__ import annotations
 
 import codecs
+import re
+from typing import Any
+
+from opskit.browser.errors import NeedsBrowser
 
 _LABELS = {
     "utf-8": "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8",
@@ -78,3 +82,27 @@ def page_charset(body: bytes, header: str | None, meta: str | None) -> str | Non
 def form_charset(codec: str) -> str:
     """The codec a page's forms are sent in: the page's, except UTF-8 for a UTF-16 page (as browsers do)."""
     return "utf-8" if codec.startswith("utf-16") else codec
+
+
+def response_charset(response: Any) -> str:
+    """The page's character set as a browser finds it (``charsets.page_charset``); undeclared, UTF-8 when
+    the bytes are UTF-8.
+
+    Raises:
+        NeedsBrowser: undeclared and not UTF-8 (a browser guesses from its locale), or not a web charset.
+    """
+    body = response.content
+    header = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.I)
+    meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:1024], re.I)
+    codec = page_charset(
+        body, header.group(1) if header else None, meta.group(1).decode("ascii", "replace") if meta else None
+    )
+    if codec is None:
+        raise NeedsBrowser("the page's character set is not one browsers know")
+    if codec:
+        return codec
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NeedsBrowser("the page does not say its character set") from None
+    return "utf-8"

@@ -13,7 +13,6 @@ over HTTP``), and errors name the step and the task's line in the same words.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -23,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from opskit.browser.charsets import form_charset, page_charset
+from opskit.browser import saved_signin
+from opskit.browser.charsets import form_charset, response_charset
 from opskit.browser.core import Step, server_error, source_url, task_line
 from opskit.browser.downloads import filename_from_headers, free_name, safe_filename
 from opskit.browser.errors import BrowserError, ExportTimeout, ServerError, SessionExpired
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import PASSWORD
-from opskit.browser.static import Edit, NeedsBrowser, StaticPage, ancestor, attr, hidden, join
+from opskit.browser.static import Edit, NeedsBrowser, StaticPage, attr, hidden, join, looks_disabled, read_table, shows
 from opskit.browser.tables import Table
 from opskit.errors import SourceUnavailable, did_you_mean
 from opskit.sources.retry import Backoff, call_with_retries
@@ -67,7 +67,7 @@ class HttpSession:
         self.http: requests.Session = requests.Session()
         self.http.headers["User-Agent"] = _user_agent()
         self.http.verify = source.verify_tls
-        self._loaded = _load_cookies(self.http, state_path)
+        self._loaded = saved_signin.load(self.http, state_path)
         """The saved sign-in's cookies as loaded ({(name, domain, path): value}); None when there was none."""
         self.page: StaticPage | None = None
         self.labels: list[str] = []
@@ -167,7 +167,7 @@ class HttpSession:
             kind = response.headers.get("Content-Type", "text/html")
             if "html" not in kind.lower():
                 raise NeedsBrowser("the answer is not a page")
-            charset = _charset(response)
+            charset = response_charset(response)
             try:
                 html = response.content.decode("utf-8-sig" if charset == "utf-8" else charset, errors="replace")
             except (LookupError, UnicodeError):
@@ -212,13 +212,13 @@ class HttpSession:
         if recipe.url and re.search(recipe.url, page.url):
             return "the sign-in page"
         marker = self.settings.login_part("signed_in")
-        if marker and _visible(page.select(self.selectors.resolve(marker))):
+        if marker and shows(page.select(self.selectors.resolve(marker))):
             return None
         form = self.settings.login_part("form")
-        if _visible(page.select(self.selectors.resolve(form) if form else PASSWORD)):
+        if shows(page.select(self.selectors.resolve(form) if form else PASSWORD)):
             return "the sign-in form"
         opener = self.settings.login_part("open")
-        if opener and _visible(page.select(self.selectors.resolve(opener))):
+        if opener and shows(page.select(self.selectors.resolve(opener))):
             return "a sign-in button"
         return None
 
@@ -346,7 +346,7 @@ class HttpSession:
             raise ValueError("a table is paginated (next=) or scrolling (scroll=True), not both")
         with self._act("read table", name):
             first = self._current()
-            headers, rows = _read_table(self._find(name))
+            headers, rows = read_table(self._find(name))
             if not rows:
                 raise NeedsBrowser("the table has no rows in the HTML")
             pages = 1
@@ -354,14 +354,14 @@ class HttpSession:
             try:
                 while next and pages < max_pages and (max_rows is None or len(rows) < max_rows):
                     button = self._current().select(self.selector(next))
-                    if not button or hidden(button[0]) or _looks_disabled(button[0]):
+                    if not button or hidden(button[0]) or looks_disabled(button[0]):
                         break
                     method, url, data = self._current().request_for_click(button[0])
                     if method != "GET":
                         raise NeedsBrowser("the next page is a form post")
                     before = rows[-len(more) :] if pages > 1 else rows
                     self.page = self._page(self._send(method, url, data), method)
-                    _, more = _read_table(self._find(name))
+                    _, more = read_table(self._find(name))
                     if more == before:
                         raise BrowserError(
                             f"step 'read table': the table did not change after clicking '{next}' at "
@@ -492,7 +492,7 @@ class HttpSession:
         that looked signed out was handed to the browser when it loaded)."""
         page = self._current()
         marker = self.settings.login_part("signed_in")
-        return _visible(page.select(self.selectors.resolve(marker))) if marker else True
+        return shows(page.select(self.selectors.resolve(marker))) if marker else True
 
     def on_dialog(self, action: str, *, match: str | None = None, text: str | None = None) -> None:
         """Kept for the browser: pages driven over HTTP have no scripts, hence no dialogs."""
@@ -506,104 +506,9 @@ class HttpSession:
 
     # --- the saved sign-in ----------------------------------------------------------------------
     def save_cookies(self) -> None:
-        """Write what the server changed in the cookies (renewed, set, deleted) into the saved sign-in (same
-        file, same privacy), so that a browser taking over, and the next run, carry on with them. Cookies this
-        session did not change are left as the file has them now (another run may have signed in since)."""
-        if self._loaded is None:
-            return
-        host = urlsplit(self.source.url).hostname or ""
-        now = {(c["name"], c["domain"], c["path"]): c for c in (_as_saved(k, host) for k in self.http.cookies)}
-        changed = {key: c for key, c in now.items() if self._loaded.get(key) != c["value"]}
-        deleted = {key for key in self._loaded if key not in now}
-        if not changed and not deleted:
-            return
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        cookies = [c for c in state.get("cookies", []) if isinstance(c, dict)]
-        kept = []
-        for cookie in cookies:
-            key = (cookie.get("name"), cookie.get("domain"), cookie.get("path", "/"))
-            if key in deleted and cookie.get("value") == self._loaded.get(key):  # type: ignore[arg-type]
-                continue
-            if key in changed:
-                cookie.update(value=changed[key]["value"], expires=changed[key]["expires"])  # type: ignore[index]
-                changed.pop(key)  # type: ignore[arg-type]
-            kept.append(cookie)
-        state["cookies"] = kept + list(changed.values())
-        from opskit.files import atomic_write  # here: only a renewed sign-in is written
-
-        atomic_write(self.state_path, json.dumps(state).encode("utf-8"))
-        self._loaded = {key: c["value"] for key, c in now.items()}
-
-
-def _load_cookies(http: Any, path: Path) -> dict[tuple[str, str, str], str] | None:
-    """The saved sign-in's cookies (a Playwright storage state) into ``http``: {(name, domain, path): value}
-    of what was loaded; None when there is no saved sign-in. A cookie the file holds in a form opskit does not
-    read is left out (the browser, if it takes over, reads the file itself).
-
-    A cookie saved for a host only (no leading dot) goes to that host only, as in the browser."""
-    from http.cookiejar import Cookie, DefaultCookiePolicy
-
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-        saved = list(state.get("cookies", []))
-    except (OSError, ValueError, AttributeError, TypeError):
-        return None
-    http.cookies.set_policy(DefaultCookiePolicy(strict_ns_domain=DefaultCookiePolicy.DomainStrictNonDomain))
-    loaded: dict[tuple[str, str, str], str] = {}
-    now = time.time()
-    for c in saved:
-        try:
-            expires = c.get("expires", -1)
-            session = expires in (-1, None)
-            if not session and float(expires) <= now:
-                continue
-            name, value, domain, where = str(c["name"]), str(c["value"]), str(c["domain"]), str(c.get("path", "/"))
-            jar_domain = domain if domain.startswith(".") or "." in domain else domain + ".local"  # the jar's name
-            http.cookies.set_cookie(  # for a dotless host ("localhost"), so that it matches
-                Cookie(
-                    version=0,
-                    name=name,
-                    value=value,
-                    port=None,
-                    port_specified=False,
-                    domain=jar_domain,
-                    domain_specified=domain.startswith("."),
-                    domain_initial_dot=domain.startswith("."),
-                    path=where,
-                    path_specified=True,
-                    secure=bool(c.get("secure")),
-                    expires=None if session else int(float(expires)),
-                    discard=session,
-                    comment=None,
-                    comment_url=None,
-                    rest={"HttpOnly": ""} if c.get("httpOnly") else {},
-                )
-            )
-            loaded[(name, domain, where)] = value
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-    return loaded
-
-
-def _as_saved(cookie: Any, host: str) -> dict[str, Any]:
-    """A cookie of the jar as Playwright's storage state keeps one (a host's own cookie: no leading dot; the
-    jar's ``localhost.local`` for the source's dotless ``localhost``)."""
-    domain = cookie.domain
-    if not cookie.domain_specified and "." not in host and domain == f"{host}.local":
-        domain = host
-    return {
-        "name": cookie.name,
-        "value": cookie.value,
-        "domain": domain,
-        "path": cookie.path or "/",
-        "expires": float(cookie.expires) if cookie.expires else -1,
-        "httpOnly": cookie.has_nonstandard_attr("HttpOnly"),
-        "secure": bool(cookie.secure),
-        "sameSite": "Lax",
-    }
+        """Write what the server changed in the cookies into the saved sign-in (``saved_signin.save``)."""
+        if self._loaded is not None:
+            self._loaded = saved_signin.save(self.http.cookies, self.state_path, self._loaded, self.source.url)
 
 
 def _referrer(page: str | None, url: str, method: str) -> dict[str, str]:
@@ -637,76 +542,7 @@ def _form_body(entries: list[tuple[str, str]], charset: str) -> str:
     return urlencode(entries, encoding=charset, errors="xmlcharrefreplace")  # checked by StaticPage.submission
 
 
-def _charset(response: Any) -> str:
-    """The page's character set as a browser finds it (``charsets.page_charset``); undeclared, UTF-8 when
-    the bytes are UTF-8.
-
-    Raises:
-        NeedsBrowser: undeclared and not UTF-8 (a browser guesses from its locale), or not a web charset.
-    """
-    body = response.content
-    header = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.I)
-    meta = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:1024], re.I)
-    codec = page_charset(
-        body, header.group(1) if header else None, meta.group(1).decode("ascii", "replace") if meta else None
-    )
-    if codec is None:
-        raise NeedsBrowser("the page's character set is not one browsers know")
-    if codec:
-        return codec
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NeedsBrowser("the page does not say its character set") from None
-    return "utf-8"
-
-
 def _is_page(response: Any) -> bool:
     kind = response.headers.get("Content-Type", "").lower()
     disposition = response.headers.get("Content-Disposition", "").lower()
     return "text/html" in kind and "attachment" not in disposition
-
-
-def _visible(tags: list[Any]) -> bool:
-    """Whether any of ``tags`` shows (not ``type=hidden``, not hidden by an attribute or inline style)."""
-    return any(not (tag.tag == "input" and attr(tag, "type").lower() == "hidden") and not hidden(tag) for tag in tags)
-
-
-def _looks_disabled(tag: Any) -> bool:
-    """As tables.DISABLED_JS: disabled, aria-disabled, a ``disabled`` class on it or around it, a link
-    without ``href``."""
-    if "disabled" in tag.attrs or (tag.tag == "a" and "href" not in tag.attrs):
-        return True
-    node = tag
-    while node is not None and node.is_element_node:
-        if attr(node, "aria-disabled") == "true" or "disabled" in attr(node, "class").split():
-            return True
-        node = node.parent
-    return False
-
-
-def _read_table(tag: Any) -> tuple[list[str], list[list[str]]]:
-    """Header texts and body rows of a ``<table>`` or an ARIA table (as tables.READ_JS reads one)."""
-    text = StaticPage.text
-    table = tag
-    if not (tag.tag == "table" or attr(tag, "role") in ("table", "grid", "treegrid")):
-        table = tag.css_first("table, [role=table], [role=grid], [role=treegrid]") or tag
-    if table.tag == "table":
-        rows = [r for r in table.css("tr") if ancestor(r, "table") == table]
-        head_rows = [r for r in rows if ancestor(r, "thead") is not None]
-        head = head_rows[-1] if head_rows else None
-        if head is None and rows and all(c.tag == "th" for c in _cells(rows[0])):
-            head = rows[0]
-        body = [r for r in rows if r != head and ancestor(r, "thead") is None and ancestor(r, "tfoot") is None]
-        headers = [text(c) for c in _cells(head)] if head is not None else []
-        return headers, [[text(c) for c in _cells(r)] for r in body]
-    headers = [text(c) for c in table.css("[role=columnheader]")]
-    out = []
-    for row in table.css("[role=row]"):
-        if row.css_first("[role=columnheader]") is None:
-            out.append([text(c) for c in row.css("[role=cell], [role=gridcell], [role=rowheader]")])
-    return headers, out
-
-
-def _cells(row: Any) -> list[Any]:
-    return [c for c in row.iter() if c.tag in ("td", "th")]

@@ -28,7 +28,19 @@ from opskit.browser import forms
 from opskit.browser.errors import NeedsBrowser
 from opskit.browser.forms import SUBMIT_INPUTS, ancestor, attr, disabled, form_of, join, option_value
 
-__all__ = ["Edit", "NeedsBrowser", "StaticPage", "ancestor", "attr", "hidden", "join", "to_css"]
+__all__ = [
+    "Edit",
+    "NeedsBrowser",
+    "StaticPage",
+    "ancestor",
+    "attr",
+    "hidden",
+    "join",
+    "looks_disabled",
+    "read_table",
+    "shows",
+    "to_css",
+]
 
 SCRIPT_TYPES_WITHOUT_CODE = ("application/json", "application/ld+json", "importmap", "text/template", "text/html")
 _PLAYWRIGHT_ONLY = re.compile(
@@ -368,3 +380,48 @@ def _joined(items: list[str | int]) -> str:
 
 def _drop_fragment(url: str) -> str:
     return url.split("#", 1)[0]
+
+
+def shows(tags: list[Any]) -> bool:
+    """Whether any of ``tags`` shows (not ``type=hidden``, not hidden by an attribute or inline style)."""
+    return any(not (tag.tag == "input" and attr(tag, "type").lower() == "hidden") and not hidden(tag) for tag in tags)
+
+
+def looks_disabled(tag: Any) -> bool:
+    """As tables.DISABLED_JS: disabled, aria-disabled, a ``disabled`` class on it or around it, a link
+    without ``href``."""
+    if "disabled" in tag.attrs or (tag.tag == "a" and "href" not in tag.attrs):
+        return True
+    node = tag
+    while node is not None and node.is_element_node:
+        if attr(node, "aria-disabled") == "true" or "disabled" in attr(node, "class").split():
+            return True
+        node = node.parent
+    return False
+
+
+def read_table(tag: Any) -> tuple[list[str], list[list[str]]]:
+    """Header texts and body rows of a ``<table>`` or an ARIA table (as tables.READ_JS reads one)."""
+    text = StaticPage.text
+    table = tag
+    if not (tag.tag == "table" or attr(tag, "role") in ("table", "grid", "treegrid")):
+        table = tag.css_first("table, [role=table], [role=grid], [role=treegrid]") or tag
+    if table.tag == "table":
+        rows = [r for r in table.css("tr") if ancestor(r, "table") == table]
+        head_rows = [r for r in rows if ancestor(r, "thead") is not None]
+        head = head_rows[-1] if head_rows else None
+        if head is None and rows and all(c.tag == "th" for c in cells(rows[0])):
+            head = rows[0]
+        body = [r for r in rows if r != head and ancestor(r, "thead") is None and ancestor(r, "tfoot") is None]
+        headers = [text(c) for c in cells(head)] if head is not None else []
+        return headers, [[text(c) for c in cells(r)] for r in body]
+    headers = [text(c) for c in table.css("[role=columnheader]")]
+    out = []
+    for row in table.css("[role=row]"):
+        if row.css_first("[role=columnheader]") is None:
+            out.append([text(c) for c in row.css("[role=cell], [role=gridcell], [role=rowheader]")])
+    return headers, out
+
+
+def cells(row: Any) -> list[Any]:
+    return [c for c in row.iter() if c.tag in ("td", "th")]

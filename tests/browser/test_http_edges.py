@@ -15,7 +15,7 @@ import pytest
 from flask import Flask, make_response, redirect, request
 from werkzeug.serving import make_server
 
-from opskit.browser.http_steps import _load_cookies
+from opskit.browser import saved_signin
 from opskit.browser.session import BrowserError
 
 pytestmark = pytest.mark.browser
@@ -290,7 +290,7 @@ def test_a_cookie_of_one_host_goes_to_that_host_only(tmp_path):
         )
     )
     http = requests.Session()
-    assert _load_cookies(http, state)
+    assert saved_signin.load(http, state)
 
     def sent(url: str) -> str:
         jar: CookieJar = http.cookies
