@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from opskit.browser.polling import POLL_MS, next_poll
 from opskit.browser.scan import closest
 from opskit.browser.selectors import SelectorMap
 from opskit.browser.signin import SignIn
-from opskit.errors import SourceUnavailable
+from opskit.errors import OpskitError, SourceUnavailable
 from opskit.files import private_dir
 from opskit.sources.retry import Backoff
 
@@ -54,6 +54,16 @@ class Step:
     def __str__(self) -> str:
         what = f"{self.action} {self.name}" if self.name else self.action
         return f"{self.label} > {what}" if self.label else what
+
+    @property
+    def place(self) -> str:
+        """`` (tasks/decide.py:41)``: the task's line for a log line or a message, or ""."""
+        return f" ({self.where})" if self.where else ""
+
+    @property
+    def called(self) -> str:
+        """``step 'click save' (tasks/decide.py:41)``: how messages name it."""
+        return f"step '{self}'{self.place}"
 
     def record(self, *, url: str, error: str, closest: list[str]) -> dict[str, Any]:
         """The step as a failure folder's ``step.json`` keeps it."""
@@ -193,8 +203,7 @@ class SessionCore:
             if translated is exc:
                 raise
             raise translated from exc
-        where = f" ({step.where})" if step.where else ""
-        log.info("%s in %.2fs%s", step, time.monotonic() - started, where)
+        log.info("%s in %.2fs%s", step, time.monotonic() - started, step.place)
 
     def translate(self, exc: BaseException) -> BaseException:
         """A Playwright error as opskit's, naming the step, its task line, the selector and the URL; any
@@ -212,7 +221,7 @@ class SessionCore:
             url = self.safe(str(self.shared.main.url))
         except Exception:
             url = ""
-        label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
+        label = step.called
         if "net::ERR_" in first:
             code = re.search(r"net::(ERR_[A-Z_]+)", first)
             return SourceUnavailable(f"cannot reach {self.source.url} ({code.group(1) if code else first})")
@@ -361,6 +370,19 @@ class SessionCore:
                 dialog.dismiss()
         except Exception as exc:  # the page went away meanwhile
             log.debug("dialog already handled: %s", exc)
+
+
+def placed(exc: OpskitError, step: Step, safe: Callable[[str], str], where: str | None) -> None:
+    """Make ``exc`` name ``step``'s task line, carry no secret (a URL or a page's text may hold one), and say
+    ``where`` the failure's artifacts are."""
+    message = exc.message
+    if step.where and f"({step.where})" not in message:
+        message = message.replace(f"step '{step}'", step.called, 1)
+    exc.args = (safe(message), *exc.args[1:])
+    if exc.hint:
+        exc.hint = safe(exc.hint)
+    if where and where not in str(exc.hint or ""):
+        exc.hint = f"{exc.hint}. {where}" if exc.hint else where
 
 
 def source_url(base: str, path: str) -> str:

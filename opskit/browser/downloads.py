@@ -243,8 +243,7 @@ def _poll_status(s: Session, status_css: str, link_css: str | None, deadline: fl
 
 
 def _log_wait(step: Any, started: float) -> None:
-    where = f" ({step.where})" if step.where else ""
-    log.info("%s in %.2fs%s", step, time.monotonic() - started, where)
+    log.info("%s in %.2fs%s", step, time.monotonic() - started, step.place)
 
 
 def _reload(s: Session) -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
+import requests  # imported with a session over HTTP only (launch.py), never by `runner.py list`
+
 from opskit.browser import saved_signin
 from opskit.browser.charsets import form_charset, response_charset
 from opskit.browser.core import Step, server_error, source_url, task_line
@@ -35,8 +37,6 @@ from opskit.errors import SourceUnavailable, did_you_mean
 from opskit.sources.retry import Backoff, call_with_retries
 
 if TYPE_CHECKING:
-    import requests
-
     from opskit.config.browser import BrowserSettings
     from opskit.config.model import SourceConfig
     from opskit.context import RunContext
@@ -58,8 +58,6 @@ class HttpSession:
     """The steps of a ``Session`` that need no browser, over HTTP with the saved sign-in (see module doc)."""
 
     def __init__(self, ctx: RunContext, name: str, source: SourceConfig, state_path: Path):
-        import requests
-
         self.ctx, self.name, self.source = ctx, name, source
         self.settings: BrowserSettings = source.browser
         self.state_path = state_path
@@ -96,8 +94,7 @@ class HttpSession:
         started = time.monotonic()
         step = self.begin(action, name)
         yield step
-        where = f" ({step.where})" if step.where else ""
-        log.info("%s in %.2fs%s, over HTTP", step, time.monotonic() - started, where)
+        log.info("%s in %.2fs%s, over HTTP", step, time.monotonic() - started, step.place)
 
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
@@ -126,8 +123,6 @@ class HttpSession:
 
     # --- pages ----------------------------------------------------------------------------------
     def _send(self, method: str, url: str, data: list[tuple[str, str]] | None = None, *, stream: bool = False) -> Any:
-        import requests
-
         headers = _referrer(self.page.url if self.page is not None else None, url, method)
         timeout = (10, (self.settings.download_timeout if stream else self.settings.navigation_timeout).total_seconds())
         body: Any = data
@@ -192,7 +187,8 @@ class HttpSession:
         except NeedsBrowser as why:
             why.page = why.page or page
             if posted:
-                if why.reason.startswith("HTTP 40") or (page is not None and self._signed_out_quietly(page)):
+                refused = response.status_code in (401, 403)
+                if refused or (page is not None and self._signed_out_quietly(page)):
                     raise SessionExpired(
                         f"step '{self.step_now}': the form was refused, signed out ({self.safe(response.url)})"
                     ) from None
@@ -238,7 +234,7 @@ class HttpSession:
         found = self._current().select(self.selector(name))
         if not found:
             raise NeedsBrowser(f"no '{self.selectors.shown(name)}' in the page's HTML")
-        if act and hidden(found[0]) and not (found[0].tag == "input" and attr(found[0], "type") == "hidden"):
+        if act and hidden(found[0]):
             raise NeedsBrowser(f"'{self.selectors.shown(name)}' is hidden")
         return found[0]
 
@@ -340,10 +336,10 @@ class HttpSession:
         settle: float = 2.0,
     ) -> Table:
         """As ``Session.table``, for tables in the HTML; pages behind a "next" link or button are followed."""
-        if scroll:
-            raise NeedsBrowser("a scrolling table")
         if next and scroll:
             raise ValueError("a table is paginated (next=) or scrolling (scroll=True), not both")
+        if scroll:
+            raise NeedsBrowser("a scrolling table")
         with self._act("read table", name):
             first = self._current()
             headers, rows = read_table(self._find(name))
@@ -359,7 +355,7 @@ class HttpSession:
                     method, url, data = self._current().request_for_click(button[0])
                     if method != "GET":
                         raise NeedsBrowser("the next page is a form post")
-                    before = rows[-len(more) :] if pages > 1 else rows
+                    before = more
                     self.page = self._page(self._send(method, url, data), method)
                     _, more = read_table(self._find(name))
                     if more == before:
@@ -444,8 +440,7 @@ class HttpSession:
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             page = self._page(self._send("GET", page.url), "GET")
             self.page = page
-        where = f" ({waited.where})" if waited.where else ""
-        log.info("%s in %.2fs%s, over HTTP", waited, time.monotonic() - started, where)
+        log.info("%s in %.2fs%s, over HTTP", waited, time.monotonic() - started, waited.place)
         if state not in (None, "done", "ready"):
             raise ServerError(f"the export failed at {self.safe(page.url)}: {self.safe(StaticPage.text(found[0]))}")
         with self._act("download from", link):
@@ -467,8 +462,6 @@ class HttpSession:
                 raise ServerError(f"HTTP {response.status_code} from {where} at step '{self.step_now}'")
             name = filename or filename_from_headers(response.headers.get("Content-Disposition"), response.url)
             target = free_name((folder or self.ctx.folder) / safe_filename(name))
-            import requests
-
             try:
                 with self.ctx.output(target) as tmp, open(tmp, "wb") as out:
                     for chunk in response.iter_content(1 << 20):

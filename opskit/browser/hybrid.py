@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opskit.browser.artifacts import FAILURE_DIR, save_failure
+from opskit.browser.core import placed
 from opskit.browser.errors import BrowserError, SessionExpired
 from opskit.browser.http_steps import HTTP_METHODS, HttpSession
 from opskit.browser.static import NeedsBrowser, StaticPage
@@ -116,10 +117,8 @@ class HybridSession:
         answered a form post is shown to the browser as it came: it never asks the server for it again."""
         http = self._http
         page = at or (http.page if reopen else None)
-        step = http.step_now
-        where = f" ({step.where})" if step.where else ""
         doing = "running the step again" if again else "carrying on"
-        log.info("step '%s'%s needs the browser: %s; %s in the browser", step, where, http.safe(why.reason), doing)
+        log.info("%s needs the browser: %s; %s in the browser", http.step_now.called, http.safe(why.reason), doing)
         try:
             http.save_cookies()  # cookies the server renewed meanwhile: the browser starts with them
         except Exception as exc:  # the browser then starts with the file as it is
@@ -191,11 +190,9 @@ def hybrid_session(
 
 def cannot_go_on(why: NeedsBrowser, http: HttpSession) -> BrowserError:
     """The ``BrowserError`` of a step the browser cannot take over (a form was sent): what a task sees."""
-    step = http.step_now
-    label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
     error = BrowserError(
-        f"{label}: {http.safe(why.reason)}, after a form was sent over HTTP: the browser cannot take over "
-        "half-way, and the form is not sent again",
+        f"{http.step_now.called}: {http.safe(why.reason)}, after a form was sent over HTTP: the browser cannot "
+        "take over half-way, and the form is not sent again",
         hint=f"This step needs the browser from its start: set sources.{http.name}.browser.http: off",
     )
     error.page = why.page  # type: ignore[attr-defined]  # kept in the failure folder
@@ -207,19 +204,12 @@ def _translate(exc: Exception, http: HttpSession) -> Exception:
     import requests
 
     step = http.step_now
-    label = f"step '{step}'" + (f" ({step.where})" if step.where else "")
-    folder = http.ctx.folder / FAILURE_DIR
     if isinstance(exc, NeedsBrowser):
         exc = cannot_go_on(exc, http)
     if isinstance(exc, requests.RequestException):
-        return SourceUnavailable(f"{label}: {http.source.url} failed over HTTP ({type(exc).__name__})")
+        return SourceUnavailable(f"{step.called}: {http.source.url} failed over HTTP ({type(exc).__name__})")
     if isinstance(exc, OpskitError):
-        message = exc.message
-        if step.where and f"({step.where})" not in message:
-            message = message.replace(f"step '{step}'", label, 1)
-        exc.args = (http.safe(message), *exc.args[1:])
-        where = f"Page in {folder}"
-        exc.hint = f"{http.safe(exc.hint)}. {where}" if exc.hint else where
+        placed(exc, step, http.safe, f"Page in {http.ctx.folder / FAILURE_DIR}")
     return exc
 
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from opskit.browser.artifacts import FAILURE_DIR, prune_failures, save_failure, state_file
 from opskit.browser.chromium import launch_options
+from opskit.browser.core import placed
 from opskit.browser.errors import BrowserError
 from opskit.browser.session import Session
 from opskit.browser.warm import connect
@@ -198,14 +199,7 @@ def _translate(exc: Exception, session: Session | None, folder: Path | None, pla
     if isinstance(exc, playwright_error):
         exc = session.translate(exc)  # type: ignore[assignment]
     if isinstance(exc, OpskitError):
-        message = exc.message
-        if step.where and f"({step.where})" not in message:
-            message = message.replace(f"step '{step}'", f"step '{step}' ({step.where})", 1)
-        exc.args = (session.safe(message), *exc.args[1:])  # a URL or a page's text may carry a secret
-        if exc.hint:
-            exc.hint = session.safe(exc.hint)
-        if where and where not in str(exc.hint or ""):
-            exc.hint = f"{exc.hint}. {where}" if exc.hint else where
+        placed(exc, step, session.safe, where)
     return exc
 
 
