@@ -38,6 +38,11 @@ CHECKED = {
 BROWSER_ONLY = ("file", "range", "color", "datetime-local")
 """Input types whose value only a browser computes."""
 SUBMIT_INPUTS = ("submit", "image")
+INPUT_TYPES = frozenset(
+    "hidden text search tel url email password date month week time datetime-local number range color "
+    "checkbox radio file submit image reset button".split()
+)
+"""The ``<input>`` types browsers know; any other is a text field."""
 TYPED = "data-opskit-value"
 """Where a field keeps what the task typed into it (its ``value`` attribute, or a textarea's text, stays what
 the page sent: ``attribute("value")`` reads that, as in the browser)."""
@@ -127,11 +132,7 @@ def input_type(tag: Any) -> str:
     if tag.tag != "input":
         return ""
     kind = attr(tag, "type", "text").strip().lower()
-    known = (
-        "hidden text search tel url email password date month week time datetime-local number range color "
-        "checkbox radio file submit image reset button"
-    ).split()
-    return kind if kind in known else "text"
+    return kind if kind in INPUT_TYPES else "text"
 
 
 def value(tag: Any) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,15 +212,11 @@ class StaticPage:
         )
         if disabled(pick) or disabled(tag):
             raise NeedsBrowser("the option or the list is disabled")
-        for option in options:
+        for option in options:  # in a multiple list too: Playwright chooses exactly the options it is given
             if option == pick:
                 option.attrs["selected"] = "selected"
-            elif "selected" in option.attrs and "multiple" not in tag.attrs:
+            elif "selected" in option.attrs:
                 del option.attrs["selected"]
-        if "multiple" in tag.attrs:  # Playwright's select_option chooses exactly the options it is given
-            for option in options:
-                if option != pick and "selected" in option.attrs:
-                    del option.attrs["selected"]
 
     def check(self, tag: Any, on: bool) -> None:
         kind = forms.input_type(tag)
@@ -335,13 +332,11 @@ class _Collapsible(str):
     """Text whose spaces collapse (outside ``<pre>``)."""
 
 
-def _earlier_siblings(node: Any) -> list[Any]:
-    out = []
+def _earlier_siblings(node: Any) -> Iterator[Any]:
     sibling = node.prev
     while sibling is not None:
-        out.append(sibling)
+        yield sibling
         sibling = sibling.prev
-    return out
 
 
 def _joined(items: list[str | int]) -> str:
