@@ -327,8 +327,6 @@ def _in_credentials_of_url(text: str, m: re.Match[str]) -> bool:
     """Whether a ``${VAR}`` sits where a URL carries credentials: its user-info (``https://u:${PW}@host``)
     or its query and fragment (``?sig=${SIG}``). Such a value is a secret whatever the variable's name."""
     before, after = text[: m.start()], text[m.end() :]
-    if "://" not in text:
-        return False
     url_start = before.rfind("://")
     if url_start < 0:
         return False
