@@ -204,7 +204,7 @@ def _write_project_config(tmp_project, console, selectors: dict[str, str] | None
             password_env: {PASSWORD_ENV}
             token_env: {TOKEN_ENV}
             browser:
-              action_timeout: 3s
+              action_timeout: 10s  # only a failing step waits this long
               selectors:
 {lines or "        {}"}
         """.replace("selectors:\n        {}", "selectors: {}")

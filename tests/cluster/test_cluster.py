@@ -139,7 +139,7 @@ def test_a_timeout_kills_the_runs_whole_tree_on_the_worker(cluster: Cluster, tmp
         f"""\
         stuck:
           task: spawn_child
-          timeout: 2s
+          timeout: 5s
           params: {{marker: {marker}}}
         """
     )

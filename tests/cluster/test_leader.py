@@ -41,7 +41,9 @@ def test_the_leader_is_recorded_and_a_leader_that_lost_its_session_to_another_st
         # Its session ends (the server restarted it, a network cut) and another scheduler takes the lock.
         backend = leader._leader._db.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
         with psycopg.connect(pg_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+            # with a timeout it returns once the backend has exited, its advisory lock freed (PostgreSQL 14+)
+            ended = admin.execute("SELECT pg_terminate_backend(%s, 10000) AS ended", (backend,)).fetchone()
+            assert ended[0] is True
         standby = LeaderLock(other, owner="scheduler:standby")
         assert standby.try_acquire()
         delays = [leader.step(NOW) for _ in range(2)]  # the lost session is noticed, then who leads now

@@ -94,7 +94,7 @@ def test_postgresql_down_for_20s_the_scheduler_keeps_running_and_loses_no_slot(
 def test_a_run_that_ends_while_postgresql_is_down_is_recorded_once_it_is_back(
     tmp_project, pg_url, postgres_server, tmp_path
 ):
-    marker = tmp_path / "started"
+    marker, release = tmp_path / "started", tmp_path / "release"
     tmp_project.write_config(f"""\
         timezone: Europe/Berlin
         history: {pg_url}
@@ -102,8 +102,9 @@ def test_a_run_that_ends_while_postgresql_is_down_is_recorded_once_it_is_back(
           slowjob:
             task: slow
             params:
-              seconds: 2
+              seconds: 60
               marker: {marker}
+              until: {release}
         """)
     run = subprocess.Popen(
         [sys.executable, str(REPO / "runner.py"), "--config", str(tmp_project.config), "run", "slowjob"],
@@ -115,7 +116,8 @@ def test_a_run_that_ends_while_postgresql_is_down_is_recorded_once_it_is_back(
     try:
         wait_for(lambda: marker.exists() or run.poll() is not None, timeout=30, what="the run to start")
         assert run.poll() is None, run.communicate()
-        postgres_server.stop("fast")  # the task ends (2 s) while the database is down
+        postgres_server.stop("fast")
+        release.touch()  # the task ends while the database is down
         wait_for(lambda: (tmp_project.root / "var" / "runs").exists(), what="the run folder")
         log = next((tmp_project.root / "var" / "runs").glob("*/run.log"))
         wait_for(lambda: "trying again every second" in log.read_text(), timeout=30, what="the worker to wait")

@@ -290,9 +290,9 @@ def test_no_answer_after_the_whole_message_is_uncertain_never_resent_by_itself(s
         outbox_dir, port=silent_server.port, security="none", username_env=None, password_env=None, timeout_s=1
     )
     entry = deliver(silent, message())
-    assert len(silent_server.messages) == 1  # it read the final dot, then kept quiet
     # The client hung up after 1 s; the server's thread notices that a moment later, not before deliver() returns.
     assert silent_server.dropped.wait(timeout=10)
+    assert len(silent_server.messages) == 1  # it had read the final dot, then kept quiet
     assert entry.status == OutboxStatus.UNCERTAIN  # the server may have queued it
     assert "did not answer within 1s" in entry.last_error and "may have been delivered" in entry.last_error
     assert send_pending(smtp.settings(outbox_dir)).sent == [] and smtp.received == []
