@@ -25,7 +25,9 @@ from opskit.reports import (
     email_series,
     metric_kpis,
     misses,
+    moderators_in,
     productive_by,
+    read_moderators,
     read_optional,
     read_queues,
     read_shifts,
@@ -52,6 +54,7 @@ def efficiency_report(
     targets: DataPath = "",
     queues: DataPath = "",
     shifts: DataPath = "",
+    moderators: DataPath = "",
 ) -> Result:
     """Moderation efficiency per queue, vendor, site, market or channel against targets, as a workbook.
 
@@ -68,6 +71,10 @@ def efficiency_report(
             queues.csv in the data folder when it exists.
         shifts: Shifts CSV/XLSX (moderator_id, date, productive_seconds) for UPH; UPH is left out
             without it.
+        moderators: Moderator table CSV/XLSX (moderator_id, vendor, site): which vendor's and site's UPH
+            a moderator's shifts count for; default moderators.csv in the data folder when it exists,
+            else the shifts file's own vendor and site columns, else the vendor and site of the
+            moderator's cases (one without cases is then "(unassigned)").
     """
     from opskit.excel import Column  # here, not at the top: `runner.py list` imports every task
 
@@ -88,10 +95,16 @@ def efficiency_report(
     if not has_prev:
         notes.append(f"No data for {prev.label} in the files read: no week-over-week change.")
     goals = {w: targets_for(all_targets, p.label, p.end) for w, p in windows.items()}
-    productive: dict[str, dict[str, float] | None] = {"current": None, "previous": None}
+    productive: dict[str, dict[str, dict[str, float]] | None] = {"current": None, "previous": None}
     if shifts:
         path = data_file(ctx, shifts, "shifts")
-        productive = {w: productive_by(scan, read_shifts(path, p.start, p.end)) for w, p in windows.items()}
+        # Who works for which vendor and site: the moderator table, else the shifts file's own columns,
+        # else each moderator's cases (a moderator without any is "(unassigned)").
+        roster = read_optional(ctx, moderators, "moderators.csv", read_moderators, what="moderators", notes=[])
+        roster = roster if roster is not None else moderators_in(path)
+        if roster is None:
+            notes.append("UPH: moderators are placed by their cases (no moderators.csv, no vendor in the shifts).")
+        productive = {w: productive_by(scan, read_shifts(path, p.start, p.end), roster) for w, p in windows.items()}
     else:
         notes.append("UPH is left out: no shifts file was given (shifts=<file>).")
 

@@ -12,7 +12,14 @@ rejection reason.
 Units: ``s``, ``min``, ``h`` (a number is that many of the unit), ``h:mm`` (two-part text is hours and
 minutes) and ``clock`` (``h:mm:ss``/``mm:ss``: a number is an Excel day fraction). Without a unit a
 number is seconds, or a day fraction when the caller says so (``numbers="day"``: the ``duration`` type).
-Two-part text such as ``4:30`` is minutes and seconds (``mm:ss``) unless the header says ``(h:mm)``.
+Two-part text such as ``4:30`` is minutes and seconds (``mm:ss``) unless the header says hours — ``(h:mm)``,
+or an hours unit as in "Productive hrs", where ``7:30`` is seven and a half hours.
+
+A duration cell a reader hands over as a date (Excel shows ``h:mm`` formats of 1 day and more that way)
+is counted from Excel's day 0 of the workbook's date system: 1899-12-30 in the 1900 system — but
+1899-12-31 for the first 59 days, which readers shift by Excel's fictitious 29 February 1900 — and
+1904-01-01 in the 1904 system (a date in 1904 is taken as that: 1,461 days and more in the 1900 system
+is no duration a vendor reports).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import re
 from datetime import datetime, time, timedelta
 
 EPOCH_1900 = datetime(1899, 12, 30)
+_BEFORE_LEAP_DAY = (datetime(1899, 12, 31), datetime(1900, 3, 1))  # serials 1-59: day 1 is 1900-01-01
+_EPOCH_1904 = (datetime(1904, 1, 1), datetime(1905, 1, 1))  # a duration of under a year, 1904 system
 UNITS = ("s", "min", "h", "h:mm", "clock")
 _FACTORS = {"s": 1.0, "min": 60.0, "h": 3600.0}
 # The words a header's unit is written with, by unit (compared casefolded, without dots).
@@ -89,8 +98,8 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
         return value.total_seconds()
     if isinstance(value, time):
         return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-    if isinstance(value, datetime):  # a [h]:mm:ss duration past 24 h, shown by the reader as a 1900 date
-        return (value - EPOCH_1900).total_seconds()
+    if isinstance(value, datetime):  # a duration of 1 day or more, shown by the reader as a date
+        return (value.replace(tzinfo=None) - _day_zero(value.replace(tzinfo=None))).total_seconds()
     if isinstance(value, int | float):
         return _number_as(float(value), unit, numbers)
     if not isinstance(value, str):
@@ -102,7 +111,7 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
         a, b = int(match[2]), int(match[3])
         if match[4] is not None:
             return sign * (a * 3600 + b * 60 + float(match[4]))
-        return sign * (a * 3600 + b * 60 if unit == "h:mm" else a * 60 + b)
+        return sign * (a * 3600 + b * 60 if unit in ("h:mm", "h") else a * 60 + b)
     plain = text.translate(_SPACES)
     if plain and _PLAIN.match(plain) and plain not in {"+", "-", "."}:
         return _number_as(float(plain.replace(",", "")), unit, numbers)
@@ -111,6 +120,15 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
         h, m, s = (float(g) if g else 0.0 for g in match.groups())
         return h * 3600 + m * 60 + s
     raise ValueError(f"expected a duration (seconds, h:mm:ss, mm:ss or 1h 30m), got {value!r}")
+
+
+def _day_zero(value: datetime) -> datetime:
+    """Excel's day 0 for a duration cell read as ``value`` (the module's docstring says why)."""
+    if _BEFORE_LEAP_DAY[0] <= value < _BEFORE_LEAP_DAY[1]:
+        return _BEFORE_LEAP_DAY[0]
+    if _EPOCH_1904[0] <= value < _EPOCH_1904[1]:
+        return _EPOCH_1904[0]
+    return EPOCH_1900
 
 
 def _number_as(number: float, unit: str | None, numbers: str) -> float:

@@ -51,7 +51,7 @@ def cut_rows(
     *,
     targets: Mapping[tuple[str, str, str], Target],
     sla: bool,
-    productive: Mapping[str, float] | None,
+    productive: Mapping[str, Mapping[str, float]] | None,
     min_cases: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per group of ``dim``: its metrics, and ``<metric>_target`` where a target exists.
@@ -63,7 +63,7 @@ def cut_rows(
     for key, totals in sorted(scan.cut(window, dim).items()):
         if totals.completed < min_cases:
             continue
-        prod = productive.get(key) if productive is not None and dim in ("vendor", "site", "all") else None
+        prod = productive.get(dim, {}).get(key) if productive is not None else None
         row: dict[str, Any] = {"key": key, **totals.metrics(sla=sla, productive_seconds=prod)}
         if dim == "queue":
             name, channel, market = scan.queues.get(key, ("", "", ""))
@@ -75,13 +75,22 @@ def cut_rows(
     return rows
 
 
-def productive_by(scan: CaseScan, shifts: Mapping[str, float]) -> dict[str, float]:
-    """Productive seconds per vendor, per site and in all, from per-moderator shift totals."""
-    out: dict[str, float] = {}
+def productive_by(
+    scan: CaseScan, shifts: Mapping[str, float], moderators: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, dict[str, float]]:
+    """Productive seconds per cut and group — ``{"vendor": {...}, "site": {...}, "all": {"all": s}}`` —
+    from per-moderator shift totals (``read_shifts``), for UPH.
+
+    A moderator's vendor and site come from ``moderators`` (``read_moderators``, the moderator table)
+    when given, else from their case rows in the scan; one with neither counts as "(unassigned)". Each
+    cut is summed apart, so a site named like a vendor is not counted twice.
+    """
+    out: dict[str, dict[str, float]] = {"vendor": {}, "site": {}, "all": {}}
     for moderator, seconds in shifts.items():
-        vendor, site = scan.moderators.get(moderator, (UNASSIGNED, UNASSIGNED))
-        for key in (vendor, site, "all"):
-            out[key] = out.get(key, 0.0) + seconds
+        known = (moderators or {}).get(moderator) or scan.moderators.get(moderator) or ("", "")
+        vendor, site = (name or UNASSIGNED for name in known)
+        for dim, key in (("vendor", vendor), ("site", site), ("all", "all")):
+            out[dim][key] = out[dim].get(key, 0.0) + seconds
     return out
 
 
@@ -91,17 +100,20 @@ def misses(
     """Every metric of every row that misses its target, worst first (``worst_first``: ascending attainment).
 
     Each miss: where (in words), metric (its label), actual, target, kind, attainment, and the cut,
-    key and metric_key it came from. Attainment is direction-aware (``formulas.target_attainment``).
+    key and metric_key it came from. Attainment is direction-aware (``formulas.target_attainment``) and
+    uses the metric's own direction (DOMAIN.md, ``METRICS``), as the Summary and cut sheets colour it: a
+    targets row without a direction, or with the other one, cannot turn a met AHT target into a miss.
+    Workload (incoming, completed) is neutral: never a miss, whatever its target.
     """
     out = []
     level = "all" if dim == "all" else dim
     for row in rows:
-        for metric, (label, kind, _) in METRICS.items():
+        for metric, (label, kind, direction) in METRICS.items():
             t = targets.get((level, row["key"], metric))
             actual = row.get(metric)
             if t is None or actual is None:
                 continue
-            attainment = target_attainment(actual, t.value, t.direction)
+            attainment = target_attainment(actual, t.value, direction)
             if attainment is not None and attainment < 1:
                 where = (
                     "Overall"
@@ -117,7 +129,7 @@ def misses(
                         "actual": actual,
                         "target": t.value,
                         "kind": kind,
-                        "direction": t.direction,
+                        "direction": direction,
                         "attainment": attainment,
                         "cut": dim,
                         "key": row["key"],

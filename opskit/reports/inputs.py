@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -160,18 +160,52 @@ def read_rows(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
         return list(read_table(path, required=required).rows)
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
-        return list(reader)
+        try:
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
+            return list(reader)
+        except UnicodeDecodeError:
+            # Text is decoded a block ahead of the rows: the line is counted in the bytes.
+            raise DataError(
+                f"{path.name}, line {_bad_line(path)}: not UTF-8 text",
+                hint="Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)",
+            ) from None
+
+
+def _bad_line(path: Path) -> int:
+    """The line of a file's first byte that is not UTF-8 (1 when it all is)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data[: exc.start].count(b"\n") + 1
+    return 1
+
+
+def _key(value: object) -> str:
+    """An id cell as text, as a CSV would hold it: a workbook's 101 or 101.0 is "101"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _number(path: Path, n: int, column: str, value: object) -> float:
+    """A numeric cell of a side input, or a ``DataError`` naming the file, row and column."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).strip().replace(",", ""))
+    except ValueError:
+        raise DataError(f"{path.name}, row {n}: {column} {value!r} is not a number") from None
 
 
 def read_queues(path: Path) -> dict[str, float]:
     """queue_id -> sla_hours, from a CSV or workbook with those two columns."""
     out = {}
-    for r in read_rows(path, ("queue_id", "sla_hours")):
+    for n, r in enumerate(read_rows(path, ("queue_id", "sla_hours")), start=2):
         if r["queue_id"] not in (None, "") and r["sla_hours"] not in (None, ""):
-            out[str(r["queue_id"])] = float(r["sla_hours"])
+            out[str(r["queue_id"])] = _number(path, n, "sla_hours", r["sla_hours"])
     return out
 
 
@@ -190,6 +224,9 @@ class Target:
 def read_targets(path: Path) -> list[Target]:
     """Targets (DOMAIN.md: period, level, key, metric, value, direction) from a CSV or workbook.
 
+    The report's own metrics are judged by their DOMAIN.md direction whatever the row says
+    (``cuts.misses``); ``direction`` serves a task's metrics of its own (blank: higher_is_better).
+
     Raises:
         DataError: a direction other than higher_is_better / lower_is_better, or a value that is not
             a number, naming the row.
@@ -199,10 +236,7 @@ def read_targets(path: Path) -> list[Target]:
         direction = str(r.get("direction") or HIGHER)
         if direction not in (HIGHER, LOWER):
             raise DataError(f"{path.name}, row {n}: direction {direction!r} is not {HIGHER} or {LOWER}")
-        try:
-            value = float(r["value"])
-        except (TypeError, ValueError):
-            raise DataError(f"{path.name}, row {n}: value {r['value']!r} is not a number") from None
+        value = _number(path, n, "value", r["value"])
         out.append(
             Target(str(r.get("period") or ""), str(r["level"]), str(r["key"]), str(r["metric"]), value, direction)
         )
@@ -236,13 +270,19 @@ def read_shifts(path: Path, first: date, last: date) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for n, r in enumerate(read_rows(path, ("moderator_id", "date", "productive_seconds")), start=2):
-        day = r["date"] if isinstance(r["date"], date) else date.fromisoformat(str(r["date"])[:10])
+        day = r["date"].date() if isinstance(r["date"], datetime) else r["date"]
+        if not isinstance(day, date):
+            try:
+                day = date.fromisoformat(str(day).strip()[:10])
+            except ValueError:
+                raise DataError(f"{path.name}, row {n}: date {r['date']!r} is not a date (YYYY-MM-DD)") from None
         if first <= day <= last:
             try:
                 seconds = parse_seconds(r["productive_seconds"]) or 0.0
             except ValueError as exc:
                 raise DataError(f"{path.name}, row {n}: productive_seconds: {exc}") from None
-            out[str(r["moderator_id"])] = out.get(str(r["moderator_id"]), 0.0) + seconds
+            moderator = _key(r["moderator_id"])
+            out[moderator] = out.get(moderator, 0.0) + seconds
     return out
 
 
@@ -250,7 +290,29 @@ def read_staffing(path: Path) -> dict[tuple[str, str], float]:
     """(ISO week, queue_id) -> planned FTE, summed over vendors, from a workbook or CSV with
     week, queue_id and fte (the vendors' staffing plan that capacity_plan compares against)."""
     out: dict[tuple[str, str], float] = {}
-    for r in read_rows(path, ("week", "queue_id", "fte")):
+    for n, r in enumerate(read_rows(path, ("week", "queue_id", "fte")), start=2):
         key = (str(r["week"]), str(r["queue_id"]))
-        out[key] = out.get(key, 0.0) + float(r["fte"] or 0)
+        out[key] = out.get(key, 0.0) + (_number(path, n, "fte", r["fte"]) if r["fte"] not in (None, "") else 0.0)
+    return out
+
+
+def moderators_in(path: Path) -> dict[str, tuple[str, str]] | None:
+    """The vendor and site of each moderator of a file that has those columns beside ``moderator_id``
+    (a shifts export often does); None when it has not. Unreadable files are left to their reader."""
+    try:
+        return read_moderators(path)
+    except DataError:
+        return None
+
+
+def read_moderators(path: Path) -> dict[str, tuple[str, str]]:
+    """moderator_id -> (vendor, site), from the moderator table (DOMAIN.md: moderator_id, vendor, site).
+
+    Which vendor and site a moderator's shifts count for in UPH (``cuts.productive_by``): without it,
+    only moderators who handled a case in the exports read are known, from their case rows.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for r in read_rows(path, ("moderator_id", "vendor", "site")):
+        if r["moderator_id"] not in (None, ""):
+            out[_key(r["moderator_id"])] = (str(r["vendor"] or "").strip(), str(r["site"] or "").strip())
     return out

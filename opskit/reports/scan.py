@@ -172,7 +172,8 @@ def scan_cases(
     """One streaming pass over case export CSVs.
 
     Args:
-        paths: Export files; with more than one, a ``case_id`` seen before is skipped.
+        paths: Export files; a ``case_id`` seen before (in an earlier file, or earlier in the same
+            one) is skipped: each case counts once, its first row wins.
         windows: name -> a Period (its days in ``tz``) or [start, end) as aware datetimes, e.g.
             ``{"current": period, "previous": period.previous()}``.
         tz: Periods are cut in this zone, and the days of the daily trend are its calendar days.
@@ -188,7 +189,7 @@ def scan_cases(
     t0, t1 = map(utc_stamp, _bounds(trend, tz)) if trend else ("", "")
     queues: dict[str, tuple[str, str, str]] = {}
     moderators: dict[str, tuple[str, str]] = {}
-    seen: set[str] | None = set() if len(paths) > 1 else None
+    seen: set[str] = set()
     epochs: dict[str, float] = {}
     local_days: dict[str, date] = {}
     sla = sla_hours or {}
@@ -243,10 +244,9 @@ def scan_cases(
             for row in reader:
                 if not row:
                     continue
-                if seen is not None:
-                    if row[i_id] in seen:
-                        continue
-                    seen.add(row[i_id])
+                if row[i_id] in seen:
+                    continue
+                seen.add(row[i_id])
                 rows += 1
                 created, done = row[i_created], row[i_done]
                 # Times compare as text, so every one must have the export's exact form: a cheap

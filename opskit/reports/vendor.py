@@ -18,7 +18,7 @@ import csv
 import difflib
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 from fnmatch import fnmatch
 from pathlib import Path
@@ -317,33 +317,69 @@ def is_case_export(path: Path) -> bool:
     return "case_id" in header and "completed_at" in header
 
 
+# The case export columns ``case_export_rows`` reads.
+CASE_EXPORT_COLUMNS = (
+    "case_id",
+    "completed_at",
+    "vendor",
+    "site",
+    "moderator_id",
+    "queue_id",
+    "handle_seconds",
+    "qa_sampled",
+    "qa_correct",
+)
+
+
+def _number(path: Path, n: int, row: Mapping[str, str], column: str, cast: Callable[[str | int], Any]) -> Any:
+    try:
+        return cast(row[column] or 0)
+    except ValueError:
+        raise DataError(f"{path.name}, row {n}: {column} {row[column]!r} is not a number") from None
+
+
 def case_export_rows(path: Path, tz: tzinfo) -> list[dict[str, Any]]:
     """Completed cases with a vendor as vendor daily report rows: one per case, ``handled`` 1, dated by
-    the completion day in ``tz``. Summed by key, they are what each vendor's report should say."""
+    the completion day in ``tz``. Summed by key, they are what each vendor's report should say.
+
+    Each ``case_id`` counts once (its first row), as in ``scan_cases``.
+
+    Raises:
+        DataError: a missing column, or a completion time or number that is not one, naming the row.
+    """
     out = []
     days: dict[str, str] = {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        for r in csv.DictReader(handle):
+    seen: set[str] = set()
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in CASE_EXPORT_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        for n, r in enumerate(reader, start=2):
             done = r["completed_at"]
-            if not done or not r["vendor"]:
+            if not done or not r["vendor"] or r["case_id"] in seen:
                 continue
+            seen.add(r["case_id"])
+
             day = days.get(done[:16])
             if day is None:
-                moment = datetime.fromisoformat(done[:16] + "+00:00")
+                try:
+                    moment = datetime.fromisoformat(done[:16] + "+00:00")
+                except ValueError:
+                    raise DataError(f"{path.name}, row {n}: completed_at {done!r} is not an ISO 8601 time") from None
                 day = days[done[:16]] = moment.astimezone(tz).date().isoformat()
-            out.append(
-                {
-                    "date": day,
-                    "vendor": r["vendor"],
-                    "site": r["site"],
-                    "moderator_id": r["moderator_id"],
-                    "queue_id": r["queue_id"],
-                    "handled": 1,
-                    "handle_seconds": float(r["handle_seconds"] or 0),
-                    "qa_sampled": int(r["qa_sampled"] or 0),
-                    "qa_correct": int(r["qa_correct"] or 0),
-                }
-            )
+            row = {
+                "date": day,
+                "vendor": r["vendor"],
+                "site": r["site"],
+                "moderator_id": r["moderator_id"],
+                "queue_id": r["queue_id"],
+                "handled": 1,
+                "handle_seconds": _number(path, n, r, "handle_seconds", float),
+                "qa_sampled": _number(path, n, r, "qa_sampled", int),
+                "qa_correct": _number(path, n, r, "qa_correct", int),
+            }
+            out.append(row)
     return out
 
 

@@ -41,6 +41,8 @@ def test_a_header_declares_its_unit(header, expected):
         ("1:02:03", None, 3723.0),
         ("4:30", None, 270.0),  # mm:ss
         ("7:30", "h:mm", 27000.0),
+        ("7:30", "h", 27000.0),  # two-part text under an hours header ("Productive hrs") is h:mm
+        ("4:30", "min", 270.0),  # and under a minutes header still mm:ss
         (7.5, "h", 27000.0),
         ("7.5", "h", 27000.0),
         (12.5, "min", 750.0),
@@ -96,3 +98,24 @@ def test_shift_productive_time_reads_through_the_same_parser(tmp_path):
     path.write_text("moderator_id,date,productive_seconds\nm1,2026-11-10,3600\nm1,2026-11-11,all day\n")
     with pytest.raises(DataError, match=r"shifts.csv, row 3: productive_seconds: expected a duration"):
         read_shifts(path, date(2026, 11, 9), date(2026, 11, 15))
+
+
+@pytest.mark.parametrize("system", ["1900", "1904"])
+def test_h_mm_cells_of_a_day_and_more_read_as_their_length_in_either_date_system(tmp_path, system):
+    """Excel shows an ``h:mm`` (not ``[h]:mm``) cell of 1 day or more as a date, which readers hand over as
+    one: counted from day 0 of the workbook's system, past the fictitious 29 Feb 1900 of the 1900 one."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    days = [0.25, 1.5, 2.75, 59.5, 61.25, 100.5]
+    wb = Workbook()
+    if system == "1904":
+        wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.append(["id", "Logged in"])
+    for n, value in enumerate(days, start=2):
+        ws.append([n, value])
+        ws.cell(row=n, column=2).number_format = "h:mm"
+    path = tmp_path / f"logged_{system}.xlsx"
+    wb.save(path)
+    table = read_table(path, types={"logged_in": "duration"}, aliases={"logged_in": ["Logged in"]})
+    assert [r["logged_in"] for r in table.rows] == [d * 86400 for d in days]

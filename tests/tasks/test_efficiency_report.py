@@ -68,6 +68,33 @@ def test_vendor_metrics_match_sql(report, console):
         assert rows[vendor]["Accuracy"] == (pytest.approx(correct / graded) if graded else "n/a")
 
 
+def test_vendor_uph_matches_sql(report, console):
+    """UPH = completed / productive hours over the group's moderators' shifts in the week (DOMAIN.md): the
+    shifts of every moderator of a vendor count, whether or not they closed a case."""
+    _, wb = report
+    lo, hi = W46
+    expected = {
+        vendor: completed / (productive / 3600)
+        for vendor, completed, productive in console.sql(
+            "SELECT m.vendor,"
+            " (SELECT count(*) FROM cases c JOIN moderators cm USING (moderator_id)"
+            "  WHERE cm.vendor = m.vendor AND c.completed_at >= ? AND c.completed_at < ?),"
+            " sum(s.productive_seconds)"
+            " FROM shifts s JOIN moderators m USING (moderator_id)"
+            " WHERE s.date BETWEEN '2026-11-09' AND '2026-11-15' GROUP BY 1",
+            lo,
+            hi,
+        )
+    }
+    ws = wb["By vendor"]
+    header = [c.value for c in ws[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert len(expected) >= 2
+    for vendor, uph in expected.items():
+        assert rows[vendor]["UPH"] == pytest.approx(uph), vendor
+    assert rows["(unassigned)"]["UPH"] == "n/a"  # every shift belongs to a known vendor
+
+
 def test_queue_incoming_sla_and_tat_match_sql(report, console):
     _, wb = report
     ws = wb["By queue"]
