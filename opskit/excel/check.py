@@ -46,6 +46,23 @@ class _Doctype(Exception):
     pass
 
 
+class _TooWide(Exception):
+    """A sheet's used range spans more cells than a reader can hold (a stray cell far out)."""
+
+    def __init__(self, rows: int, columns: int, last: str):
+        super().__init__(last)
+        self.rows, self.columns, self.last = rows, columns, last
+
+
+MAX_RANGE_CELLS = 50_000_000
+"""calamine holds a sheet's whole used range in memory, about 32 bytes a cell, and aborts the process when
+it cannot: 20,000 rows and one note in column XFD is 10 GiB. A range larger than this is refused."""
+_LAST_ROW = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
+# A cell past column Z that holds something (a row's r= is digits only; an empty styled cell, "<c .../>",
+# as Gnumeric writes for the whole grid, takes no room in a reader).
+_WIDE_CELL = re.compile(rb" r=\"([A-Z]{2,3})\d+\"[^>]*(?<!/)>")
+
+
 def _refuse(path: Path, message: str, kind: str, hint: str | None = None) -> WorkbookError:
     return WorkbookError(message, where=path.name, hint=hint, kind=kind)
 
@@ -173,6 +190,15 @@ def _check_zip(path: Path) -> tuple[bool, bool]:
             try:
                 data, has_errors = _verify_member(archive, info, is_xml)
                 errors = errors or has_errors
+            except _TooWide as wide:
+                raise _refuse(
+                    path,
+                    f"has a used range of {wide.rows:,} rows by {wide.columns:,} columns in {name} (a cell in "
+                    f"column {wide.last}), too large to read",
+                    "too_large",
+                    "delete the stray cells far below or right of the table (Ctrl+End in Excel shows the "
+                    "last one) and save it again",
+                ) from None
             except _Doctype:
                 raise _refuse(
                     path,
@@ -222,6 +248,7 @@ def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, is_xml: bool
         parser.StartDoctypeDeclHandler = _doctype
         parser.EntityDeclHandler = _doctype
     first: bytes | None = None
+    max_row, max_col, last, tail = 0, 1, "", b""
     with archive.open(info) as member:
         while chunk := member.read(CHUNK):
             if first is None:
@@ -230,12 +257,30 @@ def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, is_xml: bool
                 parser.Parse(chunk, False)
                 if info.file_size > FULL_PARSE:
                     parser = None  # the DOCTYPE can only be in the prolog, which is parsed
-            if sheet and not errors:
-                errors = b't="e"' in chunk
+            if sheet:
+                errors = errors or b't="e"' in chunk
+                seam = tail + chunk  # a tag cut in two by the chunk boundary is whole here
+                rows = _LAST_ROW.findall(seam[-4096:]) or _LAST_ROW.findall(seam)
+                max_row = max([max_row, *map(int, rows)])
+                for letters in set(_WIDE_CELL.findall(seam)):
+                    col = _column_number(letters)
+                    if col > max_col:
+                        max_col, last = col, letters.decode()
+                tail = chunk[-256:]
     if parser is not None and info.file_size <= FULL_PARSE:
         parser.Parse(b"", True)
+    if sheet and max_row * max_col > MAX_RANGE_CELLS:
+        raise _TooWide(max_row, max_col, last or "A")
     lower = info.filename.lower().replace("\\", "/")
     return (first if lower.endswith("workbook.xml") else None), errors
+
+
+def _column_number(letters: bytes) -> int:
+    """A column's number from its letters: A is 1, Z 26, AA 27, XFD 16,384."""
+    n = 0
+    for c in letters:
+        n = n * 26 + c - 64
+    return n
 
 
 def _doctype(*_args: object) -> None:

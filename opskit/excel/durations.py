@@ -19,17 +19,20 @@ A duration cell a reader hands over as a date (Excel shows ``h:mm`` formats of 1
 is counted from Excel's day 0 of the workbook's date system: 1899-12-30 in the 1900 system — but
 1899-12-31 for the first 59 days, which readers shift by Excel's fictitious 29 February 1900 — and
 1904-01-01 in the 1904 system (a date in 1904 is taken as that: 1,461 days and more in the 1900 system
-is no duration a vendor reports).
+is no duration a vendor reports). Any other date — a timestamp in a duration column — is refused, as
+are NaN and infinite numbers.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, time, timedelta
 
 EPOCH_1900 = datetime(1899, 12, 30)
 _BEFORE_LEAP_DAY = (datetime(1899, 12, 31), datetime(1900, 3, 1))  # serials 1-59: day 1 is 1900-01-01
 _EPOCH_1904 = (datetime(1904, 1, 1), datetime(1905, 1, 1))  # a duration of under a year, 1904 system
+_LAST_1900_DURATION = datetime(1901, 1, 1)  # a year: any longer is a date, not a duration
 UNITS = ("s", "min", "h", "h:mm", "clock")
 _FACTORS = {"s": 1.0, "min": 60.0, "h": 3600.0}
 # The words a header's unit is written with, by unit (compared casefolded, without dots).
@@ -65,7 +68,7 @@ def header_unit(header: object) -> tuple[str, str | None]:
     "_sec"); a header without one is returned whole, with None. A bracketed suffix that is not a unit
     ("Queue (EU)") stays part of the name.
     """
-    text = str(header).strip()
+    text = " ".join(str(header).split())  # a header typed with Alt+Enter has a line break before its unit
     match = _BRACKETED.match(text)
     if match:
         unit = _WORD_UNIT.get(match[2].casefold().replace(".", "").strip())
@@ -101,6 +104,8 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
     if isinstance(value, datetime):  # a duration of 1 day or more, shown by the reader as a date
         return (value.replace(tzinfo=None) - _day_zero(value.replace(tzinfo=None))).total_seconds()
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a duration, got {value!r}")
         return _number_as(float(value), unit, numbers)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration, got {value!r}")
@@ -123,12 +128,19 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
 
 
 def _day_zero(value: datetime) -> datetime:
-    """Excel's day 0 for a duration cell read as ``value`` (the module's docstring says why)."""
+    """Excel's day 0 for a duration cell read as ``value`` (the module's docstring says why).
+
+    Raises:
+        ValueError: a date no duration cell shows (a timestamp in a duration column, "Login time"
+            holding when the moderator logged in): read as a length it would be decades.
+    """
     if _BEFORE_LEAP_DAY[0] <= value < _BEFORE_LEAP_DAY[1]:
         return _BEFORE_LEAP_DAY[0]
+    if _BEFORE_LEAP_DAY[1] <= value < _LAST_1900_DURATION:
+        return EPOCH_1900
     if _EPOCH_1904[0] <= value < _EPOCH_1904[1]:
         return _EPOCH_1904[0]
-    return EPOCH_1900
+    raise ValueError(f"expected a duration, got the date {value:%Y-%m-%d %H:%M}")
 
 
 def _number_as(number: float, unit: str | None, numbers: str) -> float:

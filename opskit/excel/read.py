@@ -30,11 +30,9 @@ from opskit.excel.durations import header_unit
 from opskit.excel.sheets import Sheet, csv_sheet, open_book, pick_sheets
 from opskit.excel.types import Context, column_dayfirst, converter, excel_error
 
-_TOTAL_RE = re.compile(
-    r"^\s*(grand\s+total|sub\s*-?\s*total|totals?|sum|overall|gesamt|summe)"
-    r"\b\s*:?",
-    re.I,
-)
+_TOTALS_WORDS = r"(grand\s+total|sub\s*-?\s*total|totals?|sum|overall|gesamt|summe)"
+_TOTAL_RE = re.compile(rf"^\s*{_TOTALS_WORDS}\b\s*:?", re.I)
+_TOTAL_ONLY_RE = re.compile(rf"^\s*{_TOTALS_WORDS}\s*:?\s*$", re.I)
 _NOTE_RE = re.compile(r"^\s*(\*|note\b|notes\b|source\b|generated\b|remarks?\b)", re.I)
 
 
@@ -178,11 +176,32 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
+_BRACKETED_NOTE = re.compile(r"^\s*[(\[][^()\[\]]{1,20}[)\]]\s*$")  # "(cases)", "[%]", "(count)"
+
+
+def _unit_cell(value: Any) -> bool:
+    """Is this cell a unit alone — "(min)", "hrs", "[h:mm:ss]", "(cases)" — as a row of units under a
+    header has?"""
+    if not _is_text(value):
+        return False
+    inner = value.strip().strip("()[]").strip()
+    return bool(inner) and (header_unit(f"x ({inner})")[1] is not None or bool(_BRACKETED_NOTE.match(value)))
+
+
+def _units_row(row: list[Any]) -> bool:
+    """A row of units under the header ("(min)", "(hrs)"): part of the header, never data."""
+    filled = [v for v in row if v is not None and v != ""]
+    return bool(filled) and all(_unit_cell(v) for v in filled)
+
+
 def _names_two_rows(upper: list[Any], lower: list[Any], width: int) -> list[str]:
     names, parent = [], ""
     for c in range(width):
         up = _text(upper[c]) if c < len(upper) else ""
         down = _text(lower[c]) if c < len(lower) else ""
+        if down and _unit_cell(down):  # "Handle time" over "h:mm:ss" is "Handle time (h:mm:ss)"; over
+            inner = down.strip().strip("()[]").strip()  # "(cases)", a unit no reader converts, "Handle time"
+            down = f"({inner})" if header_unit(f"x ({inner})")[1] is not None else ""
         if up:
             parent = up
         elif not down:
@@ -205,7 +224,7 @@ def _two_row_shape(upper: list[Any], lower: list[Any], merged: bool) -> bool:
         return False
     if any(v is not None and v != "" and not _is_text(v) for v in lower):
         return False  # a number or date below: ``lower`` is data
-    if merged:
+    if merged or _units_row(lower):
         return True
     # Without merge information: a header cell followed by blanks, with sub-headers under both.
     for c in range(1, min(len(upper), len(lower))):
@@ -243,6 +262,8 @@ def _find_header(
                 upper_merged = _spans(raw[i], first_row + i, merges)
                 if _two_row_shape(raw[i], raw[i + 1], upper_merged):
                     two = _names_two_rows(top[i], top[i + 1], width)
+                    if _units_row(raw[i + 1]):  # units under the names: the header is both rows
+                        candidates = []
                     candidates.append((score(two), 2, two))
             for s, n, names in candidates:
                 if s and (best is None or (s, -i) > (best[0], best[1])):
@@ -480,6 +501,25 @@ def _letters(src: Sheet) -> tuple[int, int, list[str], list[tuple[int, list[Any]
     return 0, 1, [get_column_letter(i + 1) for i in range(width)], buffered
 
 
+def _totals_label(values: list[Any], positions: list[int]) -> str | None:
+    """The label that makes a row a totals row, or None.
+
+    "Total", "Grand total:" or "Subtotal" alone in a label cell is one; a label that only starts with such a
+    word ("Total EMEA", "Sum for Lumen") is one only when no other label cell is filled — so a moderator
+    named "Sum Wing Kei" or a queue "Total Fraud" beside its date and site stays a data row.
+    """
+    width = len(values)
+    for p in positions:
+        v = values[p] if p < width else None
+        if not isinstance(v, str) or not _TOTAL_RE.match(v):
+            continue
+        if _TOTAL_ONLY_RE.match(v):
+            return v
+        if all(values[q] is None or values[q] == "" for q in positions if q != p and q < width):
+            return v
+    return None
+
+
 def _filled(values: list[Any]) -> bool:
     return any(v is not None and not (isinstance(v, str) and not v.strip()) for v in values)
 
@@ -541,7 +581,7 @@ def _rows(
         if not _filled(values):
             blank += 1
             continue
-        lead = next((v for p in first_positions if p < width and _is_text(v := values[p]) and _TOTAL_RE.match(v)), None)
+        lead = _totals_label(values, first_positions)
         if lead is not None:
             notes.append(f"{sheet}, row {number}: skipped totals row {lead.strip()!r}")
             continue

@@ -83,6 +83,7 @@ class CalamineBook:
     def __init__(self, path: Path, date1904: bool):
         import python_calamine
 
+        self.path = path
         self.epoch = EPOCH_1904 if date1904 else EPOCH_1900
         self.book = python_calamine.CalamineWorkbook.from_path(str(path))
         meta = self.book.sheets_metadata
@@ -91,7 +92,15 @@ class CalamineBook:
         self.worksheet = [str(m.typ).endswith("WorkSheet") for m in meta]
 
     def sheet(self, index: int) -> Sheet:
-        ws = self.book.get_sheet_by_index(index)
+        try:
+            ws = self.book.get_sheet_by_index(index)
+        except Exception as exc:  # python-calamine's CalamineError: a cell its XML cannot hold
+            raise WorkbookError(
+                f"is damaged: sheet {self.names[index]!r} cannot be read ({str(exc).splitlines()[0][:160]})",
+                where=self.path.name,
+                kind="corrupt",
+                hint="open and re-save it in Excel, or ask for it again",
+            ) from None
         c0 = (ws.start or (0, 0))[1]
         merges = [(a[0] + 1, a[1] + 1, b[0] + 1, b[1] + 1) for a, b in (ws.merged_cell_ranges or [])]
 
@@ -105,6 +114,10 @@ class CalamineBook:
         return Sheet(self.names[index], rows() if ws.start else iter(()), merges, self.epoch)
 
 
+OPENPYXL_FULL_MODE_BYTES = 8 * 1024 * 1024
+"""Workbooks smaller than this are opened whole (merged ranges kept); larger ones read-only, streaming."""
+
+
 class OpenpyxlBook:
     """Fallback for workbooks calamine cannot parse; openpyxl's warnings become notes."""
 
@@ -112,7 +125,7 @@ class OpenpyxlBook:
         import openpyxl
 
         self.notes = notes
-        small = path.stat().st_size < 8 * 1024 * 1024  # full mode keeps merged ranges
+        small = path.stat().st_size < OPENPYXL_FULL_MODE_BYTES  # full mode keeps merged ranges
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             self.book = openpyxl.load_workbook(path, read_only=not small, data_only=True)
@@ -125,6 +138,8 @@ class OpenpyxlBook:
 
     def sheet(self, index: int) -> Sheet:
         ws = self.book.worksheets[index]
+        if hasattr(ws, "reset_dimensions"):  # read-only mode trusts the <dimension> tag, which may understate
+            ws.reset_dimensions()
         merges = (
             [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
             if hasattr(ws, "merged_cells")

@@ -13,6 +13,7 @@ durations go through ``durations.parse_seconds``, with the unit the column's hea
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -97,6 +98,8 @@ def _number(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value):  # a cell holding NaN or INF, as some scripts write them
+            raise ValueError(f"expected a number, got {value!r}")
         return float(value)
     if isinstance(value, str):
         text = value.strip().translate(_SPACES)

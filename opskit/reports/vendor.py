@@ -416,8 +416,11 @@ class Inbox:
         self._archived = {file_sha256(p): p.name for p in archive.iterdir() if p.is_file()}
 
     def __iter__(self) -> Iterator[Path]:
-        """The waiting files in name order; hidden files (``.name``) are left alone."""
-        return iter(sorted(p for p in self.folder.iterdir() if p.is_file() and p.name[0] != "."))
+        """The waiting files in name order; hidden files (``.name``) and the owner files Excel and LibreOffice
+        keep beside a workbook someone has open (``~$name.xlsx``, ``.~lock.name#``) are left alone."""
+        return iter(
+            sorted(p for p in self.folder.iterdir() if p.is_file() and p.name[0] != "." and not p.name.startswith("~$"))
+        )
 
     def archived_as(self, sha256: str) -> str | None:
         """The archived file with this content, if any: a re-sent file is not read twice."""

@@ -530,3 +530,26 @@ def test_a_date_column_is_read_in_one_day_order_and_a_contradiction_is_a_row_rej
     ((name, row, column, reason),) = rejected_rows(result)
     assert (name, row, column) == ("acme_1116.csv", 5, "date")
     assert reason == "date '14/11/2026' contradicts the column's other dates, which are month-first"
+
+
+def test_a_workbook_with_a_stray_cell_far_out_is_quarantined_and_the_others_are_merged(tmp_path, make_ctx, run_task):
+    """One note far right of a table would make the fast reader try to hold 82 million cells (and abort the
+    whole process): the file is refused in one line, and the rest of the inbox goes on."""
+    import zipfile
+
+    data, inbox, archive, quarantine = folders(tmp_path)
+    rows = [[date(2026, 11, 15), f"M{i}", "q1", 3, 300, 7.5, 1, 1] for i in range(3)]
+    workbook(inbox / "acme_1116.xlsx", GOOD_HEADER, rows)
+    plain = workbook(tmp_path / "plain.xlsx", GOOD_HEADER, rows)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(inbox / "acme_1117.xlsx", "w") as dst:
+        for item in src.infolist():
+            part = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                stray = b'<row r="5000"><c r="XFD5000" t="inlineStr"><is><t>checked</t></is></c></row>'
+                part = part.replace(b"</sheetData>", stray + b"</sheetData>")
+            dst.writestr(item, part)
+    result = run(make_ctx, run_task, data)
+    assert (result.summary["archived"], result.summary["quarantined"], result.rows) == (1, 1, 3)
+    assert (archive / "acme_1116.xlsx").exists()
+    reason = (quarantine / "acme_1117.xlsx.reason.txt").read_text()
+    assert "used range of 5,000 rows by 16,384 columns" in reason and "column XFD" in reason

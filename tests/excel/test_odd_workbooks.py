@@ -1,0 +1,192 @@
+"""Workbooks that are odd but real — or broken in ways real producers break them — read right or refused
+in one line: a stray cell far out, a dimension tag that understates, damaged cells, totals-like labels
+that are data, a row of units under the header, NaN cells, timestamps in a duration column."""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from opskit.excel import WorkbookError, read_table
+from opskit.reports.vendor import VENDOR_ALIASES, Inbox
+
+HEADER = ["Date", "Agent ID", "Queue", "Handled", "Handle time (sec)"]
+TYPES = {"handle_seconds": "seconds", "handled": "int"}
+
+
+def workbook(path: Path, rows: list[list[object]], *, header: list[object] = HEADER) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Daily"
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def day_rows(n: int) -> list[list[object]]:
+    return [[datetime(2026, 11, 3), f"M{i}", "Q1", 10 + i, 600 + i] for i in range(n)]
+
+
+def edit_sheet(path: Path, change) -> Path:
+    """Rewrite the first sheet's XML with ``change(xml) -> xml``, as a producer with its own ideas writes it."""
+    out = path.with_name("edited_" + path.name)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = change(data.decode()).encode()
+            dst.writestr(item, data)
+    return out
+
+
+def test_a_stray_cell_far_out_is_refused_in_one_line_not_a_crash(tmp_path):
+    # 5,000 rows by 16,384 columns is 82 million cells: the fast reader would try to hold them all (and abort)
+    path = workbook(tmp_path / "stray.xlsx", day_rows(10))
+    wb_path = edit_sheet(
+        path,
+        lambda xml: xml.replace(
+            "</sheetData>", '<row r="5000"><c r="XFD5000" t="inlineStr"><is><t>note</t></is></c></row></sheetData>'
+        ),
+    )
+    with pytest.raises(WorkbookError) as caught:
+        read_table(wb_path, aliases=VENDOR_ALIASES)
+    assert caught.value.kind == "too_large"
+    assert str(caught.value).startswith(
+        "edited_stray.xlsx: has a used range of 5,000 rows by 16,384 columns in xl/worksheets/sheet1.xml "
+        "(a cell in column XFD), too large to read"
+    )
+    assert "Ctrl+End" in str(caught.value)
+
+
+def test_empty_styled_cells_far_out_are_no_used_range(tmp_path):
+    # Gnumeric writes the whole grid as empty styled cells: they take no room, the table is read
+    path = workbook(tmp_path / "grid.xlsx", day_rows(3))
+    grid = edit_sheet(
+        path, lambda xml: xml.replace("</sheetData>", '<row r="9000"><c r="XFD9000" s="0"/></row></sheetData>')
+    )
+    assert len(read_table(grid, aliases=VENDOR_ALIASES, types=TYPES).rows) == 3
+
+
+def test_a_large_workbook_s_understated_dimension_tag_does_not_cut_it_short(tmp_path, monkeypatch):
+    # error cells send a workbook to openpyxl, which streams large ones and would trust <dimension>
+    import opskit.excel.sheets as sheets
+
+    monkeypatch.setattr(sheets, "OPENPYXL_FULL_MODE_BYTES", 0)  # read it as a large one
+    rows = day_rows(40)
+    rows[5][4] = "#N/A"
+    path = workbook(tmp_path / "big.xlsx", rows)
+    lying = edit_sheet(
+        path,
+        lambda xml: re.sub(r'<dimension ref="[^"]+"/>', '<dimension ref="A1:C3"/>', xml).replace(
+            '<c r="E7" t="inlineStr"><is><t>#N/A</t></is></c>', '<c r="E7" t="e"><v>#N/A</v></c>'
+        ),
+    )
+    table = read_table(lying, aliases=VENDOR_ALIASES, types=TYPES)
+    assert len(table.rows) == 39 and table.rows[-1]["handle_seconds"] == 639  # every row, every column
+    assert [(r.row, r.column, r.reason) for r in table.rejected] == [
+        (7, "handle_seconds", "cell holds the Excel error #N/A")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ('<c r="D3" t="b"><v>yes</v></c>', "Unrecognized boolean cell value: yes"),
+        ('<c r="D3" t="s"><v>999</v></c>', "Cell string index not found in shared strings table"),
+    ],
+)
+def test_a_damaged_cell_is_a_workbook_error_naming_file_and_sheet(tmp_path, cell, reason):
+    path = workbook(tmp_path / "damaged.xlsx", day_rows(3))
+    broken = edit_sheet(path, lambda xml: re.sub(r'<c r="D3"[^>]*>.*?</c>', cell, xml))
+    with pytest.raises(WorkbookError) as caught:
+        read_table(broken, aliases=VENDOR_ALIASES)
+    assert str(caught.value).startswith(f"edited_damaged.xlsx: is damaged: sheet 'Daily' cannot be read ({reason})")
+    assert caught.value.kind == "corrupt"
+
+
+def test_labels_that_start_like_a_total_are_data_unless_the_row_is_a_totals_row(tmp_path):
+    day = datetime(2026, 11, 3)
+    rows = [
+        [day, "Sum Wing Kei", "Q1", 10, 600],  # a moderator's name
+        [day, "M2", "Total Fraud", 11, 660],  # a queue's name
+        [day, "M3", "sum-de-spam", 12, 720],
+        [day, "Total", None, 33, 1980],  # a day's total
+        ["Grand total for Lumen", None, None, 33, 1980],
+    ]
+    table = read_table(workbook(tmp_path / "labels.xlsx", rows), aliases=VENDOR_ALIASES, types=TYPES)
+    assert [(r["moderator_id"], r["queue_id"]) for r in table.rows] == [
+        ("Sum Wing Kei", "Q1"),
+        ("M2", "Total Fraud"),
+        ("M3", "sum-de-spam"),
+    ]
+    assert "Daily, row 5: skipped totals row 'Total'" in table.notes
+    assert "Daily, row 6: skipped totals row 'Grand total for Lumen'" in table.notes
+    assert table.rejected == []
+
+
+def test_a_row_of_units_under_the_header_is_part_of_it(tmp_path):
+    header = ["Date", "Agent ID", "Queue", "Handled", "Handle time", "Productive time"]
+    rows = [[None, None, None, "(cases)", "(min)", "hrs"], [datetime(2026, 11, 3), "M1", "Q1", 10, 50, 7.5]]
+    table = read_table(
+        workbook(tmp_path / "units.xlsx", rows, header=header),
+        aliases=VENDOR_ALIASES,
+        types={**TYPES, "productive_seconds": "seconds"},
+    )
+    assert table.rejected == []
+    assert table.rows == [
+        {
+            "date": datetime(2026, 11, 3).date(),
+            "moderator_id": "M1",
+            "queue_id": "Q1",
+            "handled": 10,
+            "handle_seconds": 3000.0,
+            "productive_seconds": 27000.0,
+        }
+    ]
+    assert table.units == {"handle_seconds": "min", "productive_seconds": "h"}
+
+
+def test_a_header_typed_with_a_line_break_before_its_unit_keeps_the_unit(tmp_path):
+    header = ["Date", "Agent ID", "Queue", "Handled", "Total handle\ntime (min)"]
+    table = read_table(
+        workbook(tmp_path / "wrapped.xlsx", [[datetime(2026, 11, 3), "M1", "Q1", 10, 5]], header=header),
+        aliases=VENDOR_ALIASES,
+        types=TYPES,
+    )
+    assert table.rows[0]["handle_seconds"] == 300.0 and table.units == {"handle_seconds": "min"}
+
+
+def test_nan_cells_and_timestamps_in_a_duration_column_are_rejected_rows(tmp_path):
+    header = ["Date", "Agent ID", "Queue", "Handled", "Handle time (sec)", "Login time"]
+    day = datetime(2026, 11, 3)
+    rows = [
+        [day, "M1", "Q1", 10, 600, 0.25],
+        [day, "M2", "Q1", 11, 660, datetime(2026, 11, 3, 8, 2)],  # when M2 logged in, not for how long
+        [day, "M3", "Q1", 12, 720, 0.5],
+    ]
+    path = workbook(tmp_path / "odd.xlsx", rows, header=header)
+    path = edit_sheet(path, lambda xml: re.sub(r'(<c r="E4"[^>]*>)<v>[^<]*</v>', r"\1<v>NaN</v>", xml))
+    table = read_table(path, aliases=VENDOR_ALIASES, types={**TYPES, "logged_seconds": "duration"})
+    assert [r["moderator_id"] for r in table.rows] == ["M1"]
+    assert {(r.row, r.column) for r in table.rejected} == {(3, "logged_seconds"), (4, "handle_seconds")}
+    reasons = {r.column: r.reason for r in table.rejected}
+    assert reasons["logged_seconds"] == "expected a duration, got the date 2026-11-03 08:02"
+    assert math.isnan(float(reasons["handle_seconds"].rsplit(" ", 1)[1]))
+
+
+def test_the_inbox_leaves_excel_s_owner_files_alone(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    workbook(inbox / "lumen_2026-11-03.xlsx", day_rows(2))
+    (inbox / "~$lumen_2026-11-03.xlsx").write_bytes(b"\x05alice" + b"\x00" * 100)  # someone has it open
+    (inbox / ".~lock.lumen_2026-11-03.xlsx#").write_text("alice,host,...")
+    waiting = Inbox(inbox, tmp_path / "archive", tmp_path / "quarantine")
+    assert [p.name for p in waiting] == ["lumen_2026-11-03.xlsx"]
