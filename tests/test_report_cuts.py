@@ -156,3 +156,59 @@ def test_a_side_input_that_is_not_utf8_is_named_with_its_line(tmp_path):
     with pytest.raises(DataError) as caught:
         read_queues(path)
     assert str(caught.value).startswith("queues.csv, line 3: not UTF-8 text")
+
+
+def test_a_staffing_plan_is_read_whole_with_weeks_as_labels_or_days(tmp_path):
+    from openpyxl import Workbook
+
+    from opskit.reports import read_staffing
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Staffing plan, Lumen BPO"])  # a title: the table starts on row 3
+    ws.append([])
+    ws.append(["week", "vendor", "queue_id", "fte"])
+    ws.append(["2026-W49", "Lumen", "q1", 12.5])
+    ws.append([datetime(2026, 11, 30), "Lumen", "q2", "1,250"])  # a day of the week, thousands separator
+    ws.append(["2026-w49", "Atlas", "q1", 2])
+    wb.save(tmp_path / "staffing.xlsx")
+    assert read_staffing(tmp_path / "staffing.xlsx") == {("2026-W49", "q1"): 14.5, ("2026-W49", "q2"): 1250.0}
+
+    ws.append(["2026-W49", "Atlas", "q3", "#N/A"])  # row 7: an Excel error is no FTE, never a row left out
+    wb.save(tmp_path / "staffing.xlsx")
+    with pytest.raises(DataError, match=r"^staffing.xlsx, row 7: fte: cell holds the Excel error #N/A"):
+        read_staffing(tmp_path / "staffing.xlsx")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("week;queue_id;fte\n2026-W49;q1;12,5\n", "staffing.csv, row 2: fte '12,5' is not a number"),
+        ("week,queue_id,fte\nW49,q1,3\n", "staffing.csv, row 2: week 'W49' is not an ISO week (2026-W49) or a date"),
+        ("week,queue_id,fte\n2026-W49,q1,nan\n", "staffing.csv, row 2: fte 'nan' is not a number"),
+    ],
+)
+def test_a_staffing_plan_s_bad_cell_is_named(tmp_path, text, message):
+    from opskit.reports import read_staffing
+
+    with pytest.raises(DataError) as caught:
+        read_staffing(write(tmp_path, "staffing.csv", text))
+    assert str(caught.value).startswith(message)
+
+
+def test_a_semicolon_csv_side_input_is_read(tmp_path):
+    assert read_queues(write(tmp_path, "queues.csv", "queue_id;sla_hours\nq1;24\nq2;1,000\n")) == {
+        "q1": 24.0,
+        "q2": 1000.0,
+    }
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_telling_a_case_export_from_a_vendor_csv_reads_any_encoding(tmp_path, encoding):
+    from opskit.reports.vendor import is_case_export
+
+    path = tmp_path / "lumen.csv"
+    path.write_bytes("Date,Agent,Queue,Handled\n03/11/2026,Jürgen,Q1,4\n".encode(encoding))
+    assert is_case_export(path) is False
+    path.write_bytes("case_id,queue_id,completed_at\n1,q1,2026-11-10T11:00:00Z\n".encode("utf-8-sig"))
+    assert is_case_export(path) is True

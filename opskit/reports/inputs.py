@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 import csv
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -148,29 +150,48 @@ def read_rows(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
     """A small CSV or workbook as dicts, checked to have the ``required`` columns.
 
     Workbooks go through ``opskit.excel.read_table`` (header found, merged cells and totals rows
-    handled); CSVs through ``csv.DictReader`` (a UTF-8 BOM is fine).
+    handled); CSVs through ``csv.DictReader`` (a UTF-8 BOM is fine; comma, semicolon, tab or pipe).
 
     Raises:
-        DataError: a required column is missing (``WorkbookError`` for an unreadable workbook).
+        DataError: a required column is missing, a workbook cell holds an Excel error (#N/A), or a CSV is
+            not UTF-8 (``WorkbookError`` for an unreadable workbook).
     """
+    return [row for _, row in numbered_rows(path, required)]
+
+
+def numbered_rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+    """``read_rows`` with each row's number as the user sees it (the sheet's row, the CSV's line), so an
+    error about a cell can name it wherever the table starts. A side input is read whole or not at all:
+    a row a workbook reader would reject is an error, never a row left out."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         # Here, not at the top: opskit.excel.read costs ~20 ms, and `runner.py list` imports every task.
         from opskit.excel import read_table
 
-        return list(read_table(path, required=required).rows)
+        table = read_table(path, required=required)
+        if table.rejected:
+            first = table.rejected[0]
+            raise DataError(f"{path.name}, row {first.row}: {first.column}: {first.reason}")
+        return list(zip(table.row_numbers, table.rows, strict=True))
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
         try:
+            delimiter = _delimiter(handle.readline())
+            handle.seek(0)
+            reader = csv.DictReader(handle, delimiter=delimiter)
             missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
                 raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
-            return list(reader)
+            return [(reader.line_num, row) for row in reader]
         except UnicodeDecodeError:
             # Text is decoded a block ahead of the rows: the line is counted in the bytes.
             raise DataError(
                 f"{path.name}, line {_bad_line(path)}: not UTF-8 text",
                 hint="Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)",
             ) from None
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter a CSV's header line uses: the commonest of comma, semicolon, tab and pipe."""
+    return max((",", ";", "\t", "|"), key=header.count) if header.strip() else ","
 
 
 def _bad_line(path: Path) -> int:
@@ -183,6 +204,9 @@ def _bad_line(path: Path) -> int:
     return 1
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
+
+
 def _key(value: object) -> str:
     """An id cell as text, as a CSV would hold it: a workbook's 101 or 101.0 is "101"."""
     if isinstance(value, float) and value.is_integer():
@@ -191,19 +215,23 @@ def _key(value: object) -> str:
 
 
 def _number(path: Path, n: int, column: str, value: object) -> float:
-    """A numeric cell of a side input, or a ``DataError`` naming the file, row and column."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """A numeric cell of a side input, or a ``DataError`` naming the file, row and column.
+
+    Thousands separators are commas between groups of three ("1,234.5"); "12,5" is refused, not read as
+    125 (a decimal comma is the locale's, and opskit does not guess it).
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
-    try:
-        return float(str(value).strip().replace(",", ""))
-    except ValueError:
-        raise DataError(f"{path.name}, row {n}: {column} {value!r} is not a number") from None
+    text = str(value).strip()
+    if _PLAIN_NUMBER.match(text) and any(c.isdigit() for c in text):
+        return float(text.replace(",", ""))
+    raise DataError(f"{path.name}, row {n}: {column} {value!r} is not a number")
 
 
 def read_queues(path: Path) -> dict[str, float]:
     """queue_id -> sla_hours, from a CSV or workbook with those two columns."""
     out = {}
-    for n, r in enumerate(read_rows(path, ("queue_id", "sla_hours")), start=2):
+    for n, r in numbered_rows(path, ("queue_id", "sla_hours")):
         if r["queue_id"] not in (None, "") and r["sla_hours"] not in (None, ""):
             out[str(r["queue_id"])] = _number(path, n, "sla_hours", r["sla_hours"])
     return out
@@ -232,7 +260,7 @@ def read_targets(path: Path) -> list[Target]:
             a number, naming the row.
     """
     out = []
-    for n, r in enumerate(read_rows(path, ("level", "key", "metric", "value")), start=2):
+    for n, r in numbered_rows(path, ("level", "key", "metric", "value")):
         direction = str(r.get("direction") or HIGHER)
         if direction not in (HIGHER, LOWER):
             raise DataError(f"{path.name}, row {n}: direction {direction!r} is not {HIGHER} or {LOWER}")
@@ -269,7 +297,7 @@ def read_shifts(path: Path, first: date, last: date) -> dict[str, float]:
         DataError: a productive time that is not a duration, naming the file and row.
     """
     out: dict[str, float] = {}
-    for n, r in enumerate(read_rows(path, ("moderator_id", "date", "productive_seconds")), start=2):
+    for n, r in numbered_rows(path, ("moderator_id", "date", "productive_seconds")):
         day = r["date"].date() if isinstance(r["date"], datetime) else r["date"]
         if not isinstance(day, date):
             try:
@@ -288,12 +316,36 @@ def read_shifts(path: Path, first: date, last: date) -> dict[str, float]:
 
 def read_staffing(path: Path) -> dict[tuple[str, str], float]:
     """(ISO week, queue_id) -> planned FTE, summed over vendors, from a workbook or CSV with
-    week, queue_id and fte (the vendors' staffing plan that capacity_plan compares against)."""
+    week, queue_id and fte (the vendors' staffing plan that capacity_plan compares against).
+
+    ``week`` is an ISO week ("2026-W49") or any day of it (a date cell or "2026-11-30").
+
+    Raises:
+        DataError: a week or FTE that is not one, naming the file and row.
+    """
     out: dict[tuple[str, str], float] = {}
-    for n, r in enumerate(read_rows(path, ("week", "queue_id", "fte")), start=2):
-        key = (str(r["week"]), str(r["queue_id"]))
+    for n, r in numbered_rows(path, ("week", "queue_id", "fte")):
+        key = (_week(path, n, r["week"]), _key(r["queue_id"]))
         out[key] = out.get(key, 0.0) + (_number(path, n, "fte", r["fte"]) if r["fte"] not in (None, "") else 0.0)
     return out
+
+
+_ISO_WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+
+
+def _week(path: Path, n: int, value: object) -> str:
+    """A staffing row's week as its ISO label, from the label or a day of the week."""
+    if isinstance(value, date):
+        return iso_week(value.date() if isinstance(value, datetime) else value)
+    text = str(value or "").strip()
+    if _ISO_WEEK.match(text.upper()):
+        return text.upper()
+    try:
+        return iso_week(date.fromisoformat(text[:10]))
+    except ValueError:
+        raise DataError(
+            f"{path.name}, row {n}: week {value!r} is not an ISO week (2026-W49) or a date (2026-11-30)"
+        ) from None
 
 
 def moderators_in(path: Path) -> dict[str, tuple[str, str]] | None:

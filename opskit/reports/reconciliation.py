@@ -91,9 +91,12 @@ def read_side(
     try:
         table = read_vendor_report(path, aliases=aliases, required=needed)
     except DataError as exc:
+        # A missing column is fixed by mapping it; a file that is no workbook, encrypted or damaged keeps its
+        # own advice ("save it as .xlsx", "ask for it again").
+        missing = "lacks required column" in exc.args[0] or "missing column" in exc.args[0]
         raise DataError(
             f"{side} side ({path.name}): {exc.args[0]}",
-            hint=f"Map the field to one of its headers with {side}_columns=field=Header",
+            hint=f"Map the field to one of its headers with {side}_columns=field=Header" if missing else exc.hint,
         ) from None
     rows = [complete_vendor_row(r) for r in table.rows]
     for field, source in derived.items():

@@ -312,8 +312,8 @@ def is_case_export(path: Path) -> bool:
     """Whether ``path`` is a CSV case export of the console (it has case_id and completed_at)."""
     if path.suffix.lower() != ".csv":
         return False
-    with open(path, encoding="utf-8") as handle:
-        header = handle.readline().strip().split(",")
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:  # any encoding: only names are compared
+        header = [name.strip().strip('"') for name in handle.readline().strip().split(",")]
     return "case_id" in header and "completed_at" in header
 
 
