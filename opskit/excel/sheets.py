@@ -9,6 +9,8 @@ and delimiter found.
 
 from __future__ import annotations
 
+import codecs
+import collections
 import csv
 import io
 import itertools
@@ -198,23 +200,54 @@ def open_book(path: Path, date1904: bool, notes: list[str], error_cells: bool = 
     )
 
 
+def _csv_encoding(path: Path, notes: list[str]) -> str:
+    """UTF-8 (with or without BOM) when every byte of the file is; UTF-16 by its BOM, or without one when
+    every other byte of the start is NUL; else Windows-1252, with a note. The whole file is checked (at
+    disk speed): a name with an accent near the end of a large export must not become "Jos\ufffd"."""
+    with open(path, "rb") as handle:
+        sample = handle.read(1 << 16)
+        if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return "utf-16"
+        if len(sample) >= 8 and sample.count(0) * 3 > len(sample):  # UTF-16 text of Latin letters, no BOM
+            odd_nuls, even_nuls = sample[1::2].count(0), sample[0::2].count(0)
+            notes.append("UTF-16 without a byte-order mark")
+            return "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        handle.seek(0)
+        try:
+            while block := handle.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            notes.append("not UTF-8; read as Windows-1252")
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _csv_delimiter(lines: list[str]) -> str:
+    """The delimiter among , ; tab | that splits the most lines into the same number (> 1) of fields: a
+    title line above the table ("Generated: 04/11/2026, 08:00") does not outvote the table's rows."""
+    best, best_score = ",", (0, 0)
+    for delimiter in (",", ";", "\t", "|"):
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        counts = collections.Counter(w for w in widths if w > 1)
+        if counts:
+            width, lines_with_it = counts.most_common(1)[0]
+            if (lines_with_it, width) > best_score:
+                best, best_score = delimiter, (lines_with_it, width)
+    return best
+
+
 def csv_sheet(path: Path, notes: list[str]) -> tuple[Sheet, io.TextIOBase]:
     """A CSV/TSV file as a Sheet, and the open text handle the caller closes when the rows are read.
 
     The encoding (UTF-8 with or without BOM, UTF-16, else Windows-1252 with a note), Excel's "sep=;"
     line and the delimiter (sniffed among , ; tab |) are found from the file itself.
     """
-    with open(path, "rb") as handle:
-        sample = handle.read(1 << 20)
-    encoding = "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        try:
-            sample.decode("utf-8-sig") if len(sample) < (1 << 20) else sample[:-4].decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = "cp1252"
-            notes.append("not UTF-8; read as Windows-1252")
+    encoding = _csv_encoding(path, notes)
     text = open(path, encoding=encoding, errors="replace", newline="")  # noqa: SIM115 closed by caller
     first = text.readline()
     delimiter = None
@@ -228,12 +261,9 @@ def csv_sheet(path: Path, notes: list[str]) -> tuple[Sheet, io.TextIOBase]:
         if path.suffix.lower() in {".tsv", ".tab"}:
             delimiter = "\t"
         else:
-            head = "".join(itertools.islice(text, 20))
+            head = list(itertools.islice(text, 30))
             text.seek(0)
-            try:
-                delimiter = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-            except csv.Error:
-                delimiter = ","
+            delimiter = _csv_delimiter(head)
     reader = csv.reader(text, delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:

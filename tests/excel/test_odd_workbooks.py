@@ -190,3 +190,35 @@ def test_the_inbox_leaves_excel_s_owner_files_alone(tmp_path):
     (inbox / ".~lock.lumen_2026-11-03.xlsx#").write_text("alice,host,...")
     waiting = Inbox(inbox, tmp_path / "archive", tmp_path / "quarantine")
     assert [p.name for p in waiting] == ["lumen_2026-11-03.xlsx"]
+
+
+CSV_HEADER = "Date,Agent ID,Queue,Handled,Handle time (sec)\r\n"
+
+
+def test_a_large_csv_that_turns_windows_1252_after_its_first_mebibyte_keeps_its_accents(tmp_path):
+    body = "".join(f"03/11/2026,M{i},Q1,10,600\r\n" for i in range(40_000))  # ~1 MiB of ASCII
+    path = tmp_path / "lumen.csv"
+    path.write_bytes((CSV_HEADER + body + "03/11/2026,José Müller,Q1,12,720\r\n").encode("cp1252"))
+    assert path.stat().st_size > 1 << 20
+    table = read_table(path, aliases=VENDOR_ALIASES, types=TYPES)
+    assert table.rows[-1]["moderator_id"] == "José Müller" and len(table.rows) == 40_001
+    assert "not UTF-8; read as Windows-1252" in table.notes
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_csv_without_a_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "lumen.csv"
+    path.write_bytes((CSV_HEADER + "03/11/2026,Jürgen,Q1,10,600\r\n").encode(encoding))
+    table = read_table(path, aliases=VENDOR_ALIASES, types=TYPES)
+    assert [(r["moderator_id"], r["handle_seconds"]) for r in table.rows] == [("Jürgen", 600.0)]
+
+
+def test_a_semicolon_csv_under_a_title_line_with_a_comma_is_split_on_semicolons(tmp_path):
+    path = tmp_path / "lumen.csv"
+    path.write_text(
+        "Generated: 04/11/2026, 08:00\n\nDate;Agent ID;Queue;Handled;Handle time (sec)\n"
+        "03/11/2026;M1;Q1;10;600\n03/11/2026;Smith, John;Q1;12;720\n",
+        encoding="utf-8",
+    )
+    table = read_table(path, aliases=VENDOR_ALIASES, types=TYPES)
+    assert [r["moderator_id"] for r in table.rows] == ["M1", "Smith, John"] and table.header_row == 3
