@@ -405,7 +405,11 @@ def read_table(
                 plan = [(name, pos, _column_order(name, pos, conv, types, whole, ctx)) for name, pos, conv in plan]
                 body = whole
             labels = [positions[c] for c in label_columns if c in positions]
-            rows = _rows(body, plan, ctx, table, header_row + n_rows - 1, labels)
+            # A column the caller did not ask for (no alias, no type) never rejects a row: "#N/A" from a
+            # VLOOKUP in a "Team lead" column is kept as that text, and the row is read.
+            lenient = {c for c, _ in unknown} if aliases or types else set()
+            body = _fill_vertical_merges(body, src.merges, header_row + n_rows - 1)
+            rows = _rows(body, plan, ctx, table, header_row + n_rows - 1, labels, lenient)
             if stream:
                 table.rows = _closing(rows, closer)
                 closer = lambda: None  # noqa: E731
@@ -562,6 +566,36 @@ def _auto(value: Any, ctx: Context) -> Any:
     return value
 
 
+def _fill_vertical_merges(
+    body: Iterable[tuple[int, list[Any]]], merges: list[tuple[int, int, int, int]], last_header_row: int
+) -> Iterable[tuple[int, list[Any]]]:
+    """Rows with a value merged down over several of them ("03/11/2026" over a day's block) given to each:
+    Excel shows it on every row of the block, and the vendor means it for each."""
+    down = sorted((m for m in merges if m[2] > m[0] and m[0] > last_header_row), key=lambda m: m[0])
+    if not down:
+        return body
+
+    def filled() -> Iterator[tuple[int, list[Any]]]:
+        open_: list[tuple[int, int, int, Any]] = []  # (last row, first col, last col, value)
+        index = 0
+        for number, values in body:
+            while index < len(down) and down[index][0] <= number:
+                r1, c1, r2, c2 = down[index]
+                if r1 == number and c1 - 1 < len(values):
+                    open_.append((r2, c1, c2, values[c1 - 1]))
+                index += 1
+            open_ = [m for m in open_ if m[0] >= number]
+            for _, c1, c2, value in open_:
+                if len(values) < c2:
+                    values.extend([None] * (c2 - len(values)))
+                for c in range(c1 - 1, c2):
+                    if values[c] is None or values[c] == "":
+                        values[c] = value
+            yield number, values
+
+    return filled()
+
+
 def _rows(
     body: Iterable[tuple[int, list[Any]]],
     plan: list[tuple[str, int, Any]],
@@ -569,6 +603,7 @@ def _rows(
     table: Table,
     last_header_row: int,
     labels: list[int],
+    lenient: set[str] | frozenset[str] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
     sheet, rejected, notes = table.sheet, table.rejected, table.notes
     blank = 0
@@ -602,6 +637,9 @@ def _rows(
                 row[name] = None
                 continue
             error = excel_error(raw)
+            if error and name in lenient:
+                row[name] = error
+                continue
             if error:
                 rejected.append(Rejection(sheet, number, name, f"cell holds the Excel error {error}"))
                 ok = False

@@ -222,3 +222,32 @@ def test_a_semicolon_csv_under_a_title_line_with_a_comma_is_split_on_semicolons(
     )
     table = read_table(path, aliases=VENDOR_ALIASES, types=TYPES)
     assert [r["moderator_id"] for r in table.rows] == ["M1", "Smith, John"] and table.header_row == 3
+
+
+def test_a_date_merged_down_over_a_day_s_block_is_every_row_s_date(tmp_path):
+    rows = [[datetime(2026, 11, 3), f"M{i}", "Q1", 10, 600] for i in range(3)]
+    rows += [[datetime(2026, 11, 4), "M9", "Q1", 11, 660]]
+    rows[1][0] = rows[2][0] = None
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for row in rows:
+        ws.append(row)
+    ws.merge_cells("A2:A4")  # 3 Nov over its three rows, as the vendor's template lays it out
+    wb.save(tmp_path / "merged.xlsx")
+    table = read_table(tmp_path / "merged.xlsx", aliases=VENDOR_ALIASES, types={**TYPES, "date": "date"})
+    assert table.rejected == []
+    assert [(r["date"].day, r["moderator_id"]) for r in table.rows] == [(3, "M0"), (3, "M1"), (3, "M2"), (4, "M9")]
+
+
+def test_an_excel_error_in_a_column_nobody_asked_for_does_not_reject_the_row(tmp_path):
+    header = [*HEADER, "Team lead"]
+    rows = [
+        [datetime(2026, 11, 3), "M1", "Q1", 10, 600, "#N/A"],
+        [datetime(2026, 11, 3), "M2", "Q1", 11, "#N/A", "Ana"],
+    ]
+    table = read_table(workbook(tmp_path / "lookup.xlsx", rows, header=header), aliases=VENDOR_ALIASES, types=TYPES)
+    assert [(r["moderator_id"], r["team_lead"]) for r in table.rows] == [("M1", "#N/A")]  # a VLOOKUP that found none
+    assert [(r.row, r.column, r.reason) for r in table.rejected] == [
+        (3, "handle_seconds", "cell holds the Excel error #N/A")  # a field the report needs still rejects
+    ]
