@@ -25,6 +25,15 @@ from opskit.reports import (
     vendor_settings,
 )
 
+# What to do with a file of a kind the merge does not read, by suffix: the vendor can send it again as one.
+UNREAD_SUFFIXES = {
+    ".xls": ": an Excel 97-2003 file; open it in Excel and save it as .xlsx, or ask the vendor for .xlsx",
+    ".ods": ": a LibreOffice file; open it and save it as .xlsx",
+    ".numbers": ": a Numbers file; export it as .xlsx",
+    ".tsv": ": rename it to .csv (tab-separated files are read as CSV)",
+    ".txt": ": if it is a CSV export, rename it to .csv",
+}
+
 
 @task(schedule_hint="0 9 * * *")
 def vendor_consolidation(
@@ -67,7 +76,7 @@ def vendor_consolidation(
             entry.update(status="skipped", reason=f"already processed (same content as {archive}/{seen})")
             box.quarantine(path, entry["reason"])
         elif path.suffix.lower() not in (".xlsx", ".xlsm", ".csv"):
-            reason = f"not a workbook ({path.suffix or 'no suffix'})"
+            reason = f"not a workbook ({path.suffix or 'no suffix'})" + UNREAD_SUFFIXES.get(path.suffix.lower(), "")
         else:
             good, bad, columns, reason = examine_vendor_file(path, vendor, settings)
             reason = reason or repeated_rows(good, merged_from)

@@ -4,7 +4,6 @@ a case listed twice in one export."""
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, date, datetime
 
 import pytest
@@ -12,35 +11,12 @@ import pytest
 from opskit.errors import DataError
 from opskit.reports import cut_rows, misses, productive_by, read_moderators, read_queues, read_shifts, read_targets
 from opskit.reports.inputs import targets_for
-from opskit.reports.scan import NEEDED, scan_cases
+from opskit.reports.scan import scan_cases
 from opskit.reports.vendor import case_export_rows
+from tests.test_cases import write as export  # a case export: each row completed on 10 Nov by m1
 
 WINDOW = {"current": (datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))}
 HOURS_8 = 8 * 3600
-
-
-def export(tmp_path, rows, name="cases.csv"):
-    """A case export: each row completed on 10 Nov after ``handle_seconds`` (default 60)."""
-    path = tmp_path / name
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=NEEDED)
-        writer.writeheader()
-        for n, changes in enumerate(rows, start=1):
-            row = dict.fromkeys(NEEDED, "")
-            row.update(
-                case_id=str(n),
-                queue_id="q1",
-                created_at="2026-11-10T10:00:00Z",
-                completed_at="2026-11-10T11:00:00Z",
-                handle_seconds="60",
-                qa_sampled="0",
-                escalated="0",
-                appealed="0",
-                overturned="0",
-            )
-            row.update(changes)
-            writer.writerow(row)
-    return path
 
 
 def write(tmp_path, name, text):

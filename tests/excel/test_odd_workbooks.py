@@ -15,20 +15,14 @@ from openpyxl import Workbook
 
 from opskit.excel import WorkbookError, read_table
 from opskit.reports.vendor import VENDOR_ALIASES, Inbox
+from tests.tasks.test_vendor_files import workbook as vendor_workbook  # sheet 'Daily', header, rows
 
 HEADER = ["Date", "Agent ID", "Queue", "Handled", "Handle time (sec)"]
 TYPES = {"handle_seconds": "seconds", "handled": "int"}
 
 
 def workbook(path: Path, rows: list[list[object]], *, header: list[object] = HEADER) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Daily"
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    wb.save(path)
-    return path
+    return vendor_workbook(path, header, rows)
 
 
 def day_rows(n: int) -> list[list[object]]:

@@ -553,3 +553,14 @@ def test_a_workbook_with_a_stray_cell_far_out_is_quarantined_and_the_others_are_
     assert (archive / "acme_1116.xlsx").exists()
     reason = (quarantine / "acme_1117.xlsx.reason.txt").read_text()
     assert "used range of 5,000 rows by 16,384 columns" in reason and "column XFD" in reason
+
+
+def test_an_xls_file_is_quarantined_saying_how_to_send_it_again(tmp_path, make_ctx, run_task):
+    data, inbox, archive, quarantine = folders(tmp_path)
+    (inbox / "acme_1116.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)  # an OLE container
+    result = run(make_ctx, run_task, data)
+    assert result.summary["quarantined"] == 1
+    assert (quarantine / "acme_1116.xls.reason.txt").read_text().strip() == (
+        "not a workbook (.xls): an Excel 97-2003 file; open it in Excel and save it as .xlsx, "
+        "or ask the vendor for .xlsx"
+    )
