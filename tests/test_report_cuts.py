@@ -188,3 +188,36 @@ def test_telling_a_case_export_from_a_vendor_csv_reads_any_encoding(tmp_path, en
     assert is_case_export(path) is False
     path.write_bytes("case_id,queue_id,completed_at\n1,q1,2026-11-10T11:00:00Z\n".encode("utf-8-sig"))
     assert is_case_export(path) is True
+
+
+def test_a_blank_vendor_in_the_moderator_table_falls_back_to_the_case_rows(tmp_path):
+    scan = scan_cases(
+        [export(tmp_path, [{"moderator_id": "m1", "vendor": "Lumen", "site": "Lisbon"}])], windows=WINDOW, tz=UTC
+    )
+    placed = productive_by(scan, {"m1": 3600.0, "m2": 3600.0}, {"m1": ("", ""), "m2": ("Atlas", "")})
+    assert placed["vendor"] == {"Lumen": 3600.0, "Atlas": 3600.0}
+    assert placed["site"] == {"Lisbon": 3600.0, "(unassigned)": 3600.0}
+
+
+def test_a_case_first_listed_open_counts_as_open_in_the_report_and_in_reconciliation(tmp_path):
+    rows = [{"completed_at": ""}, {"vendor": "Atlas"}]
+    rows[1]["case_id"] = "1"  # the same case, completed, further down the export: the first row wins in both
+    path = export(tmp_path, rows)
+    assert scan_cases([path], windows=WINDOW, tz=UTC).overall("current").completed == 0
+    assert case_export_rows(path, UTC) == []
+
+
+def test_an_excel_error_in_a_column_a_side_input_does_not_use_is_kept(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["queue_id", "sla_hours", "owner"])
+    ws.append(["q1", 24, "#N/A"])  # a VLOOKUP that found no owner
+    ws.append(["q2", 48, "Ana"])
+    wb.save(tmp_path / "queues.xlsx")
+    assert read_queues(tmp_path / "queues.xlsx") == {"q1": 24.0, "q2": 48.0}
+    ws["B3"] = "#N/A"
+    wb.save(tmp_path / "queues.xlsx")
+    with pytest.raises(DataError, match=r"^queues.xlsx, row 3: sla_hours: cell holds the Excel error #N/A"):
+        read_queues(tmp_path / "queues.xlsx")

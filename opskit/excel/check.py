@@ -57,7 +57,9 @@ class _TooWide(Exception):
 MAX_RANGE_CELLS = 50_000_000
 """calamine holds a sheet's whole used range in memory, about 32 bytes a cell, and aborts the process when
 it cannot: 20,000 rows and one note in column XFD is 10 GiB. A range larger than this is refused."""
-_LAST_ROW = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
+# The row of a cell that holds something (not "<c .../>"): a row tag alone (a height set on row 1,048,576)
+# takes no room in a reader.
+_CONTENT_ROW = re.compile(rb"<c\b[^>]*?\br=\"[A-Z]{1,3}(\d+)\"[^>]*(?<!/)>")
 # A cell past column Z that holds something (a row's r= is digits only; an empty styled cell, "<c .../>",
 # as Gnumeric writes for the whole grid, takes no room in a reader).
 _WIDE_CELL = re.compile(rb" r=\"([A-Z]{2,3})\d+\"[^>]*(?<!/)>")
@@ -193,8 +195,8 @@ def _check_zip(path: Path) -> tuple[bool, bool]:
             except _TooWide as wide:
                 raise _refuse(
                     path,
-                    f"has a used range of {wide.rows:,} rows by {wide.columns:,} columns in {name} (a cell in "
-                    f"column {wide.last}), too large to read",
+                    f"has a used range of {wide.rows:,} rows by {wide.columns:,} columns in {name} (cells hold "
+                    f"something as far as row {wide.rows:,} and column {wide.last}), too large to read",
                     "too_large",
                     "delete the stray cells far below or right of the table (Ctrl+End in Excel shows the "
                     "last one) and save it again",
@@ -260,7 +262,7 @@ def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, is_xml: bool
             if sheet:
                 errors = errors or b't="e"' in chunk
                 seam = tail + chunk  # a tag cut in two by the chunk boundary is whole here
-                rows = _LAST_ROW.findall(seam[-4096:]) or _LAST_ROW.findall(seam)
+                rows = _CONTENT_ROW.findall(seam[-65536:]) or _CONTENT_ROW.findall(seam)  # rows are in order
                 max_row = max([max_row, *map(int, rows)])
                 for letters in set(_WIDE_CELL.findall(seam)):
                     col = _column_number(letters)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 EPOCH_1900 = datetime(1899, 12, 30)
 _BEFORE_LEAP_DAY = (datetime(1899, 12, 31), datetime(1900, 3, 1))  # serials 1-59: day 1 is 1900-01-01
@@ -101,6 +101,8 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
         return value.total_seconds()
     if isinstance(value, time):
         return value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    if isinstance(value, date) and not isinstance(value, datetime):  # whole days: calamine gives a date
+        value = datetime.combine(value, time())
     if isinstance(value, datetime):  # a duration of 1 day or more, shown by the reader as a date
         return (value.replace(tzinfo=None) - _day_zero(value.replace(tzinfo=None))).total_seconds()
     if isinstance(value, int | float):

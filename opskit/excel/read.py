@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import difflib
 import itertools
 import os
@@ -30,9 +31,12 @@ from opskit.excel.durations import header_unit
 from opskit.excel.sheets import Sheet, csv_sheet, open_book, pick_sheets
 from opskit.excel.types import Context, column_dayfirst, converter, excel_error
 
-_TOTALS_WORDS = r"(grand\s+total|sub\s*-?\s*total|totals?|sum|overall|gesamt|summe)"
-_TOTAL_RE = re.compile(rf"^\s*{_TOTALS_WORDS}\b\s*:?", re.I)
-_TOTAL_ONLY_RE = re.compile(rf"^\s*{_TOTALS_WORDS}\s*:?\s*$", re.I)
+# A totals label: "Total", "Grand total (EMEA)", "Subtotal - Q1", "Summe" — or "Sum"/"Overall" alone (or
+# "Sum:", "Sum of ..."), since a name may start with them ("Sum Wing Kei", a queue "sum-de-spam").
+_TOTAL_RE = re.compile(
+    r"^\s*(?:(?:grand\s+total|sub\s*-?\s*total|totals?|gesamt|summe)\b|(?:sum|overall)\s*(?::|$|of\b))",
+    re.I,
+)
 _NOTE_RE = re.compile(r"^\s*(\*|note\b|notes\b|source\b|generated\b|remarks?\b)", re.I)
 
 
@@ -195,20 +199,27 @@ def _units_row(row: list[Any]) -> bool:
 
 
 def _names_two_rows(upper: list[Any], lower: list[Any], width: int) -> list[str]:
-    names, parent = [], ""
+    """One name per column from a header of two rows: the parent (merged over its columns, or the cell
+    above) and the sub-header. A duration unit below ("h:mm:ss", "(min)") is bracketed for ``header_unit``;
+    a bracketed note no reader converts ("(cases)") is left out — unless that would give two columns one
+    name ("Handled" over "(chat)" and "(email)")."""
+    names, full, parent = [], [], ""
     for c in range(width):
         up = _text(upper[c]) if c < len(upper) else ""
         down = _text(lower[c]) if c < len(lower) else ""
-        if down and _unit_cell(down):  # "Handle time" over "h:mm:ss" is "Handle time (h:mm:ss)"; over
-            inner = down.strip().strip("()[]").strip()  # "(cases)", a unit no reader converts, "Handle time"
-            down = f"({inner})" if header_unit(f"x ({inner})")[1] is not None else ""
+        shown = down
+        if down and _unit_cell(down):
+            inner = down.strip().strip("()[]").strip()
+            shown = f"({inner})" if header_unit(f"x ({inner})")[1] is not None else ""
         if up:
             parent = up
         elif not down:
             parent = ""
         top = up or (parent if down else "")
-        names.append(f"{top} {down}".strip() if top and down and top != down else (top or down))
-    return names
+        names.append(f"{top} {shown}".strip() if top and shown and top != shown else (top or shown))
+        full.append(f"{top} {down}".strip() if top and down and top != down else (top or down))
+    taken = collections.Counter(n for n in names if n)
+    return [f if n and taken[n] > 1 and f != n else n for n, f in zip(names, full, strict=True)]
 
 
 def _spans(row: list[Any], number: int, merges: list[tuple[int, int, int, int]]) -> bool:
@@ -408,7 +419,10 @@ def read_table(
             # A column the caller did not ask for (no alias, no type) never rejects a row: "#N/A" from a
             # VLOOKUP in a "Team lead" column is kept as that text, and the row is read.
             lenient = {c for c, _ in unknown} if aliases or types else set()
-            body = _fill_vertical_merges(body, src.merges, header_row + n_rows - 1)
+            # Only what names a row (a date, a moderator, a site) is merged down to each row of its block: a
+            # number merged over rows (a moderator's productive hours over their queue rows) is said once.
+            naming = {positions[c] for c in columns if types.get(c) in ("date", "datetime", "str")}
+            body = _fill_vertical_merges(body, src.merges, header_row + n_rows - 1, naming)
             rows = _rows(body, plan, ctx, table, header_row + n_rows - 1, labels, lenient)
             if stream:
                 table.rows = _closing(rows, closer)
@@ -506,22 +520,9 @@ def _letters(src: Sheet) -> tuple[int, int, list[str], list[tuple[int, list[Any]
 
 
 def _totals_label(values: list[Any], positions: list[int]) -> str | None:
-    """The label that makes a row a totals row, or None.
-
-    "Total", "Grand total:" or "Subtotal" alone in a label cell is one; a label that only starts with such a
-    word ("Total EMEA", "Sum for Lumen") is one only when no other label cell is filled — so a moderator
-    named "Sum Wing Kei" or a queue "Total Fraud" beside its date and site stays a data row.
-    """
+    """The label that makes a row a totals row (``_TOTAL_RE``) in one of ``positions``, or None."""
     width = len(values)
-    for p in positions:
-        v = values[p] if p < width else None
-        if not isinstance(v, str) or not _TOTAL_RE.match(v):
-            continue
-        if _TOTAL_ONLY_RE.match(v):
-            return v
-        if all(values[q] is None or values[q] == "" for q in positions if q != p and q < width):
-            return v
-    return None
+    return next((v for p in positions if p < width and _is_text(v := values[p]) and _TOTAL_RE.match(v)), None)
 
 
 def _filled(values: list[Any]) -> bool:
@@ -567,30 +568,37 @@ def _auto(value: Any, ctx: Context) -> Any:
 
 
 def _fill_vertical_merges(
-    body: Iterable[tuple[int, list[Any]]], merges: list[tuple[int, int, int, int]], last_header_row: int
+    body: Iterable[tuple[int, list[Any]]],
+    merges: list[tuple[int, int, int, int]],
+    last_header_row: int,
+    columns: set[int],
 ) -> Iterable[tuple[int, list[Any]]]:
-    """Rows with a value merged down over several of them ("03/11/2026" over a day's block) given to each:
-    Excel shows it on every row of the block, and the vendor means it for each."""
-    down = sorted((m for m in merges if m[2] > m[0] and m[0] > last_header_row), key=lambda m: m[0])
+    """Rows with a value merged down one of ``columns`` (0-based) over several of them ("03/11/2026" over
+    a day's block) given to each row of the block that holds something else: Excel shows the value on every
+    row of the block, and the vendor means it for each. Blank rows inside a block stay blank; a merge over
+    several columns (a note, a banner) is left as it is."""
+    down = sorted(
+        (m for m in merges if m[2] > m[0] and m[1] == m[3] and m[0] > last_header_row and m[1] - 1 in columns),
+        key=lambda m: m[0],
+    )
     if not down:
         return body
 
     def filled() -> Iterator[tuple[int, list[Any]]]:
-        open_: list[tuple[int, int, int, Any]] = []  # (last row, first col, last col, value)
+        open_: list[tuple[int, int, Any]] = []  # (last row, column, value)
         index = 0
         for number, values in body:
             while index < len(down) and down[index][0] <= number:
-                r1, c1, r2, c2 = down[index]
+                r1, c1, r2, _ = down[index]
                 if r1 == number and c1 - 1 < len(values):
-                    open_.append((r2, c1, c2, values[c1 - 1]))
+                    open_.append((r2, c1 - 1, values[c1 - 1]))
                 index += 1
             open_ = [m for m in open_ if m[0] >= number]
-            for _, c1, c2, value in open_:
-                if len(values) < c2:
-                    values.extend([None] * (c2 - len(values)))
-                for c in range(c1 - 1, c2):
-                    if values[c] is None or values[c] == "":
-                        values[c] = value
+            for _, column, value in open_:
+                others = any(v is not None and v != "" for i, v in enumerate(values) if i != column)
+                if others and (column >= len(values) or values[column] is None or values[column] == ""):
+                    values.extend([None] * (column + 1 - len(values)))
+                    values[column] = value
             yield number, values
 
     return filled()

@@ -208,8 +208,10 @@ def _csv_encoding(path: Path, notes: list[str]) -> str:
         sample = handle.read(1 << 16)
         if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
             return "utf-16"
-        if len(sample) >= 8 and sample.count(0) * 3 > len(sample):  # UTF-16 text of Latin letters, no BOM
-            odd_nuls, even_nuls = sample[1::2].count(0), sample[0::2].count(0)
+        head = sample[:4096]
+        odd_nuls, even_nuls, half = head[1::2].count(0), head[0::2].count(0), len(head) // 2
+        if half >= 4 and max(odd_nuls, even_nuls) > 0.9 * half and min(odd_nuls, even_nuls) < 0.1 * half:
+            # UTF-16 text of Latin letters without a BOM: every other byte NUL (a NUL pad has them all NUL)
             notes.append("UTF-16 without a byte-order mark")
             return "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
         decoder = codecs.getincrementaldecoder("utf-8")()

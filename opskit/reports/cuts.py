@@ -82,13 +82,15 @@ def productive_by(
     from per-moderator shift totals (``read_shifts``), for UPH.
 
     A moderator's vendor and site come from ``moderators`` (``read_moderators``, the moderator table)
-    when given, else from their case rows in the scan; one with neither counts as "(unassigned)". Each
+    when given and not blank there, else from their case rows in the scan; one with neither counts as
+    "(unassigned)". Each
     cut is summed apart, so a site named like a vendor is not counted twice.
     """
     out: dict[str, dict[str, float]] = {"vendor": {}, "site": {}, "all": {}}
     for moderator, seconds in shifts.items():
-        known = (moderators or {}).get(moderator) or scan.moderators.get(moderator) or ("", "")
-        vendor, site = (name or UNASSIGNED for name in known)
+        listed = (moderators or {}).get(moderator, ("", ""))
+        seen = scan.moderators.get(moderator, ("", ""))
+        vendor, site = (a or b or UNASSIGNED for a, b in zip(listed, seen, strict=True))  # a blank cell is no say
         for dim, key in (("vendor", vendor), ("site", site), ("all", "all")):
             out[dim][key] = out[dim].get(key, 0.0) + seconds
     return out

@@ -159,15 +159,20 @@ def read_rows(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
     return [row for _, row in numbered_rows(path, required)]
 
 
-def numbered_rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+def numbered_rows(
+    path: Path, required: Sequence[str], optional: Sequence[str] = ()
+) -> list[tuple[int, dict[str, Any]]]:
     """``read_rows`` with each row's number as the user sees it (the sheet's row, the CSV's line), so an
     error about a cell can name it wherever the table starts. A side input is read whole or not at all:
-    a row a workbook reader would reject is an error, never a row left out."""
+    a row a workbook reader would reject in a column the reader uses (``required`` and ``optional``) is an
+    error, never a row left out; an Excel error in any other column ("#N/A" in an "owner" column) is
+    kept as its text."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         # Here, not at the top: opskit.excel.read costs ~20 ms, and `runner.py list` imports every task.
         from opskit.excel import read_table
 
-        table = read_table(path, required=required)
+        used = {name: [name] for name in (*required, *optional)}
+        table = read_table(path, required=required, aliases=used)
         if table.rejected:
             first = table.rejected[0]
             raise DataError(f"{path.name}, row {first.row}: {first.column}: {first.reason}")
@@ -260,7 +265,7 @@ def read_targets(path: Path) -> list[Target]:
             a number, naming the row.
     """
     out = []
-    for n, r in numbered_rows(path, ("level", "key", "metric", "value")):
+    for n, r in numbered_rows(path, ("level", "key", "metric", "value"), ("period", "direction")):
         direction = str(r.get("direction") or HIGHER)
         if direction not in (HIGHER, LOWER):
             raise DataError(f"{path.name}, row {n}: direction {direction!r} is not {HIGHER} or {LOWER}")

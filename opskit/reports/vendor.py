@@ -357,9 +357,11 @@ def case_export_rows(path: Path, tz: tzinfo) -> list[dict[str, Any]]:
             raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
         for n, r in enumerate(reader, start=2):
             done = r["completed_at"]
-            if not done or not r["vendor"] or r["case_id"] in seen:
+            if r["case_id"] in seen:
                 continue
-            seen.add(r["case_id"])
+            seen.add(r["case_id"])  # its first row, open or not, as in scan_cases
+            if not done or not r["vendor"]:
+                continue
 
             day = days.get(done[:16])
             if day is None:

@@ -55,7 +55,7 @@ def test_a_stray_cell_far_out_is_refused_in_one_line_not_a_crash(tmp_path):
     assert caught.value.kind == "too_large"
     assert str(caught.value).startswith(
         "edited_stray.xlsx: has a used range of 5,000 rows by 16,384 columns in xl/worksheets/sheet1.xml "
-        "(a cell in column XFD), too large to read"
+        "(cells hold something as far as row 5,000 and column XFD), too large to read"
     )
     assert "Ctrl+End" in str(caught.value)
 
@@ -106,23 +106,25 @@ def test_a_damaged_cell_is_a_workbook_error_naming_file_and_sheet(tmp_path, cell
     assert caught.value.kind == "corrupt"
 
 
-def test_labels_that_start_like_a_total_are_data_unless_the_row_is_a_totals_row(tmp_path):
+def test_names_that_start_with_sum_are_data_and_totals_labels_are_skipped(tmp_path):
     day = datetime(2026, 11, 3)
     rows = [
         [day, "Sum Wing Kei", "Q1", 10, 600],  # a moderator's name
-        [day, "M2", "Total Fraud", 11, 660],  # a queue's name
-        [day, "M3", "sum-de-spam", 12, 720],
-        [day, "Total", None, 33, 1980],  # a day's total
-        ["Grand total for Lumen", None, None, 33, 1980],
+        [day, "M3", "sum-de-spam", 12, 720],  # a queue's
+        [day, "Subtotal - Q1", None, 22, 1320],
+        [day, "M4", "Summer campaign", 1, 60],
+        [day, "Total Lisbon", None, 23, 1380],
+        ["Grand total (EMEA)", None, None, 23, 1380],
+        [day, "Sum", None, 23, 1380],
     ]
     table = read_table(workbook(tmp_path / "labels.xlsx", rows), aliases=VENDOR_ALIASES, types=TYPES)
     assert [(r["moderator_id"], r["queue_id"]) for r in table.rows] == [
         ("Sum Wing Kei", "Q1"),
-        ("M2", "Total Fraud"),
         ("M3", "sum-de-spam"),
+        ("M4", "Summer campaign"),
     ]
-    assert "Daily, row 5: skipped totals row 'Total'" in table.notes
-    assert "Daily, row 6: skipped totals row 'Grand total for Lumen'" in table.notes
+    skipped = [n.split("skipped totals row ")[1] for n in table.notes if "skipped totals row" in n]
+    assert skipped == ["'Subtotal - Q1'", "'Total Lisbon'", "'Grand total (EMEA)'", "'Sum'"]
     assert table.rejected == []
 
 
@@ -234,6 +236,30 @@ def test_a_date_merged_down_over_a_day_s_block_is_every_row_s_date(tmp_path):
     assert [(r["date"].day, r["moderator_id"]) for r in table.rows] == [(3, "M0"), (3, "M1"), (3, "M2"), (4, "M9")]
 
 
+def test_a_number_merged_down_is_said_once_and_blank_rows_and_notes_stay_as_they_are(tmp_path):
+    header = ["Date", "Agent ID", "Queue", "Handled", "Handle time (sec)", "Productive hrs"]
+    day = datetime(2026, 11, 3)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    ws.append([day, "M1", "Q1", 10, 600, 7.5])
+    ws.append([None, "M1", "Q2", 11, 660, None])
+    ws.append([None, None, None, None, None, None])  # a blank row inside the date's block
+    ws.append(["* Source: Lumen WFM export, 4 Nov 2026", None, None, None, None, None])
+    ws.merge_cells("A2:A4")  # the date over its rows (and a blank one)
+    ws.merge_cells("F2:F3")  # M1's productive hours, for the day: once, not per queue row
+    ws.merge_cells("A5:F6")  # a note over two rows and every column
+    wb.save(tmp_path / "blocks.xlsx")
+    types = {**TYPES, "date": "date", "productive_seconds": "seconds", "moderator_id": "str"}
+    table = read_table(tmp_path / "blocks.xlsx", aliases=VENDOR_ALIASES, types=types)
+    assert [(r["date"].day, r["queue_id"], r["productive_seconds"]) for r in table.rows] == [
+        (3, "Q1", 27000.0),
+        (3, "Q2", None),
+    ]
+    assert table.rejected == []
+    assert any("skipped note '* Source: Lumen WFM export" in n for n in table.notes)
+
+
 def test_an_excel_error_in_a_column_nobody_asked_for_does_not_reject_the_row(tmp_path):
     header = [*HEADER, "Team lead"]
     rows = [
@@ -245,3 +271,34 @@ def test_an_excel_error_in_a_column_nobody_asked_for_does_not_reject_the_row(tmp
     assert [(r.row, r.column, r.reason) for r in table.rejected] == [
         (3, "handle_seconds", "cell holds the Excel error #N/A")  # a field the report needs still rejects
     ]
+
+
+def test_a_row_tag_far_down_that_holds_no_cell_is_no_used_range(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append([*HEADER, *(f"Extra {i}" for i in range(45))])  # 50 columns
+    for row in day_rows(20):
+        ws.append(row)
+    ws.row_dimensions[1_048_576].height = 20  # a height set on the last row: a tag, no cell
+    wb.save(tmp_path / "tall.xlsx")
+    assert len(read_table(tmp_path / "tall.xlsx", aliases=VENDOR_ALIASES, types=TYPES).rows) == 20
+
+
+def test_a_utf8_csv_padded_with_nul_bytes_is_not_taken_for_utf16(tmp_path):
+    path = tmp_path / "padded.csv"
+    body = "".join(f"03/11/2026,M{i},Q1,10,600\r\n" for i in range(100))
+    path.write_bytes((CSV_HEADER + body).encode() + b"\x00" * 8192)  # what an interrupted copy leaves
+    table = read_table(path, aliases=VENDOR_ALIASES, types=TYPES)
+    assert len(table.rows) == 100 and not any("UTF-16" in n for n in table.notes)
+
+
+@pytest.mark.parametrize("number_format", ["h:mm", "h:mm:ss"])
+def test_whole_days_in_an_h_mm_cell_read_as_their_length(tmp_path, number_format):
+    rows = [[datetime(2026, 11, 3), f"M{i}", "Q1", 1, days] for i, days in enumerate([1, 2, 1.5])]
+    path = workbook(tmp_path / "days.xlsx", rows, header=[*HEADER[:4], "Logged in"])
+    wb = __import__("openpyxl").load_workbook(path)
+    for cell in wb.active["E"][1:]:
+        cell.number_format = number_format
+    wb.save(path)
+    table = read_table(path, aliases=VENDOR_ALIASES, types={**TYPES, "logged_seconds": "duration"})
+    assert [r["logged_seconds"] for r in table.rows] == [86400.0, 172800.0, 129600.0]
