@@ -42,11 +42,11 @@ def sla_watch(
     for row in body["data"]:
         qid = row["queue_id"]
         limits = {"backlog": max_backlog, "oldest": max_oldest_hours, **overrides.get(qid, {})}
-        oldest = row.get("oldest_age_hours") or 0.0
+        oldest = row.get("oldest_age_hours")  # None for an empty backlog: no oldest case (DOMAIN.md), not 0 h
         reasons = []
         if row["backlog"] > limits["backlog"]:
             reasons.append(f"backlog {row['backlog']} > {limits['backlog']:g}")
-        if oldest > limits["oldest"]:
+        if oldest is not None and oldest > limits["oldest"]:
             reasons.append(f"oldest {oldest:.1f} h > {limits['oldest']:g} h")
         state = "breach" if reasons else "ok"
         states[qid] = state
