@@ -432,7 +432,16 @@ def read_table(
             return table
     finally:
         closer()
-    raise DataError("; ".join(failures) or "has no sheet with a table", where=path.name)
+    hidden = [n.removeprefix("skipped hidden sheet ") for n in notes if n.startswith("skipped hidden sheet ")]
+    if hidden:  # the table may well be there: say so, rather than only what the visible sheets lack
+        failures.append(f"hidden sheet(s) {', '.join(hidden)} not read")
+    raise DataError(
+        "; ".join(failures) or "has no sheet with a table",
+        where=path.name,
+        hint="unhide the sheet that holds the table (Excel: right-click a sheet tab > Unhide) and save it"
+        if hidden
+        else None,
+    )
 
 
 def _column_order(

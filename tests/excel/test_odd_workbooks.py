@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
+from opskit.errors import DataError
 from opskit.excel import WorkbookError, read_table
 from opskit.reports.vendor import VENDOR_ALIASES, Inbox
 from tests.tasks.test_vendor_files import workbook as vendor_workbook  # sheet 'Daily', header, rows
@@ -302,3 +303,18 @@ def test_whole_days_in_an_h_mm_cell_read_as_their_length(tmp_path, number_format
     wb.save(path)
     table = read_table(path, aliases=VENDOR_ALIASES, types={**TYPES, "logged_seconds": "duration"})
     assert [r["logged_seconds"] for r in table.rows] == [86400.0, 172800.0, 129600.0]
+
+
+def test_a_table_only_on_a_hidden_sheet_is_named_in_the_error(tmp_path):
+    wb = Workbook()
+    wb.active.title = "Cover"
+    wb.active.append(["Lumen BPO daily report"])
+    data = wb.create_sheet("Data")
+    data.append(HEADER)
+    data.append(day_rows(1)[0])
+    data.sheet_state = "hidden"
+    wb.save(tmp_path / "hidden.xlsx")
+    with pytest.raises(DataError) as caught:
+        read_table(tmp_path / "hidden.xlsx", aliases=VENDOR_ALIASES, required=["moderator_id"])
+    message = str(caught.value)
+    assert "hidden sheet(s) 'Data' not read" in message and "Unhide" in message
