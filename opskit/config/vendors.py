@@ -44,9 +44,12 @@ class VendorPattern(Strict):
     """Which files a vendor sends: file-name globs, case-insensitive (``acme_*.xlsx``).
 
     ``Acme: {files: ["acme_*.xlsx"]}``; ``Acme: ["acme_*.xlsx"]`` and ``Acme: "acme_*"`` say the same.
+    ``dayfirst`` overrides the section's for this vendor's files (a US vendor writes 11/05/2026 for 5 November,
+    and a one-day file holds no date that could tell).
     """
 
     files: Strings = Field(min_length=1)
+    dayfirst: bool | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -461,7 +461,8 @@ def examine_vendor_file(
     column land in a field (the ``unknown_columns`` gate), did any row pass.
     """
     try:
-        table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst)
+        own = settings.vendors[vendor].dayfirst if vendor in settings.vendors else None
+        table = read_vendor_report(path, aliases=settings.aliases, dayfirst=settings.dayfirst if own is None else own)
         if vendor is None and "vendor" not in table.headers:
             why = "unknown vendor: no vendor_reports.vendors pattern in config.yaml matches the file's name, and the"
             return [], [], [], why + " file has no vendor column"

@@ -532,6 +532,21 @@ def test_a_date_column_is_read_in_one_day_order_and_a_contradiction_is_a_row_rej
     assert reason == "date '14/11/2026' contradicts the column's other dates, which are month-first"
 
 
+def test_a_vendor_s_own_day_order_reads_its_one_day_file(tmp_path, make_ctx, run_task):
+    """A one-day file holds no date only one order can read: the vendor's own setting decides."""
+    data, inbox, archive, quarantine = folders(tmp_path)
+    header = "Date,Mod ID,Queue,Cases,Handling (sec),Productive hrs,QA Audited,QA Passed\n"
+    (inbox / "acme_1105.csv").write_text(header + "11/05/2026,M1,q1,4,300,7,1,1\n", encoding="utf-8")
+    (inbox / "globex_1105.csv").write_text(header + "05/11/2026,M2,q1,4,300,7,1,1\n", encoding="utf-8")
+    settings = {"dayfirst": True, "vendors": {"Acme": {"files": ["acme*"], "dayfirst": False}, "Globex": "globex*"}}
+    result = run(make_ctx, run_task, data, settings=settings)
+    master = sheet_rows(result.files[0], "Master")
+    assert sorted((r["Vendor"], r["Date"].date()) for r in master) == [
+        ("Acme", date(2026, 11, 5)),  # month-first, as the US vendor writes
+        ("Globex", date(2026, 11, 5)),
+    ]
+
+
 def test_a_workbook_with_a_stray_cell_far_out_is_quarantined_and_the_others_are_merged(tmp_path, make_ctx, run_task):
     """One note far right of a table would make the fast reader try to hold 82 million cells (and abort the
     whole process): the file is refused in one line, and the rest of the inbox goes on."""
