@@ -104,7 +104,8 @@ def parse_seconds(value: object, unit: str | None = None, *, numbers: str = "s")
     if isinstance(value, date) and not isinstance(value, datetime):  # whole days: calamine gives a date
         value = datetime.combine(value, time())
     if isinstance(value, datetime):  # a duration of 1 day or more, shown by the reader as a date
-        return (value.replace(tzinfo=None) - _day_zero(value.replace(tzinfo=None))).total_seconds()
+        moment = value.replace(tzinfo=None)
+        return (moment - _day_zero(moment)).total_seconds()
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise ValueError(f"expected a duration, got {value!r}")

@@ -183,13 +183,17 @@ def _is_text(value: Any) -> bool:
 _BRACKETED_NOTE = re.compile(r"^\s*[(\[][^()\[\]]{1,20}[)\]]\s*$")  # "(cases)", "[%]", "(count)"
 
 
+def _duration_unit(value: str) -> str | None:
+    """A cell holding a duration unit alone — "(min)", "hrs", "[h:mm:ss]" — as the bracketed suffix a
+    header would carry ("(min)"); None for anything else."""
+    inner = value.strip().strip("()[]").strip()
+    return f"({inner})" if inner and header_unit(f"x ({inner})")[1] is not None else None
+
+
 def _unit_cell(value: Any) -> bool:
     """Is this cell a unit alone — "(min)", "hrs", "[h:mm:ss]", "(cases)" — as a row of units under a
     header has?"""
-    if not _is_text(value):
-        return False
-    inner = value.strip().strip("()[]").strip()
-    return bool(inner) and (header_unit(f"x ({inner})")[1] is not None or bool(_BRACKETED_NOTE.match(value)))
+    return _is_text(value) and (_duration_unit(value) is not None or bool(_BRACKETED_NOTE.match(value)))
 
 
 def _units_row(row: list[Any]) -> bool:
@@ -207,10 +211,7 @@ def _names_two_rows(upper: list[Any], lower: list[Any], width: int) -> list[str]
     for c in range(width):
         up = _text(upper[c]) if c < len(upper) else ""
         down = _text(lower[c]) if c < len(lower) else ""
-        shown = down
-        if down and _unit_cell(down):
-            inner = down.strip().strip("()[]").strip()
-            shown = f"({inner})" if header_unit(f"x ({inner})")[1] is not None else ""
+        shown = (_duration_unit(down) or "") if down and _unit_cell(down) else down
         if up:
             parent = up
         elif not down:

@@ -226,7 +226,7 @@ def _csv_encoding(path: Path, notes: list[str]) -> str:
     return "utf-8-sig"
 
 
-def _csv_delimiter(lines: list[str]) -> str:
+def csv_delimiter(lines: list[str]) -> str:
     """The delimiter among , ; tab | that splits the most lines into the same number (> 1) of fields: a
     title line above the table ("Generated: 04/11/2026, 08:00") does not outvote the table's rows."""
     best, best_score = ",", (0, 0)
@@ -247,7 +247,7 @@ def csv_sheet(path: Path, notes: list[str]) -> tuple[Sheet, io.TextIOBase]:
     """A CSV/TSV file as a Sheet, and the open text handle the caller closes when the rows are read.
 
     The encoding (UTF-8 with or without BOM, UTF-16, else Windows-1252 with a note), Excel's "sep=;"
-    line and the delimiter (sniffed among , ; tab |) are found from the file itself.
+    line and the delimiter (``csv_delimiter``: among , ; tab |) are found from the file itself.
     """
     encoding = _csv_encoding(path, notes)
     text = open(path, encoding=encoding, errors="replace", newline="")  # noqa: SIM115 closed by caller
@@ -265,7 +265,7 @@ def csv_sheet(path: Path, notes: list[str]) -> tuple[Sheet, io.TextIOBase]:
         else:
             head = list(itertools.islice(text, 30))
             text.seek(0)
-            delimiter = _csv_delimiter(head)
+            delimiter = csv_delimiter(head)
     reader = csv.reader(text, delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:

@@ -83,8 +83,7 @@ def productive_by(
 
     A moderator's vendor and site come from ``moderators`` (``read_moderators``, the moderator table)
     when given and not blank there, else from their case rows in the scan; one with neither counts as
-    "(unassigned)". Each
-    cut is summed apart, so a site named like a vendor is not counted twice.
+    "(unassigned)". Each cut is summed apart, so a site named like a vendor is not counted twice.
     """
     out: dict[str, dict[str, float]] = {"vendor": {}, "site": {}, "all": {}}
     for moderator, seconds in shifts.items():

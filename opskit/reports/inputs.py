@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -177,9 +178,12 @@ def numbered_rows(
             first = table.rejected[0]
             raise DataError(f"{path.name}, row {first.row}: {first.column}: {first.reason}")
         return list(zip(table.row_numbers, table.rows, strict=True))
+    # Here, not at the top: as read_table above (the CSV reader's delimiter rule, one for every CSV).
+    from opskit.excel.sheets import csv_delimiter
+
     with open(path, newline="", encoding="utf-8-sig") as handle:
         try:
-            delimiter = _delimiter(handle.readline())
+            delimiter = csv_delimiter(list(itertools.islice(handle, 30)))
             handle.seek(0)
             reader = csv.DictReader(handle, delimiter=delimiter)
             missing = [c for c in required if c not in (reader.fieldnames or [])]
@@ -192,11 +196,6 @@ def numbered_rows(
                 f"{path.name}, line {_bad_line(path)}: not UTF-8 text",
                 hint="Save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)",
             ) from None
-
-
-def _delimiter(header: str) -> str:
-    """The delimiter a CSV's header line uses: the commonest of comma, semicolon, tab and pipe."""
-    return max((",", ";", "\t", "|"), key=header.count) if header.strip() else ","
 
 
 def _bad_line(path: Path) -> int:

@@ -362,7 +362,6 @@ def case_export_rows(path: Path, tz: tzinfo) -> list[dict[str, Any]]:
             seen.add(r["case_id"])  # its first row, open or not, as in scan_cases
             if not done or not r["vendor"]:
                 continue
-
             day = days.get(done[:16])
             if day is None:
                 try:
@@ -370,18 +369,19 @@ def case_export_rows(path: Path, tz: tzinfo) -> list[dict[str, Any]]:
                 except ValueError:
                     raise DataError(f"{path.name}, row {n}: completed_at {done!r} is not an ISO 8601 time") from None
                 day = days[done[:16]] = moment.astimezone(tz).date().isoformat()
-            row = {
-                "date": day,
-                "vendor": r["vendor"],
-                "site": r["site"],
-                "moderator_id": r["moderator_id"],
-                "queue_id": r["queue_id"],
-                "handled": 1,
-                "handle_seconds": _number(path, n, r, "handle_seconds", float),
-                "qa_sampled": _number(path, n, r, "qa_sampled", int),
-                "qa_correct": _number(path, n, r, "qa_correct", int),
-            }
-            out.append(row)
+            out.append(
+                {
+                    "date": day,
+                    "vendor": r["vendor"],
+                    "site": r["site"],
+                    "moderator_id": r["moderator_id"],
+                    "queue_id": r["queue_id"],
+                    "handled": 1,
+                    "handle_seconds": _number(path, n, r, "handle_seconds", float),
+                    "qa_sampled": _number(path, n, r, "qa_sampled", int),
+                    "qa_correct": _number(path, n, r, "qa_correct", int),
+                }
+            )
     return out
 
 
